@@ -1,0 +1,23 @@
+"""Name -> object registries, so config and the CLI can say ``loader = "cdrib"``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from kg.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def resolve(name: str, choices: Mapping[str, T], what: str = "name") -> T:
+    """Look ``name`` up in ``choices`` (case-insensitive, ``-`` and ``_`` alike).
+
+    Raises:
+        ConfigError: ``Could not resolve 'hgtt' among choices ['hgt', 'lightgcn']``.
+    """
+    wanted = str(name).lower().replace("_", "-")
+    for key, value in choices.items():
+        if key.lower().replace("_", "-") == wanted:
+            return value
+    raise ConfigError(f"Could not resolve {what} {name!r} among choices {sorted(choices)}")
