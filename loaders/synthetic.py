@@ -120,6 +120,7 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
 
     df = pd.DataFrame(inter, columns=["user_id", "item_id", "scenario", "weight", "ts"])
     df["split"] = _split(df, cfg, cold_items, rng)
+    active_users = set(df["user_id"])
     tables = make_tables(
         scenarios=pd.DataFrame({"scenario": list(cfg.scenarios)}),
         users=pd.DataFrame({"user_id": sorted(df["user_id"].unique(),
@@ -129,7 +130,7 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
         item_attributes=pd.DataFrame(attrs, columns=["item_id", "kind", "value"]),
         user_attributes=pd.DataFrame(
             [(u, "region", f"r{(t + int(rng.integers(2))) % cfg.n_tastes}")
-             for u, t in zip(users, user_taste, strict=True) if u in set(df["user_id"])],
+             for u, t in zip(users, user_taste, strict=True) if u in active_users],
             columns=["user_id", "kind", "value"]),
     ).validate()
     info = {

@@ -1,0 +1,269 @@
+"""Lifecycle of the project's local Neo4j 5.26 Community server (Bolt on 127.0.0.1).
+
+The server is the Maven project in ``kg/neo4j_jars/server``: Neo4j's jars come from Maven
+Central and a tiny Java main (``graphrec.neo4j.LocalServer``) serves Bolt with a capped heap.
+All state of one instance lives under its *home* folder::
+
+    <home>/build/server/     compiled main + classpath.txt (Maven output)
+    <home>/build/shell/      cypher-shell classpath (Maven output)
+    <home>/data/             the Neo4j store (survives restarts)
+    <home>/server.json       uri, pid, port, auth flag of the running instance (no secrets)
+    <home>/server.log        the server's stdout/stderr
+
+:func:`start` is idempotent (a second call finds the running server and returns it) and waits
+until Bolt answers; :func:`stop` shuts the DBMS down cleanly (SIGTERM, then SIGKILL after a
+grace period). Several instances may run side by side with different homes and ports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kg.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+JARS = Path(__file__).parent / "neo4j_jars"
+MAIN_CLASS = "graphrec.neo4j.LocalServer"
+SHELL_MAIN_CLASS = "org.neo4j.shell.Main"
+DEFAULT_PORT = 7687
+AUTH_PASSWORD_ENV = "GRAPHREC_NEO4J_AUTH_PASSWORD"  # read by the Java main only
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What ``server.json`` records about a running instance (never a password)."""
+
+    uri: str
+    pid: int
+    port: int
+    home: str
+    auth: bool
+    started_at: float
+
+
+def _state_file(home: Path) -> Path:
+    return Path(home) / "server.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still answers kill(0); reap it when it is ours
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _maven_classpath(project: str, home: Path, quiet: bool = True) -> str:
+    """Build the Maven project ``project`` (server|shell) once; return its runtime classpath."""
+    out = Path(home) / "build" / project
+    cp_file = out / "classpath.txt"
+    if not cp_file.is_file():
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StoreError("Maven (mvn) is not on PATH; install it (apt install maven) so the "
+                             "Neo4j jars can be resolved from Maven Central")
+        cmd = [mvn, "-B", "-f", str(JARS / project / "pom.xml"), f"-Dgraphrec.build={out}",
+               "package"]
+        if quiet:
+            cmd.insert(2, "-q")
+        logger.info("resolving Neo4j %s jars with Maven (first start only)", project)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not cp_file.is_file():
+            tail = (proc.stdout + proc.stderr)[-2000:]
+            raise StoreError(f"Maven build of {JARS / project} failed:\n{tail}")
+    classpath = cp_file.read_text().strip()
+    if project == "server":
+        classpath = f"{out / 'classes'}{os.pathsep}{classpath}"
+    return classpath
+
+
+def read_state(home: str | Path) -> ServerState | None:
+    """The recorded state of the instance under ``home``, or ``None``."""
+    f = _state_file(Path(home))
+    if not f.is_file():
+        return None
+    try:
+        return ServerState(**json.loads(f.read_text()))
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+def status(home: str | Path) -> dict:
+    """``{'running': bool, 'bolt': bool, **state}`` for the instance under ``home``."""
+    state = read_state(home)
+    if state is None:
+        return {"running": False, "bolt": False, "home": str(home)}
+    running = _alive(state.pid)
+    return {**asdict(state), "running": running, "bolt": running and _port_open(state.port)}
+
+
+def _write_state(home: Path, state: ServerState) -> None:
+    tmp = _state_file(home).with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    os.replace(tmp, _state_file(home))
+
+
+def _wait_for_bolt(proc: subprocess.Popen, port: int, log: Path, timeout: float,
+                   password: str | None) -> None:
+    """Poll until a Bolt session answers ``RETURN 1`` (or the process dies / time runs out)."""
+    import neo4j
+
+    deadline = time.monotonic() + timeout
+    auth = ("neo4j", password) if password else None
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise StoreError(f"Neo4j exited with code {proc.returncode} during start; "
+                             f"log {log}:\n{tail}")
+        if _port_open(port):
+            try:
+                with neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=auth) as drv:
+                    drv.execute_query("RETURN 1", database_="neo4j")
+                return
+            except neo4j.exceptions.Neo4jError as exc:  # e.g. still starting databases
+                last = exc
+            except (neo4j.exceptions.DriverError, OSError) as exc:
+                last = exc
+        time.sleep(0.25)
+    raise StoreError(f"Neo4j did not answer on bolt://127.0.0.1:{port} within {timeout:.0f}s "
+                     f"(last error: {last}); see {log}")
+
+
+def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = None,
+          heap: str = "1g", timeout: float = 180.0, java: str | None = None) -> ServerState:
+    """Start the local Neo4j under ``home`` unless it already runs; return its state.
+
+    Args:
+        home: instance folder (store, logs, build output, state file).
+        port: Bolt port on 127.0.0.1.
+        password: enable authentication with this password for user ``neo4j`` (handed to the
+            JVM through its environment, never on a command line, never logged).
+        heap: JVM ``-Xmx``.
+        timeout: seconds to wait for Bolt to answer.
+        java: the ``java`` executable (default: ``$JAVA_HOME/bin/java`` or ``java`` on PATH).
+
+    Raises:
+        StoreError: the port is taken by another process, Maven or Java are missing, or the
+            server did not come up (the message carries the end of its log).
+    """
+    home = Path(home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    current = status(home)
+    if current["running"]:
+        if current["bolt"]:
+            logger.info("Neo4j already running at %s (pid %s)", current["uri"], current["pid"])
+            return read_state(home)  # type: ignore[return-value]
+        raise StoreError(f"a Neo4j process (pid {current['pid']}) of {home} runs but Bolt does "
+                         f"not answer on port {current['port']}; run `graphrec neo4j stop`")
+    if _port_open(port):
+        raise StoreError(f"port {port} is already in use by another process; choose another "
+                         "with --port, or point NEO4J_URI at the server that holds it")
+    classpath = _maven_classpath("server", home)
+    java = java or (str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
+                    if os.environ.get("JAVA_HOME") else shutil.which("java"))
+    if not java:
+        raise StoreError("Java 17+ is needed to run Neo4j; set JAVA_HOME or put java on PATH")
+    env = {k: v for k, v in os.environ.items() if k != AUTH_PASSWORD_ENV}
+    if password:
+        env[AUTH_PASSWORD_ENV] = password
+    log = home / "server.log"
+    with log.open("ab") as log_fh:
+        proc = subprocess.Popen(
+            [java, f"-Xmx{heap}", "-XX:+UseSerialGC", "-cp", classpath, MAIN_CLASS,
+             str(home / "data"), str(port)],
+            stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True)
+    state = ServerState(uri=f"bolt://127.0.0.1:{port}", pid=proc.pid, port=port,
+                        home=str(home), auth=bool(password), started_at=time.time())
+    _write_state(home, state)
+    try:
+        _wait_for_bolt(proc, port, log, timeout, password)
+    except BaseException:
+        _terminate(proc.pid, grace=10)
+        _state_file(home).unlink(missing_ok=True)
+        raise
+    logger.info("Neo4j up at %s (pid %d)", state.uri, proc.pid)
+    return state
+
+
+def _terminate(pid: int, grace: float) -> bool:
+    """SIGTERM ``pid``, wait up to ``grace`` seconds, then SIGKILL. True if it stopped cleanly."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    while _alive(pid):
+        time.sleep(0.1)
+    return False
+
+
+def stop(home: str | Path, grace: float = 60.0) -> bool:
+    """Stop the instance under ``home``. Returns False when none was running."""
+    home = Path(home).resolve()
+    state = read_state(home)
+    if state is None:
+        return False
+    was_running = _alive(state.pid)
+    if was_running and not _terminate(state.pid, grace):
+        logger.warning("Neo4j (pid %d) did not stop within %.0fs and was killed", state.pid,
+                       grace)
+    _state_file(home).unlink(missing_ok=True)
+    return was_running
+
+
+def kill(home: str | Path) -> None:
+    """SIGKILL the instance under ``home`` (a crash, for fault-injection tests)."""
+    state = read_state(home)
+    if state is not None and _alive(state.pid):
+        os.kill(state.pid, signal.SIGKILL)
+        while _alive(state.pid):
+            time.sleep(0.05)
+
+
+def shell_command(home: str | Path, uri: str, user: str | None, database: str | None,
+                  extra: list[str]) -> list[str]:
+    """The ``java ... org.neo4j.shell.Main`` command line of cypher-shell for ``uri``.
+
+    The password is not on the command line: cypher-shell reads ``NEO4J_PASSWORD`` itself.
+    """
+    classpath = _maven_classpath("shell", Path(home).resolve())
+    java = shutil.which("java") or "java"
+    cmd = [java, "-cp", classpath, SHELL_MAIN_CLASS, "-a", uri]
+    if user:
+        cmd += ["-u", user]
+    if database:
+        cmd += ["-d", database]
+    return cmd + list(extra)

@@ -1,0 +1,83 @@
+"""The interface both stores implement, and graph statistics computed from canonical tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kg import schema
+from kg.tables import KGTables
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load wrote.
+
+    Attributes:
+        nodes: node rows sent, per label.
+        relationships: relationship rows sent, per type.
+        seconds: wall time of the write phase, per step and ``total``.
+    """
+
+    nodes: dict[str, int] = field(default_factory=dict)
+    relationships: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class GraphStore(Protocol):
+    """A place the knowledge graph lives. Both stores are context managers."""
+
+    def load(self, tables: KGTables, *, progress: bool = True) -> LoadReport:
+        """Validate ``tables`` and upsert them; nothing is written when validation fails;
+        re-running the same load leaves the store unchanged (idempotent)."""
+
+    def read(self, scenarios: Iterable[str] | None = None) -> KGTables:
+        """The whole graph (or the part touching ``scenarios``) as normalised tables."""
+
+    def stats(self) -> dict:
+        """Node and relationship counts per label/type and per scenario (see
+        :func:`stats_from_tables` for the layout)."""
+
+    def clear(self) -> None:
+        """Remove every node and relationship of the graph."""
+
+    def close(self) -> None: ...
+
+
+def stats_from_tables(tables: KGTables) -> dict:
+    """Counts of the graph that ``tables`` describe, laid out as both stores report them::
+
+        {"totals": {"users", "items", "interactions", "scenarios", "attributes"},
+         "nodes": {label: n}, "relationships": {type: n},
+         "scenarios": {name: {"items", "users", "interactions"}}}
+    """
+    t = tables
+    attr_keys = set()
+    for table in (t.item_attributes, t.user_attributes):
+        attr_keys.update(zip(table["kind"], table["value"], strict=True))
+    rels = {schema.INTERACTED: len(t.interactions), schema.IN_SCENARIO: len(t.items)}
+    for table in (t.item_attributes, t.user_attributes):
+        for kind, n in table.groupby("kind").size().items():
+            key = schema.has_kind_type(str(kind))
+            rels[key] = rels.get(key, 0) + int(n)
+    for rel, n in t.item_links.groupby("relation").size().items():
+        rels[str(rel)] = int(n)
+    per_scenario = {}
+    for name in sorted(t.scenarios["scenario"]):
+        inter = t.interactions[t.interactions["scenario"] == name]
+        per_scenario[name] = {
+            "items": int((t.items["scenario"] == name).sum()),
+            "users": int(inter["user_id"].nunique()),
+            "interactions": len(inter),
+        }
+    nodes = {schema.USER: len(t.users), schema.ITEM: len(t.items),
+             schema.SCENARIO: len(t.scenarios), schema.ATTRIBUTE: len(attr_keys)}
+    return {
+        "totals": {"users": len(t.users), "items": len(t.items),
+                   "interactions": len(t.interactions), "scenarios": len(t.scenarios),
+                   "attributes": len(attr_keys)},
+        "nodes": nodes,
+        "relationships": {k: v for k, v in sorted(rels.items()) if v},
+        "scenarios": per_scenario,
+    }

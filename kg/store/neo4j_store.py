@@ -1,0 +1,312 @@
+"""The knowledge graph in a real Neo4j (5.26 LTS or 2025.x), through the official driver.
+
+Writes create the uniqueness constraints first, then send batched, idempotent
+``UNWIND $rows AS row MERGE ...`` transactions, so a load that was cut off (server killed,
+network lost) can simply be run again: nothing is duplicated and nothing is lost. Values always
+travel as parameters; the only names put into query text are relationship types built from
+attribute kinds, which :mod:`kg.schema` has checked against a strict identifier pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import neo4j
+import pandas as pd
+from tqdm.auto import tqdm
+
+from kg import schema
+from kg.errors import StoreError
+from kg.store.base import LoadReport
+from kg.tables import KGTables, make_tables
+
+logger = logging.getLogger(__name__)
+
+CONSTRAINTS = [
+    f"CREATE CONSTRAINT graphrec_{label.lower()}_key IF NOT EXISTS "
+    f"FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+    for label, key in schema.NODE_KEYS.items()
+] + [
+    "CREATE INDEX graphrec_item_scenario IF NOT EXISTS FOR (n:Item) ON (n.scenario)",
+    "CREATE INDEX graphrec_attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind)",
+    "CREATE INDEX graphrec_interacted_scenario IF NOT EXISTS "
+    "FOR ()-[r:INTERACTED]-() ON (r.scenario)",
+]
+
+
+@dataclass(frozen=True)
+class Neo4jConfig:
+    """Where the Neo4j server is and how to log in.
+
+    The CLI fills it from ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD`` and
+    ``NEO4J_DATABASE`` (or the state file of ``graphrec neo4j start``); the library never reads
+    the environment itself. The password is left out of ``repr``.
+
+    Attributes:
+        uri: ``bolt://host:port`` for one server, ``neo4j://`` or ``neo4j+s://`` for a cluster or
+            Aura (routing).
+        user: user name (ignored when ``password`` is None, i.e. auth disabled).
+        password: password, or None for a server without authentication.
+        database: database name; every session names it.
+        batch_size: rows per write transaction.
+    """
+
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    password: str | None = field(default=None, repr=False)
+    database: str = "neo4j"
+    batch_size: int = 10_000
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return (self.user, self.password) if self.password else None
+
+
+def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def _records(df: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
+    """Rows of ``df`` as dicts with short keys, missing values as None (Cypher null)."""
+    out = pd.DataFrame({short: df[col] for short, col in columns.items()})
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+class Neo4jStore:
+    """Knowledge graph in Neo4j. One driver per store; use as a context manager.
+
+    Args:
+        config: connection settings.
+
+    Raises:
+        StoreError: the server cannot be reached or refuses the credentials.
+    """
+
+    def __init__(self, config: Neo4jConfig):
+        self.config = config
+        try:
+            # our own queries name types that may not exist yet (SAME_PRODUCT on a graph without
+            # links); the server's "unknown type" notices would only be noise
+            self._driver = neo4j.GraphDatabase.driver(
+                config.uri, auth=config.auth, notifications_min_severity="OFF")
+            self._driver.verify_connectivity()
+        except neo4j.exceptions.AuthError as exc:
+            raise StoreError(f"Neo4j at {config.uri} refused the credentials of user "
+                             f"{config.user!r}; check NEO4J_USER / NEO4J_PASSWORD") from exc
+        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError,
+                ValueError) as exc:
+            raise StoreError(f"cannot reach Neo4j at {config.uri}: {exc}. Start one with "
+                             "`graphrec neo4j start` or set NEO4J_URI") from exc
+
+    def __repr__(self) -> str:
+        return f"Neo4jStore({self.config!r})"
+
+    def __enter__(self) -> Neo4jStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the driver (the driver does not close itself on garbage collection)."""
+        self._driver.close()
+
+    # -- low level -----------------------------------------------------------------------------
+
+    def run_read(self, query: str, **params) -> list[dict]:
+        """Run a read query in a managed (retried) transaction; rows as dicts."""
+        def work(tx: neo4j.ManagedTransaction) -> list[dict]:
+            return [r.data() for r in tx.run(query, params)]
+        return self._execute(lambda s: s.execute_read(work), query)
+
+    def read_frame(self, query: str, columns: list[str], **params) -> pd.DataFrame:
+        """Run a read query and return its rows as a DataFrame with ``columns`` (fast path for
+        large results: no per-row dicts)."""
+        def work(tx: neo4j.ManagedTransaction) -> list[list]:
+            return tx.run(query, params).values()
+        rows = self._execute(lambda s: s.execute_read(work), query)
+        return pd.DataFrame(rows, columns=columns)
+
+    def run_write(self, query: str, **params) -> list[dict]:
+        """Run a write query in a managed (retried) transaction; rows as dicts."""
+        def work(tx: neo4j.ManagedTransaction) -> list[dict]:
+            return [r.data() for r in tx.run(query, params)]
+        return self._execute(lambda s: s.execute_write(work), query)
+
+    def _execute(self, fn: Callable[[neo4j.Session], list[dict]], query: str) -> list[dict]:
+        try:
+            with self._driver.session(database=self.config.database) as session:
+                return fn(session)
+        except neo4j.exceptions.CypherSyntaxError as exc:
+            raise StoreError(f"Cypher syntax error: {exc.message}") from exc
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            first = " ".join(query.split())[:120]
+            raise StoreError(f"Neo4j query failed ({first} ...): {exc}") from exc
+
+    def _auto(self, query: str) -> None:
+        """Schema commands run in auto-commit transactions."""
+        try:
+            with self._driver.session(database=self.config.database) as session:
+                session.run(query).consume()
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            raise StoreError(f"Neo4j schema command failed ({query}): {exc}") from exc
+
+    # -- schema and load -----------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the uniqueness constraints and indexes (idempotent) and wait for them."""
+        for statement in CONSTRAINTS:
+            self._auto(statement)
+        self._auto("CALL db.awaitIndexes(300)")
+
+    def _write_rows(self, query: str, rows: list[dict], label: str, bar: tqdm | None) -> None:
+        for batch in _batches(rows, self.config.batch_size):
+            self.run_write(query, rows=batch)
+            if bar is not None:
+                bar.update(len(batch))
+
+    def load(self, tables: KGTables, *, progress: bool = True) -> LoadReport:
+        """Validate ``tables`` and upsert them into Neo4j (see the module docstring).
+
+        Validation runs before the first write: a graph that breaks a rule writes nothing.
+        """
+        tables = tables.validate()
+        t0 = time.perf_counter()
+        self.ensure_schema()
+        steps = self._load_steps(tables)
+        total = sum(len(rows) for _, _, rows, _ in steps)
+        seconds: dict[str, float] = {}
+        nodes: dict[str, int] = {}
+        rels: dict[str, int] = {}
+        with tqdm(total=total, desc="neo4j load", unit="row", disable=not progress,
+                  leave=False) as bar:
+            for name, query, rows, kind in steps:
+                start = time.perf_counter()
+                bar.set_postfix_str(name)
+                self._write_rows(query, rows, name, bar)
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+                target = nodes if kind == "node" else rels
+                target[name] = target.get(name, 0) + len(rows)
+        seconds["total"] = time.perf_counter() - t0
+        return LoadReport(nodes=nodes, relationships=rels, seconds=seconds)
+
+    def _load_steps(self, t: KGTables) -> list[tuple[str, str, list[dict], str]]:
+        """(name, query, rows, node|rel) in dependency order."""
+        steps = [
+            (schema.SCENARIO, "UNWIND $rows AS row MERGE (:Scenario {name: row.s})",
+             _records(t.scenarios, {"s": "scenario"}), "node"),
+            (schema.USER, "UNWIND $rows AS row MERGE (:User {user_id: row.u})",
+             _records(t.users, {"u": "user_id"}), "node"),
+            (schema.ITEM, "UNWIND $rows AS row MERGE (i:Item {item_id: row.i}) "
+                          "SET i.scenario = row.s",
+             _records(t.items, {"i": "item_id", "s": "scenario"}), "node"),
+        ]
+        attrs = pd.concat([t.item_attributes[["kind", "value"]],
+                           t.user_attributes[["kind", "value"]]]).drop_duplicates()
+        attrs = attrs.assign(key=[schema.attribute_key(k, v)
+                                  for k, v in zip(attrs["kind"], attrs["value"], strict=True)])
+        steps.append((schema.ATTRIBUTE,
+                      "UNWIND $rows AS row MERGE (a:Attribute {key: row.key}) "
+                      "SET a.kind = row.kind, a.value = row.value",
+                      _records(attrs, {"key": "key", "kind": "kind", "value": "value"}), "node"))
+        steps.append((schema.IN_SCENARIO,
+                      "UNWIND $rows AS row MATCH (i:Item {item_id: row.i}) "
+                      "MATCH (s:Scenario {name: row.s}) MERGE (i)-[:IN_SCENARIO]->(s)",
+                      _records(t.items, {"i": "item_id", "s": "scenario"}), "rel"))
+        for label, table, id_col in ((schema.ITEM, t.item_attributes, "item_id"),
+                                     (schema.USER, t.user_attributes, "user_id")):
+            key_prop = schema.NODE_KEYS[label]
+            for kind, part in table.groupby("kind", sort=True):
+                rel = schema.has_kind_type(str(kind))  # validated identifier
+                part = part.assign(key=[schema.attribute_key(str(kind), v) for v in part["value"]])
+                steps.append((rel,
+                              f"UNWIND $rows AS row MATCH (n:{label} {{{key_prop}: row.id}}) "
+                              f"MATCH (a:Attribute {{key: row.key}}) MERGE (n)-[:{rel}]->(a)",
+                              _records(part, {"id": id_col, "key": "key"}), "rel"))
+        steps.append((schema.INTERACTED,
+                      "UNWIND $rows AS row MATCH (u:User {user_id: row.u}) "
+                      "MATCH (i:Item {item_id: row.i}) MERGE (u)-[r:INTERACTED]->(i) "
+                      "SET r.scenario = row.s, r.weight = row.w, r.ts = row.t, r.split = row.sp",
+                      _records(t.interactions, {"u": "user_id", "i": "item_id", "s": "scenario",
+                                                "w": "weight", "t": "ts", "sp": "split"}), "rel"))
+        for relation, part in t.item_links.groupby("relation", sort=True):
+            rel = schema.check_item_link_type(str(relation))
+            steps.append((rel,
+                          f"UNWIND $rows AS row MATCH (a:Item {{item_id: row.a}}) "
+                          f"MATCH (b:Item {{item_id: row.b}}) MERGE (a)-[:{rel}]->(b)",
+                          _records(part, {"a": "item_id", "b": "other_id"}), "rel"))
+        return steps
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def read(self, scenarios: Iterable[str] | None = None) -> KGTables:
+        """The graph (or the part touching ``scenarios``) as normalised canonical tables."""
+        p = {"scenarios": None if scenarios is None else sorted(set(scenarios))}
+        item_filter = "WHERE $scenarios IS NULL OR i.scenario IN $scenarios"
+
+        def frame(query: str, columns: list[str]) -> pd.DataFrame:
+            return self.read_frame(query, columns, **p)
+
+        scen = frame("MATCH (s:Scenario) WHERE $scenarios IS NULL OR s.name IN $scenarios "
+                     "RETURN s.name AS scenario", ["scenario"])
+        items = frame(f"MATCH (i:Item) {item_filter} "
+                      "RETURN i.item_id AS item_id, i.scenario AS scenario",
+                      ["item_id", "scenario"])
+        inter = frame(f"MATCH (u:User)-[r:INTERACTED]->(i:Item) {item_filter} "
+                      "RETURN u.user_id AS user_id, i.item_id AS item_id, r.scenario AS scenario,"
+                      " r.weight AS weight, r.ts AS ts, r.split AS split",
+                      ["user_id", "item_id", "scenario", "weight", "ts", "split"])
+        if scenarios is None:
+            users = frame("MATCH (u:User) RETURN u.user_id AS user_id", ["user_id"])
+        else:
+            users = pd.DataFrame({"user_id": inter["user_id"].unique()})
+        item_attrs = frame(f"MATCH (i:Item)-[r]->(a:Attribute) {item_filter} "
+                           "RETURN i.item_id AS item_id, a.kind AS kind, a.value AS value",
+                           ["item_id", "kind", "value"])
+        user_attrs = frame("MATCH (u:User)-[r]->(a:Attribute) "
+                           "RETURN u.user_id AS user_id, a.kind AS kind, a.value AS value",
+                           ["user_id", "kind", "value"])
+        user_attrs = user_attrs[user_attrs["user_id"].isin(set(users["user_id"]))]
+        links = frame("MATCH (i:Item)-[r:SAME_PRODUCT|ALSO_VIEWED]->(j:Item) "
+                      "WHERE $scenarios IS NULL OR (i.scenario IN $scenarios AND "
+                      "j.scenario IN $scenarios) "
+                      "RETURN i.item_id AS item_id, j.item_id AS other_id, type(r) AS relation",
+                      ["item_id", "other_id", "relation"])
+        return make_tables(scenarios=scen, users=users, items=items, interactions=inter,
+                           item_attributes=item_attrs, user_attributes=user_attrs,
+                           item_links=links).normalized()
+
+    def stats(self) -> dict:
+        """Counts per label, relationship type and scenario, laid out as
+        :func:`kg.store.base.stats_from_tables`."""
+        nodes = {label: self.run_read(f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"]
+                 for label in schema.NODE_LABELS}
+        rels = {r["type"]: r["n"] for r in self.run_read(
+            "MATCH ()-[r]->() RETURN type(r) AS type, count(r) AS n ORDER BY type")}
+        per = {}
+        for r in self.run_read(
+                "MATCH (s:Scenario) "
+                "OPTIONAL CALL (s) { MATCH (i:Item {scenario: s.name}) RETURN count(i) AS items } "
+                "OPTIONAL CALL (s) { MATCH (u:User)-[x:INTERACTED {scenario: s.name}]->() "
+                "  RETURN count(x) AS interactions, count(DISTINCT u) AS users } "
+                "RETURN s.name AS name, items, users, interactions ORDER BY name"):
+            per[r["name"]] = {"items": r["items"], "users": r["users"],
+                              "interactions": r["interactions"]}
+        return {
+            "totals": {"users": nodes[schema.USER], "items": nodes[schema.ITEM],
+                       "interactions": rels.get(schema.INTERACTED, 0),
+                       "scenarios": nodes[schema.SCENARIO],
+                       "attributes": nodes[schema.ATTRIBUTE]},
+            "nodes": nodes,
+            "relationships": {k: v for k, v in sorted(rels.items()) if v},
+            "scenarios": per,
+        }
+
+    def clear(self) -> None:
+        """Delete every node and relationship, in batches (constraints stay)."""
+        self._auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
