@@ -1,0 +1,31 @@
+"""Entry point of the ``graphrec`` command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from graphrec import __version__
+from graphrec.cli import kg_cmd, neo4j_cmd
+
+app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-item-attribute "
+                       "knowledge graph (Neo4j + PyTorch Geometric).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(kg_cmd.app, name="kg")
+app.add_typer(neo4j_cmd.app, name="neo4j")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
