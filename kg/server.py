@@ -55,7 +55,18 @@ def _state_file(home: Path) -> Path:
     return Path(home) / "server.json"
 
 
+# Servers started by this process: polling them through Popen reaps them when they exit, so
+# no zombie stays behind and Popen does not warn that its child is still running.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
 def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -197,6 +208,7 @@ def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = 
              str(home / "data"), str(port)],
             stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True)
+    _CHILDREN[proc.pid] = proc
     state = ServerState(uri=f"bolt://127.0.0.1:{port}", pid=proc.pid, port=port,
                         home=str(home), auth=bool(password), started_at=time.time())
     _write_state(home, state)

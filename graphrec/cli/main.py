@@ -9,12 +9,14 @@ import typer
 
 from graphrec import __version__
 from graphrec.cli import kg_cmd, neo4j_cmd
+from graphrec.cli.demo_cmd import demo
 
 app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-item-attribute "
                        "knowledge graph (Neo4j + PyTorch Geometric).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
+app.command()(demo)
 
 
 @app.callback()

@@ -52,6 +52,8 @@ class Neo4jConfig:
         password: password, or None for a server without authentication.
         database: database name; every session names it.
         batch_size: rows per write transaction.
+        max_retry_time: seconds the driver keeps retrying a transaction that failed for a
+            transient reason (lost connection, leader switch) before giving up.
     """
 
     uri: str = "bolt://127.0.0.1:7687"
@@ -59,6 +61,7 @@ class Neo4jConfig:
     password: str | None = field(default=None, repr=False)
     database: str = "neo4j"
     batch_size: int = 10_000
+    max_retry_time: float = 30.0
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -93,13 +96,18 @@ class Neo4jStore:
             # our own queries name types that may not exist yet (SAME_PRODUCT on a graph without
             # links); the server's "unknown type" notices would only be noise
             self._driver = neo4j.GraphDatabase.driver(
-                config.uri, auth=config.auth, notifications_min_severity="OFF")
+                config.uri, auth=config.auth, notifications_min_severity="OFF",
+                max_transaction_retry_time=config.max_retry_time)
+        except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+            raise StoreError(f"invalid Neo4j URI {config.uri!r}: {exc}") from exc
+        try:
             self._driver.verify_connectivity()
         except neo4j.exceptions.AuthError as exc:
+            self._driver.close()
             raise StoreError(f"Neo4j at {config.uri} refused the credentials of user "
                              f"{config.user!r}; check NEO4J_USER / NEO4J_PASSWORD") from exc
-        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError,
-                ValueError) as exc:
+        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError) as exc:
+            self._driver.close()
             raise StoreError(f"cannot reach Neo4j at {config.uri}: {exc}. Start one with "
                              "`graphrec neo4j start` or set NEO4J_URI") from exc
 

@@ -1,0 +1,42 @@
+"""Small hand-made knowledge graphs for tests (no shared data folder needed)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kg.tables import KGTables, make_tables
+
+
+def tiny_tables() -> KGTables:
+    """Three scenarios, five users (two bridge scenarios), attributes shared across scenarios,
+    one SAME_PRODUCT link and one ALSO_VIEWED link, a user attribute, mixed splits."""
+    items = [("a:1", "a"), ("a:2", "a"), ("a:3", "a"), ("b:1", "b"), ("b:2", "b"), ("c:1", "c")]
+    inter = [
+        ("u1", "a:1", "a", 5.0, 100, "train"), ("u1", "b:1", "b", 4.0, 200, "train"),
+        ("u2", "a:2", "a", 3.0, 150, "train"), ("u2", "b:2", "b", 1.0, None, "test"),
+        ("u3", "a:3", "a", 2.0, 120, "valid"), ("u4", "c:1", "c", 1.0, 130, "train"),
+        ("u5", "a:1", "a", 1.0, 140, "train"),
+    ]
+    return make_tables(
+        scenarios=pd.DataFrame({"scenario": ["a", "b", "c"]}),
+        users=pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4", "u5"]}),
+        items=pd.DataFrame(items, columns=["item_id", "scenario"]),
+        interactions=pd.DataFrame(inter, columns=["user_id", "item_id", "scenario", "weight",
+                                                  "ts", "split"]),
+        item_attributes=pd.DataFrame([
+            ("a:1", "brand", "acme"), ("b:1", "brand", "acme"), ("a:2", "brand", "zeta"),
+            ("a:1", "category", "shoes"), ("a:2", "category", "shoes"),
+            ("b:2", "category", "shoes"), ("c:1", "brand", "zeta"),
+        ], columns=["item_id", "kind", "value"]),
+        user_attributes=pd.DataFrame([("u1", "gender", "f"), ("u2", "gender", "m")],
+                                     columns=["user_id", "kind", "value"]),
+        item_links=pd.DataFrame([("a:1", "b:1", "SAME_PRODUCT"), ("a:1", "a:2", "ALSO_VIEWED")],
+                                columns=["item_id", "other_id", "relation"]),
+    ).validate()
+
+
+def assert_same_tables(left: KGTables, right: KGTables) -> None:
+    """Equal content, table by table, after normalisation."""
+    left, right = left.normalized(), right.normalized()
+    for name in left.table_names():
+        pd.testing.assert_frame_equal(left.table(name), right.table(name), obj=name)

@@ -1,0 +1,77 @@
+"""Server lifecycle, authentication and a load interrupted by killing the server, each on a
+server instance of its own started by the project's launcher."""
+
+import json
+import os
+import threading
+
+import pytest
+
+from kg import server
+from kg.errors import StoreError
+from kg.store import Neo4jConfig, Neo4jStore, stats_from_tables
+from loaders import SyntheticConfig, generate_synthetic
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.neo4j
+
+
+def test_auth_enabled_server(tmp_path):
+    password = os.environ.get("GRAPHREC_TEST_NEO4J_PASSWORD") or "a-Test-secret-42"
+    home = tmp_path / "auth"
+    port = free_port()
+    state = server.start(home, port, password=password)
+    try:
+        again = server.start(home, port, password=password)  # idempotent: same process
+        assert again.pid == state.pid and state.auth
+        assert server.status(home)["bolt"]
+        for where in (home / "server.json", home / "server.log"):
+            assert password not in where.read_text()
+        assert json.loads((home / "server.json").read_text())["auth"] is True
+        with pytest.raises(StoreError, match="refused the credentials"):
+            Neo4jStore(Neo4jConfig(uri=state.uri, password=password + "-wrong"))
+        with pytest.raises(StoreError, match="credentials"):
+            Neo4jStore(Neo4jConfig(uri=state.uri, password=None))
+        config = Neo4jConfig(uri=state.uri, password=password)
+        assert password not in repr(config)
+        with Neo4jStore(config) as store:
+            assert store.run_read("RETURN 1 AS one") == [{"one": 1}]
+    finally:
+        assert server.stop(home)
+    assert not server.status(home)["running"]
+    assert not server.stop(home)
+
+
+def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
+    home = tmp_path / "crash"
+    port = free_port()
+    state = server.start(home, port)
+    tables = generate_synthetic(SyntheticConfig(n_users=2500, seed=3)).tables
+    config = Neo4jConfig(uri=state.uri, batch_size=1000, max_retry_time=1.0)
+    errors: list[BaseException] = []
+    try:
+        with Neo4jStore(config) as store:
+            def run() -> None:
+                try:
+                    store.load(tables, progress=False)
+                except BaseException as exc:  # the load must fail: collect, assert below
+                    errors.append(exc)
+
+            loader = threading.Thread(target=run)
+            loader.start()
+            with Neo4jStore(config) as probe:
+                while probe.run_read("MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n")[0]["n"] \
+                        < 2000:
+                    pass
+            server.kill(home)
+            loader.join(timeout=120)
+        assert errors and isinstance(errors[0], StoreError)
+
+        server.start(home, port)
+        with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
+            partial = store.stats()["totals"]["interactions"]
+            assert 0 < partial < len(tables.interactions)
+            store.load(tables, progress=False)
+            assert store.stats() == stats_from_tables(tables)
+    finally:
+        server.stop(home)

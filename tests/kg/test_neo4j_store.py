@@ -1,0 +1,93 @@
+"""Neo4j store against the real server (started by the project's launcher)."""
+
+import pandas as pd
+import pytest
+
+from kg.cookbook import cookbook, get_query
+from kg.errors import ConfigError, DataError
+from kg.store import LocalStore, stats_from_tables
+from kg.tables import KGTables, make_tables
+from tests.helpers import assert_same_tables, tiny_tables
+
+pytestmark = pytest.mark.neo4j
+
+
+def test_round_trip_gives_identical_tables(neo4j_store):
+    t = tiny_tables()
+    neo4j_store.load(t, progress=False)
+    assert_same_tables(neo4j_store.read(), t)
+    assert_same_tables(neo4j_store.read(["a"]), t.scenario_subgraph(["a"]))
+
+
+def test_reload_is_idempotent_and_stats_match_the_local_store(neo4j_store, tmp_path):
+    t = tiny_tables()
+    neo4j_store.load(t, progress=False)
+    neo4j_store.load(t, progress=False)
+    local = LocalStore(tmp_path / "local")
+    local.load(t, progress=False)
+    assert neo4j_store.stats() == local.stats() == stats_from_tables(t)
+
+
+def test_bad_input_writes_nothing(neo4j_store):
+    t = tiny_tables()
+    inter = t.interactions.copy()
+    inter.loc[6, "weight"] = float("inf")
+    bad = KGTables(**{**{n: t.table(n) for n in t.table_names()}, "interactions": inter})
+    with pytest.raises(DataError, match="finite"):
+        neo4j_store.load(bad, progress=False)
+    assert neo4j_store.stats()["totals"]["users"] == 0
+    assert neo4j_store.run_read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+
+
+def test_hostile_strings_are_stored_as_data(neo4j_store):
+    evil = "x'}) DETACH DELETE n //\"`;MATCH (m) DELETE m"
+    t = make_tables(
+        scenarios=pd.DataFrame({"scenario": ["s"]}),
+        users=pd.DataFrame({"user_id": [evil, "ok"]}),
+        items=pd.DataFrame({"item_id": [evil + "i", "i2"], "scenario": "s"}),
+        interactions=pd.DataFrame({"user_id": [evil, "ok"], "item_id": [evil + "i", "i2"],
+                                   "scenario": "s"}),
+        item_attributes=pd.DataFrame({"item_id": [evil + "i"], "kind": ["brand"],
+                                      "value": [evil]}),
+    ).validate()
+    neo4j_store.load(t, progress=False)
+    assert_same_tables(neo4j_store.read(), t)
+
+
+def test_every_cookbook_query_runs_with_expected_rows(neo4j_store):
+    neo4j_store.load(tiny_tables(), progress=False)
+    params = {
+        "scenario_overview": {},
+        "bridging_users": {"scenario_a": "a", "scenario_b": "b"},
+        "shared_attributes": {"scenario_a": "a", "scenario_b": "b"},
+        "item_neighbourhood": {"item": "a:1"},
+        "shortest_path": {"user": "u4", "item": "b:1"},
+    }
+    assert set(cookbook()) == set(params), "every cookbook query needs a test here"
+    rows = {name: neo4j_store.run_read(get_query(name).text, **get_query(name).bind(p))
+            for name, p in params.items()}
+    assert rows["scenario_overview"] == [
+        {"scenario": "a", "items": 3, "users": 4, "interactions": 4},
+        {"scenario": "b", "items": 2, "users": 2, "interactions": 2},
+        {"scenario": "c", "items": 1, "users": 1, "interactions": 1}]
+    assert {r["user"] for r in rows["bridging_users"]} == {"u1", "u2"}
+    assert [(r["kind"], r["value"]) for r in rows["shared_attributes"]] == [
+        ("category", "shoes"), ("brand", "acme")]
+    hood = {(r["relation"], r["count"]) for r in rows["item_neighbourhood"]}
+    assert hood == {("ALSO_VIEWED", 1), ("HAS_BRAND", 1), ("HAS_CATEGORY", 1),
+                    ("INTERACTED", 2), ("IN_SCENARIO", 1), ("SAME_PRODUCT", 1)}
+    # u4 -> c:1 -> zeta -> a:2 -> ... -> b:1: the path must avoid the Scenario hubs
+    path = rows["shortest_path"][0]
+    assert path["path"][0] == "u4" and path["path"][-1] == "b:1"
+    assert "IN_SCENARIO" not in path["relations"] and path["hops"] == len(path["relations"])
+
+
+def test_cookbook_parameters_are_checked():
+    q = get_query("bridging_users")
+    with pytest.raises(ConfigError, match="needs parameter 'scenario_b'"):
+        q.bind({"scenario_a": "a"})
+    with pytest.raises(ConfigError, match="must be int"):
+        q.bind({"scenario_a": "a", "scenario_b": "b", "limit": "ten"})
+    with pytest.raises(ConfigError, match="no parameter"):
+        q.bind({"scenario_a": "a", "scenario_b": "b", "lmit": "3"})
+    assert q.bind({"scenario_a": "a", "scenario_b": "b", "limit": "3"})["limit"] == 3
