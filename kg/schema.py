@@ -110,7 +110,7 @@ ITEM_SCENARIO: EdgeType = (PYG_ITEM, "in_scenario", PYG_SCENARIO)
 
 
 def item_attribute_edge(kind: str) -> EdgeType:
-    """PyG edge type from items to attribute nodes of ``kind``: ``('item', 'has_brand', 'brand')``."""
+    """PyG edge type from items to attributes of ``kind``: ``('item', 'has_brand', 'brand')``."""
     return (PYG_ITEM, "has_" + check_kind(kind), kind)
 
 

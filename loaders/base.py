@@ -60,8 +60,8 @@ def read_records(path: Path, sep: str | None, n_fields: int, *, header: bool = F
         sep: field separator (``None``: any whitespace).
         n_fields: the least number of fields a record must have.
         header: skip the first line.
-        max_fields: the most fields allowed (default ``n_fields``); with ``max_fields`` larger,
-            the last field keeps nothing extra (fields are split at most ``max_fields - 1`` times).
+        max_fields: the most fields allowed (default ``n_fields``); when larger than
+            ``n_fields``, a line is split at most ``max_fields - 1`` times (free text last).
         encoding: the file's encoding; a byte sequence that does not decode raises
             :class:`DataError` with the line.
 
@@ -83,7 +83,8 @@ def read_records(path: Path, sep: str | None, n_fields: int, *, header: bool = F
                 continue
             if skip_blank and not line.strip():
                 continue
-            fields = line.split(sep, max_fields - 1) if sep else line.split(None, max_fields - 1)
+            limit = max_fields - 1 if max_fields > n_fields else -1
+            fields = line.split(sep, limit)
             if not (n_fields <= len(fields) <= max_fields):
                 raise DataError(f"expected {n_fields} fields separated by {sep or 'whitespace'!r}"
                                 f", found {len(fields)}: {line[:80]!r}",

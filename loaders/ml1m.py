@@ -1,4 +1,4 @@
-"""MovieLens-1M cold-start splits with attributes (Lu et al., KDD 2020; github rootlu/MetaHIN).
+"""MovieLens-1M cold-start splits with attributes (Lu et al., KDD 2020; rootlu/MetaHIN).
 
 Files: ``<split>.json`` (``{user: [movie, ...]}``) with ``<split>_y.json`` (``{user: [rating, ...]}``
 in the same order), ``movies_extrainfos.dat``

@@ -62,13 +62,32 @@ class SyntheticConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown synthetic option(s) {unknown}; known: {sorted(names)}")
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fixed)
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        return cls(**{k: _coerce_option(k, v, defaults[k]) for k, v in data.items()})
 
     @property
     def scenarios(self) -> tuple[str, ...]:
         extra = (self.adversarial_scenario,) if self.adversarial else ()
         return (*self.source_scenarios, *extra, self.target_scenario)
+
+
+def _coerce_option(name: str, value: object, default: object) -> object:
+    """Options from the CLI arrive as strings: convert them to the type of the default."""
+    if isinstance(value, list):
+        return tuple(value)
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(default, tuple):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return type(default)(value)
+    except ValueError:
+        raise ConfigError(f"synthetic option {name}={value!r} must be of type "
+                          f"{type(default).__name__}") from None
 
 
 def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:

@@ -1,0 +1,59 @@
+"""The CLI end to end (typer's runner in-process; Neo4j commands against the real server)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from graphrec.cli.main import app
+
+runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_demo_runs_on_the_embedded_store(tmp_path):
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "read back identical to what was loaded: True" in flat(result.output)
+    assert "cosmetics" in result.output
+
+
+def test_kg_load_and_stats_local(tmp_path):
+    store = str(tmp_path / "store")
+    result = runner.invoke(app, ["kg", "load", "synthetic", "--dir", store, "--quiet",
+                                 "-o", "n_users=50"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["kg", "stats", "--dir", store, "--json"])
+    stats = json.loads(result.output)
+    assert stats["totals"]["users"] <= 50 and set(stats["scenarios"]) == {
+        "clothing", "shoes", "cosmetics"}
+
+
+def test_bad_input_exits_with_a_clear_message(tmp_path):
+    (tmp_path / "a_b").mkdir()
+    result = runner.invoke(app, ["kg", "load", "cdrib", str(tmp_path), "--dir",
+                                 str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert "expected exactly one CDRIB pair" in flat(result.output)
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.neo4j
+def test_kg_load_stats_and_query_on_neo4j(neo4j_store, monkeypatch):
+    monkeypatch.setenv("NEO4J_URI", neo4j_store.config.uri)
+    if neo4j_store.config.password:
+        monkeypatch.setenv("NEO4J_PASSWORD", neo4j_store.config.password)
+    result = runner.invoke(app, ["kg", "load", "synthetic", "--store", "neo4j", "--quiet",
+                                 "-o", "n_users=80"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(runner.invoke(app, ["kg", "stats", "--store", "neo4j", "--json"]).output)
+    result = runner.invoke(app, ["kg", "query", "scenario_overview", "--json"])
+    rows = json.loads(result.output)
+    assert {r["scenario"]: r["interactions"] for r in rows} == {
+        k: v["interactions"] for k, v in stats["scenarios"].items()}
+    result = runner.invoke(app, ["kg", "query", "bridging_users", "-p", "scenario_a=clothing"])
+    assert result.exit_code == 2 and "needs parameter 'scenario_b'" in flat(result.output)
