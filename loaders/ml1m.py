@@ -1,7 +1,7 @@
 """MovieLens-1M cold-start splits with attributes (Lu et al., KDD 2020; rootlu/MetaHIN).
 
-Files: ``<split>.json`` (``{user: [movie, ...]}``) with ``<split>_y.json`` (``{user: [rating, ...]}``
-in the same order), ``movies_extrainfos.dat``
+Files: ``<split>.json`` (``{user: [movie, ...]}``) with ``<split>_y.json``
+(``{user: [rating, ...]}`` in the same order), ``movies_extrainfos.dat``
 (``id::title::year::rated::released::genres::director::writers::actors::plot[::poster]``) and
 ``users.dat`` (``user::gender::age::occupation::zip``; the zip code is not loaded).
 """
