@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -43,9 +42,3 @@ def neo4j_store(neo4j_config: Neo4jConfig) -> Iterator[Neo4jStore]:
         store.clear()
         yield store
         store.clear()
-
-
-@pytest.fixture(scope="session")
-def maven_home() -> Path:
-    """Where extra server instances of the tests keep their build output (shared, built once)."""
-    return Path(os.environ.get("GRAPHREC_HOME", ".graphrec/test"))
