@@ -18,7 +18,8 @@ from loaders import LOADERS, get_loader
 
 app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True)
 
-StoreOpt = Annotated[str, typer.Option("--store", help="Where the graph lives: local | neo4j.")]
+StoreOpt = Annotated[str, typer.Option(
+    "--store", envvar="GRAPHREC_STORE", help="Where the graph lives: local | neo4j.")]
 DirOpt = Annotated[Path | None, typer.Option(
     "--dir", help="Local store directory (default $GRAPHREC_HOME/store).")]
 
