@@ -47,11 +47,12 @@ def load(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Load a data set into the store. Bad input writes nothing; re-running is idempotent."""
+    if path == "-" and dataset != "synthetic":
+        fail(f"loader {dataset!r} needs a PATH")
     try:
         loader = get_loader(dataset)
         t0 = time.perf_counter()
-        ds = loader(path, **parse_pairs(option, "--option")) if path != "-" or dataset == \
-            "synthetic" else fail(f"loader {dataset!r} needs a PATH")
+        ds = loader(path, **parse_pairs(option, "--option"))
         parse_s = time.perf_counter() - t0
         with open_store(store, directory) as st:
             report = st.load(ds.tables, progress=not quiet)

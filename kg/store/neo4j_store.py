@@ -172,7 +172,7 @@ class Neo4jStore:
             self._auto(statement)
         self._auto("CALL db.awaitIndexes(300)")
 
-    def _write_rows(self, query: str, rows: list[dict], label: str, bar: tqdm | None) -> None:
+    def _write_rows(self, query: str, rows: list[dict], bar: tqdm | None) -> None:
         for batch in _batches(rows, self.config.batch_size):
             self.run_write(query, rows=batch)
             if bar is not None:
@@ -196,7 +196,7 @@ class Neo4jStore:
             for name, query, rows, kind in steps:
                 start = time.perf_counter()
                 bar.set_postfix_str(name)
-                self._write_rows(query, rows, name, bar)
+                self._write_rows(query, rows, bar)
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
                 target = nodes if kind == "node" else rels
                 target[name] = target.get(name, 0) + len(rows)
