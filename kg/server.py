@@ -204,7 +204,7 @@ def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = 
     log = home / "server.log"
     with log.open("ab") as log_fh:
         proc = subprocess.Popen(
-            [java, f"-Xmx{heap}", "-XX:+UseSerialGC", "-cp", classpath, MAIN_CLASS,
+            [java, f"-Xmx{heap}", "-cp", classpath, MAIN_CLASS,
              str(home / "data"), str(port)],
             stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True)

@@ -3,34 +3,62 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from graphrec import __version__
 from graphrec.cli.connection import graphrec_home
 from graphrec.cli.output import console, fail, table
+from graphrec.graph import build_graph
+from graphrec.train import TrainConfig
+from graphrec.transfer import STRATEGIES, compare, item_embedding_table
 from kg.errors import GraphRecError
 from kg.store import LocalStore
 from loaders import SyntheticConfig, generate_synthetic
 
 
+def _bridges(back, scenarios) -> list[dict]:
+    inter = back.interactions
+    train = inter[inter["split"] == "train"]
+    attrs = back.item_attributes.merge(back.items, on="item_id")
+    rows = []
+    for a, b in itertools.combinations(sorted(scenarios), 2):
+        users_a = set(train.loc[train["scenario"] == a, "user_id"])
+        users_b = set(train.loc[train["scenario"] == b, "user_id"])
+        keys_a = set(attrs.loc[attrs["scenario"] == a, "value"])
+        keys_b = set(attrs.loc[attrs["scenario"] == b, "value"])
+        rows.append({"scenarios": f"{a} - {b}", "bridging users (train)":
+                     f"{len(users_a & users_b):,}", "shared attribute values":
+                     f"{len(keys_a & keys_b):,}"})
+    return rows
+
+
 def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic generator.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the generator and of training.")] = 0,
     directory: Annotated[Path | None, typer.Option(
         "--dir", help="Local store directory (default $GRAPHREC_HOME/demo-store).")] = None,
     adversarial: Annotated[bool, typer.Option(
         help="Add a scenario whose preferences are inverted.")] = False,
+    epochs: Annotated[int, typer.Option(help="Maximum training epochs per model.")] = 30,
+    train: Annotated[bool, typer.Option(help="Train and compare transfer strategies.")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
-    store, read it back and show the scenarios and what bridges them."""
+    store, train on the dense scenarios, transfer to the sparse one, print test metrics and
+    write the item embeddings."""
     t0 = time.perf_counter()
+    config = SyntheticConfig(seed=seed, adversarial=adversarial)
     try:
-        ds = generate_synthetic(SyntheticConfig(seed=seed, adversarial=adversarial))
+        ds = generate_synthetic(config)
         store = LocalStore(directory or graphrec_home() / "demo-store")
         store.clear()
-        store.load(ds.tables)
+        store.load(ds.tables, progress=not quiet)
         back = store.read()
         stats = store.stats()
     except GraphRecError as exc:
@@ -40,22 +68,42 @@ def demo(
                   f"{same}")
     console.print(table([{"scenario": k, **{c: f"{n:,}" for c, n in v.items()}}
                          for k, v in stats["scenarios"].items()], "scenarios"))
-    console.print(table([{"type": k, "relationships": f"{v:,}"}
-                         for k, v in stats["relationships"].items()], "relationships"))
-    inter = back.interactions
-    train = inter[inter["split"] == "train"]
-    attrs = back.item_attributes.merge(back.items, on="item_id")
+    console.print(table(_bridges(back, stats["scenarios"]), "bridges between scenarios"))
+    if not train:
+        return
+    target = config.target_scenario
+    train_config = TrainConfig(epochs=epochs, seed=seed)
+    try:
+        results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
+    except GraphRecError as exc:
+        fail(str(exc))
+    k = train_config.k
     rows = []
-    for a, b in itertools.combinations(sorted(stats["scenarios"]), 2):
-        users_a = set(train.loc[train["scenario"] == a, "user_id"])
-        users_b = set(train.loc[train["scenario"] == b, "user_id"])
-        keys_a = set(attrs.loc[attrs["scenario"] == a, "value"])
-        keys_b = set(attrs.loc[attrs["scenario"] == b, "value"])
-        rows.append({"scenarios": f"{a} - {b}", "bridging users (train)":
-                     f"{len(users_a & users_b):,}", "shared attribute values":
-                     f"{len(keys_a & keys_b):,}"})
-    console.print(table(rows, "bridges between scenarios"))
-    splits = inter.groupby(["scenario", "split"]).size().unstack(fill_value=0)
-    console.print(table([{"scenario": s, **{c: f"{int(v):,}" for c, v in r.items()}}
-                         for s, r in splits.iterrows()], "interactions per split"))
+    for r in results:
+        row = {"strategy": r.name, "epoch": str(r.best_epoch), "valid NDCG": f"{r.valid_score:.4f}"}
+        for subset in ("all", "cold_users", "cold_items"):
+            m = r.test.get(subset)
+            row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
+            row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
+        row["seconds"] = f"{r.seconds:.1f}"
+        rows.append(row)
+    console.print(table(rows, f"target '{target}', test split, full ranking over its items "
+                              f"(epoch chosen on valid)"))
+    best = max((r for r in results if r.embeddings), key=lambda r: r.valid_score)
+    run_dir = graphrec_home() / "runs" / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _, index = build_graph(back)
+    emb_table = item_embedding_table(best, index)
+    tmp = run_dir / ".item_embeddings.parquet.tmp"
+    emb_table.to_parquet(tmp, index=False)
+    os.replace(tmp, run_dir / "item_embeddings.parquet")
+    metrics = {"version": __version__, "seed": seed, "target": target,
+               "synthetic": config.__dict__, "train": train_config.__dict__,
+               "selected": best.name,
+               "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
+                            "valid_ndcg": r.valid_score, "test": r.test,
+                            "seconds": r.seconds} for r in results]}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list))
+    console.print(f"selected on validation: {best.name}; wrote {len(emb_table):,} item "
+                  f"embeddings ({best.embeddings['item'].shape[1]} dims) and metrics to {run_dir}")
     console.print(f"done in {time.perf_counter() - t0:.1f}s")

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -15,11 +16,18 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_demo_runs_on_the_embedded_store(tmp_path):
-    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "store")])
+def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
+    result = runner.invoke(app, ["demo", "--quiet", "--epochs", "5"])
     assert result.exit_code == 0, result.output
     assert "read back identical to what was loaded: True" in flat(result.output)
-    assert "cosmetics" in result.output
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert [r["strategy"] for r in metrics["results"]] == [
+        "popularity", "target-only", "joint", "finetune"]
+    emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
+    assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
 
 
 def test_kg_load_and_stats_local(tmp_path):

@@ -1,0 +1,127 @@
+"""Canonical KG tables -> PyG ``HeteroData`` with id maps that survive save/load.
+
+Node types: ``user``, ``item``, ``scenario`` and one per attribute kind (``brand``, ``genre``,
+...). Edge types (see :mod:`kg.schema`): ``user -interacted-> item`` (only the interactions of
+the chosen splits and scenarios), ``item -in_scenario-> scenario``, ``item -has_<kind>-> <kind>``,
+``user -has_<kind>-> <kind>``, ``item -same_product|also_viewed-> item``; every edge type gets
+its reverse (``rev_<relation>``). Node indices follow the sorted ids, so the same graph read from
+Neo4j or from the local store gives the same tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from kg import schema
+from kg.errors import DataError
+from kg.tables import KGTables
+
+
+@dataclass
+class GraphIndex:
+    """Id <-> index maps of a built graph.
+
+    Attributes:
+        ids: node type -> list of ids (position = node index).
+        item_scenario: ``[num_items]`` scenario name of every item.
+    """
+
+    ids: dict[str, list[str]]
+    item_scenario: list[str]
+
+    def index(self, node_type: str, values: Iterable[str]) -> np.ndarray:
+        """Indices of ``values``; :class:`DataError` listing a few known ids if one is unknown."""
+        lookup = {v: i for i, v in enumerate(self.ids[node_type])}
+        out = []
+        for v in values:
+            if v not in lookup:
+                sample = self.ids[node_type][:5]
+                raise DataError(f"unknown {node_type} id {v!r}; known ids include {sample} "
+                                f"({len(lookup)} in all)")
+            out.append(lookup[v])
+        return np.asarray(out, dtype=np.int64)
+
+    def scenario_items(self, scenario: str) -> np.ndarray:
+        """Indices of the items of ``scenario``."""
+        if scenario not in self.ids[schema.PYG_SCENARIO]:
+            raise DataError(f"unknown scenario {scenario!r}; scenarios are "
+                            f"{self.ids[schema.PYG_SCENARIO]}")
+        return np.flatnonzero(np.asarray(self.item_scenario) == scenario)
+
+    def to_dict(self) -> dict:
+        return {"ids": self.ids, "item_scenario": self.item_scenario}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GraphIndex:
+        return cls(ids={k: list(v) for k, v in data["ids"].items()},
+                   item_scenario=list(data["item_scenario"]))
+
+
+def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
+           dst: pd.Series) -> torch.Tensor:
+    if len(src) == 0:
+        return torch.empty(2, 0, dtype=torch.long)
+    return torch.from_numpy(np.stack([index.index(src_type, src), index.index(dst_type, dst)]))
+
+
+def build_graph(tables: KGTables, splits: Iterable[str] = ("train", "all"),
+                scenarios: Iterable[str] | None = None) -> tuple[HeteroData, GraphIndex]:
+    """Build the message-passing graph.
+
+    Args:
+        tables: the knowledge graph.
+        splits: interactions of these splits become ``interacted`` edges (held-out splits stay
+            out of the graph so they can be evaluated).
+        scenarios: only interactions of these scenarios become edges (all nodes stay, so a
+            target-only model and a joint model share one index); default all.
+
+    Returns:
+        ``(data, index)``: ``data[node_type].num_nodes`` for every node type, ``edge_index`` of
+        shape ``[2, num_edges]`` for every edge type and its reverse; ``index`` maps ids.
+    """
+    t = tables.normalized()
+    attr_kinds = sorted(set(t.item_attributes["kind"]) | set(t.user_attributes["kind"]))
+    ids: dict[str, list[str]] = {
+        schema.PYG_USER: list(t.users["user_id"]),
+        schema.PYG_ITEM: list(t.items["item_id"]),
+        schema.PYG_SCENARIO: list(t.scenarios["scenario"]),
+    }
+    both = pd.concat([t.item_attributes[["kind", "value"]], t.user_attributes[["kind", "value"]]])
+    for kind in attr_kinds:
+        schema.check_kind(kind)
+        ids[kind] = sorted(set(both.loc[both["kind"] == kind, "value"]))
+    index = GraphIndex(ids=ids, item_scenario=list(t.items["scenario"]))
+
+    data = HeteroData()
+    for node_type, values in ids.items():
+        data[node_type].num_nodes = len(values)
+    inter = t.interactions[t.interactions["split"].isin(set(splits))]
+    if scenarios is not None:
+        inter = inter[inter["scenario"].isin(set(scenarios))]
+    edges = {
+        schema.USER_ITEM: _edges(index, "user", inter["user_id"], "item", inter["item_id"]),
+        schema.ITEM_SCENARIO: _edges(index, "item", t.items["item_id"], "scenario",
+                                     t.items["scenario"]),
+    }
+    for kind in attr_kinds:
+        part = t.item_attributes[t.item_attributes["kind"] == kind]
+        if len(part):
+            edges[schema.item_attribute_edge(kind)] = _edges(index, "item", part["item_id"],
+                                                             kind, part["value"])
+        part = t.user_attributes[t.user_attributes["kind"] == kind]
+        if len(part):
+            edges[schema.user_attribute_edge(kind)] = _edges(index, "user", part["user_id"],
+                                                             kind, part["value"])
+    for rel, part in t.item_links.groupby("relation"):
+        edges[schema.item_link_edge(str(rel))] = _edges(index, "item", part["item_id"], "item",
+                                                        part["other_id"])
+    for edge_type, edge_index in edges.items():
+        data[edge_type].edge_index = edge_index
+        data[schema.reverse_edge(edge_type)].edge_index = edge_index.flip(0)
+    return data, index

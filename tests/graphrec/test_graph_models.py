@@ -1,0 +1,93 @@
+"""Graph building, the model template test, training and transfer on synthetic data."""
+
+import pytest
+import torch
+
+from graphrec.graph import build_graph
+from graphrec.models import MODELS, get_model
+from graphrec.train import TrainConfig
+from graphrec.transfer import compare
+from kg import schema
+from kg.errors import ConfigError, DataError
+from kg.store import LocalStore
+from loaders import SyntheticConfig, generate_synthetic
+from tests.helpers import tiny_tables
+
+
+def test_graph_has_every_edge_type_with_its_reverse_and_no_held_out_edges():
+    data, index = build_graph(tiny_tables())
+    assert set(data.node_types) == {"user", "item", "scenario", "brand", "category", "gender"}
+    for et in data.edge_types:
+        assert schema.reverse_edge(et) in data.edge_types
+    # u2-b:2 (test) and u3-a:3 (valid) stay out of the message-passing graph
+    assert data[schema.USER_ITEM].edge_index.shape[1] == 5
+    assert list(index.scenario_items("b")) == list(index.index("item", ["b:1", "b:2"]))
+    with pytest.raises(DataError, match="unknown item id 'zz'"):
+        index.index("item", ["zz"])
+
+
+def test_same_graph_from_local_store_read(tmp_path):
+    store = LocalStore(tmp_path)
+    store.load(tiny_tables(), progress=False)
+    a, _ = build_graph(tiny_tables())
+    b, _ = build_graph(store.read())
+    for et in a.edge_types:
+        assert torch.equal(a[et].edge_index, b[et].edge_index)
+
+
+@pytest.mark.neo4j
+def test_same_graph_from_neo4j_and_local_store(neo4j_store, tmp_path):
+    neo4j_store.load(tiny_tables(), progress=False)
+    local = LocalStore(tmp_path)
+    local.load(tiny_tables(), progress=False)
+    a, ia = build_graph(neo4j_store.read())
+    b, ib = build_graph(local.read())
+    assert ia.to_dict() == ib.to_dict()
+    assert a.edge_types == b.edge_types
+    for et in a.edge_types:
+        assert torch.equal(a[et].edge_index, b[et].edge_index)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_template(name, tmp_path):
+    data, _ = build_graph(tiny_tables())
+    sizes = {t: data[t].num_nodes for t in data.node_types}
+
+    def make():
+        torch.manual_seed(0)
+        m = get_model(name)(sizes, dim=8, num_layers=2)
+        m.set_graph(data)
+        return m
+
+    model = make()
+    out = model()
+    assert out["item"].shape == (6, 8) and out["user"].shape == (5, 8)
+    (out["user"] @ out["item"].T).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    loaded = make()
+    with torch.no_grad():
+        for p in loaded.parameters():
+            p.add_(1.0)
+    loaded.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    assert torch.allclose(loaded()["item"], model()["item"])
+    assert torch.equal(make()()["item"], make()()["item"])  # deterministic under a seed
+
+
+def test_unknown_model_name():
+    with pytest.raises(ConfigError, match="Could not resolve model 'lightgcm'"):
+        get_model("lightgcm")
+
+
+def test_transfer_beats_target_only_and_is_deterministic():
+    tables = generate_synthetic(SyntheticConfig(seed=0)).tables
+    config = TrainConfig(epochs=15, seed=0)
+    strategies = ("popularity", "target-only", "joint")
+    first = {r.name: r for r in compare(tables, "cosmetics", strategies, config, progress=False)}
+    again = compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
+    ndcg = {n: r.test["all"]["ndcg@20"] for n, r in first.items()}
+    assert ndcg["joint"] > 1.1 * ndcg["target-only"]
+    assert ndcg["joint"] > 1.1 * ndcg["popularity"]
+    assert first["joint"].test["cold_users"]["ndcg@20"] > first["popularity"].test[
+        "cold_users"]["ndcg@20"]
+    assert again.test == first["joint"].test

@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+import torch
+
+from graphrec.metrics import rank_metrics
+
+
+def test_hand_computed_ranking():
+    # candidates 0..4; user positives {1, 3}; scores rank 3 first, 1 third
+    scores = torch.tensor([[0.5, 0.3, 0.1, 0.9, 0.4]])
+    m = rank_metrics(scores, [np.array([1, 3])], [np.array([], dtype=int)], k=2)
+    # positive 3: rank 0; positive 1: rank 2 among non-positives {0.5, 0.4, 0.1} -> 2
+    assert m["recall@2"] == pytest.approx(0.5)
+    assert m["ndcg@2"] == pytest.approx(1.0 / (1 + 1 / np.log2(3)))
+    assert m["hr@2"] == 1.0 and m["mrr"] == 1.0
+
+
+def test_excluded_items_do_not_compete_and_ties_count_against():
+    scores = torch.tensor([[0.9, 0.2, 0.2]])
+    m = rank_metrics(scores, [np.array([1])], [np.array([0])], k=1)
+    assert m["recall@1"] == 0.0  # tie with item 2 is pessimistic
+    m = rank_metrics(torch.tensor([[0.9, 0.3, 0.2]]), [np.array([1])], [np.array([0])], k=1)
+    assert m["recall@1"] == 1.0 and m["ndcg@1"] == 1.0
