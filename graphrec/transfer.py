@@ -42,6 +42,9 @@ class StrategyResult:
     best_epoch: int = 0
     seconds: float = 0.0
     embeddings: dict[str, torch.Tensor] = field(default_factory=dict)
+    model: torch.nn.Module | None = None
+    graph_scenarios: list[str] | None = None
+    history: list[dict] = field(default_factory=list)
 
 
 def _pairs(tables: KGTables, index: GraphIndex, scenarios: list[str]):
@@ -97,17 +100,20 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
                                   subsets=("all",))
         return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"],
                               seconds=time.perf_counter() - start)
+    graph_scenarios = [target] if name == "target-only" else None
     if name == "target-only":
-        res, emb, index, _ = _train(tables, target, [target], [target], config, None, progress)
+        res, emb, index, model = _train(tables, target, graph_scenarios, [target], config, None,
+                                        progress)
     elif name == "joint":
-        res, emb, index, _ = _train(tables, target, None, scenarios, config, None, progress)
+        res, emb, index, model = _train(tables, target, None, scenarios, config, None, progress)
     else:  # finetune
-        pre, _, _, model = _train(tables, target, None, sources, config, None, progress)
+        pre, _, _, _ = _train(tables, target, None, sources, config, None, progress)
         tuned = replace(config, lr=config.lr / 2)
-        res, emb, index, _ = _train(tables, target, None, [target], tuned, pre.state, progress)
+        res, emb, index, model = _train(tables, target, None, [target], tuned, pre.state,
+                                        progress)
     test = evaluate_scenario(emb["user"], emb["item"], index, tables, target, "test", config.k)
     return StrategyResult(name, test, res.best_score, res.best_epoch,
-                          time.perf_counter() - start, emb)
+                          time.perf_counter() - start, emb, model, graph_scenarios, res.history)
 
 
 def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEGIES,

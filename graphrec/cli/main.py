@@ -10,6 +10,7 @@ import typer
 from graphrec import __version__
 from graphrec.cli import kg_cmd, neo4j_cmd
 from graphrec.cli.demo_cmd import demo
+from graphrec.cli.train_cmd import embed, recommend, train, transfer
 
 app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-item-attribute "
                        "knowledge graph (Neo4j + PyTorch Geometric).",
@@ -17,6 +18,8 @@ app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
 app.command()(demo)
+for _command in (train, transfer, recommend, embed):
+    app.command()(_command)
 
 
 @app.callback()

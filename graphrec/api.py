@@ -1,0 +1,180 @@
+"""Library API: load a trained run and ask it for embeddings and recommendations.
+
+>>> rec = Recommender.load("runs/joint-20261127-120000")
+>>> rec.recommend("u12", scenario="cosmetics", k=10)
+>>> rec.similar_items("clothing:i3", target_scenario="cosmetics", k=5)
+>>> rec.embed_new_items([{"brand": ["brand4"], "category": ["cat6"]}], scenario="cosmetics")
+
+All calls take batches and are vectorised; unknown ids and scenarios raise
+:class:`kg.errors.DataError` naming what exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from graphrec.graph import GraphIndex, build_graph
+from graphrec.models import get_model
+from graphrec.run import load_run_files
+from kg import schema
+from kg.errors import DataError
+from kg.tables import KGTables
+
+TRAIN_SPLITS = ("train", "all")
+
+
+class Recommender:
+    """A trained graph model with its knowledge graph, ready to serve.
+
+    Args:
+        model: a model with its graph set.
+        index: id maps of that graph.
+        tables: the knowledge graph (canonical tables).
+    """
+
+    def __init__(self, model: torch.nn.Module, index: GraphIndex, tables: KGTables):
+        self.model = model.eval()
+        self.index = index
+        self.tables = tables
+        with torch.no_grad():
+            self._emb = model()
+        inter = tables.interactions
+        train = inter[inter["split"].isin(TRAIN_SPLITS)]
+        self._seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Recommender:
+        """Load a run directory written by ``graphrec train`` (weights with
+        ``weights_only=True``)."""
+        spec, _, tables, state = load_run_files(run_dir)
+        data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"))
+        model = get_model(spec["name"])({t: data[t].num_nodes for t in data.node_types},
+                                        **spec["kwargs"])
+        model.load_state_dict(state)
+        model.set_graph(data)
+        return cls(model, index, tables)
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(self.index.ids[schema.PYG_SCENARIO])
+
+    def item_embeddings(self, item_ids: Sequence[str]) -> Tensor:
+        """``[len(item_ids), dim]`` embeddings of existing items (any scenario)."""
+        return self._emb["item"][torch.as_tensor(self.index.index("item", item_ids))]
+
+    def scenario_item_embeddings(self, scenario: str) -> pd.DataFrame:
+        """All items of ``scenario`` with their embeddings (``item_id``, ``embedding``)."""
+        idx = self.index.scenario_items(scenario)
+        emb = self._emb["item"][torch.as_tensor(idx)].numpy()
+        return pd.DataFrame({"item_id": [self.index.ids["item"][i] for i in idx],
+                             "embedding": list(emb)})
+
+    def user_embeddings(self, user_ids: Sequence[str]) -> Tensor:
+        """``[len(user_ids), dim]`` user embeddings. A user is one node across scenarios, so
+        a cold-start user of a target scenario is served from what they did elsewhere."""
+        return self._emb["user"][torch.as_tensor(self.index.index("user", user_ids))]
+
+    def recommend(self, users: str | Sequence[str], scenario: str, k: int = 10,
+                  exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-``k`` items of ``scenario`` for each user.
+
+        Returns:
+            DataFrame ``user_id, rank, item_id, score`` (``k`` rows per user, or fewer when the
+            scenario has fewer unseen items).
+        """
+        users = [users] if isinstance(users, str) else list(users)
+        candidates = self.index.scenario_items(scenario)
+        scores = self.user_embeddings(users) @ self._emb["item"][torch.as_tensor(candidates)].T
+        if exclude_seen:
+            pos = {int(c): p for p, c in enumerate(candidates)}
+            item_pos = self.index.index("item", self.index.ids["item"])
+            for row, u in enumerate(users):
+                seen = [pos[int(item_pos[j])] for j in self.index.index(
+                    "item", self._seen.get(u, [])) if int(j) in pos]
+                if seen:
+                    scores[row, torch.as_tensor(seen)] = -torch.inf
+        top = torch.topk(scores, min(k, len(candidates)), dim=1)
+        rows = []
+        for row, u in enumerate(users):
+            for rank, (score, col) in enumerate(zip(top.values[row], top.indices[row],
+                                                    strict=True)):
+                if torch.isfinite(score):
+                    rows.append((u, rank + 1, self.index.ids["item"][candidates[col]],
+                                 float(score)))
+        return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score"])
+
+    def similar_items(self, items: str | Sequence[str], target_scenario: str,
+                      k: int = 10) -> pd.DataFrame:
+        """For each item (any scenario), the ``k`` most similar items of ``target_scenario``
+        by cosine similarity of embeddings (the item itself excluded).
+
+        Returns:
+            DataFrame ``item_id, rank, similar_item_id, similarity``.
+        """
+        items = [items] if isinstance(items, str) else list(items)
+        query = torch.nn.functional.normalize(self.item_embeddings(items), dim=1)
+        candidates = self.index.scenario_items(target_scenario)
+        cand = torch.nn.functional.normalize(self._emb["item"][torch.as_tensor(candidates)],
+                                             dim=1)
+        sims = query @ cand.T
+        own = {int(c): p for p, c in enumerate(candidates)}
+        for row, idx in enumerate(self.index.index("item", items)):
+            if int(idx) in own:
+                sims[row, own[int(idx)]] = -torch.inf
+        top = torch.topk(sims, min(k, len(candidates) - 1 if len(candidates) > 1 else 1), dim=1)
+        rows = [(item, rank + 1, self.index.ids["item"][candidates[col]], float(sim))
+                for row, item in enumerate(items)
+                for rank, (sim, col) in enumerate(zip(top.values[row], top.indices[row],
+                                                      strict=True)) if torch.isfinite(sim)]
+        return pd.DataFrame(rows, columns=["item_id", "rank", "similar_item_id", "similarity"])
+
+    def embed_new_items(self, attributes: Sequence[Mapping[str, Sequence[str]]],
+                        scenario: str | None = None) -> Tensor:
+        """Embeddings of brand-new items from their attributes alone, without retraining.
+
+        Args:
+            attributes: per item, kind -> values, e.g. ``{"brand": ["acme"]}``. Unknown kinds
+                raise; unknown values of a known kind are ignored (they have no node yet).
+            scenario: the scenario the new items belong to (adds the scenario node's message).
+
+        Returns:
+            ``[len(attributes), dim]``, comparable with :meth:`item_embeddings`.
+        """
+        degrees = self._item_side_degrees()
+        lookups = {t: {v: i for i, v in enumerate(self.index.ids[t])} for t in degrees}
+        neighbours = []
+        for row, attrs in enumerate(attributes):
+            entry: dict[str, list[int]] = {}
+            for kind, values in attrs.items():
+                if kind not in lookups or kind == schema.PYG_SCENARIO:
+                    raise DataError(f"new item {row}: unknown attribute kind {kind!r}; item "
+                                    f"attribute kinds are {sorted(set(lookups) - {'scenario'})}")
+                values = [values] if isinstance(values, str) else values
+                entry[kind] = [lookups[kind][v] for v in values if v in lookups[kind]]
+            if scenario is not None:
+                entry[schema.PYG_SCENARIO] = [int(self.index.index("scenario", [scenario])[0])]
+            neighbours.append(entry)
+        with torch.no_grad():
+            return self.model.embed_new_items(neighbours, degrees)
+
+    def _item_side_degrees(self) -> dict[str, Tensor]:
+        """Node type -> degree on its edge type to items (items' attribute kinds, scenario)."""
+        if not hasattr(self, "_degrees"):
+            t = self.tables
+            out = {}
+            for kind, part in t.item_attributes.groupby("kind"):
+                counts = part.groupby("value").size()
+                ids = self.index.ids[str(kind)]
+                out[str(kind)] = torch.tensor(counts.reindex(ids, fill_value=0).to_numpy(
+                    dtype=np.float32) + 1.0)
+            counts = t.items.groupby("scenario").size()
+            out[schema.PYG_SCENARIO] = torch.tensor(counts.reindex(
+                self.scenarios, fill_value=0).to_numpy(dtype=np.float32) + 1.0)
+            self._degrees = out
+        return self._degrees

@@ -1,0 +1,151 @@
+"""``graphrec train|transfer|recommend|embed``: train, compare, serve."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from graphrec.api import Recommender
+from graphrec.cli.connection import graphrec_home, open_store
+from graphrec.cli.output import console, fail, table
+from graphrec.config import RunConfig
+from graphrec.run import new_run_dir, save_run
+from graphrec.transfer import StrategyResult, compare
+from kg.errors import ConfigError, DataError, GraphRecError
+from kg.tables import KGTables
+from loaders import get_loader
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="TOML config file.")]
+RunsOpt = Annotated[Path | None, typer.Option(
+    "--runs", help="Folder for run directories (default $GRAPHREC_HOME/runs).")]
+QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
+
+
+def _tables(cfg: RunConfig) -> KGTables:
+    data = cfg.data
+    if "loader" in data:
+        return get_loader(data["loader"])(data.get("path", "-"), **data.get("options", {})
+                                          ).tables
+    with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
+        return store.read()
+
+
+def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) -> Path:
+    run_dir = new_run_dir(runs, result.name)
+    spec = {"name": cfg.model, "kwargs": {"dim": cfg.train.dim,
+                                          "num_layers": cfg.train.num_layers},
+            "graph_scenarios": result.graph_scenarios}
+    metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
+               "valid_ndcg": result.valid_score, "test": result.test,
+               "seconds": result.seconds, "history": result.history}
+    config = {"data": cfg.data, "target": cfg.target, "strategy": result.name,
+              "model": cfg.model, "train": dataclasses.asdict(cfg.train)}
+    return save_run(run_dir, model=result.model, model_spec=spec, tables=tables,
+                    config=config, metrics=metrics, seed=cfg.train.seed)
+
+
+def _table(results: list[StrategyResult], k: int) -> list[dict]:
+    rows = []
+    for r in results:
+        row = {"strategy": r.name, "epoch": str(r.best_epoch), "valid N@k": f"{r.valid_score:.4f}"}
+        for subset in ("all", "cold_users", "cold_items"):
+            m = r.test.get(subset)
+            row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
+            row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
+        row["seconds"] = f"{r.seconds:.1f}"
+        rows.append(row)
+    return rows
+
+
+def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
+    """Train one strategy (``[train] strategy``) and save a run directory; print its path."""
+    try:
+        cfg = RunConfig.from_file(config)
+        if len(cfg.strategies) != 1:
+            raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
+                              f"{list(cfg.strategies)}")
+        tables = _tables(cfg)
+        result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet)[0]
+        if result.model is None:
+            raise ConfigError(f"strategy {result.name!r} learns nothing to save")
+        run_dir = _save(result, cfg, tables, runs or graphrec_home() / "runs")
+    except GraphRecError as exc:
+        fail(str(exc))
+    console.print(table(_table([result], cfg.train.k), f"target {cfg.target!r}, test split"))
+    typer.echo(str(run_dir))
+
+
+def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
+    """Compare strategies (``[train] strategies``) on the target; save the one selected on
+    validation and print its run directory."""
+    try:
+        cfg = RunConfig.from_file(config)
+        tables = _tables(cfg)
+        results = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet)
+        learned = [r for r in results if r.model is not None]
+        if not learned:
+            raise ConfigError(f"{config}: no learned strategy among {list(cfg.strategies)}")
+        best = max(learned, key=lambda r: r.valid_score)
+        run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs")
+    except GraphRecError as exc:
+        fail(str(exc))
+    console.print(table(_table(results, cfg.train.k),
+                        f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
+    typer.echo(str(run_dir))
+
+
+def recommend(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
+    user: Annotated[list[str], typer.Option("--user", "-u", help="User id (repeatable).")],
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Target scenario.")],
+    k: Annotated[int, typer.Option("-k", help="How many items.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """Top-k items of a scenario for users, from a trained run."""
+    try:
+        rows = Recommender.load(run_dir).recommend(user, scenario, k)
+    except GraphRecError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(rows.to_json(orient="records", indent=2))
+    else:
+        console.print(table(rows.to_dict("records"), f"top {k} in {scenario}"))
+
+
+def embed(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
+    items: Annotated[Path, typer.Option(
+        "--items", help="CSV/Parquet of new items: an item_id column and one column per "
+                        "attribute kind (several values separated by '|').")],
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Their scenario.")],
+    out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
+) -> None:
+    """Embeddings for brand-new items from their attributes, without retraining."""
+    try:
+        rec = Recommender.load(run_dir)
+        if not items.is_file():
+            raise DataError("file not found", source=str(items))
+        df = (pd.read_parquet(items) if items.suffix == ".parquet"
+              else pd.read_csv(items, dtype=str, keep_default_na=False))
+        if "item_id" not in df.columns:
+            raise DataError(f"needs an item_id column; columns are {list(df.columns)}",
+                            source=str(items), line=1)
+        kinds = [c for c in df.columns if c != "item_id"]
+        attrs = [{k: [v for v in str(row[k]).split("|") if v] for k in kinds}
+                 for _, row in df.iterrows()]
+        emb = rec.embed_new_items(attrs, scenario)
+    except GraphRecError as exc:
+        fail(str(exc))
+    result = pd.DataFrame({"item_id": df["item_id"], "scenario": scenario,
+                           "embedding": list(emb.numpy())})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    result.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    console.print(json.dumps({"items": len(result), "dim": int(emb.shape[1]),
+                              "out": str(out)}))

@@ -1,0 +1,80 @@
+"""TOML configuration of ``graphrec train`` and ``graphrec transfer``.
+
+Example::
+
+    [data]
+    loader = "synthetic"        # a registered loader ...
+    path = "-"
+    options = { n_users = 600 }
+    # store = "local"           # ... or a store that already holds the graph
+    # dir = ".graphrec/store"
+
+    [train]
+    target = "cosmetics"
+    strategy = "joint"          # train: one strategy; transfer: strategies = [...]
+    dim = 64
+    num_layers = 2
+    epochs = 40
+    seed = 0
+
+Unknown sections or keys are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from graphrec.train import TrainConfig
+from kg.errors import ConfigError
+
+_DATA_KEYS = {"loader", "path", "options", "store", "dir"}
+_RUN_KEYS = {"target", "strategy", "strategies", "model"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A parsed configuration file."""
+
+    data: dict
+    target: str
+    strategies: tuple[str, ...]
+    model: str = "lightgcn"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
+        unknown = sorted(set(raw) - {"data", "train"})
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', 'train']")
+        data = dict(raw.get("data", {}))
+        bad = sorted(set(data) - _DATA_KEYS)
+        if bad:
+            raise ConfigError(f"{source}: unknown key(s) {bad} in [data]; known: "
+                              f"{sorted(_DATA_KEYS)}")
+        if ("loader" in data) == ("store" in data):
+            raise ConfigError(f"{source}: [data] needs exactly one of 'loader' or 'store'")
+        train = dict(raw.get("train", {}))
+        train_keys = {f.name for f in fields(TrainConfig)}
+        bad = sorted(set(train) - train_keys - _RUN_KEYS)
+        if bad:
+            raise ConfigError(f"{source}: unknown key(s) {bad} in [train]; known: "
+                              f"{sorted(train_keys | _RUN_KEYS)}")
+        if "target" not in train:
+            raise ConfigError(f"{source}: [train] needs target = \"<scenario>\"")
+        strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
+        train.pop("strategy", None)
+        return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
+                   model=train.pop("model", "lightgcn"), train=TrainConfig.from_dict(train))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_dict(raw, str(path))

@@ -1,0 +1,66 @@
+"""Library API on a run trained by the CLI (small synthetic graph)."""
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from graphrec.api import Recommender
+from graphrec.cli.main import app
+from kg.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    config = root / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 200 }\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 5\n'
+                      'dim = 16\n')
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(root / "runs"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+def test_recommend_excludes_seen_items_and_is_batched(run_dir):
+    rec = Recommender.load(run_dir)
+    seen = set(rec.tables.interactions.query("user_id == 'u1' and split == 'train'")["item_id"])
+    out = rec.recommend(["u1", "u2"], "clothing", k=10)
+    assert list(out.groupby("user_id").size()) == [10, 10]
+    assert not set(out.loc[out.user_id == "u1", "item_id"]) & seen
+    assert all(i.startswith("clothing:") for i in out["item_id"])
+    with_seen = rec.recommend("u1", "clothing", k=200, exclude_seen=False)
+    assert set(with_seen["item_id"]) & seen
+
+
+def test_similar_items_across_scenarios(run_dir):
+    rec = Recommender.load(run_dir)
+    out = rec.similar_items(["clothing:i3", "cosmetics:i5"], "cosmetics", k=4)
+    assert len(out) == 8 and "cosmetics:i5" not in set(
+        out.loc[out.item_id == "cosmetics:i5", "similar_item_id"])
+    assert out["similarity"].between(-1.0001, 1.0001).all()
+
+
+def test_new_item_from_attributes_matches_an_in_graph_cold_item(run_dir):
+    rec = Recommender.load(run_dir)
+    t = rec.tables
+    warm = set(t.interactions.loc[t.interactions["split"] == "train", "item_id"])
+    cold = t.items.loc[~t.items["item_id"].isin(warm) & (t.items["scenario"] == "cosmetics"),
+                       "item_id"].iloc[0]
+    attrs = t.item_attributes[t.item_attributes["item_id"] == cold]
+    new = rec.embed_new_items([{k: list(g["value"]) for k, g in attrs.groupby("kind")}],
+                              "cosmetics")
+    known = rec.item_embeddings([cold])
+    assert torch.nn.functional.cosine_similarity(new, known).item() > 0.98
+    with pytest.raises(DataError, match="unknown attribute kind 'colour'"):
+        rec.embed_new_items([{"colour": ["red"]}])
+
+
+def test_unknown_ids_and_incomplete_runs(run_dir, tmp_path):
+    rec = Recommender.load(run_dir)
+    with pytest.raises(DataError, match="unknown user id 'nobody'"):
+        rec.recommend("nobody", "cosmetics")
+    with pytest.raises(DataError, match="scenarios are"):
+        rec.recommend("u1", "garden")
+    with pytest.raises(ConfigError, match="not a complete run directory"):
+        Recommender.load(tmp_path)
