@@ -10,6 +10,7 @@ attribute kinds, which :mod:`kg.schema` has checked against a strict identifier 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -249,6 +250,52 @@ class Neo4jStore:
                           f"MATCH (b:Item {{item_id: row.b}}) MERGE (a)-[:{rel}]->(b)",
                           _records(part, {"a": "item_id", "b": "other_id"}), "rel"))
         return steps
+
+    # -- embeddings ----------------------------------------------------------------------------
+
+    def write_embeddings(self, label: str, ids: list[str], vectors: list[list[float]],
+                         index_name: str | None = None, progress: bool = True) -> int:
+        """Set ``n.embedding`` on the nodes of ``label`` with the given keys and (re)create a
+        cosine vector index on it. Returns the number of nodes updated.
+
+        Raises:
+            StoreError: a key has no node (load the graph first) or the dimensions differ.
+        """
+        if label not in (schema.USER, schema.ITEM):
+            raise StoreError(f"embeddings are written for {schema.USER} or {schema.ITEM}, "
+                             f"not {label!r}")
+        dims = {len(v) for v in vectors}
+        if len(dims) != 1:
+            raise StoreError(f"all embeddings must have one dimension, got {sorted(dims)}")
+        dim = int(dims.pop())
+        key = schema.NODE_KEYS[label]
+        query = (f"UNWIND $rows AS row MATCH (n:{label} {{{key}: row.id}}) "
+                 "CALL db.create.setNodeVectorProperty(n, 'embedding', row.v) "
+                 "RETURN count(n) AS n")
+        rows = [{"id": i, "v": [float(x) for x in v]} for i, v in zip(ids, vectors, strict=True)]
+        written = 0
+        with tqdm(total=len(rows), desc=f"{label} embeddings", disable=not progress,
+                  leave=False) as bar:
+            for batch in _batches(rows, self.config.batch_size):
+                written += self.run_write(query, rows=batch)[0]["n"]
+                bar.update(len(batch))
+        if written != len(rows):
+            raise StoreError(f"{len(rows) - written} of {len(rows)} {label} ids have no node in "
+                             "Neo4j; load the run's graph first")
+        name = index_name or f"graphrec_{label.lower()}_embedding"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            raise StoreError(f"index name {name!r} must be a plain identifier")
+        existing = self.run_read("SHOW VECTOR INDEXES YIELD name, options WHERE name = $name "
+                                 "RETURN options", name=name)
+        if existing:
+            config = existing[0]["options"]["indexConfig"]
+            if int(config.get("vector.dimensions", -1)) != dim:
+                self._auto(f"DROP INDEX {name}")
+        self._auto(f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label}) ON n.embedding "
+                   f"OPTIONS {{indexConfig: {{`vector.dimensions`: {dim}, "
+                   "`vector.similarity_function`: 'cosine'}}")
+        self._auto("CALL db.awaitIndexes(300)")
+        return written
 
     # -- read ----------------------------------------------------------------------------------
 

@@ -63,7 +63,8 @@ def test_every_cookbook_query_runs_with_expected_rows(neo4j_store):
         "item_neighbourhood": {"item": "a:1"},
         "shortest_path": {"user": "u4", "item": "b:1"},
     }
-    assert set(cookbook()) == set(params), "every cookbook query needs a test here"
+    # similar_items needs learned embeddings: tests/graphrec/test_export.py
+    assert set(cookbook()) - {"similar_items"} == set(params), "every query needs a test here"
     rows = {name: neo4j_store.run_read(get_query(name).text, **get_query(name).bind(p))
             for name, p in params.items()}
     assert rows["scenario_overview"] == [

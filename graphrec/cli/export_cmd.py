@@ -1,0 +1,48 @@
+"""``graphrec export RUN_DIR --to neo4j``: write learned embeddings back into the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from graphrec.api import Recommender
+from graphrec.cli.connection import open_store
+from graphrec.cli.output import console, fail
+from kg import schema
+from kg.errors import ConfigError, GraphRecError
+from kg.store import Neo4jStore
+
+
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
+    to: Annotated[str, typer.Option("--to", help="Destination (neo4j).")] = "neo4j",
+    load_graph: Annotated[bool, typer.Option(
+        help="First load the run's graph (idempotent MERGE) so every node exists.")] = True,
+    users: Annotated[bool, typer.Option(help="Write user embeddings too.")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Write item (and user) embeddings as node properties and create cosine vector indexes
+    (``graphrec_item_embedding``, ``graphrec_user_embedding``) for the ``similar_items``
+    cookbook query."""
+    try:
+        if to != "neo4j":
+            raise ConfigError(f"Could not resolve destination {to!r} among choices ['neo4j']")
+        rec = Recommender.load(run_dir)
+        with open_store("neo4j") as store:
+            assert isinstance(store, Neo4jStore)
+            if load_graph:
+                store.load(rec.tables, progress=not quiet)
+            items = rec.index.ids["item"]
+            n_items = store.write_embeddings(
+                schema.ITEM, items, rec.item_embeddings(items).tolist(), progress=not quiet)
+            n_users = 0
+            if users:
+                ids = rec.index.ids["user"]
+                n_users = store.write_embeddings(
+                    schema.USER, ids, rec.user_embeddings(ids).tolist(), progress=not quiet)
+    except GraphRecError as exc:
+        fail(str(exc))
+    console.print(f"wrote {n_items:,} item and {n_users:,} user embeddings to "
+                  f"{store.config.uri} (database {store.config.database}) with vector indexes")

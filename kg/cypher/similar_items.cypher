@@ -1,0 +1,13 @@
+// Items of a scenario most similar to an item (of any scenario) by learned embedding, through
+// the vector index written by `graphrec export RUN_DIR --to neo4j`.
+// @param item str
+// @param scenario str
+// @param k int 10
+// @param candidates int 200
+MATCH (q:Item {item_id: $item})
+CALL db.index.vector.queryNodes('graphrec_item_embedding', $candidates, q.embedding)
+YIELD node, score
+WHERE node.scenario = $scenario AND node <> q
+RETURN node.item_id AS item, round(score, 4) AS score
+ORDER BY score DESC, item
+LIMIT $k
