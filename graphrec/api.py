@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
@@ -54,8 +53,11 @@ class Recommender:
         ``weights_only=True``)."""
         spec, _, tables, state = load_run_files(run_dir)
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"))
+        kwargs = dict(spec["kwargs"])
+        if "edge_types" in kwargs:
+            kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
         model = get_model(spec["name"])({t: data[t].num_nodes for t in data.node_types},
-                                        **spec["kwargs"])
+                                        **kwargs)
         model.load_state_dict(state)
         model.set_graph(data)
         return cls(model, index, tables)
@@ -146,35 +148,18 @@ class Recommender:
         Returns:
             ``[len(attributes), dim]``, comparable with :meth:`item_embeddings`.
         """
-        degrees = self._item_side_degrees()
-        lookups = {t: {v: i for i, v in enumerate(self.index.ids[t])} for t in degrees}
+        kinds = sorted(set(self.tables.item_attributes["kind"]))
+        lookups = {t: {v: i for i, v in enumerate(self.index.ids[t])} for t in kinds}
         neighbours = []
         for row, attrs in enumerate(attributes):
             entry: dict[str, list[int]] = {}
             for kind, values in attrs.items():
-                if kind not in lookups or kind == schema.PYG_SCENARIO:
+                if kind not in lookups:
                     raise DataError(f"new item {row}: unknown attribute kind {kind!r}; item "
-                                    f"attribute kinds are {sorted(set(lookups) - {'scenario'})}")
+                                    f"attribute kinds are {kinds}")
                 values = [values] if isinstance(values, str) else values
                 entry[kind] = [lookups[kind][v] for v in values if v in lookups[kind]]
             if scenario is not None:
                 entry[schema.PYG_SCENARIO] = [int(self.index.index("scenario", [scenario])[0])]
             neighbours.append(entry)
-        with torch.no_grad():
-            return self.model.embed_new_items(neighbours, degrees)
-
-    def _item_side_degrees(self) -> dict[str, Tensor]:
-        """Node type -> degree on its edge type to items (items' attribute kinds, scenario)."""
-        if not hasattr(self, "_degrees"):
-            t = self.tables
-            out = {}
-            for kind, part in t.item_attributes.groupby("kind"):
-                counts = part.groupby("value").size()
-                ids = self.index.ids[str(kind)]
-                out[str(kind)] = torch.tensor(counts.reindex(ids, fill_value=0).to_numpy(
-                    dtype=np.float32) + 1.0)
-            counts = t.items.groupby("scenario").size()
-            out[schema.PYG_SCENARIO] = torch.tensor(counts.reindex(
-                self.scenarios, fill_value=0).to_numpy(dtype=np.float32) + 1.0)
-            self._degrees = out
-        return self._degrees
+        return self.model.embed_new_items(neighbours)

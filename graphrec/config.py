@@ -30,7 +30,7 @@ from graphrec.train import TrainConfig
 from kg.errors import ConfigError
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
-_RUN_KEYS = {"target", "strategy", "strategies", "model"}
+_RUN_KEYS = {"target", "strategy", "strategies"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,11 @@ class RunConfig:
     data: dict
     target: str
     strategies: tuple[str, ...]
-    model: str = "lightgcn"
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def model(self) -> str:
+        return self.train.model
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
@@ -66,7 +69,7 @@ class RunConfig:
         strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
         train.pop("strategy", None)
         return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
-                   model=train.pop("model", "lightgcn"), train=TrainConfig.from_dict(train))
+                   train=TrainConfig.from_dict(train))
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:

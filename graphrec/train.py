@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 class TrainConfig:
     """Training knobs. ``from_dict`` rejects unknown keys."""
 
+    model: str = "lightgcn"
     dim: int = 64
     num_layers: int = 2
     lr: float = 0.01

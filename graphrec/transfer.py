@@ -21,7 +21,7 @@ import torch
 
 from graphrec.evaluate import evaluate_scenario, popularity_scores
 from graphrec.graph import GraphIndex, build_graph
-from graphrec.models import HeteroLightGCN
+from graphrec.models import build_model, get_model
 from graphrec.train import TrainConfig, fit
 from kg.registry import resolve
 from kg.tables import KGTables
@@ -63,8 +63,7 @@ def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
            progress: bool = True):
     data, index = build_graph(tables, TRAIN_SPLITS, graph_scenarios)
     torch.manual_seed(config.seed)
-    model = HeteroLightGCN({t: data[t].num_nodes for t in data.node_types}, config.dim,
-                           config.num_layers)
+    model = build_model(config.model, data, config.dim, config.num_layers)
     if init is not None:
         model.load_state_dict(init)
     model.set_graph(data)
@@ -86,6 +85,7 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
                  progress: bool = True) -> StrategyResult:
     """Train (if needed) and evaluate one strategy on ``target``'s test split."""
     name = resolve(name, {s: s for s in STRATEGIES}, "transfer strategy")
+    get_model(config.model)  # fail early on an unknown model name
     scenarios = sorted(tables.scenarios["scenario"])
     sources = [s for s in scenarios if s != target]
     start = time.perf_counter()

@@ -14,6 +14,8 @@ from graphrec.api import Recommender
 from graphrec.cli.connection import graphrec_home, open_store
 from graphrec.cli.output import console, fail, table
 from graphrec.config import RunConfig
+from graphrec.graph import build_graph
+from graphrec.models import model_kwargs
 from graphrec.run import new_run_dir, save_run
 from graphrec.transfer import StrategyResult, compare
 from kg.errors import ConfigError, DataError, GraphRecError
@@ -37,8 +39,9 @@ def _tables(cfg: RunConfig) -> KGTables:
 
 def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) -> Path:
     run_dir = new_run_dir(runs, result.name)
-    spec = {"name": cfg.model, "kwargs": {"dim": cfg.train.dim,
-                                          "num_layers": cfg.train.num_layers},
+    data, _ = build_graph(tables, ("train", "all"), result.graph_scenarios)
+    spec = {"name": cfg.model,
+            "kwargs": model_kwargs(cfg.model, data, cfg.train.dim, cfg.train.num_layers),
             "graph_scenarios": result.graph_scenarios}
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,

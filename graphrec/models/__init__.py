@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from torch_geometric.data import HeteroData
+
+from graphrec.models.base import GraphModel
 from graphrec.models.hetero_lightgcn import HeteroLightGCN
+from graphrec.models.hetero_sage import HeteroSAGE, graph_edge_types
 from kg.registry import resolve
 
-MODELS = {"lightgcn": HeteroLightGCN}
+MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE}
 
 
-def get_model(name: str) -> type:
+def get_model(name: str) -> type[GraphModel]:
     """The model class registered as ``name``."""
     return resolve(name, MODELS, "model")
 
 
-__all__ = ["MODELS", "HeteroLightGCN", "get_model"]
+def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int) -> dict:
+    """Constructor arguments of model ``name`` for graph ``data`` (JSON-serialisable)."""
+    kwargs: dict = {"dim": dim, "num_layers": num_layers}
+    if get_model(name) is HeteroSAGE:
+        kwargs["edge_types"] = [list(et) for et in graph_edge_types(data)]
+    return kwargs
+
+
+def build_model(name: str, data: HeteroData, dim: int, num_layers: int) -> GraphModel:
+    """Instantiate model ``name`` for the node counts and relations of ``data``."""
+    return get_model(name)({t: data[t].num_nodes for t in data.node_types},
+                           **model_kwargs(name, data, dim, num_layers))
+
+
+__all__ = ["MODELS", "GraphModel", "HeteroLightGCN", "HeteroSAGE", "build_model", "get_model",
+           "model_kwargs"]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from graphrec.graph import build_graph
-from graphrec.models import MODELS, get_model
+from graphrec.models import MODELS, build_model, get_model
 from graphrec.train import TrainConfig
 from graphrec.transfer import compare
 from kg import schema
@@ -50,12 +50,11 @@ def test_same_graph_from_neo4j_and_local_store(neo4j_store, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_template(name, tmp_path):
-    data, _ = build_graph(tiny_tables())
-    sizes = {t: data[t].num_nodes for t in data.node_types}
+    data, index = build_graph(tiny_tables())
 
     def make():
         torch.manual_seed(0)
-        m = get_model(name)(sizes, dim=8, num_layers=2)
+        m = build_model(name, data, dim=8, num_layers=2)
         m.set_graph(data)
         return m
 
@@ -63,7 +62,10 @@ def test_model_template(name, tmp_path):
     out = model()
     assert out["item"].shape == (6, 8) and out["user"].shape == (5, 8)
     (out["user"] @ out["item"].T).sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
+    # gradients reach the id embeddings (relation weights that only feed attribute outputs
+    # in the last layer get none from a user-item score)
+    for t in ("user", "item", "brand"):
+        assert model.embedding[t].weight.grad.abs().sum() > 0
     torch.save(model.state_dict(), tmp_path / "w.pt")
     loaded = make()
     with torch.no_grad():
@@ -72,6 +74,11 @@ def test_model_template(name, tmp_path):
     loaded.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
     assert torch.allclose(loaded()["item"], model()["item"])
     assert torch.equal(make()()["item"], make()()["item"])  # deterministic under a seed
+    # b:2 has no training interaction: a new item with its neighbours gets (nearly) its vector
+    b2 = int(index.index("item", ["b:2"])[0])
+    new = model.embed_new_items([{"category": list(index.index("category", ["shoes"])),
+                                  "scenario": list(index.index("scenario", ["b"]))}])
+    assert torch.nn.functional.cosine_similarity(new, model()["item"][b2:b2 + 1]).item() > 0.9
 
 
 def test_unknown_model_name():
@@ -82,7 +89,7 @@ def test_unknown_model_name():
 def test_transfer_beats_target_only_and_is_deterministic():
     tables = generate_synthetic(SyntheticConfig(seed=0)).tables
     config = TrainConfig(epochs=15, seed=0)
-    strategies = ("popularity", "target-only", "joint")
+    strategies = ("popularity", "target-only", "joint", "finetune")
     first = {r.name: r for r in compare(tables, "cosmetics", strategies, config, progress=False)}
     again = compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
     ndcg = {n: r.test["all"]["ndcg@20"] for n, r in first.items()}
@@ -91,3 +98,12 @@ def test_transfer_beats_target_only_and_is_deterministic():
     assert first["joint"].test["cold_users"]["ndcg@20"] > first["popularity"].test[
         "cold_users"]["ndcg@20"]
     assert again.test == first["joint"].test
+    assert first["finetune"].test["all"]["ndcg@20"] > ndcg["target-only"]
+
+
+def test_relation_aware_model_trains_through_transfer():
+    tables = generate_synthetic(SyntheticConfig(seed=0, n_users=300)).tables
+    config = TrainConfig(model="sage", epochs=4, seed=0, dim=16)
+    result = compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
+    assert result.model.__class__.__name__ == "HeteroSAGE"
+    assert 0.0 < result.test["all"]["ndcg@20"] <= 1.0

@@ -1,0 +1,124 @@
+"""What every graph model shares: id embeddings, cold-node masking, new-node inference."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from kg import schema
+
+USER_ITEM = schema.USER_ITEM
+
+
+class GraphModel(nn.Module):
+    """Base class: one id embedding table per node type; subclasses define :meth:`propagate`.
+
+    Users and items without any interaction edge in the graph (cold-start nodes) get no id
+    embedding: their input is zero and their representation comes only from their neighbours
+    (attributes, links, other scenarios), exactly as for a node added after training. That is
+    what makes the models inductive: :meth:`embed_new_items` adds new item nodes with their
+    attribute edges to the graph and propagates, without retraining.
+
+    Args:
+        num_nodes: node type -> number of nodes.
+        dim: embedding size.
+        num_layers: message-passing layers.
+    """
+
+    def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2):
+        super().__init__()
+        self.num_nodes = dict(num_nodes)
+        self.dim = dim
+        self.num_layers = num_layers
+        self.embedding = nn.ModuleDict({t: nn.Embedding(n, dim) for t, n in num_nodes.items()})
+        for emb in self.embedding.values():
+            nn.init.normal_(emb.weight, std=0.1)
+        self._data: HeteroData | None = None
+        self._cache: object = None
+        self._mask: dict[str, Tensor] = {}
+
+    # subclasses ---------------------------------------------------------------------------------
+
+    def prepare(self, data: HeteroData) -> object:
+        """Precompute what :meth:`propagate` needs for ``data`` (e.g. normalised adjacency)."""
+        return data
+
+    def propagate(self, x: dict[str, Tensor], cache: object) -> dict[str, Tensor]:
+        """Input features -> output embeddings, node type -> ``[num_nodes, dim]``."""
+        raise NotImplementedError
+
+    # shared -------------------------------------------------------------------------------------
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def set_graph(self, data: HeteroData) -> None:
+        """Use ``data`` (node counts must match the embedding tables) for message passing."""
+        for t, n in self.num_nodes.items():
+            if data[t].num_nodes != n:
+                raise ValueError(f"graph has {data[t].num_nodes} {t} nodes, model {n}")
+        self._data = data
+        self._cache = self.prepare(data)
+        self._mask = self._interaction_mask(data)
+
+    def _interaction_mask(self, data: HeteroData) -> dict[str, Tensor]:
+        mask = {}
+        if USER_ITEM in data.edge_types:
+            edge_index = data[USER_ITEM].edge_index
+            for pos, t in ((0, schema.PYG_USER), (1, schema.PYG_ITEM)):
+                seen = torch.zeros(data[t].num_nodes, device=self._device())
+                seen[edge_index[pos].to(self._device())] = 1.0
+                mask[t] = seen.unsqueeze(1)
+        return mask
+
+    def _inputs(self, data: HeteroData, mask: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Id embeddings, zero for cold nodes and for nodes beyond the tables (new nodes)."""
+        x = {}
+        for t, emb in self.embedding.items():
+            weight = emb.weight
+            extra = data[t].num_nodes - weight.shape[0]
+            if extra > 0:
+                weight = torch.cat([weight, weight.new_zeros(extra, self.dim)])
+            x[t] = weight * mask[t] if t in mask else weight
+        return x
+
+    def forward(self) -> dict[str, Tensor]:
+        """Embeddings of every node of the graph, node type -> ``[num_nodes, dim]``."""
+        if self._data is None:
+            raise RuntimeError("call set_graph(data) before forward()")
+        return self.propagate(self._inputs(self._data, self._mask), self._cache)
+
+    @torch.no_grad()
+    def embed_new_items(self, neighbours: list[dict[str, list[int]]]) -> Tensor:
+        """Embeddings of items that are not in the graph, from their neighbours only.
+
+        Args:
+            neighbours: per new item, node type -> indices of its neighbours of that type
+                (an attribute kind such as ``brand``, or ``scenario``).
+
+        Returns:
+            ``[len(neighbours), dim]``.
+        """
+        if self._data is None:
+            raise RuntimeError("call set_graph(data) before embed_new_items()")
+        data = copy.copy(self._data)
+        n_items = self.num_nodes[schema.PYG_ITEM]
+        data[schema.PYG_ITEM].num_nodes = n_items + len(neighbours)
+        by_type: dict[str, list[tuple[int, int]]] = {}
+        for row, entry in enumerate(neighbours):
+            for node_type, idx in entry.items():
+                by_type.setdefault(node_type, []).extend((n_items + row, int(i)) for i in idx)
+        for node_type, pairs in by_type.items():
+            et = (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
+                  else schema.item_attribute_edge(node_type))
+            new = torch.tensor(pairs, dtype=torch.long).T
+            old = data[et].edge_index if et in data.edge_types else new[:, :0]
+            data[et].edge_index = torch.cat([old, new], 1)
+            data[schema.reverse_edge(et)].edge_index = data[et].edge_index.flip(0)
+        mask = {t: torch.cat([m, m.new_zeros(data[t].num_nodes - m.shape[0], 1)])
+                for t, m in self._mask.items()}
+        out = self.propagate(self._inputs(data, mask), self.prepare(data))
+        return out[schema.PYG_ITEM][n_items:]
