@@ -6,6 +6,11 @@
 - ``joint``: one graph and one BPR objective over all scenarios; users and attributes shared.
 - ``finetune``: train on the source scenarios (graph of all interactions), then continue on the
   target's pairs from those weights (theta_target = theta_source - alpha grad L_target, iterated).
+- ``feature-extraction``: train on the sources, freeze that encoder and train only a light
+  linear head on the user embeddings with the target's pairs.
+- ``adabn``: train on the sources with scenario-specific normalisation of item embeddings
+  (per-scenario statistics, as domain-specific BatchNorm), then serve the target with its own
+  statistics (AdaBN, Li et al. 2016): no target labels, no gradient step on the target.
 
 Every learned strategy selects its epoch on the target's ``valid`` split (NDCG@k, all users).
 """
@@ -28,7 +33,7 @@ from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("popularity", "target-only", "joint", "finetune")
+STRATEGIES = ("popularity", "target-only", "joint", "finetune", "feature-extraction", "adabn")
 TRAIN_SPLITS = ("train", "all")
 
 
@@ -60,13 +65,20 @@ def _pairs(tables: KGTables, index: GraphIndex, scenarios: list[str]):
 
 def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
            pair_scenarios: list[str], config: TrainConfig, init: dict | None = None,
-           progress: bool = True):
+           progress: bool = True, options: dict | None = None, head_only: bool | None = None):
+    """Build graph and model, train with BPR on ``pair_scenarios``, select on target valid.
+
+    ``head_only``: True trains only the user head (frozen encoder); False freezes the head.
+    """
     data, index = build_graph(tables, TRAIN_SPLITS, graph_scenarios)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, data, config.dim, config.num_layers)
+    model = build_model(config.model, data, config.dim, config.num_layers, **(options or {}))
     if init is not None:
         model.load_state_dict(init)
     model.set_graph(data)
+    if head_only is not None:
+        for pname, param in model.named_parameters():
+            param.requires_grad_(pname.startswith("user_head") == head_only)
 
     def validate(m) -> float:
         emb = m()
@@ -106,11 +118,22 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
                                         progress)
     elif name == "joint":
         res, emb, index, model = _train(tables, target, None, scenarios, config, None, progress)
-    else:  # finetune
+    elif name == "finetune":
         pre, _, _, _ = _train(tables, target, None, sources, config, None, progress)
         tuned = replace(config, lr=config.lr / 2)
         res, emb, index, model = _train(tables, target, None, [target], tuned, pre.state,
                                         progress)
+    elif name == "feature-extraction":
+        pre, _, _, _ = _train(tables, target, None, sources, config, None, progress,
+                              {"user_head": True}, head_only=False)
+        res, emb, index, model = _train(tables, target, None, [target], config, pre.state,
+                                        progress, {"user_head": True}, head_only=True)
+    elif name == "adabn":
+        res, _, index, model = _train(tables, target, None, sources, config, None, progress,
+                                      {"scenario_norm": True})
+        model.fit_scenario_norm()
+        with torch.no_grad():
+            emb = model()
     test = evaluate_scenario(emb["user"], emb["item"], index, tables, target, "test", config.k)
     return StrategyResult(name, test, res.best_score, res.best_epoch,
                           time.perf_counter() - start, emb, model, graph_scenarios, res.history)

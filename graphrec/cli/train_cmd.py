@@ -41,7 +41,9 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) 
     run_dir = new_run_dir(runs, result.name)
     data, _ = build_graph(tables, ("train", "all"), result.graph_scenarios)
     spec = {"name": cfg.model,
-            "kwargs": model_kwargs(cfg.model, data, cfg.train.dim, cfg.train.num_layers),
+            "kwargs": model_kwargs(cfg.model, data, cfg.train.dim, cfg.train.num_layers,
+                                   user_head=result.model.user_head is not None,
+                                   scenario_norm=result.model.scenario_norm),
             "graph_scenarios": result.graph_scenarios}
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,

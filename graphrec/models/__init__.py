@@ -17,18 +17,21 @@ def get_model(name: str) -> type[GraphModel]:
     return resolve(name, MODELS, "model")
 
 
-def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int) -> dict:
-    """Constructor arguments of model ``name`` for graph ``data`` (JSON-serialisable)."""
-    kwargs: dict = {"dim": dim, "num_layers": num_layers}
+def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int,
+                 **options: bool) -> dict:
+    """Constructor arguments of model ``name`` for graph ``data`` (JSON-serialisable);
+    ``options`` are :class:`GraphModel` switches (``user_head``, ``scenario_norm``)."""
+    kwargs: dict = {"dim": dim, "num_layers": num_layers, **options}
     if get_model(name) is HeteroSAGE:
         kwargs["edge_types"] = [list(et) for et in graph_edge_types(data)]
     return kwargs
 
 
-def build_model(name: str, data: HeteroData, dim: int, num_layers: int) -> GraphModel:
+def build_model(name: str, data: HeteroData, dim: int, num_layers: int,
+                **options: bool) -> GraphModel:
     """Instantiate model ``name`` for the node counts and relations of ``data``."""
     return get_model(name)({t: data[t].num_nodes for t in data.node_types},
-                           **model_kwargs(name, data, dim, num_layers))
+                           **model_kwargs(name, data, dim, num_layers, **options))
 
 
 __all__ = ["MODELS", "GraphModel", "HeteroLightGCN", "HeteroSAGE", "build_model", "get_model",

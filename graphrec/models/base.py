@@ -28,7 +28,8 @@ class GraphModel(nn.Module):
         num_layers: message-passing layers.
     """
 
-    def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2):
+    def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
+                 user_head: bool = False, scenario_norm: bool = False):
         super().__init__()
         self.num_nodes = dict(num_nodes)
         self.dim = dim
@@ -36,6 +37,17 @@ class GraphModel(nn.Module):
         self.embedding = nn.ModuleDict({t: nn.Embedding(n, dim) for t, n in num_nodes.items()})
         for emb in self.embedding.values():
             nn.init.normal_(emb.weight, std=0.1)
+        # feature extraction: a light linear head on user embeddings (identity at start)
+        self.user_head = nn.Linear(dim, dim, bias=False) if user_head else None
+        if self.user_head is not None:
+            nn.init.eye_(self.user_head.weight)
+        # AdaBN-style scenario-specific normalisation statistics of item embeddings
+        self.scenario_norm = scenario_norm
+        if scenario_norm:
+            n_scen = num_nodes[schema.PYG_SCENARIO]
+            self.register_buffer("norm_mean", torch.zeros(n_scen, dim))
+            self.register_buffer("norm_std", torch.ones(n_scen, dim))
+        self._item_scenario: Tensor | None = None
         self._data: HeteroData | None = None
         self._cache: object = None
         self._mask: dict[str, Tensor] = {}
@@ -63,6 +75,47 @@ class GraphModel(nn.Module):
         self._data = data
         self._cache = self.prepare(data)
         self._mask = self._interaction_mask(data)
+        self._item_scenario = self._scenario_of_items(data)
+
+    def _scenario_of_items(self, data: HeteroData) -> Tensor | None:
+        if schema.ITEM_SCENARIO not in data.edge_types:
+            return None
+        src, dst = data[schema.ITEM_SCENARIO].edge_index
+        out = torch.zeros(data[schema.PYG_ITEM].num_nodes, dtype=torch.long)
+        out[src] = dst
+        return out.to(self._device())
+
+    def encode(self) -> dict[str, Tensor]:
+        """Propagated embeddings before any head or normalisation (the "encoder")."""
+        if self._data is None:
+            raise RuntimeError("call set_graph(data) before forward()")
+        return self.propagate(self._inputs(self._data, self._mask), self._cache)
+
+    def _finish(self, out: dict[str, Tensor], item_scenario: Tensor | None) -> dict[str, Tensor]:
+        if self.user_head is not None:
+            out = {**out, schema.PYG_USER: self.user_head(out[schema.PYG_USER])}
+        if self.scenario_norm and item_scenario is not None:
+            items = out[schema.PYG_ITEM]
+            if self.training:  # batch statistics per scenario, as BatchNorm in train mode
+                mean, std = _group_stats(items, item_scenario, self.norm_mean.shape[0])
+                with torch.no_grad():
+                    self.norm_mean.copy_(mean)
+                    self.norm_std.copy_(std)
+            else:
+                mean, std = self.norm_mean, self.norm_std
+            out = {**out, schema.PYG_ITEM: (items - mean[item_scenario]) / std[item_scenario]}
+        return out
+
+    @torch.no_grad()
+    def fit_scenario_norm(self) -> None:
+        """Set each scenario's normalisation statistics from its items' current embeddings
+        (AdaBN, Li et al. 2016: statistics of the domain itself, no labels, no gradient)."""
+        if not self.scenario_norm or self._item_scenario is None:
+            raise RuntimeError("model was built without scenario_norm or without a graph")
+        mean, std = _group_stats(self.encode()[schema.PYG_ITEM], self._item_scenario,
+                                 self.norm_mean.shape[0])
+        self.norm_mean.copy_(mean)
+        self.norm_std.copy_(std)
 
     def _interaction_mask(self, data: HeteroData) -> dict[str, Tensor]:
         mask = {}
@@ -86,10 +139,9 @@ class GraphModel(nn.Module):
         return x
 
     def forward(self) -> dict[str, Tensor]:
-        """Embeddings of every node of the graph, node type -> ``[num_nodes, dim]``."""
-        if self._data is None:
-            raise RuntimeError("call set_graph(data) before forward()")
-        return self.propagate(self._inputs(self._data, self._mask), self._cache)
+        """Embeddings of every node of the graph, node type -> ``[num_nodes, dim]``, after the
+        user head and the scenario normalisation when the model has them."""
+        return self._finish(self.encode(), self._item_scenario)
 
     @torch.no_grad()
     def embed_new_items(self, neighbours: list[dict[str, list[int]]]) -> Tensor:
@@ -121,4 +173,15 @@ class GraphModel(nn.Module):
         mask = {t: torch.cat([m, m.new_zeros(data[t].num_nodes - m.shape[0], 1)])
                 for t, m in self._mask.items()}
         out = self.propagate(self._inputs(data, mask), self.prepare(data))
+        out = self._finish(out, self._scenario_of_items(data))
         return out[schema.PYG_ITEM][n_items:]
+
+
+def _group_stats(x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:
+    """Per-group mean and standard deviation of the rows of ``x``: two ``[n_groups, dim]``."""
+    counts = torch.zeros(n_groups, device=x.device).index_add_(
+        0, group, torch.ones(len(group), device=x.device)).clamp(min=1).unsqueeze(1)
+    mean = torch.zeros(n_groups, x.shape[1], device=x.device).index_add_(0, group, x) / counts
+    var = torch.zeros(n_groups, x.shape[1], device=x.device).index_add_(
+        0, group, (x - mean[group]) ** 2) / counts
+    return mean, (var + 1e-6).sqrt()

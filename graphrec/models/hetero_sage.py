@@ -30,8 +30,8 @@ class HeteroSAGE(GraphModel):
     """
 
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
-                 edge_types: list[tuple[str, str, str]] | None = None):
-        super().__init__(num_nodes, dim, num_layers)
+                 edge_types: list[tuple[str, str, str]] | None = None, **options):
+        super().__init__(num_nodes, dim, num_layers, **options)
         if not edge_types:
             raise ValueError("HeteroSAGE needs the graph's edge_types")
         self.edge_types = [tuple(et) for et in edge_types]

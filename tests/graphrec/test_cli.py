@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
+from graphrec.transfer import STRATEGIES
 
 runner = CliRunner()
 
@@ -24,8 +25,7 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
     metrics = json.loads((runs[0] / "metrics.json").read_text())
-    assert [r["strategy"] for r in metrics["results"]] == [
-        "popularity", "target-only", "joint", "finetune"]
+    assert [r["strategy"] for r in metrics["results"]] == list(STRATEGIES)
     emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
     assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
 
