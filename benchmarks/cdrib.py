@@ -27,7 +27,8 @@ import time
 import numpy as np
 import torch
 
-from graphrec.evaluate import evaluate_scenario
+from graphrec.evaluate import evaluate_scenario, popularity_scores
+from graphrec.graph import build_graph
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
 from loaders import get_loader
@@ -83,7 +84,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--strategies", default="popularity,joint,finetune")
+    # target-only is left out: cold-start users have no target interaction, so its scores are
+    # all equal, and the authors' tie rule (ties favour the positive) would rank every
+    # positive first
+    parser.add_argument("--strategies",
+                        default="popularity,joint,finetune,feature-extraction,adabn")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     tables = get_loader("cdrib")(args.path).tables
@@ -97,14 +102,10 @@ def main() -> None:
             start = time.perf_counter()
             result = run_strategy(name, tables, domain, config, progress=False)
             seconds = time.perf_counter() - start
+            _, index = build_graph(tables, ("train",), result.graph_scenarios)
             if result.embeddings:
                 user_emb, item_emb = result.embeddings["user"], result.embeddings["item"]
-                from graphrec.graph import build_graph
-                _, index = build_graph(tables, ("train",), result.graph_scenarios)
             else:  # popularity: score = training count in the domain
-                from graphrec.evaluate import popularity_scores
-                from graphrec.graph import build_graph
-                _, index = build_graph(tables, ("train",))
                 pop = popularity_scores(index, tables, ("train",))
                 gen = torch.Generator().manual_seed(0)
                 item_emb = (pop + 1e-3 * torch.rand(len(pop), generator=gen)).unsqueeze(1)
