@@ -14,7 +14,7 @@ import typer
 
 from graphrec import __version__
 from graphrec.cli.connection import graphrec_home
-from graphrec.cli.output import console, fail, table
+from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.graph import build_graph
 from graphrec.train import TrainConfig
 from graphrec.transfer import STRATEGIES, compare, item_embedding_table
@@ -77,16 +77,7 @@ def demo(
         results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
     except GraphRecError as exc:
         fail(str(exc))
-    k = train_config.k
-    rows = []
-    for r in results:
-        row = {"strategy": r.name, "epoch": str(r.best_epoch), "valid NDCG": f"{r.valid_score:.4f}"}
-        for subset in ("all", "cold_users", "cold_items"):
-            m = r.test.get(subset)
-            row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
-            row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
-        row["seconds"] = f"{r.seconds:.1f}"
-        rows.append(row)
+    rows = strategy_rows(results, train_config.k)
     console.print(table(rows, f"target '{target}', test split, full ranking over its items "
                               f"(epoch chosen on valid)"))
     best = max((r for r in results if r.embeddings), key=lambda r: r.valid_score)

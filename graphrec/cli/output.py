@@ -30,3 +30,19 @@ def table(rows: list[dict], title: str | None = None) -> Table:
     for r in rows:
         t.add_row(*[str(r.get(c, "")) for c in columns])
     return t
+
+
+def strategy_rows(results: list, k: int) -> list[dict]:
+    """Table rows of transfer results: selected epoch, validation score and test metrics of
+    every evaluation subset (all users, cold-start users, cold-start items)."""
+    rows = []
+    for r in results:
+        row = {"strategy": r.name, "epoch": str(r.best_epoch),
+               "valid NDCG": f"{r.valid_score:.4f}"}
+        for subset in ("all", "cold_users", "cold_items"):
+            m = r.test.get(subset)
+            row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
+            row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
+        row["seconds"] = f"{r.seconds:.1f}"
+        rows.append(row)
+    return rows

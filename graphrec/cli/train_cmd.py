@@ -12,7 +12,7 @@ import typer
 
 from graphrec.api import Recommender
 from graphrec.cli.connection import graphrec_home, open_store
-from graphrec.cli.output import console, fail, table
+from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.config import RunConfig
 from graphrec.graph import build_graph
 from graphrec.models import model_kwargs
@@ -54,19 +54,6 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) 
                     config=config, metrics=metrics, seed=cfg.train.seed)
 
 
-def _table(results: list[StrategyResult], k: int) -> list[dict]:
-    rows = []
-    for r in results:
-        row = {"strategy": r.name, "epoch": str(r.best_epoch), "valid N@k": f"{r.valid_score:.4f}"}
-        for subset in ("all", "cold_users", "cold_items"):
-            m = r.test.get(subset)
-            row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
-            row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
-        row["seconds"] = f"{r.seconds:.1f}"
-        rows.append(row)
-    return rows
-
-
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path."""
     try:
@@ -81,7 +68,7 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
         run_dir = _save(result, cfg, tables, runs or graphrec_home() / "runs")
     except GraphRecError as exc:
         fail(str(exc))
-    console.print(table(_table([result], cfg.train.k), f"target {cfg.target!r}, test split"))
+    console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
     typer.echo(str(run_dir))
 
 
@@ -99,7 +86,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
         run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs")
     except GraphRecError as exc:
         fail(str(exc))
-    console.print(table(_table(results, cfg.train.k),
+    console.print(table(strategy_rows(results, cfg.train.k),
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
     typer.echo(str(run_dir))
 
