@@ -9,7 +9,6 @@ sampler is needed at these sizes).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +19,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from kg.errors import ConfigError, TrainingError
+from kg.errors import TrainingError
+from kg.registry import check_fields
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown training option(s) {unknown}; known: {sorted(names)}")
+        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
+        check_fields(cls, data, "training")
         return cls(**data)
 
 

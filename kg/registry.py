@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -21,3 +22,17 @@ def resolve(name: str, choices: Mapping[str, T], what: str = "name") -> T:
         if key.lower().replace("_", "-") == wanted:
             return value
     raise ConfigError(f"Could not resolve {what} {name!r} among choices {sorted(choices)}")
+
+
+def check_fields(cls: type, data: Mapping, what: str) -> dict:
+    """Defaults of the dataclass ``cls`` by field name, after checking that ``data`` names only
+    fields of it.
+
+    Raises:
+        ConfigError: ``unknown training option(s) ['epoch']; known: [...]``.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s) {unknown}; known: {sorted(defaults)}")
+    return defaults

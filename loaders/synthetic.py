@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from kg.errors import ConfigError
+from kg.registry import check_fields
 from kg.tables import make_tables
 from loaders.base import Dataset
 
@@ -58,11 +59,7 @@ class SyntheticConfig:
     @classmethod
     def from_dict(cls, data: dict) -> SyntheticConfig:
         """Build from a mapping; unknown keys are a :class:`ConfigError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown synthetic option(s) {unknown}; known: {sorted(names)}")
-        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        defaults = check_fields(cls, data, "synthetic")
         return cls(**{k: _coerce_option(k, v, defaults[k]) for k, v in data.items()})
 
     @property
