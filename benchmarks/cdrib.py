@@ -15,7 +15,7 @@ selected model is scored on ``test.txt`` under
 
 95% intervals: bootstrap over test users (1,000 resamples). Usage::
 
-    .venv/bin/python -m benchmarks.cdrib ../shared/data/cdrib_amazon [--epochs 20]
+    .venv/bin/python -m benchmarks.cdrib ../shared/data/cdrib_amazon [--epochs 20] [--model sage]
 """
 
 from __future__ import annotations
@@ -90,9 +90,10 @@ def main() -> None:
     parser.add_argument("--strategies",
                         default="popularity,joint,finetune,feature-extraction,adabn")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="lightgcn", help="Registered model name.")
     args = parser.parse_args()
     tables = get_loader("cdrib")(args.path).tables
-    config = TrainConfig(epochs=args.epochs, patience=4, seed=args.seed)
+    config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")
