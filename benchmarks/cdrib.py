@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from graphrec.evaluate import evaluate_scenario, popularity_scores
-from graphrec.graph import build_graph
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
 from loaders import get_loader
@@ -103,7 +102,7 @@ def main() -> None:
             start = time.perf_counter()
             result = run_strategy(name, tables, domain, config, progress=False)
             seconds = time.perf_counter() - start
-            _, index = build_graph(tables, ("train",), result.graph_scenarios)
+            index = result.index
             if result.embeddings:
                 user_emb, item_emb = result.embeddings["user"], result.embeddings["item"]
             else:  # popularity: score = training count in the domain

@@ -95,10 +95,9 @@ class Recommender:
         scores = self.user_embeddings(users) @ self._emb["item"][torch.as_tensor(candidates)].T
         if exclude_seen:
             pos = {int(c): p for p, c in enumerate(candidates)}
-            item_pos = self.index.index("item", self.index.ids["item"])
             for row, u in enumerate(users):
-                seen = [pos[int(item_pos[j])] for j in self.index.index(
-                    "item", self._seen.get(u, [])) if int(j) in pos]
+                seen = [pos[int(j)] for j in self.index.index("item", self._seen.get(u, []))
+                        if int(j) in pos]
                 if seen:
                     scores[row, torch.as_tensor(seen)] = -torch.inf
         top = torch.topk(scores, min(k, len(candidates)), dim=1)
@@ -149,7 +148,7 @@ class Recommender:
             ``[len(attributes), dim]``, comparable with :meth:`item_embeddings`.
         """
         kinds = sorted(set(self.tables.item_attributes["kind"]))
-        lookups = {t: {v: i for i, v in enumerate(self.index.ids[t])} for t in kinds}
+        lookups = {t: self.index.lookup(t) for t in kinds}
         neighbours = []
         for row, attrs in enumerate(attributes):
             entry: dict[str, list[int]] = {}

@@ -33,7 +33,7 @@ def evaluate_scenario(user_emb: Tensor, item_emb: Tensor, index: GraphIndex, tab
     train = in_scenario[in_scenario["split"].isin(train_splits)]
     held = in_scenario[in_scenario["split"] == split]
     all_candidates = index.scenario_items(scenario)
-    item_pos = dict(zip(index.ids["item"], range(len(index.ids["item"])), strict=True))
+    item_pos = index.lookup("item")
     seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
     warm_items = set(train["item_id"])
     warm_pos = {item_pos[i] for i in warm_items}

@@ -11,7 +11,7 @@ Neo4j or from the local store gives the same tensors.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,18 @@ class GraphIndex:
 
     ids: dict[str, list[str]]
     item_scenario: list[str]
+    _lookups: dict[str, dict[str, int]] = field(default_factory=dict, repr=False,
+                                                compare=False)
+
+    def lookup(self, node_type: str) -> dict[str, int]:
+        """Id -> index of ``node_type`` (built once, then reused)."""
+        if node_type not in self._lookups:
+            self._lookups[node_type] = {v: i for i, v in enumerate(self.ids[node_type])}
+        return self._lookups[node_type]
 
     def index(self, node_type: str, values: Iterable[str]) -> np.ndarray:
         """Indices of ``values``; :class:`DataError` listing a few known ids if one is unknown."""
-        lookup = {v: i for i, v in enumerate(self.ids[node_type])}
+        lookup = self.lookup(node_type)
         out = []
         for v in values:
             if v not in lookup:

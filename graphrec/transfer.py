@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 import torch
 
 from graphrec.evaluate import evaluate_scenario, popularity_scores
@@ -49,6 +50,7 @@ class StrategyResult:
     embeddings: dict[str, torch.Tensor] = field(default_factory=dict)
     model: torch.nn.Module | None = None
     graph_scenarios: list[str] | None = None
+    index: GraphIndex | None = None
     history: list[dict] = field(default_factory=list)
 
 
@@ -111,7 +113,7 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
         valid = evaluate_scenario(users, items, index, tables, target, "valid", config.k,
                                   subsets=("all",))
         return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"],
-                              seconds=time.perf_counter() - start)
+                              seconds=time.perf_counter() - start, index=index)
     graph_scenarios = [target] if name == "target-only" else None
     if name == "target-only":
         res, emb, index, model = _train(tables, target, graph_scenarios, [target], config, None,
@@ -136,7 +138,8 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
             emb = model()
     test = evaluate_scenario(emb["user"], emb["item"], index, tables, target, "test", config.k)
     return StrategyResult(name, test, res.best_score, res.best_epoch,
-                          time.perf_counter() - start, emb, model, graph_scenarios, res.history)
+                          time.perf_counter() - start, emb, model, graph_scenarios,
+                          index=index, history=res.history)
 
 
 def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEGIES,
@@ -147,10 +150,9 @@ def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEG
     return [run_strategy(s, tables, target, config, progress) for s in strategies]
 
 
-def item_embedding_table(result: StrategyResult, index: GraphIndex):
+def item_embedding_table(result: StrategyResult) -> pd.DataFrame:
     """Item embeddings as a DataFrame: ``item_id``, ``scenario``, ``embedding`` (list)."""
-    import pandas as pd
-
+    index = result.index
     items = result.embeddings["item"].cpu().numpy().astype(np.float32)
     return pd.DataFrame({"item_id": index.ids["item"], "scenario": index.item_scenario,
                          "embedding": list(items)})

@@ -15,7 +15,6 @@ import typer
 from graphrec import __version__
 from graphrec.cli.connection import graphrec_home
 from graphrec.cli.output import console, fail, strategy_rows, table
-from graphrec.graph import build_graph
 from graphrec.train import TrainConfig
 from graphrec.transfer import STRATEGIES, compare, item_embedding_table
 from kg.errors import GraphRecError
@@ -83,8 +82,7 @@ def demo(
     best = max((r for r in results if r.embeddings), key=lambda r: r.valid_score)
     run_dir = graphrec_home() / "runs" / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    _, index = build_graph(back)
-    emb_table = item_embedding_table(best, index)
+    emb_table = item_embedding_table(best)
     tmp = run_dir / ".item_embeddings.parquet.tmp"
     emb_table.to_parquet(tmp, index=False)
     os.replace(tmp, run_dir / "item_embeddings.parquet")

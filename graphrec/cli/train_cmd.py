@@ -14,8 +14,6 @@ from graphrec.api import Recommender
 from graphrec.cli.connection import graphrec_home, open_store
 from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.config import RunConfig
-from graphrec.graph import build_graph
-from graphrec.models import model_kwargs
 from graphrec.run import new_run_dir, save_run
 from graphrec.transfer import StrategyResult, compare
 from kg.errors import ConfigError, DataError, GraphRecError
@@ -39,11 +37,7 @@ def _tables(cfg: RunConfig) -> KGTables:
 
 def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) -> Path:
     run_dir = new_run_dir(runs, result.name)
-    data, _ = build_graph(tables, ("train", "all"), result.graph_scenarios)
-    spec = {"name": cfg.model,
-            "kwargs": model_kwargs(cfg.model, data, cfg.train.dim, cfg.train.num_layers,
-                                   user_head=result.model.user_head is not None,
-                                   scenario_norm=result.model.scenario_norm),
+    spec = {"name": cfg.model, "kwargs": result.model.init_kwargs(),
             "graph_scenarios": result.graph_scenarios}
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,

@@ -48,6 +48,11 @@ class GraphModel(nn.Module):
             self.register_buffer("norm_mean", torch.zeros(n_scen, dim))
             self.register_buffer("norm_std", torch.ones(n_scen, dim))
         self._item_scenario: Tensor | None = None
+
+    def init_kwargs(self) -> dict:
+        """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
+        return {"dim": self.dim, "num_layers": self.num_layers,
+                "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm}
         self._data: HeteroData | None = None
         self._cache: object = None
         self._mask: dict[str, Tensor] = {}

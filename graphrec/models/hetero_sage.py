@@ -39,6 +39,9 @@ class HeteroSAGE(GraphModel):
             HeteroConv({et: SAGEConv((dim, dim), dim) for et in self.edge_types}, aggr="mean")
             for _ in range(num_layers))
 
+    def init_kwargs(self) -> dict:
+        return {**super().init_kwargs(), "edge_types": [list(et) for et in self.edge_types]}
+
     def prepare(self, data: HeteroData) -> dict:
         device = self._device()
         return {et: data[et].edge_index.to(device) for et in self.edge_types
