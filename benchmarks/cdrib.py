@@ -24,70 +24,32 @@ import argparse
 import platform
 import time
 
-import numpy as np
 import torch
 
-from graphrec.evaluate import evaluate_scenario, popularity_scores
+from graphrec.evaluate import Protocol, evaluate
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
 from loaders import get_loader
 
-KS = (5, 10)
+KS = (1, 5, 10)
+SAMPLED_KEYS = ("mrr", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10")
 
 
-def sampled_rows(user_emb, item_emb, index, tables, domain: str, split: str,
-                 exclude_own: bool, seed: int = 2022) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per-row metrics of the authors' protocol. Returns (row users, metric -> per-row values)."""
-    inter = tables.interactions
-    part = inter[inter["scenario"] == domain]
-    train_items = np.sort(part.loc[part["split"] == "train", "item_id"].unique())
-    rows = part[part["split"] == split].reset_index(drop=True)
-    own = rows.groupby("user_id")["item_id"].agg(set).to_dict()
-    rng = np.random.default_rng(seed)
-    negatives = []
-    for user in rows["user_id"]:
-        draw = []
-        while len(draw) < 999:
-            pick = train_items[rng.integers(len(train_items), size=999 - len(draw))]
-            draw += [p for p in pick if not (exclude_own and p in own[user])]
-        negatives.append(draw)
-    users = torch.as_tensor(index.index("user", rows["user_id"]))
-    pos = torch.as_tensor(index.index("item", rows["item_id"]))
-    neg = torch.as_tensor(np.stack([index.index("item", n) for n in negatives]))
-    u = user_emb[users]
-    pos_score = (u * item_emb[pos]).sum(-1)
-    neg_score = torch.einsum("bd,bnd->bn", u, item_emb[neg])
-    rank = (neg_score > pos_score.unsqueeze(1)).sum(1).numpy()
-    out = {"MRR": 1.0 / (rank + 1)}
-    for k in KS:
-        out[f"N@{k}"] = np.where(rank < k, 1.0 / np.log2(rank + 2), 0.0)
-    for k in (1, 5, 10):
-        out[f"H@{k}"] = (rank < k).astype(float)
-    return rows["user_id"].to_numpy(), out
-
-
-def bootstrap(users: np.ndarray, values: np.ndarray, n: int = 1000, seed: int = 0):
-    """95% interval of the mean of ``values`` resampling users (with all their rows)."""
-    uniq, inverse = np.unique(users, return_inverse=True)
-    sums = np.bincount(inverse, weights=values)
-    counts = np.bincount(inverse)
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n):
-        pick = rng.integers(len(uniq), size=len(uniq))
-        stats.append(sums[pick].sum() / counts[pick].sum())
-    return np.percentile(stats, [2.5, 97.5])
+def authors_protocol(domain: str) -> Protocol:
+    """The CDRIB authors' sampled protocol for ``domain``'s test (see the module docstring)."""
+    return Protocol("sampled", negatives=999, seed=2022, exclude_own=(domain == "game"),
+                    average="rows", ties="optimistic")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--epochs", type=int, default=20)
-    # target-only is left out: cold-start users have no target interaction, so its scores are
-    # all equal, and the authors' tie rule (ties favour the positive) would rank every
-    # positive first
+    # target-only (and the mf model) are left out: cold-start users have no target interaction,
+    # so their scores are all equal, and the authors' tie rule (ties favour the positive) would
+    # rank every positive first
     parser.add_argument("--strategies",
-                        default="popularity,joint,finetune,feature-extraction,adabn")
+                        default="popularity,item-knn,joint,finetune,feature-extraction,adabn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
     args = parser.parse_args()
@@ -102,31 +64,23 @@ def main() -> None:
             start = time.perf_counter()
             result = run_strategy(name, tables, domain, config, progress=False)
             seconds = time.perf_counter() - start
-            index = result.index
-            if result.embeddings:
-                user_emb, item_emb = result.embeddings["user"], result.embeddings["item"]
-            else:  # popularity: score = training count in the domain
-                pop = popularity_scores(index, tables, ("train",))
-                gen = torch.Generator().manual_seed(0)
-                item_emb = (pop + 1e-3 * torch.rand(len(pop), generator=gen)).unsqueeze(1)
-                user_emb = torch.ones(len(index.ids["user"]), 1)
-            users, m = sampled_rows(user_emb, item_emb, index, tables, domain, "test",
-                                    exclude_own=(domain == "game"))
-            lo, hi = bootstrap(users, m["MRR"])
-            lo10, hi10 = bootstrap(users, m["N@10"])
+            sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
+                               ("all",), authors_protocol(domain), ("train",), bootstrap=1000)
+            m, ci = sampled["all"], sampled["all"]["ci95"]
             epochs_run = len(result.history) or 0
             per_epoch = (seconds / epochs_run) if epochs_run else 0.0
-            sampled_lines.append(
-                f"| {domain} | {name} | {m['MRR'].mean():.4f} [{lo:.4f}, {hi:.4f}] | "
-                f"{m['N@5'].mean():.4f} | {m['N@10'].mean():.4f} [{lo10:.4f}, {hi10:.4f}] | "
-                f"{m['H@1'].mean():.4f} | {m['H@5'].mean():.4f} | {m['H@10'].mean():.4f} | "
-                f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
-            full = {k: evaluate_scenario(user_emb, item_emb, index, tables, domain, "test", k,
-                                         train_splits=("train",), subsets=("all",))["all"]
-                    for k in (10, 20)}
+            cells = [f"{m[key]:.4f}" for key in SAMPLED_KEYS]
+            for pos, key in ((0, "mrr"), (2, "ndcg@10")):
+                cells[pos] += f" [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
+            sampled_lines.append(f"| {domain} | {name} | {' | '.join(cells)} | "
+                                 f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
+            full = evaluate(result.scorer, result.index, tables, domain, "test", (10, 20),
+                            ("all",), train_splits=("train",), bootstrap=1000)["all"]
             full_lines.append(
-                f"| {domain} | {name} | {full[10]['ndcg@10']:.4f} | {full[20]['ndcg@20']:.4f} | "
-                f"{full[20]['recall@20']:.4f} | {full[20]['mrr']:.4f} | {full[20]['users']} |")
+                f"| {domain} | {name} | {full['ndcg@10']:.4f} | {full['ndcg@20']:.4f} "
+                f"[{full['ci95']['ndcg@20'][0]:.4f}, {full['ci95']['ndcg@20'][1]:.4f}] | "
+                f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
+                f"{full['users']} |")
             print(sampled_lines[-1], flush=True)
     print("\nAuthors' protocol (999 sampled negatives, averaged over test rows):\n")
     print("| domain | method | MRR [95% CI] | N@5 | N@10 [95% CI] | H@1 | H@5 | H@10 | "
@@ -134,8 +88,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(sampled_lines))
     print("\nFull ranking over all items of the domain (averaged over test users):\n")
-    print("| domain | method | NDCG@10 | NDCG@20 | Recall@20 | MRR | users |")
-    print("|---|---|---|---|---|---|---|")
+    print("| domain | method | NDCG@10 | NDCG@20 [95% CI] | Recall@20 | MRR | coverage@20 | "
+          "users |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(full_lines))
 
 

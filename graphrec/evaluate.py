@@ -1,6 +1,30 @@
-"""Full-ranking evaluation of one scenario: warm users, cold-start users, cold-start items."""
+"""The evaluation harness: one scenario, one held-out split, several subsets and protocols.
+
+Protocols (:class:`Protocol`):
+
+* ``full`` (primary): every item of the scenario is a candidate; the user's other items (taken
+  in training, held out in this or another split) do not compete with a positive; metrics are
+  averaged over users.
+* ``sampled``: each held-out row's positive against ``negatives`` items drawn uniformly with
+  replacement from the scenario's training items, once, with a fixed seed (the CDRIB authors'
+  protocol uses 999). By default the draw skips the user's training items and their items of
+  the evaluated split, and metrics are averaged over users; ``exclude_own=False,
+  average="rows", ties="optimistic"`` reproduces the CDRIB authors' code for their video test
+  (see benchmarks/cdrib.py).
+
+Subsets of the held-out rows: ``all``; ``warm`` (user and item both have training interactions
+in the scenario); ``cold_users`` (the user has none in the scenario: served from other
+scenarios); ``cold_items`` (the item has none, ranked among the scenario's cold items only, the
+MetaHIN protocol); ``both_cold`` (cold user and cold item, ranked among cold items).
+
+Anything that scores (user, item) pairs can be evaluated: learned models through
+:class:`EmbeddingScorer`, baselines (:mod:`graphrec.baselines`) directly.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 import pandas as pd
@@ -8,63 +32,213 @@ import torch
 from torch import Tensor
 
 from graphrec.graph import GraphIndex
-from graphrec.metrics import rank_metrics
+from graphrec.metrics import (
+    TIES,
+    bootstrap_ci,
+    coverage,
+    full_ranks,
+    sampled_ranks,
+    user_metrics,
+)
+from kg.errors import ConfigError
 from kg.tables import KGTables
 
-SUBSETS = ("all", "cold_users", "cold_items")
+SUBSETS = ("all", "warm", "cold_users", "cold_items", "both_cold")
+DEFAULT_SUBSETS = ("all", "cold_users", "cold_items")
+TRAIN_SPLITS = ("train", "all")
 
 
-def evaluate_scenario(user_emb: Tensor, item_emb: Tensor, index: GraphIndex, tables: KGTables,
-                      scenario: str, split: str, k: int = 20,
-                      train_splits: tuple[str, ...] = ("train", "all"),
-                      subsets: tuple[str, ...] = SUBSETS) -> dict[str, dict]:
-    """Rank every item of ``scenario`` for each user with held-out interactions in ``split``.
+class Scorer(TypingProtocol):
+    """Scores of (user, item) pairs; indices are node indices of a :class:`GraphIndex`."""
 
-    Items the user took in training are excluded from the candidates. Subsets: ``all`` users;
-    ``cold_users`` (no training interaction in the scenario); ``cold_items``: positives are the
-    held-out interactions with items that have no training interaction, ranked among all such
-    cold-start items of the scenario (the protocol of MetaHIN-style item cold-start tables).
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        """``[len(users), len(items)]`` score of every user for every item."""
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        """``[R, N]`` score of ``users[r]`` for ``items[r, n]``."""
+
+
+@dataclass
+class EmbeddingScorer:
+    """Dot product of user and item embeddings (``[num_users, d]``, ``[num_items, d]``)."""
+
+    user_emb: Tensor
+    item_emb: Tensor
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        return self.user_emb[users] @ self.item_emb[items].T
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        return torch.einsum("rd,rnd->rn", self.user_emb[users], self.item_emb[items])
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How candidates are formed and metrics averaged (see the module docstring)."""
+
+    name: str = "full"
+    negatives: int = 999
+    seed: int = 2022
+    exclude_own: bool = True
+    average: str = "users"
+    ties: str = "pessimistic"
+
+    def __post_init__(self):
+        if self.name not in ("full", "sampled"):
+            raise ConfigError(f"protocol must be 'full' or 'sampled', not {self.name!r}")
+        if self.average not in ("users", "rows"):
+            raise ConfigError(f"average must be 'users' or 'rows', not {self.average!r}")
+        if self.ties not in TIES:
+            raise ConfigError(f"ties must be one of {list(TIES)}, not {self.ties!r}")
+        if self.negatives < 1:
+            raise ConfigError(f"negatives must be >= 1, not {self.negatives}")
+
+
+def sample_negatives(pool: np.ndarray, users: np.ndarray, own: dict[str, set], count: int,
+                     seed: int, exclude_own: bool) -> np.ndarray:
+    """``[len(users), count]`` item indices drawn uniformly with replacement from ``pool``,
+    skipping each user's ``own`` items when ``exclude_own``."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(users), count), dtype=np.int64)
+    for row, user in enumerate(users):
+        banned = own.get(user, set()) if exclude_own else set()
+        allowed = pool if not banned else pool[~np.isin(pool, list(banned))]
+        if len(allowed) == 0:
+            raise ConfigError(f"user {user!r}: no item left to sample negatives from")
+        out[row] = allowed[rng.integers(len(allowed), size=count)]
+    return out
+
+
+def _subset_rows(held: pd.DataFrame, subset: str, warm_users: set, warm_items: set
+                 ) -> pd.DataFrame:
+    cold_user = ~held["user_id"].isin(warm_users)
+    cold_item = ~held["item_id"].isin(warm_items)
+    mask = {"all": np.ones(len(held), bool), "warm": ~cold_user & ~cold_item,
+            "cold_users": cold_user, "cold_items": cold_item,
+            "both_cold": cold_user & cold_item}[subset]
+    return held[np.asarray(mask)]
+
+
+def _summarise(per_user: dict[str, np.ndarray], groups: np.ndarray, bootstrap: int,
+               seed: int) -> dict:
+    out: dict = {name: float(v.mean()) for name, v in per_user.items()}
+    if bootstrap:
+        out["ci95"] = {name: list(bootstrap_ci(v, groups, bootstrap, seed))
+                       for name, v in per_user.items()}
+    return out
+
+
+def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
+             split: str = "test", ks: tuple[int, ...] = (20,),
+             subsets: tuple[str, ...] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
+             train_splits: tuple[str, ...] = TRAIN_SPLITS, bootstrap: int = 0,
+             seed: int = 0) -> dict[str, dict]:
+    """Evaluate ``scorer`` on the held-out ``split`` of ``scenario``.
+
+    Args:
+        ks: cut-offs for Recall/NDCG/HR (and coverage under the full protocol).
+        subsets: any of :data:`SUBSETS`; empty subsets are left out of the result.
+        train_splits: splits whose interactions count as seen in training.
+        bootstrap: number of bootstrap resamples over test users for 95% intervals (0: none).
 
     Returns:
-        subset -> metrics of :func:`graphrec.metrics.rank_metrics`.
+        subset -> ``{"users": n, "rows": r, "mrr": ..., "ndcg@20": ..., "recall@20": ...,
+        "hr@20": ..., "coverage@20": ... (full only), "ci95": {metric: [lo, hi]}}``.
     """
+    protocol = protocol or Protocol()
+    bad = sorted(set(subsets) - set(SUBSETS))
+    if bad:
+        raise ConfigError(f"unknown subset(s) {bad}; subsets are {list(SUBSETS)}")
     inter = tables.interactions
+    if split not in set(inter["split"]):
+        raise ConfigError(f"no interactions in split {split!r}; splits are "
+                          f"{sorted(set(inter['split']))}")
     in_scenario = inter[inter["scenario"] == scenario]
     train = in_scenario[in_scenario["split"].isin(train_splits)]
     held = in_scenario[in_scenario["split"] == split]
     all_candidates = index.scenario_items(scenario)
     item_pos = index.lookup("item")
-    seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
-    warm_items = set(train["item_id"])
+    warm_users, warm_items = set(train["user_id"]), set(train["item_id"])
     warm_pos = {item_pos[i] for i in warm_items}
+    # every item of the user in the scenario except the positive: never a competitor
+    others = in_scenario.groupby("user_id")["item_id"].agg(list).to_dict()
     out = {}
     for subset in subsets:
-        rows, candidates = held, all_candidates
-        if subset == "cold_users":
-            rows = held[~held["user_id"].isin(set(train["user_id"]))]
-        elif subset == "cold_items":
-            rows = held[~held["item_id"].isin(warm_items)]
+        rows = _subset_rows(held, subset, warm_users, warm_items)
+        if len(rows) == 0:
+            continue
+        candidates = all_candidates
+        if subset in ("cold_items", "both_cold"):
             candidates = np.array([c for c in all_candidates if int(c) not in warm_pos],
                                   dtype=np.int64)
-        groups = rows.groupby("user_id")["item_id"].agg(list)
-        if len(groups) == 0:
-            continue
-        position = {int(item): p for p, item in enumerate(candidates)}
-        users = index.index("user", groups.index)
-        scores = user_emb[torch.as_tensor(users)] @ item_emb[torch.as_tensor(candidates)].T
-        positives = [np.array([position[item_pos[i]] for i in items]) for items in groups]
-        exclude = [np.array([position[item_pos[i]] for i in seen.get(u, [])
-                             if item_pos[i] in position], dtype=np.int64)
-                   for u in groups.index]
-        out[subset] = rank_metrics(scores, positives, exclude, k)
+        if protocol.name == "full":
+            out[subset] = _full(scorer, index, rows, candidates, others, ks, protocol,
+                                bootstrap, seed)
+        else:
+            own = pd.concat([train, held]).groupby("user_id")["item_id"].agg(set).to_dict()
+            pool = np.unique(index.index("item", sorted(warm_items)))
+            if subset in ("cold_items", "both_cold"):
+                pool = candidates
+            out[subset] = _sampled(scorer, index, rows, pool, own, ks, protocol, bootstrap,
+                                   seed)
     return out
 
 
-def popularity_scores(index: GraphIndex, tables: KGTables,
-                      train_splits: tuple[str, ...] = ("train", "all")) -> Tensor:
-    """``[num_items]`` training interaction counts (the popularity baseline's scores)."""
-    inter = tables.interactions
-    counts = inter[inter["split"].isin(train_splits)].groupby("item_id").size()
-    full = pd.Series(0.0, index=index.ids["item"])
-    full.loc[counts.index] = counts.to_numpy(dtype=float)
-    return torch.tensor(full.to_numpy(dtype=np.float32))
+def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.ndarray,
+          others: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int
+          ) -> dict:
+    item_pos = index.lookup("item")
+    position = {int(item): p for p, item in enumerate(candidates)}
+    groups = rows.groupby("user_id")["item_id"].agg(list)
+    users = index.index("user", groups.index)
+    scores = scorer.score(torch.as_tensor(users), torch.as_tensor(candidates)).float()
+    positives = [np.array([position[item_pos[i]] for i in items]) for items in groups]
+    exclude = [np.array([position[item_pos[i]] for i in others.get(u, [])
+                         if item_pos[i] in position], dtype=np.int64) for u in groups.index]
+    per_user = user_metrics(full_ranks(scores, positives, exclude, protocol.ties), ks)
+    result = {"users": len(groups), "rows": len(rows),
+              **_summarise(per_user, np.arange(len(groups)), bootstrap, seed)}
+    for row, (ex, pos) in enumerate(zip(exclude, positives, strict=True)):
+        ex = np.setdiff1d(ex, pos)  # recommendation lists keep this split's positives
+        if len(ex):
+            scores[row, torch.as_tensor(ex)] = -torch.inf
+    for k in ks:
+        top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices
+        result[f"coverage@{k}"] = coverage(top, len(candidates))
+    return result
+
+
+def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.ndarray,
+             own: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int
+             ) -> dict:
+    rows = rows.reset_index(drop=True)
+    user_ids = rows["user_id"].to_numpy()
+    own_pos = {u: set(index.index("item", sorted(items))) for u, items in own.items()}
+    negatives = sample_negatives(pool, user_ids, own_pos, protocol.negatives, protocol.seed,
+                                 protocol.exclude_own)
+    users = torch.as_tensor(index.index("user", user_ids))
+    positives = torch.as_tensor(index.index("item", rows["item_id"]))
+    pos_scores = scorer.score_pairs(users, positives.unsqueeze(1))[:, 0]
+    neg_scores = scorer.score_pairs(users, torch.as_tensor(negatives))
+    ranks = sampled_ranks(pos_scores, neg_scores, protocol.ties)
+    if protocol.average == "rows":
+        per_row = user_metrics([np.array([r]) for r in ranks], ks)
+        summary = _summarise(per_row, user_ids, bootstrap, seed)
+    else:
+        order = pd.Series(np.arange(len(rows))).groupby(user_ids).agg(list)
+        per_user = user_metrics([ranks[np.asarray(ix)] for ix in order], ks)
+        summary = _summarise(per_user, np.arange(len(order)), bootstrap, seed)
+    return {"users": int(len(set(user_ids))), "rows": len(rows), **summary}
+
+
+def evaluate_scenario(user_emb: Tensor, item_emb: Tensor, index: GraphIndex, tables: KGTables,
+                      scenario: str, split: str, k: int = 20,
+                      train_splits: tuple[str, ...] = TRAIN_SPLITS,
+                      subsets: tuple[str, ...] = DEFAULT_SUBSETS) -> dict[str, dict]:
+    """Full-ranking metrics at one cut-off ``k`` for embeddings (see :func:`evaluate`)."""
+    return evaluate(EmbeddingScorer(user_emb, item_emb), index, tables, scenario, split, (k,),
+                    subsets, Protocol(), train_splits)
+
+
+__all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "evaluate",
+           "evaluate_scenario", "sample_negatives"]

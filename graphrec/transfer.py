@@ -1,6 +1,8 @@
 """Transfer strategies to a sparse target scenario, compared in one harness.
 
-- ``popularity``: items ranked by training interactions (no learning).
+- baselines without gradient training (:mod:`graphrec.baselines`): ``popularity``,
+  ``attribute-popularity``, ``item-knn``, ``attribute-knn``; fitted on the training
+  interactions of every scenario.
 - ``target-only``: the graph and the BPR pairs hold only the target's interactions (attributes
   and users stay, so cold items still get attribute messages).
 - ``joint``: one graph and one BPR objective over all scenarios; users and attributes shared.
@@ -25,7 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from graphrec.evaluate import evaluate_scenario, popularity_scores
+from graphrec.baselines import BASELINES, build_baseline
+from graphrec.evaluate import EmbeddingScorer, Scorer, evaluate, evaluate_scenario
 from graphrec.graph import GraphIndex, build_graph
 from graphrec.models import build_model, get_model
 from graphrec.train import TrainConfig, fit
@@ -34,7 +37,8 @@ from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("popularity", "target-only", "joint", "finetune", "feature-extraction", "adabn")
+LEARNED = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
+STRATEGIES = (*BASELINES, *LEARNED)
 TRAIN_SPLITS = ("train", "all")
 
 
@@ -52,6 +56,7 @@ class StrategyResult:
     graph_scenarios: list[str] | None = None
     index: GraphIndex | None = None
     history: list[dict] = field(default_factory=list)
+    scorer: Scorer | None = None
 
 
 def _pairs(tables: KGTables, index: GraphIndex, scenarios: list[str]):
@@ -103,17 +108,13 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
     scenarios = sorted(tables.scenarios["scenario"])
     sources = [s for s in scenarios if s != target]
     start = time.perf_counter()
-    if name == "popularity":
+    if name in BASELINES:
         _, index = build_graph(tables, TRAIN_SPLITS)
-        pop = popularity_scores(index, tables, TRAIN_SPLITS)
-        users = torch.ones(len(index.ids["user"]), 1)
-        items = pop.unsqueeze(1) + 1e-6 * torch.rand(len(pop), 1,
-                                                     generator=torch.Generator().manual_seed(0))
-        test = evaluate_scenario(users, items, index, tables, target, "test", config.k)
-        valid = evaluate_scenario(users, items, index, tables, target, "valid", config.k,
-                                  subsets=("all",))
-        return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"],
-                              seconds=time.perf_counter() - start, index=index)
+        scorer = build_baseline(name, tables, index, TRAIN_SPLITS)
+        test = evaluate(scorer, index, tables, target, "test", (config.k,))
+        valid = evaluate(scorer, index, tables, target, "valid", (config.k,), ("all",))
+        return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"] if valid else 0.0,
+                              seconds=time.perf_counter() - start, index=index, scorer=scorer)
     graph_scenarios = [target] if name == "target-only" else None
     if name == "target-only":
         res, emb, index, model = _train(tables, target, graph_scenarios, [target], config, None,
@@ -136,10 +137,11 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
         model.fit_scenario_norm()
         with torch.no_grad():
             emb = model()
-    test = evaluate_scenario(emb["user"], emb["item"], index, tables, target, "test", config.k)
+    scorer = EmbeddingScorer(emb["user"], emb["item"])
+    test = evaluate(scorer, index, tables, target, "test", (config.k,))
     return StrategyResult(name, test, res.best_score, res.best_epoch,
                           time.perf_counter() - start, emb, model, graph_scenarios,
-                          index=index, history=res.history)
+                          index=index, history=res.history, scorer=scorer)
 
 
 def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEGIES,

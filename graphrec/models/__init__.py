@@ -7,9 +7,11 @@ from torch_geometric.data import HeteroData
 from graphrec.models.base import GraphModel
 from graphrec.models.hetero_lightgcn import HeteroLightGCN
 from graphrec.models.hetero_sage import HeteroSAGE, graph_edge_types
+from graphrec.models.mf import MatrixFactorization
 from kg.registry import resolve
 
-MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE}
+MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE,
+                                        "mf": MatrixFactorization}
 
 
 def get_model(name: str) -> type[GraphModel]:
@@ -34,5 +36,5 @@ def build_model(name: str, data: HeteroData, dim: int, num_layers: int,
                            **model_kwargs(name, data, dim, num_layers, **options))
 
 
-__all__ = ["MODELS", "GraphModel", "HeteroLightGCN", "HeteroSAGE", "build_model", "get_model",
-           "model_kwargs"]
+__all__ = ["MODELS", "GraphModel", "HeteroLightGCN", "HeteroSAGE", "MatrixFactorization",
+           "build_model", "get_model", "model_kwargs"]

@@ -28,6 +28,9 @@ class GraphModel(nn.Module):
         num_layers: message-passing layers.
     """
 
+    #: whether outputs depend on neighbours (attributes, other scenarios); False for MF
+    uses_neighbours = True
+
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
                  user_head: bool = False, scenario_norm: bool = False):
         super().__init__()

@@ -1,0 +1,150 @@
+"""Baselines that need no gradient training, registered by name beside the transfer strategies.
+
+Each is fitted from the canonical tables and the graph's id maps and scores (user, item)
+pairs, so :func:`graphrec.evaluate.evaluate` ranks them exactly like the learned models.
+
+- ``popularity``: an item's number of training interactions (ties broken by a seeded jitter
+  far below one interaction).
+- ``attribute-popularity``: the mean training frequency of the item's attributes (the number
+  of training interactions with items that share the attribute); items without attributes
+  score 0. Serves cold-start items.
+- ``item-knn``: item-based collaborative filtering (Sarwar et al., WWW 2001) with cosine
+  similarity of the items' user columns: score(u, i) = sum over the user's training items j
+  (in any scenario) of cos(j, i). Items of two scenarios are similar through shared users, so
+  cold-start users of a scenario are served from their other scenarios.
+- ``attribute-knn``: the same with the items' attribute vectors (every attribute kind, binary)
+  instead of user columns: a content profile, able to rank cold-start items.
+
+Matrix factorisation with BPR is the ``mf`` model (:mod:`graphrec.models.mf`), trained by the
+same strategies as the graph models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from graphrec.graph import GraphIndex
+from kg.registry import resolve
+from kg.tables import KGTables
+
+TRAIN_SPLITS = ("train", "all")
+
+
+def _train_interactions(tables: KGTables, train_splits: tuple[str, ...]) -> pd.DataFrame:
+    inter = tables.interactions
+    return inter[inter["split"].isin(train_splits)]
+
+
+def _user_item_matrix(tables: KGTables, index: GraphIndex, train_splits: tuple[str, ...]
+                      ) -> sp.csr_matrix:
+    """``[num_users, num_items]`` binary matrix of training interactions."""
+    train = _train_interactions(tables, train_splits)
+    rows = index.index("user", train["user_id"])
+    cols = index.index("item", train["item_id"])
+    shape = (len(index.ids["user"]), len(index.ids["item"]))
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
+    matrix.data[:] = 1.0  # a repeated pair counts once
+    return matrix
+
+
+def _item_attribute_matrix(tables: KGTables, index: GraphIndex) -> sp.csr_matrix:
+    """``[num_items, num_attribute_values]`` binary matrix over every attribute kind."""
+    attrs = tables.item_attributes
+    keys = (attrs["kind"] + "\x1f" + attrs["value"]).to_numpy()
+    uniq, cols = np.unique(keys, return_inverse=True) if len(keys) else (np.array([]),
+                                                                         np.array([], int))
+    rows = index.index("item", attrs["item_id"])
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                           shape=(len(index.ids["item"]), max(len(uniq), 1)))
+    matrix.data[:] = 1.0
+    return matrix
+
+
+class Baseline:
+    """Base class: subclasses set up their state in ``__init__`` and implement :meth:`score`."""
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        """``[R, N]`` scores of ``users[r]`` for ``items[r, n]`` (through the unique users and
+        items, so a sampled protocol costs one dense block)."""
+        uniq_u, inv_u = torch.unique(users, return_inverse=True)
+        uniq_i, inv_i = torch.unique(items, return_inverse=True)
+        block = self.score(uniq_u, uniq_i)
+        return block[inv_u.unsqueeze(1).expand_as(inv_i), inv_i]
+
+
+class Popularity(Baseline):
+    """Training interaction count of each item (user-independent)."""
+
+    def __init__(self, tables: KGTables, index: GraphIndex,
+                 train_splits: tuple[str, ...] = TRAIN_SPLITS, seed: int = 0):
+        counts = _train_interactions(tables, train_splits).groupby("item_id").size()
+        full = pd.Series(0.0, index=index.ids["item"])
+        full.loc[counts.index] = counts.to_numpy(dtype=float)
+        jitter = torch.rand(len(full), generator=torch.Generator().manual_seed(seed))
+        self.item_scores = torch.tensor(full.to_numpy(), dtype=torch.float64) + 1e-3 * jitter
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        return self.item_scores[items].unsqueeze(0).expand(len(users), -1).float()
+
+
+class AttributePopularity(Popularity):
+    """Mean training frequency of an item's attributes (0 for items without attributes)."""
+
+    def __init__(self, tables: KGTables, index: GraphIndex,
+                 train_splits: tuple[str, ...] = TRAIN_SPLITS, seed: int = 0):
+        attributes = _item_attribute_matrix(tables, index)
+        per_item = np.asarray(_user_item_matrix(tables, index, train_splits).sum(0)).ravel()
+        attr_freq = attributes.T @ per_item  # interactions with items carrying each attribute
+        n_attr = np.asarray(attributes.sum(1)).ravel()
+        mean = np.divide(attributes @ attr_freq, n_attr, out=np.zeros(len(n_attr)),
+                         where=n_attr > 0)
+        jitter = torch.rand(len(mean), generator=torch.Generator().manual_seed(seed))
+        self.item_scores = torch.tensor(mean, dtype=torch.float64) + 1e-3 * jitter
+
+
+class ItemKNN(Baseline):
+    """Item-based kNN with cosine similarity of item vectors (user columns or attributes).
+
+    Args:
+        source: ``"interactions"`` (item = its column of the training user-item matrix) or
+            ``"attributes"`` (item = its binary attribute vector).
+    """
+
+    def __init__(self, tables: KGTables, index: GraphIndex,
+                 train_splits: tuple[str, ...] = TRAIN_SPLITS, source: str = "interactions"):
+        self.history = _user_item_matrix(tables, index, train_splits)
+        if source == "interactions":
+            vectors = self.history.T.tocsr()
+        elif source == "attributes":
+            vectors = _item_attribute_matrix(tables, index)
+        else:
+            raise ValueError(f"source must be 'interactions' or 'attributes', not {source!r}")
+        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(1)).ravel())
+        inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        self.vectors = sp.diags(inv.astype(np.float32)) @ vectors  # unit rows, [items, feat]
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        profiles = self.history[users.numpy()] @ self.vectors  # [U, feat]: sum of unit rows
+        block = profiles @ self.vectors[items.numpy()].T
+        return torch.from_numpy(np.asarray(block.todense(), dtype=np.float32))
+
+
+BASELINES = {
+    "popularity": Popularity,
+    "attribute-popularity": AttributePopularity,
+    "item-knn": lambda t, i, s=TRAIN_SPLITS: ItemKNN(t, i, s, "interactions"),
+    "attribute-knn": lambda t, i, s=TRAIN_SPLITS: ItemKNN(t, i, s, "attributes"),
+}
+
+
+def build_baseline(name: str, tables: KGTables, index: GraphIndex,
+                   train_splits: tuple[str, ...] = TRAIN_SPLITS) -> Baseline:
+    """Fit the baseline registered as ``name`` on the ``train_splits`` interactions."""
+    return resolve(name, BASELINES, "baseline")(tables, index, train_splits)

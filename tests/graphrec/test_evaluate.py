@@ -1,0 +1,149 @@
+"""The evaluation harness and the baselines on rankings small enough to compute by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from graphrec.baselines import build_baseline
+from graphrec.evaluate import EmbeddingScorer, Protocol, evaluate, sample_negatives
+from graphrec.graph import build_graph
+from graphrec.metrics import bootstrap_ci, coverage, sampled_ranks, user_metrics
+from kg.errors import ConfigError
+from kg.tables import make_tables
+
+
+def test_user_metrics_by_hand():
+    m = user_metrics([np.array([0, 2]), np.array([5])], ks=(1, 3))
+    assert m["mrr"].tolist() == pytest.approx([1.0, 1 / 6])
+    assert m["recall@1"].tolist() == [1.0, 0.0]
+    assert m["ndcg@1"].tolist() == [1.0, 0.0]
+    assert m["recall@3"].tolist() == [1.0, 0.0]
+    # gains 1/log2(2) + 1/log2(4) over the ideal 1/log2(2) + 1/log2(3)
+    assert m["ndcg@3"][0] == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
+    assert m["hr@3"].tolist() == [1.0, 0.0]
+
+
+def test_sampled_ranks_tie_rules():
+    pos = torch.tensor([1.0, 0.5])
+    neg = torch.tensor([[1.0, 0.2, 2.0], [0.1, 0.1, 0.1]])
+    assert sampled_ranks(pos, neg).tolist() == [2, 0]
+    assert sampled_ranks(pos, neg, ties="optimistic").tolist() == [1, 0]
+
+
+def test_coverage_and_bootstrap():
+    assert coverage(torch.tensor([[0, 1], [1, 2]]), 4) == 0.75
+    assert bootstrap_ci(np.full(10, 0.3)) == pytest.approx((0.3, 0.3))
+    values = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    lo, hi = bootstrap_ci(values, groups=np.array([0, 0, 1, 1, 2, 2]))
+    assert 0.0 <= lo < values.mean() < hi <= 1.0
+
+
+def hand_tables():
+    """Scenario s (items s:0..s:4, s:3 and s:4 never trained on) and t (two items).
+
+    u1 warm, u2 warm, u3 and u4 only known from t (cold-start users of s).
+    """
+    inter = [("u1", "s:0", "train"), ("u1", "s:1", "train"), ("u2", "s:1", "train"),
+             ("u2", "s:2", "train"), ("u3", "t:0", "train"), ("u4", "t:1", "train"),
+             ("u1", "s:2", "test"), ("u2", "s:4", "test"), ("u3", "s:2", "test"),
+             ("u4", "s:4", "test"), ("u1", "s:3", "valid")]
+    inter = pd.DataFrame(inter, columns=["user_id", "item_id", "split"])
+    inter["scenario"] = inter["item_id"].str[0]
+    items = [f"s:{i}" for i in range(5)] + ["t:0", "t:1"]
+    return make_tables(
+        scenarios=pd.DataFrame({"scenario": ["s", "t"]}),
+        users=pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"]}),
+        items=pd.DataFrame({"item_id": items, "scenario": [i[0] for i in items]}),
+        interactions=inter,
+        item_attributes=pd.DataFrame([("s:0", "brand", "x"), ("s:1", "brand", "x"),
+                                      ("s:2", "brand", "y"), ("s:4", "brand", "y")],
+                                     columns=["item_id", "kind", "value"]),
+    ).validate()
+
+
+def fixed_scorer(index, item_scores: dict[str, float]) -> EmbeddingScorer:
+    items = torch.tensor([[item_scores.get(i, 0.0)] for i in index.ids["item"]])
+    return EmbeddingScorer(torch.ones(len(index.ids["user"]), 1), items)
+
+
+SCORES = {"s:0": 10.0, "s:3": 9.0, "s:2": 8.0, "s:1": 7.0, "s:4": 1.0}
+
+
+def test_full_ranking_by_hand_and_no_training_item_leaks_into_a_ranking():
+    tables = hand_tables()
+    _, index = build_graph(tables)
+    res = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (1, 3),
+                   subsets=("all", "warm", "cold_users", "cold_items", "both_cold"))
+    # u1: s:0 (train) and s:3 (valid) score higher but never compete -> rank 0
+    # u2: s:4 below s:0, s:3 (s:1, s:2 are training items) -> rank 2
+    # u3 (cold): s:2 below s:0, s:3 -> rank 2; u4 (cold): s:4 last of five -> rank 4
+    assert res["all"]["users"] == 4 and res["all"]["rows"] == 4
+    assert res["all"]["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 3 + 1 / 5) / 4)
+    assert res["all"]["hr@1"] == 0.25 and res["all"]["recall@3"] == 0.75
+    assert res["warm"]["users"] == 1 and res["warm"]["mrr"] == 1.0
+    assert res["cold_users"]["users"] == 2
+    assert res["cold_users"]["mrr"] == pytest.approx((1 / 3 + 1 / 5) / 2)
+    # cold items compete only with cold items: s:4 below s:3 for u2 and u4
+    assert res["cold_items"]["mrr"] == 0.5 and res["both_cold"]["users"] == 1
+    # u1's list keeps its test positive s:2 but neither its training items nor s:3
+    assert res["all"]["coverage@1"] == pytest.approx(2 / 5)  # s:2 for u1, s:0 for the rest
+    with pytest.raises(ConfigError, match="unknown subset"):
+        evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", subsets=("hot",))
+    with pytest.raises(ConfigError, match="no interactions in split 'tset'"):
+        evaluate(fixed_scorer(index, SCORES), index, tables, "s", "tset")
+
+
+def test_sampled_negatives_skip_the_users_items_and_are_reproducible():
+    pool = np.arange(10)
+    own = {"u": {1, 2, 3}}
+    draw = sample_negatives(pool, np.array(["u", "v"]), own, 500, seed=7, exclude_own=True)
+    assert not set(draw[0]) & own["u"] and set(draw[1]) == set(range(10))
+    again = sample_negatives(pool, np.array(["u", "v"]), own, 500, seed=7, exclude_own=True)
+    assert np.array_equal(draw, again)
+    kept = sample_negatives(pool, np.array(["u"]), own, 500, seed=7, exclude_own=False)
+    assert set(kept[0]) & own["u"]
+    with pytest.raises(ConfigError, match="no item left"):
+        sample_negatives(np.array([1, 2]), np.array(["u"]), own, 5, seed=0, exclude_own=True)
+
+
+def test_sampled_protocol_matches_its_own_draw():
+    tables = hand_tables()
+    _, index = build_graph(tables)
+    protocol = Protocol("sampled", negatives=20, seed=3, exclude_own=False, average="rows")
+    res = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (5,), ("all",),
+                   protocol)["all"]
+    rows = tables.interactions.query("scenario == 's' and split == 'test'")
+    pool = np.unique(index.index("item", ["s:0", "s:1", "s:2"]))
+    negatives = sample_negatives(pool, rows["user_id"].to_numpy(), {}, 20, 3, False)
+    item_score = np.array([SCORES.get(i, 0.0) for i in index.ids["item"]])
+    pos = item_score[index.index("item", rows["item_id"])]
+    ranks = (item_score[negatives] >= pos[:, None]).sum(1)
+    assert res["rows"] == 4 and res["mrr"] == pytest.approx(np.mean(1 / (ranks + 1)))
+    with pytest.raises(ConfigError, match="protocol must be"):
+        Protocol("leave-two-out")
+
+
+def test_baselines_by_hand():
+    tables = hand_tables()
+    _, index = build_graph(tables)
+    users = torch.as_tensor(index.index("user", ["u1", "u2"]))
+    items = torch.as_tensor(index.index("item", ["s:0", "s:1", "s:2", "s:3", "s:4"]))
+    pop = build_baseline("popularity", tables, index).score(users, items)
+    assert pop[0].round().tolist() == [1, 2, 1, 0, 0]
+    # attribute x: 3 training interactions (s:0 once, s:1 twice); y: 1 (s:2); s:3 has none
+    attr = build_baseline("attribute-popularity", tables, index).score(users, items)
+    assert attr[0].round().tolist() == [3, 3, 1, 0, 1]
+    # cosine of user columns: s:0 = u1, s:1 = (u1 + u2)/sqrt2, s:2 = u2
+    knn = build_baseline("item-knn", tables, index).score(users, items)
+    r = 1 / math.sqrt(2)
+    assert knn[0].tolist() == pytest.approx([1 + r, r + 1, r, 0, 0])
+    content = build_baseline("attribute-knn", tables, index).score(users, items)
+    assert content[1, 4] == pytest.approx(1.0) and content[0, 4] == 0.0  # u2 had brand y
+    pairs = build_baseline("item-knn", tables, index).score_pairs(
+        users, torch.stack([items[[2, 0]], items[[1, 1]]]))
+    assert pairs.flatten().tolist() == pytest.approx([r, 1 + r, 1 + r, 1 + r])
+    with pytest.raises(ConfigError, match="Could not resolve baseline"):
+        build_baseline("item-cnn", tables, index)
