@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from graphrec.evaluate import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
 from graphrec.graph import GraphIndex, build_graph
 from graphrec.models import get_model
 from graphrec.run import load_run_files
@@ -65,6 +66,21 @@ class Recommender:
     @property
     def scenarios(self) -> list[str]:
         return list(self.index.ids[schema.PYG_SCENARIO])
+
+    @property
+    def scorer(self) -> EmbeddingScorer:
+        """The model as a scorer for :func:`graphrec.evaluate.evaluate`."""
+        return EmbeddingScorer(self._emb["user"], self._emb["item"])
+
+    def evaluate(self, scenario: str, split: str = "test", ks: Sequence[int] = (10, 20),
+                 subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
+                 bootstrap: int = 1000) -> dict[str, dict]:
+        """Metrics of this model on the held-out ``split`` of ``scenario`` (see
+        :func:`graphrec.evaluate.evaluate`; 95% bootstrap intervals over test users)."""
+        if scenario not in self.scenarios:
+            raise DataError(f"unknown scenario {scenario!r}; scenarios are {self.scenarios}")
+        return evaluate(self.scorer, self.index, self.tables, scenario, split, tuple(ks),
+                        tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
 
     def item_embeddings(self, item_ids: Sequence[str]) -> Tensor:
         """``[len(item_ids), dim]`` embeddings of existing items (any scenario)."""

@@ -17,6 +17,12 @@ Example::
     epochs = 40
     seed = 0
 
+    [split]                     # optional: re-split the target scenario (graphrec.splits)
+    method = "temporal"         # "given" (default), "temporal" or "leave-one-out"
+    valid = 0.1                 # temporal: fractions of the target's interactions
+    test = 0.1
+    fraction = 0.25             # keep 25% of the target's training interactions
+
 Unknown sections or keys are errors, never silently ignored.
 """
 
@@ -31,6 +37,7 @@ from kg.errors import ConfigError
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
+_SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class RunConfig:
     target: str
     strategies: tuple[str, ...]
     train: TrainConfig = field(default_factory=TrainConfig)
+    split: dict = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -48,9 +56,15 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
-        unknown = sorted(set(raw) - {"data", "train"})
+        unknown = sorted(set(raw) - {"data", "train", "split"})
         if unknown:
-            raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', 'train']")
+            raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
+                              "'split', 'train']")
+        split = dict(raw.get("split", {}))
+        bad = sorted(set(split) - _SPLIT_KEYS)
+        if bad:
+            raise ConfigError(f"{source}: unknown key(s) {bad} in [split]; known: "
+                              f"{sorted(_SPLIT_KEYS)}")
         data = dict(raw.get("data", {}))
         bad = sorted(set(data) - _DATA_KEYS)
         if bad:
@@ -69,7 +83,7 @@ class RunConfig:
         strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
         train.pop("strategy", None)
         return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
-                   train=TrainConfig.from_dict(train))
+                   train=TrainConfig.from_dict(train), split=split)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:

@@ -10,6 +10,7 @@ import typer
 from graphrec import __version__
 from graphrec.cli import kg_cmd, neo4j_cmd
 from graphrec.cli.demo_cmd import demo
+from graphrec.cli.evaluate_cmd import evaluate
 from graphrec.cli.export_cmd import export
 from graphrec.cli.train_cmd import embed, recommend, train, transfer
 
@@ -19,7 +20,7 @@ app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
 app.command()(demo)
-for _command in (train, transfer, recommend, embed, export):
+for _command in (train, transfer, evaluate, recommend, embed, export):
     app.command()(_command)
 
 

@@ -15,6 +15,7 @@ from graphrec.cli.connection import graphrec_home, open_store
 from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.config import RunConfig
 from graphrec.run import new_run_dir, save_run
+from graphrec.splits import apply_split
 from graphrec.transfer import StrategyResult, compare
 from kg.errors import ConfigError, DataError, GraphRecError
 from kg.tables import KGTables
@@ -27,12 +28,15 @@ QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
 def _tables(cfg: RunConfig) -> KGTables:
+    """The configured knowledge graph, re-split as ``[split]`` asks."""
     data = cfg.data
     if "loader" in data:
-        return get_loader(data["loader"])(data.get("path", "-"), **data.get("options", {})
-                                          ).tables
-    with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
-        return store.read()
+        tables = get_loader(data["loader"])(data.get("path", "-"), **data.get("options", {})
+                                            ).tables
+    else:
+        with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
+            tables = store.read()
+    return apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
 
 
 def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) -> Path:
@@ -42,7 +46,8 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) 
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,
                "seconds": result.seconds, "history": result.history}
-    config = {"data": cfg.data, "target": cfg.target, "strategy": result.name,
+    config = {"data": cfg.data, "split": cfg.split, "target": cfg.target,
+              "strategy": result.name,
               "model": cfg.model, "train": dataclasses.asdict(cfg.train)}
     return save_run(run_dir, model=result.model, model_spec=spec, tables=tables,
                     config=config, metrics=metrics, seed=cfg.train.seed)

@@ -1,5 +1,7 @@
 """Library API on a run trained by the CLI (small synthetic graph)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -64,3 +66,44 @@ def test_unknown_ids_and_incomplete_runs(run_dir, tmp_path):
         rec.recommend("u1", "garden")
     with pytest.raises(ConfigError, match="not a complete run directory"):
         Recommender.load(tmp_path)
+
+
+def test_evaluate_cli_reproduces_training_metrics_and_samples(run_dir):
+    import json
+
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    result = CliRunner().invoke(app, ["evaluate", run_dir, "-k", "20", "--json",
+                                      "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    full = json.loads(result.output)["results"]
+    assert full["all"]["ndcg@20"] == pytest.approx(metrics["test"]["all"]["ndcg@20"], abs=1e-6)
+    lo, hi = full["all"]["ci95"]["ndcg@20"]
+    assert lo <= full["all"]["ndcg@20"] <= hi and 0 < full["all"]["coverage@20"] <= 1
+    result = CliRunner().invoke(app, ["evaluate", run_dir, "--protocol", "sampled",
+                                      "--negatives", "99", "--subset", "warm", "--json"])
+    sampled = json.loads(result.output)["results"]["warm"]
+    assert sampled["rows"] >= sampled["users"] > 0 and "coverage@20" not in sampled
+    result = CliRunner().invoke(app, ["evaluate", run_dir, "--subset", "lukewarm"])
+    assert result.exit_code == 2 and "unknown subset" in result.output
+
+
+def test_train_with_a_split_section_saves_the_resplit_graph(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 120 }\n'
+                      '[split]\nmethod = "temporal"\ntest = 0.2\nfraction = 0.5\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 2\n'
+                      'dim = 8\n')
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs",
+                                      str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    inter = Recommender.load(result.output.strip().splitlines()[-1]).tables.interactions
+    cos = inter[inter["scenario"] == "cosmetics"]
+    split = cos["split"].value_counts()
+    assert cos.loc[cos["split"] == "train", "ts"].max() <= cos.loc[cos["split"] == "test",
+                                                                   "ts"].min()
+    assert split["train"] < split["test"] * 4 * 0.6  # half of the 70% left for training
+    config.write_text(config.read_text().replace("fraction", "fractoin"))
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs",
+                                      str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 2 and "unknown key(s) ['fractoin'] in [split]" in " ".join(
+        result.output.split())

@@ -1,0 +1,59 @@
+"""``graphrec evaluate RUN_DIR``: metrics of a trained run under a chosen protocol."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from graphrec.api import Recommender
+from graphrec.cli.output import console, fail, table
+from graphrec.evaluate import DEFAULT_SUBSETS, SUBSETS, Protocol
+from kg.errors import GraphRecError
+
+
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
+    protocol: Annotated[str, typer.Option(
+        help="full: rank every item of the scenario; sampled: each positive against "
+             "--negatives items drawn from the scenario's training items.")] = "full",
+    split: Annotated[str, typer.Option(help="Held-out split to score.")] = "test",
+    subset: Annotated[list[str] | None, typer.Option(
+        "--subset", help=f"Subsets of the held-out rows (repeatable): {', '.join(SUBSETS)}. "
+                         f"Default: {', '.join(DEFAULT_SUBSETS)}.")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", "-s", help="Scenario to score (default: the run's target).")] = None,
+    k: Annotated[list[int] | None, typer.Option(
+        "-k", help="Cut-offs (repeatable; default 10 and 20).")] = None,
+    negatives: Annotated[int, typer.Option(help="Sampled protocol: negatives per row.")] = 999,
+    seed: Annotated[int, typer.Option(help="Sampled protocol: seed of the draw.")] = 2022,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score a run on a held-out split: Recall/NDCG/HR@K, MRR, coverage (full protocol) and
+    95% bootstrap intervals, per subset (warm, cold-start users, cold-start items, both)."""
+    try:
+        rec = Recommender.load(run_dir)
+        target = scenario or json.loads((run_dir / "config.json").read_text())["target"]
+        chosen = Protocol(protocol, negatives=negatives, seed=seed)
+        result = rec.evaluate(target, split, tuple(k or (10, 20)),
+                              tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
+    except GraphRecError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"scenario": target, "split": split, "protocol": protocol,
+                               "results": result}, indent=2))
+        return
+    rows = []
+    for name, metrics in result.items():
+        row = {"subset": name, "users": str(metrics["users"])}
+        for key, value in metrics.items():
+            if key in ("users", "rows", "ci95"):
+                continue
+            ci = metrics.get("ci95", {}).get(key)
+            row[key] = f"{value:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+        rows.append(row)
+    console.print(table(rows, f"{target!r}, {split} split, {protocol} protocol"))

@@ -1,0 +1,59 @@
+"""Re-splitting a scenario: temporal cut, leave-one-out, nested training fractions."""
+
+import pytest
+
+from graphrec.splits import apply_split, leave_one_out, subsample_training, temporal_split
+from kg.errors import ConfigError, DataError
+from loaders import SyntheticConfig, generate_synthetic
+from tests.helpers import tiny_tables
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return generate_synthetic(SyntheticConfig(n_users=120, seed=1)).tables
+
+
+def part(t, scenario="cosmetics"):
+    inter = t.interactions
+    return inter[inter["scenario"] == scenario]
+
+
+def test_temporal_split_never_trains_on_the_future(tables):
+    out = temporal_split(tables, "cosmetics", valid=0.1, test=0.2)
+    p = part(out)
+    sizes = p["split"].value_counts()
+    assert sizes["test"] == round(0.2 * len(p)) and sizes["valid"] == round(0.1 * len(p))
+    assert p.loc[p["split"] == "train", "ts"].max() <= p.loc[p["split"] == "valid", "ts"].min()
+    assert p.loc[p["split"] == "valid", "ts"].max() <= p.loc[p["split"] == "test", "ts"].min()
+    # other scenarios keep their own split
+    assert part(out, "shoes")["split"].equals(part(tables, "shoes")["split"])
+    with pytest.raises(DataError, match="no timestamp"):
+        temporal_split(tiny_tables(), "b")
+    with pytest.raises(ConfigError, match="unknown scenario 'perfume'"):
+        temporal_split(tables, "perfume")
+
+
+def test_leave_one_out_holds_out_each_users_latest(tables):
+    p = part(leave_one_out(tables, "shoes"), "shoes")
+    for _, rows in p.groupby("user_id"):
+        if len(rows) < 3:
+            assert set(rows["split"]) == {"train"}
+            continue
+        latest = rows.sort_values(["ts", "item_id"])
+        assert latest["split"].iloc[-1] == "test" and latest["split"].iloc[-2] == "valid"
+        assert (latest["split"].iloc[:-2] == "train").all()
+
+
+def test_training_fractions_are_nested_and_leave_held_out_rows(tables):
+    small = part(subsample_training(tables, "cosmetics", 0.25, seed=3))
+    large = part(subsample_training(tables, "cosmetics", 0.5, seed=3))
+    n_train = (part(tables)["split"] == "train").sum()
+    assert (small["split"] == "train").sum() == round(0.25 * n_train)
+    pairs = lambda p: set(zip(p["user_id"], p["item_id"], p["split"], strict=True))  # noqa: E731
+    assert pairs(small) <= pairs(large)
+    held = lambda p: pairs(p[p["split"] != "train"])  # noqa: E731
+    assert held(small) == held(part(tables))
+    with pytest.raises(ConfigError, match="fraction must be"):
+        apply_split(tables, "cosmetics", fraction=0)
+    with pytest.raises(ConfigError, match="split method must be"):
+        apply_split(tables, "cosmetics", method="random")
