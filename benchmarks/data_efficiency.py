@@ -1,0 +1,99 @@
+"""Data efficiency: target-scenario NDCG@20 against the share of target training data used.
+
+For each fraction (default 1%, 5%, 10%, 25%, 100%) the target scenario keeps that share of its
+training interactions (nested subsets: one permutation per seed, cut at different lengths;
+:func:`graphrec.splits.subsample_training`), the source scenarios keep all of theirs, and every
+strategy is trained, selected on the target's ``valid`` split and scored on its ``test`` split
+(full ranking over the target's items, all test users). Mean and standard deviation over
+seeds; a PNG of the curves. Usage::
+
+    .venv/bin/python -m benchmarks.data_efficiency                       # synthetic
+    .venv/bin/python -m benchmarks.data_efficiency --dataset xmarket \\
+        --path ../shared/data/xmarket --target de --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from graphrec.splits import subsample_training
+from graphrec.train import TrainConfig
+from graphrec.transfer import run_strategy
+from loaders import get_loader
+
+DEFAULT_STRATEGIES = "popularity,item-knn,target-only,joint,finetune,adabn"
+
+
+def plot(fractions: list[float], curves: dict[str, np.ndarray], title: str, out: Path) -> None:
+    """``curves``: strategy -> ``[len(fractions), n_seeds]`` NDCG@20 values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [100 * f for f in fractions]
+    for name, values in curves.items():
+        ax.errorbar(x, values.mean(1), yerr=values.std(1), marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:g}%" for v in x])
+    ax.set_xlabel("share of the target scenario's training interactions")
+    ax.set_ylabel("test NDCG@20 (full ranking)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--path", default="-")
+    parser.add_argument("--target", default="cosmetics")
+    parser.add_argument("--fractions", default="0.01,0.05,0.1,0.25,1.0")
+    parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--plot", type=Path, default=Path("docs/img/data_efficiency.png"))
+    args = parser.parse_args()
+    tables = get_loader(args.dataset)(args.path).tables
+    fractions = [float(f) for f in args.fractions.split(",")]
+    strategies = args.strategies.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
+          f"{torch.__version__}; data {args.dataset} {args.path}, target {args.target}, "
+          f"seeds {seeds}\n")
+    curves = {name: np.zeros((len(fractions), len(seeds))) for name in strategies}
+    seconds = {name: 0.0 for name in strategies}
+    for fi, fraction in enumerate(fractions):
+        for si, seed in enumerate(seeds):
+            part = subsample_training(tables, args.target, fraction, seed)
+            config = TrainConfig(epochs=args.epochs, seed=seed)
+            for name in strategies:
+                start = time.perf_counter()
+                result = run_strategy(name, part, args.target, config, progress=False)
+                seconds[name] += time.perf_counter() - start
+                curves[name][fi, si] = result.test["all"]["ndcg@20"]
+            print(f"fraction {fraction:g} seed {seed}: " + ", ".join(
+                f"{n} {curves[n][fi, si]:.4f}" for n in strategies), flush=True)
+    head = " | ".join(f"{100 * f:g}%" for f in fractions)
+    print(f"\n| strategy | {head} | seconds (all runs) |")
+    print("|---|" + "---|" * len(fractions) + "---|")
+    for name in strategies:
+        cells = " | ".join(f"{v.mean():.4f} ± {v.std():.4f}" for v in curves[name])
+        print(f"| {name} | {cells} | {seconds[name]:.0f} |")
+    plot(fractions, curves, f"{args.dataset}: target {args.target}", args.plot)
+    print(f"\nplot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

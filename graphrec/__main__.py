@@ -1,0 +1,5 @@
+"""``python -m graphrec`` runs the ``graphrec`` command."""
+
+from graphrec.cli.main import app
+
+app()
