@@ -11,6 +11,9 @@ Protocols (:class:`Protocol`):
   the evaluated split, and metrics are averaged over users; ``exclude_own=False,
   average="rows", ties="optimistic"`` reproduces the CDRIB authors' code for their video test
   (see benchmarks/cdrib.py).
+* both protocols take ``min_weight`` (rows rated lower are not positives but stay candidates,
+  as in MetaHIN-style tables) and ``candidates="split"`` (rank only the items held out in the
+  split, e.g. the 737 cold-start movies of MovieLens' ``item_cold_testing``).
 
 Subsets of the held-out rows: ``all``; ``warm`` (user and item both have training interactions
 in the scenario); ``cold_users`` (the user has none in the scenario: served from other
@@ -82,8 +85,15 @@ class Protocol:
     exclude_own: bool = True
     average: str = "users"
     ties: str = "pessimistic"
+    #: held-out rows with a smaller ``weight`` (rating) are not positives; they stay candidates
+    min_weight: float | None = None
+    #: ``scenario``: every item of the scenario; ``split``: only items held out in the split
+    candidates: str = "scenario"
 
     def __post_init__(self):
+        if self.candidates not in ("scenario", "split"):
+            raise ConfigError(f"candidates must be 'scenario' or 'split', not "
+                              f"{self.candidates!r}")
         if self.name not in ("full", "sampled"):
             raise ConfigError(f"protocol must be 'full' or 'sampled', not {self.name!r}")
         if self.average not in ("users", "rows"):
@@ -158,10 +168,17 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
     held = in_scenario[in_scenario["split"] == split]
     all_candidates = index.scenario_items(scenario)
     item_pos = index.lookup("item")
+    if protocol.candidates == "split":
+        in_split = set(index.index("item", held["item_id"].unique()))
+        all_candidates = np.array([c for c in all_candidates if int(c) in in_split],
+                                  dtype=np.int64)
+    if protocol.min_weight is not None:
+        held = held[held["weight"] >= protocol.min_weight]
     warm_users, warm_items = set(train["user_id"]), set(train["item_id"])
     warm_pos = {item_pos[i] for i in warm_items}
-    # every item of the user in the scenario except the positive: never a competitor
-    others = in_scenario.groupby("user_id")["item_id"].agg(list).to_dict()
+    # the user's items of other splits (training and other held-out splits) never compete
+    elsewhere = in_scenario[in_scenario["split"] != split]
+    others = elsewhere.groupby("user_id")["item_id"].agg(list).to_dict()
     out = {}
     for subset in subsets:
         rows = _subset_rows(held, subset, warm_users, warm_items)
@@ -231,14 +248,5 @@ def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.nda
     return {"users": int(len(set(user_ids))), "rows": len(rows), **summary}
 
 
-def evaluate_scenario(user_emb: Tensor, item_emb: Tensor, index: GraphIndex, tables: KGTables,
-                      scenario: str, split: str, k: int = 20,
-                      train_splits: tuple[str, ...] = TRAIN_SPLITS,
-                      subsets: tuple[str, ...] = DEFAULT_SUBSETS) -> dict[str, dict]:
-    """Full-ranking metrics at one cut-off ``k`` for embeddings (see :func:`evaluate`)."""
-    return evaluate(EmbeddingScorer(user_emb, item_emb), index, tables, scenario, split, (k,),
-                    subsets, Protocol(), train_splits)
-
-
 __all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "evaluate",
-           "evaluate_scenario", "sample_negatives"]
+           "sample_negatives"]

@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
 from graphrec.baselines import BASELINES, build_baseline
-from graphrec.evaluate import EmbeddingScorer, Scorer, evaluate, evaluate_scenario
+from graphrec.evaluate import EmbeddingScorer, Protocol, Scorer, evaluate
 from graphrec.graph import GraphIndex, build_graph
 from graphrec.models import build_model, get_model
 from graphrec.train import TrainConfig, fit
@@ -72,7 +73,8 @@ def _pairs(tables: KGTables, index: GraphIndex, scenarios: list[str]):
 
 def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
            pair_scenarios: list[str], config: TrainConfig, init: dict | None = None,
-           progress: bool = True, options: dict | None = None, head_only: bool | None = None):
+           progress: bool = True, options: dict | None = None, head_only: bool | None = None,
+           protocol: Protocol | None = None):
     """Build graph and model, train with BPR on ``pair_scenarios``, select on target valid.
 
     ``head_only``: True trains only the user head (frozen encoder); False freezes the head.
@@ -89,9 +91,9 @@ def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
 
     def validate(m) -> float:
         emb = m()
-        res = evaluate_scenario(emb["user"], emb["item"], index, tables, target, "valid",
-                                config.k, subsets=("all",))
-        return res["all"][f"ndcg@{config.k}"]
+        res = evaluate(EmbeddingScorer(emb["user"], emb["item"]), index, tables, target,
+                       "valid", (config.k,), ("all",), protocol)
+        return res["all"][f"ndcg@{config.k}"] if res else 0.0
 
     users, items, pools, pool_of_pair = _pairs(tables, index, pair_scenarios)
     result = fit(model, users, items, pools, pool_of_pair, validate, config, progress)
@@ -101,8 +103,12 @@ def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
 
 
 def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
-                 progress: bool = True) -> StrategyResult:
-    """Train (if needed) and evaluate one strategy on ``target``'s test split."""
+                 progress: bool = True, protocol: Protocol | None = None) -> StrategyResult:
+    """Train (if needed) and evaluate one strategy on ``target``'s test split.
+
+    ``protocol`` (default: full ranking) is used both to select the epoch on ``valid`` and to
+    score ``test``.
+    """
     name = resolve(name, {s: s for s in STRATEGIES}, "transfer strategy")
     get_model(config.model)  # fail early on an unknown model name
     scenarios = sorted(tables.scenarios["scenario"])
@@ -111,34 +117,36 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
     if name in BASELINES:
         _, index = build_graph(tables, TRAIN_SPLITS)
         scorer = build_baseline(name, tables, index, TRAIN_SPLITS)
-        test = evaluate(scorer, index, tables, target, "test", (config.k,))
-        valid = evaluate(scorer, index, tables, target, "valid", (config.k,), ("all",))
+        test = evaluate(scorer, index, tables, target, "test", (config.k,), protocol=protocol)
+        valid = evaluate(scorer, index, tables, target, "valid", (config.k,), ("all",),
+                         protocol)
         return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"] if valid else 0.0,
                               seconds=time.perf_counter() - start, index=index, scorer=scorer)
     graph_scenarios = [target] if name == "target-only" else None
+    train = partial(_train, protocol=protocol)
     if name == "target-only":
-        res, emb, index, model = _train(tables, target, graph_scenarios, [target], config, None,
-                                        progress)
+        res, emb, index, model = train(tables, target, graph_scenarios, [target], config, None,
+                                       progress)
     elif name == "joint":
-        res, emb, index, model = _train(tables, target, None, scenarios, config, None, progress)
+        res, emb, index, model = train(tables, target, None, scenarios, config, None, progress)
     elif name == "finetune":
-        pre, _, _, _ = _train(tables, target, None, sources, config, None, progress)
+        pre, _, _, _ = train(tables, target, None, sources, config, None, progress)
         tuned = replace(config, lr=config.lr / 2)
-        res, emb, index, model = _train(tables, target, None, [target], tuned, pre.state,
-                                        progress)
+        res, emb, index, model = train(tables, target, None, [target], tuned, pre.state,
+                                       progress)
     elif name == "feature-extraction":
-        pre, _, _, _ = _train(tables, target, None, sources, config, None, progress,
-                              {"user_head": True}, head_only=False)
-        res, emb, index, model = _train(tables, target, None, [target], config, pre.state,
-                                        progress, {"user_head": True}, head_only=True)
+        pre, _, _, _ = train(tables, target, None, sources, config, None, progress,
+                             {"user_head": True}, head_only=False)
+        res, emb, index, model = train(tables, target, None, [target], config, pre.state,
+                                       progress, {"user_head": True}, head_only=True)
     elif name == "adabn":
-        res, _, index, model = _train(tables, target, None, sources, config, None, progress,
-                                      {"scenario_norm": True})
+        res, _, index, model = train(tables, target, None, sources, config, None, progress,
+                                     {"scenario_norm": True})
         model.fit_scenario_norm()
         with torch.no_grad():
             emb = model()
     scorer = EmbeddingScorer(emb["user"], emb["item"])
-    test = evaluate(scorer, index, tables, target, "test", (config.k,))
+    test = evaluate(scorer, index, tables, target, "test", (config.k,), protocol=protocol)
     return StrategyResult(name, test, res.best_score, res.best_epoch,
                           time.perf_counter() - start, emb, model, graph_scenarios,
                           index=index, history=res.history, scorer=scorer)

@@ -1,5 +1,6 @@
 """The evaluation harness and the baselines on rankings small enough to compute by hand."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -147,3 +148,26 @@ def test_baselines_by_hand():
     assert pairs.flatten().tolist() == pytest.approx([r, 1 + r, 1 + r, 1 + r])
     with pytest.raises(ConfigError, match="Could not resolve baseline"):
         build_baseline("item-cnn", tables, index)
+
+
+def test_rating_threshold_and_split_candidates_by_hand():
+    tables = hand_tables()
+    inter = tables.interactions.copy()
+    inter = pd.concat([inter, pd.DataFrame([{"user_id": "u1", "item_id": "s:4", "scenario": "s",
+                                             "weight": 1.0, "ts": pd.NA, "split": "test"}])],
+                      ignore_index=True)
+    weights = {("u1", "s:2"): 5.0, ("u2", "s:4"): 2.0, ("u3", "s:2"): 5.0, ("u4", "s:4"): 5.0}
+    for (u, i), w in weights.items():
+        inter.loc[(inter["user_id"] == u) & (inter["item_id"] == i), "weight"] = w
+    tables = dataclasses.replace(tables, interactions=inter).validate()
+    _, index = build_graph(tables)
+    scores = {**SCORES, "s:4": 9.5}
+    protocol = Protocol(min_weight=4.0, candidates="split")
+    res = evaluate(fixed_scorer(index, scores), index, tables, "s", "test", (1,), ("all",),
+                   protocol)["all"]
+    # candidates are the test items s:2 and s:4; u2 has no positive (rated 2)
+    # u1: s:2 below its own low-rated s:4 (still a candidate) -> rank 1; u3: rank 1; u4: rank 0
+    assert res["users"] == 3
+    assert res["mrr"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    with pytest.raises(ConfigError, match="candidates must be"):
+        Protocol(candidates="catalogue")

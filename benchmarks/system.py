@@ -1,0 +1,164 @@
+"""System performance: training seconds per epoch and peak memory per data set, the same epoch
+with PyG's stock ``LightGCN``, and ``recommend()`` latency over 10^5 items.
+
+Each data set runs in its own child process so that its peak resident memory (``ru_maxrss``)
+is its own. Training: graphrec's heterogeneous LightGCN (64 dims, 2 layers, BPR, batch 4,096)
+over every scenario of the data set, ``--epochs`` epochs timed without validation; then PyG's
+``torch_geometric.nn.models.LightGCN`` (same dims, layers, batch and loss) on the user-item
+edges of the same graph. Latency: a model over a synthetic graph with 10^5 items in one
+scenario, ``Recommender.recommend(user, scenario, k=10)`` called for single users (seen items
+excluded), p50/p99 over ``--calls`` calls after 20 warm-up calls. Usage::
+
+    .venv/bin/python -m benchmarks.system --data cdrib=../shared/data/cdrib_amazon \\
+        --data ml1m=../shared/data/ml1m_coldstart --data amazon-hin=../shared/data/amazon_hin
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphrec.graph import build_graph
+from graphrec.models import build_model
+from kg import schema
+from loaders import SyntheticConfig, generate_synthetic, get_loader
+
+TRAIN_SPLITS = ("train", "all", "meta_training")
+
+
+def _bpr_epoch(embed, users: torch.Tensor, items: torch.Tensor, pool: np.ndarray,
+               params, batch_size: int, rng: np.random.Generator) -> float:
+    """One BPR epoch; ``embed()`` -> (user [U, d], item [I, d]). Returns seconds."""
+    opt = torch.optim.Adam(params, lr=0.01)
+    neg = torch.as_tensor(pool[rng.integers(len(pool), size=len(users))])
+    order = torch.as_tensor(rng.permutation(len(users)))
+    start = time.perf_counter()
+    for s in range(0, len(order), batch_size):
+        b = order[s:s + batch_size]
+        user_emb, item_emb = embed()
+        u = user_emb[users[b]]
+        diff = (u * item_emb[items[b]]).sum(-1) - (u * item_emb[neg[b]]).sum(-1)
+        loss = -nn.functional.logsigmoid(diff).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def train_one(name: str, path: str, epochs: int, batch_size: int) -> dict:
+    """Time graphrec's and PyG's LightGCN epochs on one data set (run in a child process)."""
+    from torch_geometric.nn.models import LightGCN
+
+    tables = get_loader(name)(path).tables
+    data, index = build_graph(tables, TRAIN_SPLITS)
+    users, items = data[schema.USER_ITEM].edge_index
+    pool = np.arange(data["item"].num_nodes)
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    model = build_model("lightgcn", data, 64, 2)
+    model.set_graph(data)
+
+    def ours():
+        out = model()
+        return out["user"], out["item"]
+
+    ours_s = [_bpr_epoch(ours, users, items, pool, model.parameters(), batch_size, rng)
+              for _ in range(epochs)]
+    n_users = data["user"].num_nodes
+    shifted = items + n_users
+    edge_index = torch.cat([torch.stack([users, shifted]), torch.stack([shifted, users])], 1)
+    stock = LightGCN(n_users + data["item"].num_nodes, 64, 2)
+
+    def theirs():
+        out = stock.get_embedding(edge_index)
+        return out[:n_users], out[n_users:]
+
+    stock_s = [_bpr_epoch(theirs, users, items, pool, stock.parameters(), batch_size, rng)
+               for _ in range(epochs)]
+    return {"data": name, "pairs": int(users.numel()),
+            "edges": int(sum(data[et].edge_index.shape[1] for et in data.edge_types)),
+            "graphrec_s": float(np.median(ours_s)), "stock_s": float(np.median(stock_s)),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def latency(n_items: int, calls: int) -> dict:
+    """p50/p99 of single-user ``recommend`` over a scenario of ``n_items`` items."""
+    from graphrec.api import Recommender
+
+    config = SyntheticConfig(n_users=2000, items_per_scenario=n_items, source_scenarios=(),
+                             target_scenario="shop", target_user_fraction=1.0,
+                             target_interactions=20, seed=0)
+    tables = generate_synthetic(config).tables
+    data, index = build_graph(tables, TRAIN_SPLITS)
+    torch.manual_seed(0)
+    model = build_model("lightgcn", data, 64, 2)
+    model.set_graph(data)
+    rec = Recommender(model, index, tables)
+    users = index.ids["user"]
+    rng = np.random.default_rng(0)
+    for u in rng.choice(users, 20):
+        rec.recommend(u, "shop", k=10)
+    times = []
+    for u in rng.choice(users, calls):
+        start = time.perf_counter()
+        rec.recommend(u, "shop", k=10)
+        times.append(time.perf_counter() - start)
+    ms = 1000 * np.array(times)
+    return {"items": len(index.scenario_items("shop")), "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", action="append", default=[],
+                        help="NAME=PATH of a registered loader (repeatable); synthetic always.")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:  # one measurement in this process, printed as JSON
+        kind, _, rest = args.child.partition(":")
+        if kind == "latency":
+            out = latency(args.items, args.calls)
+        else:
+            name, _, path = rest.partition("=")
+            out = train_one(name, path, args.epochs, args.batch_size)
+        print(json.dumps(out))
+        return
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
+          f"{platform.python_version()}, torch {torch.__version__}\n")
+
+    def child(spec: str) -> dict:
+        cmd = [sys.executable, "-m", "benchmarks.system", "--child", spec, "--epochs",
+               str(args.epochs), "--batch-size", str(args.batch_size), "--items",
+               str(args.items), "--calls", str(args.calls)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    rows = [child(f"train:{spec}") for spec in ["synthetic=-", *args.data]]
+    print("| data set | training pairs | edges (with reverses) | graphrec s/epoch | "
+          "PyG LightGCN s/epoch | ratio | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['data']} | {r['pairs']:,} | {r['edges']:,} | {r['graphrec_s']:.2f} | "
+              f"{r['stock_s']:.2f} | {r['stock_s'] / r['graphrec_s']:.2f} | "
+              f"{r['peak_mb']:,.0f} |")
+    lat = child("latency:")
+    print(f"\nrecommend(user, k=10) over {lat['items']:,} items: p50 {lat['p50_ms']:.2f} ms, "
+          f"p99 {lat['p99_ms']:.2f} ms ({args.calls} calls; peak RSS {lat['peak_mb']:,.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
