@@ -14,7 +14,7 @@ user_and_item_cold_testing) stay out of the graph.
 
 Also printed, for comparison with the MetaHIN paper's table: per-user nDCG@5 over the user's
 own rated test movies (ranked by score, gain = rating, linear), averaged over users with at
-least two rated test movies. Usage::
+least two rated test movies. Training time per epoch: benchmarks/system.py. Usage::
 
     .venv/bin/python -m benchmarks.ml1m ../shared/data/ml1m_coldstart [--epochs 20]
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
-import time
 
 import numpy as np
 import torch
@@ -93,23 +92,20 @@ def main() -> None:
         strategy, _, model = run.partition(":")
         config = TrainConfig(model=model or "lightgcn", epochs=args.epochs, patience=4,
                              batch_size=args.batch_size, seed=args.seed)
-        start = time.perf_counter()
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
                               protocol=PROTOCOL)
-        seconds = time.perf_counter() - start
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         ci_r, ci_n = m["ci95"]["recall@20"], m["ci95"]["ndcg@20"]
-        per_epoch = seconds / len(result.history) if result.history else 0.0
         lines.append(
             f"| {run} | {m['recall@20']:.4f} [{ci_r[0]:.4f}, {ci_r[1]:.4f}] | "
             f"{m['ndcg@20']:.4f} [{ci_n[0]:.4f}, {ci_n[1]:.4f}] | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
-            f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
+            f"{result.best_epoch} |")
         print(lines[-1], flush=True)
-    print("\n| method | Recall@20 [95% CI] | NDCG@20 [95% CI] | MetaHIN nDCG@5 | users | epoch | "
-          "s/epoch | total s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| method | Recall@20 [95% CI] | NDCG@20 [95% CI] | MetaHIN nDCG@5 | users | "
+          "epoch |")
+    print("|---|---|---|---|---|---|")
     print("\n".join(lines))
 
 

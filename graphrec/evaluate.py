@@ -176,8 +176,10 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
         held = held[held["weight"] >= protocol.min_weight]
     warm_users, warm_items = set(train["user_id"]), set(train["item_id"])
     warm_pos = {item_pos[i] for i in warm_items}
-    # the user's items of other splits (training and other held-out splits) never compete
-    elsewhere = in_scenario[in_scenario["split"] != split]
+    # the user's items of other splits (training and other held-out splits) never compete;
+    # only the users being ranked matter
+    ranked = in_scenario["user_id"].isin(set(held["user_id"]))
+    elsewhere = in_scenario[ranked & (in_scenario["split"] != split)]
     others = elsewhere.groupby("user_id")["item_id"].agg(list).to_dict()
     out = {}
     for subset in subsets:
@@ -192,7 +194,8 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
             out[subset] = _full(scorer, index, rows, candidates, others, ks, protocol,
                                 bootstrap, seed)
         else:
-            own = pd.concat([train, held]).groupby("user_id")["item_id"].agg(set).to_dict()
+            mine = pd.concat([train[train["user_id"].isin(set(held["user_id"]))], held])
+            own = mine.groupby("user_id")["item_id"].agg(set).to_dict()
             pool = np.unique(index.index("item", sorted(warm_items)))
             if subset in ("cold_items", "both_cold"):
                 pool = candidates

@@ -48,16 +48,23 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
     Returns:
         per user, ``[len(positives[u])]`` integer ranks (0 = ranked first).
     """
-    out = []
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, not {ties!r}")
+    competitors = scores.clone()
+    pos_scores = []
     for row, pos in enumerate(positives):
-        others = scores[row].clone()
-        if len(exclude[row]):
-            others[torch.as_tensor(exclude[row])] = -torch.inf
         pos_t = torch.as_tensor(pos)
-        pos_scores = scores[row, pos_t]
-        others[pos_t] = -torch.inf
-        keep = torch.isfinite(others)
-        out.append(_above(others[keep].unsqueeze(0), pos_scores, ties).cpu().numpy())
+        pos_scores.append(scores[row, pos_t])
+        competitors[row, pos_t] = -torch.inf
+        if len(exclude[row]):
+            competitors[row, torch.as_tensor(exclude[row])] = -torch.inf
+    # ascending sort once per user; competitors >= x are those from the left insertion point
+    ordered = torch.sort(competitors, dim=1).values
+    right = ties == "optimistic"
+    out = []
+    for row, values in enumerate(pos_scores):
+        insert = torch.searchsorted(ordered[row], values, right=right)
+        out.append((ordered.shape[1] - insert).cpu().numpy())
     return out
 
 

@@ -21,3 +21,21 @@ def test_excluded_items_do_not_compete_and_ties_count_against():
     assert m["recall@1"] == 0.0  # tie with item 2 is pessimistic
     m = rank_metrics(torch.tensor([[0.9, 0.3, 0.2]]), [np.array([1])], [np.array([0])], k=1)
     assert m["recall@1"] == 1.0 and m["ndcg@1"] == 1.0
+
+
+@pytest.mark.parametrize("ties", ["pessimistic", "optimistic"])
+def test_full_ranks_equal_a_direct_count_with_many_ties(ties):
+    from graphrec.metrics import full_ranks
+
+    scores = torch.randint(0, 5, (30, 50), generator=torch.Generator().manual_seed(0)).float()
+    rng = np.random.default_rng(0)
+    positives = [rng.choice(50, 3, replace=False) for _ in range(30)]
+    exclude = [np.setdiff1d(rng.choice(50, 5, replace=False), p) for p in positives]
+    ranks = full_ranks(scores, positives, exclude, ties)
+    for row in range(30):
+        competitors = [c for c in range(50)
+                       if c not in set(positives[row]) | set(exclude[row])]
+        for p, rank in zip(positives[row], ranks[row], strict=True):
+            above = [scores[row, c] > scores[row, p] if ties == "optimistic"
+                     else scores[row, c] >= scores[row, p] for c in competitors]
+            assert rank == sum(above)
