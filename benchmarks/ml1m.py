@@ -36,7 +36,8 @@ from loaders import get_loader
 
 SCENARIO = "movies"
 PROTOCOL = Protocol("full", min_weight=4.0, candidates="split")
-DEFAULT_RUNS = "popularity,attribute-popularity,attribute-knn,joint:mf,joint:lightgcn"
+DEFAULT_RUNS = ("popularity,attribute-popularity,attribute-knn,joint:mf,joint:lightgcn,"
+                "joint:lightgcn:0.5")
 
 
 def cold_item_splits(tables: KGTables, valid_share: float = 0.1, seed: int = 0) -> KGTables:
@@ -78,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--runs", default=DEFAULT_RUNS,
-                        help="Comma-separated baselines or strategy:model pairs.")
+                        help="Comma-separated baselines or strategy:model[:id_dropout].")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8192)
     parser.add_argument("--seed", type=int, default=0)
@@ -89,9 +90,10 @@ def main() -> None:
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
     lines = []
     for run in args.runs.split(","):
-        strategy, _, model = run.partition(":")
+        strategy, model, dropout = (run.split(":") + ["", ""])[:3]
         config = TrainConfig(model=model or "lightgcn", epochs=args.epochs, patience=4,
-                             batch_size=args.batch_size, seed=args.seed)
+                             batch_size=args.batch_size, seed=args.seed,
+                             id_dropout=float(dropout or 0.0))
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
                               protocol=PROTOCOL)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
@@ -101,11 +103,11 @@ def main() -> None:
             f"| {run} | {m['recall@20']:.4f} [{ci_r[0]:.4f}, {ci_r[1]:.4f}] | "
             f"{m['ndcg@20']:.4f} [{ci_n[0]:.4f}, {ci_n[1]:.4f}] | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
-            f"{result.best_epoch} |")
+            f"{result.valid_score:.4f} | {result.best_epoch} |")
         print(lines[-1], flush=True)
     print("\n| method | Recall@20 [95% CI] | NDCG@20 [95% CI] | MetaHIN nDCG@5 | users | "
-          "epoch |")
-    print("|---|---|---|---|---|---|")
+          "valid NDCG@20 | epoch |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(lines))
 
 

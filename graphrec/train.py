@@ -39,6 +39,8 @@ class TrainConfig:
     patience: int = 5
     k: int = 20
     seed: int = 0
+    #: share of user/item id embeddings dropped per training step (cold-start robustness)
+    id_dropout: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:

@@ -81,7 +81,8 @@ def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
     """
     data, index = build_graph(tables, TRAIN_SPLITS, graph_scenarios)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, data, config.dim, config.num_layers, **(options or {}))
+    model = build_model(config.model, data, config.dim, config.num_layers,
+                        id_dropout=config.id_dropout, **(options or {}))
     if init is not None:
         model.load_state_dict(init)
     model.set_graph(data)

@@ -20,9 +20,10 @@ def get_model(name: str) -> type[GraphModel]:
 
 
 def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int,
-                 **options: bool) -> dict:
+                 **options: bool | float) -> dict:
     """Constructor arguments of model ``name`` for graph ``data`` (JSON-serialisable);
-    ``options`` are :class:`GraphModel` switches (``user_head``, ``scenario_norm``)."""
+    ``options`` are :class:`GraphModel` switches (``user_head``, ``scenario_norm``,
+    ``id_dropout``)."""
     kwargs: dict = {"dim": dim, "num_layers": num_layers, **options}
     if get_model(name) is HeteroSAGE:
         kwargs["edge_types"] = [list(et) for et in graph_edge_types(data)]
@@ -30,7 +31,7 @@ def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int,
 
 
 def build_model(name: str, data: HeteroData, dim: int, num_layers: int,
-                **options: bool) -> GraphModel:
+                **options: bool | float) -> GraphModel:
     """Instantiate model ``name`` for the node counts and relations of ``data``."""
     return get_model(name)({t: data[t].num_nodes for t in data.node_types},
                            **model_kwargs(name, data, dim, num_layers, **options))

@@ -26,14 +26,22 @@ class GraphModel(nn.Module):
         num_nodes: node type -> number of nodes.
         dim: embedding size.
         num_layers: message-passing layers.
+        user_head: add a linear head on user embeddings (feature extraction).
+        scenario_norm: scenario-specific normalisation of item embeddings (AdaBN).
+        id_dropout: in training, the share of users and items whose id embedding is dropped
+            at each step (DropoutNet, Volkovs et al., NeurIPS 2017), so the model learns to
+            score nodes from their neighbours alone, as it must for cold-start nodes.
     """
 
     #: whether outputs depend on neighbours (attributes, other scenarios); False for MF
     uses_neighbours = True
 
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
-                 user_head: bool = False, scenario_norm: bool = False):
+                 user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0):
         super().__init__()
+        if not 0.0 <= id_dropout < 1.0:
+            raise ValueError(f"id_dropout must be in [0, 1), not {id_dropout}")
+        self.id_dropout = id_dropout
         self.num_nodes = dict(num_nodes)
         self.dim = dim
         self.num_layers = num_layers
@@ -51,14 +59,15 @@ class GraphModel(nn.Module):
             self.register_buffer("norm_mean", torch.zeros(n_scen, dim))
             self.register_buffer("norm_std", torch.ones(n_scen, dim))
         self._item_scenario: Tensor | None = None
+        self._data: HeteroData | None = None
+        self._cache: object = None
+        self._mask: dict[str, Tensor] = {}
 
     def init_kwargs(self) -> dict:
         """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
         return {"dim": self.dim, "num_layers": self.num_layers,
-                "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm}
-        self._data: HeteroData | None = None
-        self._cache: object = None
-        self._mask: dict[str, Tensor] = {}
+                "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm,
+                "id_dropout": self.id_dropout}
 
     # subclasses ---------------------------------------------------------------------------------
 
@@ -143,7 +152,12 @@ class GraphModel(nn.Module):
             extra = data[t].num_nodes - weight.shape[0]
             if extra > 0:
                 weight = torch.cat([weight, weight.new_zeros(extra, self.dim)])
-            x[t] = weight * mask[t] if t in mask else weight
+            if t in mask:
+                keep = mask[t]
+                if self.training and self.id_dropout > 0:
+                    keep = keep * (torch.rand_like(keep) >= self.id_dropout)
+                weight = weight * keep
+            x[t] = weight
         return x
 
     def forward(self) -> dict[str, Tensor]:

@@ -48,8 +48,9 @@ def test_same_graph_from_neo4j_and_local_store(neo4j_store, tmp_path):
         assert torch.equal(a[et].edge_index, b[et].edge_index)
 
 
-@pytest.mark.parametrize("options", [{}, {"user_head": True}, {"scenario_norm": True}],
-                         ids=["plain", "user_head", "scenario_norm"])
+@pytest.mark.parametrize("options", [{}, {"user_head": True}, {"scenario_norm": True},
+                                     {"id_dropout": 0.5}],
+                         ids=["plain", "user_head", "scenario_norm", "id_dropout"])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_template(name, options, tmp_path):
     data, index = build_graph(tiny_tables())
@@ -80,6 +81,11 @@ def test_model_template(name, options, tmp_path):
     loaded.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
     assert torch.allclose(loaded()["item"], model()["item"])
     assert torch.equal(make()()["item"], make()()["item"])  # deterministic under a seed
+    if options.get("id_dropout"):  # ids dropped at random in training only
+        model.train()
+        assert not torch.equal(model()["user"], model()["user"])
+        model.eval()
+        assert torch.equal(model()["user"], model()["user"])
     if options.get("scenario_norm") or not model.uses_neighbours:
         return  # a new item shifts its scenario's statistics; covered for the plain models
     # b:2 has no training interaction: a new item with its neighbours gets (nearly) its vector
