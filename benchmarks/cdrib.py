@@ -52,9 +52,12 @@ def main() -> None:
                         default="popularity,item-knn,joint,finetune,feature-extraction,adabn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
+    parser.add_argument("--id-dropout", type=float, default=0.0,
+                        help="Share of user/item id embeddings dropped per training step.")
     args = parser.parse_args()
     tables = get_loader("cdrib")(args.path).tables
-    config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed)
+    config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed,
+                         id_dropout=args.id_dropout)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")
@@ -81,7 +84,7 @@ def main() -> None:
                 f"[{full['ci95']['ndcg@20'][0]:.4f}, {full['ci95']['ndcg@20'][1]:.4f}] | "
                 f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
                 f"{full['users']} |")
-            print(sampled_lines[-1], flush=True)
+            print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     print("\nAuthors' protocol (999 sampled negatives, averaged over test rows):\n")
     print("| domain | method | MRR [95% CI] | N@5 | N@10 [95% CI] | H@1 | H@5 | H@10 | "
           "epoch | s/epoch | total s |")
