@@ -26,6 +26,7 @@ import time
 
 import torch
 
+from benchmarks.report import print_table, with_ci
 from graphrec.evaluate import Protocol, evaluate
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
@@ -69,32 +70,26 @@ def main() -> None:
             seconds = time.perf_counter() - start
             sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
                                ("all",), authors_protocol(domain), ("train",), bootstrap=1000)
-            m, ci = sampled["all"], sampled["all"]["ci95"]
+            m = sampled["all"]
             epochs_run = len(result.history) or 0
             per_epoch = (seconds / epochs_run) if epochs_run else 0.0
-            cells = [f"{m[key]:.4f}" for key in SAMPLED_KEYS]
-            for pos, key in ((0, "mrr"), (2, "ndcg@10")):
-                cells[pos] += f" [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
+            cells = [with_ci(m, key) if key in ("mrr", "ndcg@10") else f"{m[key]:.4f}"
+                     for key in SAMPLED_KEYS]
             sampled_lines.append(f"| {domain} | {name} | {' | '.join(cells)} | "
                                  f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
             full = evaluate(result.scorer, result.index, tables, domain, "test", (10, 20),
                             ("all",), train_splits=("train",), bootstrap=1000)["all"]
             full_lines.append(
-                f"| {domain} | {name} | {full['ndcg@10']:.4f} | {full['ndcg@20']:.4f} "
-                f"[{full['ci95']['ndcg@20'][0]:.4f}, {full['ci95']['ndcg@20'][1]:.4f}] | "
+                f"| {domain} | {name} | {full['ndcg@10']:.4f} | {with_ci(full, 'ndcg@20')} | "
                 f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
                 f"{full['users']} |")
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     print("\nAuthors' protocol (999 sampled negatives, averaged over test rows):\n")
-    print("| domain | method | MRR [95% CI] | N@5 | N@10 [95% CI] | H@1 | H@5 | H@10 | "
-          "epoch | s/epoch | total s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print("\n".join(sampled_lines))
+    print_table(["domain", "method", "MRR [95% CI]", "N@5", "N@10 [95% CI]", "H@1", "H@5",
+                 "H@10", "epoch", "s/epoch", "total s"], sampled_lines)
     print("\nFull ranking over all items of the domain (averaged over test users):\n")
-    print("| domain | method | NDCG@10 | NDCG@20 [95% CI] | Recall@20 | MRR | coverage@20 | "
-          "users |")
-    print("|---|---|---|---|---|---|---|---|")
-    print("\n".join(full_lines))
+    print_table(["domain", "method", "NDCG@10", "NDCG@20 [95% CI]", "Recall@20", "MRR",
+                 "coverage@20", "users"], full_lines)
 
 
 if __name__ == "__main__":

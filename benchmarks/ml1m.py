@@ -28,6 +28,7 @@ import platform
 import numpy as np
 import torch
 
+from benchmarks.report import print_table, with_ci
 from graphrec.evaluate import Protocol, evaluate
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
@@ -98,17 +99,14 @@ def main() -> None:
                               protocol=PROTOCOL)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
-        ci_r, ci_n = m["ci95"]["recall@20"], m["ci95"]["ndcg@20"]
         lines.append(
-            f"| {run} | {m['recall@20']:.4f} [{ci_r[0]:.4f}, {ci_r[1]:.4f}] | "
-            f"{m['ndcg@20']:.4f} [{ci_n[0]:.4f}, {ci_n[1]:.4f}] | "
+            f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
             f"{result.valid_score:.4f} | {result.best_epoch} |")
         print(lines[-1], flush=True)
-    print("\n| method | Recall@20 [95% CI] | NDCG@20 [95% CI] | MetaHIN nDCG@5 | users | "
-          "valid NDCG@20 | epoch |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(lines))
+    print()
+    print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "MetaHIN nDCG@5", "users",
+                 "valid NDCG@20", "epoch"], lines)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import platform
 
 import torch
 
+from benchmarks.report import print_table, with_ci
 from graphrec.evaluate import Protocol, evaluate
 from graphrec.splits import leave_one_out
 from graphrec.train import TrainConfig
@@ -60,15 +61,12 @@ def main() -> None:
         f = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
                      bootstrap=1000)["all"]
         lines.append(
-            f"| {name} | {s['ndcg@10']:.4f} [{s['ci95']['ndcg@10'][0]:.4f}, "
-            f"{s['ci95']['ndcg@10'][1]:.4f}] | {s['hr@10']:.4f} | {f['ndcg@10']:.4f} "
-            f"[{f['ci95']['ndcg@10'][0]:.4f}, {f['ci95']['ndcg@10'][1]:.4f}] | "
+            f"| {name} | {with_ci(s, 'ndcg@10')} | {s['hr@10']:.4f} | {with_ci(f, 'ndcg@10')} | "
             f"{f['recall@10']:.4f} | {f['mrr']:.4f} | {s['users']} | {result.best_epoch} |")
         print(lines[-1], flush=True)
-    print("\n| method | sampled NDCG@10 [95% CI] | sampled HR@10 | full NDCG@10 [95% CI] | "
-          "full Recall@10 | full MRR | users | epoch |")
-    print("|---|---|---|---|---|---|---|---|")
-    print("\n".join(lines))
+    print()
+    print_table(["method", "sampled NDCG@10 [95% CI]", "sampled HR@10", "full NDCG@10 [95% CI]",
+                 "full Recall@10", "full MRR", "users", "epoch"], lines)
 
 
 if __name__ == "__main__":
