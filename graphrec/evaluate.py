@@ -181,6 +181,10 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
     ranked = in_scenario["user_id"].isin(set(held["user_id"]))
     elsewhere = in_scenario[ranked & (in_scenario["split"] != split)]
     others = elsewhere.groupby("user_id")["item_id"].agg(list).to_dict()
+    if protocol.name == "sampled":  # the draw pool, and the items exclude_own skips per user
+        warm_pool = np.unique(index.index("item", sorted(warm_items)))
+        mine = pd.concat([train[train["user_id"].isin(set(held["user_id"]))], held])
+        own = mine.groupby("user_id")["item_id"].agg(set).to_dict()
     out = {}
     for subset in subsets:
         rows = _subset_rows(held, subset, warm_users, warm_items)
@@ -194,11 +198,7 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
             out[subset] = _full(scorer, index, rows, candidates, others, ks, protocol,
                                 bootstrap, seed)
         else:
-            mine = pd.concat([train[train["user_id"].isin(set(held["user_id"]))], held])
-            own = mine.groupby("user_id")["item_id"].agg(set).to_dict()
-            pool = np.unique(index.index("item", sorted(warm_items)))
-            if subset in ("cold_items", "both_cold"):
-                pool = candidates
+            pool = candidates if subset in ("cold_items", "both_cold") else warm_pool
             out[subset] = _sampled(scorer, index, rows, pool, own, ks, protocol, bootstrap,
                                    seed)
     return out
