@@ -19,14 +19,12 @@ import torch
 from torch import Tensor
 
 from graphrec.evaluate import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
-from graphrec.graph import GraphIndex, build_graph
+from graphrec.graph import TRAIN_SPLITS, GraphIndex, build_graph
 from graphrec.models import get_model
 from graphrec.run import load_run_files
 from kg import schema
 from kg.errors import DataError
 from kg.tables import KGTables
-
-TRAIN_SPLITS = ("train", "all")
 
 
 class Recommender:
@@ -76,9 +74,8 @@ class Recommender:
                  subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
                  bootstrap: int = 1000) -> dict[str, dict]:
         """Metrics of this model on the held-out ``split`` of ``scenario`` (see
-        :func:`graphrec.evaluate.evaluate`; 95% bootstrap intervals over test users)."""
-        if scenario not in self.scenarios:
-            raise DataError(f"unknown scenario {scenario!r}; scenarios are {self.scenarios}")
+        :func:`graphrec.evaluate.evaluate`; 95% bootstrap intervals over test users). An
+        unknown scenario raises :class:`DataError` listing the scenarios."""
         return evaluate(self.scorer, self.index, self.tables, scenario, split, tuple(ks),
                         tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
 

@@ -27,11 +27,9 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.graph import GraphIndex
+from graphrec.graph import TRAIN_SPLITS, GraphIndex
 from kg.registry import resolve
 from kg.tables import KGTables
-
-TRAIN_SPLITS = ("train", "all")
 
 
 def _train_interactions(tables: KGTables, train_splits: tuple[str, ...]) -> pd.DataFrame:

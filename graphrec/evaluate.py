@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graphrec.graph import GraphIndex
+from graphrec.graph import TRAIN_SPLITS, GraphIndex
 from graphrec.metrics import (
     TIES,
     bootstrap_ci,
@@ -48,7 +48,6 @@ from kg.tables import KGTables
 
 SUBSETS = ("all", "warm", "cold_users", "cold_items", "both_cold")
 DEFAULT_SUBSETS = ("all", "cold_users", "cold_items")
-TRAIN_SPLITS = ("train", "all")
 
 
 class Scorer(TypingProtocol):

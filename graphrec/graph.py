@@ -22,6 +22,9 @@ from kg import schema
 from kg.errors import DataError
 from kg.tables import KGTables
 
+#: splits whose interactions are training data (``all``: a data set without its own split)
+TRAIN_SPLITS = ("train", "all")
+
 
 @dataclass
 class GraphIndex:
@@ -78,7 +81,7 @@ def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
     return torch.from_numpy(np.stack([index.index(src_type, src), index.index(dst_type, dst)]))
 
 
-def build_graph(tables: KGTables, splits: Iterable[str] = ("train", "all"),
+def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
                 scenarios: Iterable[str] | None = None) -> tuple[HeteroData, GraphIndex]:
     """Build the message-passing graph.
 

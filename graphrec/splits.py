@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from graphrec.graph import TRAIN_SPLITS
 from kg.errors import ConfigError, DataError
 from kg.tables import KGTables
 
@@ -81,7 +82,7 @@ def leave_one_out(tables: KGTables, scenario: str, min_interactions: int = 3) ->
 
 
 def subsample_training(tables: KGTables, scenario: str, fraction: float, seed: int = 0,
-                       train_splits: tuple[str, ...] = ("train", "all")) -> KGTables:
+                       train_splits: tuple[str, ...] = TRAIN_SPLITS) -> KGTables:
     """Keep a random ``fraction`` of ``scenario``'s training interactions (at least one).
 
     Smaller fractions are subsets of larger ones for the same seed (one permutation, cut at

@@ -30,7 +30,7 @@ import torch
 
 from graphrec.baselines import BASELINES, build_baseline
 from graphrec.evaluate import EmbeddingScorer, Protocol, Scorer, evaluate
-from graphrec.graph import GraphIndex, build_graph
+from graphrec.graph import TRAIN_SPLITS, GraphIndex, build_graph
 from graphrec.models import build_model, get_model
 from graphrec.train import TrainConfig, fit
 from kg.registry import resolve
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 LEARNED = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
 STRATEGIES = (*BASELINES, *LEARNED)
-TRAIN_SPLITS = ("train", "all")
 
 
 @dataclass
