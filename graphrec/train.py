@@ -62,7 +62,7 @@ class FitResult:
 
 def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[np.ndarray],
         pool_of_pair: np.ndarray, validate: Callable[[nn.Module], float], config: TrainConfig,
-        progress: bool = True) -> FitResult:
+        progress: bool = True, pair_weights: np.ndarray | None = None) -> FitResult:
     """Train ``model`` with BPR; keep the state with the best validation score.
 
     Args:
@@ -73,6 +73,8 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
         pool_of_pair: ``[num_pairs]`` index into ``neg_pools`` for each pair.
         validate: model -> validation score (higher is better), called after every epoch.
         config: training settings.
+        pair_weights: ``[num_pairs]`` loss weight of each pair (default 1): a source scenario
+            can be down-weighted without leaving the graph.
     """
     if len(users) == 0:
         raise TrainingError("no training pairs: the chosen split/scenarios hold no interactions")
@@ -81,6 +83,7 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     u_all = torch.as_tensor(users)
     i_all = torch.as_tensor(items)
+    w_all = None if pair_weights is None else torch.as_tensor(pair_weights, dtype=torch.float32)
     best = (-np.inf, 0, copy.deepcopy(model.state_dict()))
     history, waited, started = [], 0, time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc="train", disable=not progress, leave=False)
@@ -99,7 +102,8 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
             u = emb["user"][u_all[batch]]
             pos = emb["item"][i_all[batch]]
             ng = emb["item"][neg_all[batch]]
-            loss = -nn.functional.logsigmoid((u * pos).sum(-1) - (u * ng).sum(-1)).mean()
+            per_pair = -nn.functional.logsigmoid((u * pos).sum(-1) - (u * ng).sum(-1))
+            loss = per_pair.mean() if w_all is None else (w_all[batch] * per_pair).mean()
             reg = config.weight_decay * (u.pow(2).sum() + pos.pow(2).sum() + ng.pow(2).sum()) \
                 / len(batch)
             opt.zero_grad()

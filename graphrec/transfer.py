@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -29,77 +29,23 @@ import pandas as pd
 import torch
 
 from graphrec.baselines import BASELINES, build_baseline
-from graphrec.evaluate import EmbeddingScorer, Protocol, Scorer, evaluate
-from graphrec.graph import TRAIN_SPLITS, GraphIndex, build_graph
-from graphrec.models import build_model, get_model
-from graphrec.train import TrainConfig, fit
+from graphrec.evaluate import Protocol, evaluate
+from graphrec.graph import TRAIN_SPLITS, build_graph
+from graphrec.models import get_model
+from graphrec.strategy_base import StrategyResult, finish, train_scenarios
+from graphrec.train import TrainConfig
 from kg.registry import resolve
 from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
 
-LEARNED = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
+CLASSIC = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
+#: strategies defined in their own modules (imported on use): name -> "module:function"
+EXTENDED = {"guarded": "graphrec.guard:run_guarded"}
+LEARNED = (*CLASSIC, *EXTENDED)
 STRATEGIES = (*BASELINES, *LEARNED)
 
-
-@dataclass
-class StrategyResult:
-    """Test metrics per subset, the selected epoch and the final embeddings."""
-
-    name: str
-    test: dict[str, dict]
-    valid_score: float
-    best_epoch: int = 0
-    seconds: float = 0.0
-    embeddings: dict[str, torch.Tensor] = field(default_factory=dict)
-    model: torch.nn.Module | None = None
-    graph_scenarios: list[str] | None = None
-    index: GraphIndex | None = None
-    history: list[dict] = field(default_factory=list)
-    scorer: Scorer | None = None
-
-
-def _pairs(tables: KGTables, index: GraphIndex, scenarios: list[str]):
-    inter = tables.interactions
-    part = inter[inter["split"].isin(TRAIN_SPLITS) & inter["scenario"].isin(scenarios)]
-    users = index.index("user", part["user_id"])
-    items = index.index("item", part["item_id"])
-    names = sorted(set(part["scenario"]))
-    pools = [index.scenario_items(s) for s in names]
-    pool_of_pair = part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy()
-    return users, items, pools, pool_of_pair
-
-
-def _train(tables: KGTables, target: str, graph_scenarios: list[str] | None,
-           pair_scenarios: list[str], config: TrainConfig, init: dict | None = None,
-           progress: bool = True, options: dict | None = None, head_only: bool | None = None,
-           protocol: Protocol | None = None):
-    """Build graph and model, train with BPR on ``pair_scenarios``, select on target valid.
-
-    ``head_only``: True trains only the user head (frozen encoder); False freezes the head.
-    """
-    data, index = build_graph(tables, TRAIN_SPLITS, graph_scenarios)
-    torch.manual_seed(config.seed)
-    model = build_model(config.model, data, config.dim, config.num_layers,
-                        id_dropout=config.id_dropout, **(options or {}))
-    if init is not None:
-        model.load_state_dict(init)
-    model.set_graph(data)
-    if head_only is not None:
-        for pname, param in model.named_parameters():
-            param.requires_grad_(pname.startswith("user_head") == head_only)
-
-    def validate(m) -> float:
-        emb = m()
-        res = evaluate(EmbeddingScorer(emb["user"], emb["item"]), index, tables, target,
-                       "valid", (config.k,), ("all",), protocol)
-        return res["all"][f"ndcg@{config.k}"] if res else 0.0
-
-    users, items, pools, pool_of_pair = _pairs(tables, index, pair_scenarios)
-    result = fit(model, users, items, pools, pool_of_pair, validate, config, progress)
-    with torch.no_grad():
-        emb = model()
-    return result, emb, index, model
+__all__ = ["STRATEGIES", "StrategyResult", "compare", "item_embedding_table", "run_strategy"]
 
 
 def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
@@ -122,34 +68,29 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
                          protocol)
         return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"] if valid else 0.0,
                               seconds=time.perf_counter() - start, index=index, scorer=scorer)
+    if name in EXTENDED:
+        module, func = EXTENDED[name].split(":")
+        strategy = getattr(__import__(module, fromlist=[func]), func)
+        return strategy(tables, target, config, progress=progress, protocol=protocol)
     graph_scenarios = [target] if name == "target-only" else None
-    train = partial(_train, protocol=protocol)
+    train = partial(train_scenarios, tables, target, protocol=protocol, progress=progress)
     if name == "target-only":
-        res, emb, index, model = train(tables, target, graph_scenarios, [target], config, None,
-                                       progress)
+        trained = train(graph_scenarios, [target], config)
     elif name == "joint":
-        res, emb, index, model = train(tables, target, None, scenarios, config, None, progress)
+        trained = train(None, scenarios, config)
     elif name == "finetune":
-        pre, _, _, _ = train(tables, target, None, sources, config, None, progress)
-        tuned = replace(config, lr=config.lr / 2)
-        res, emb, index, model = train(tables, target, None, [target], tuned, pre.state,
-                                       progress)
+        pre = train(None, sources, config)
+        trained = train(None, [target], replace(config, lr=config.lr / 2), pre.fit.state)
     elif name == "feature-extraction":
-        pre, _, _, _ = train(tables, target, None, sources, config, None, progress,
-                             {"user_head": True}, head_only=False)
-        res, emb, index, model = train(tables, target, None, [target], config, pre.state,
-                                       progress, {"user_head": True}, head_only=True)
+        pre = train(None, sources, config, options={"user_head": True}, head_only=False)
+        trained = train(None, [target], config, pre.fit.state, options={"user_head": True},
+                        head_only=True)
     elif name == "adabn":
-        res, _, index, model = train(tables, target, None, sources, config, None, progress,
-                                     {"scenario_norm": True})
-        model.fit_scenario_norm()
+        trained = train(None, sources, config, options={"scenario_norm": True})
+        trained.model.fit_scenario_norm()
         with torch.no_grad():
-            emb = model()
-    scorer = EmbeddingScorer(emb["user"], emb["item"])
-    test = evaluate(scorer, index, tables, target, "test", (config.k,), protocol=protocol)
-    return StrategyResult(name, test, res.best_score, res.best_epoch,
-                          time.perf_counter() - start, emb, model, graph_scenarios,
-                          index=index, history=res.history, scorer=scorer)
+            trained.embeddings = trained.model()
+    return finish(name, trained, tables, target, config, start, protocol, graph_scenarios)
 
 
 def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEGIES,

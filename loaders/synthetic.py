@@ -10,6 +10,9 @@ what the user takes in the sparse target scenario: transfer has something real t
 
 With ``adversarial=True`` one more scenario is added whose users pick items *away* from their
 taste (``match`` inverted): a source that should hurt, for negative-transfer guards to catch.
+It resells the target's catalogue (item ``j`` of both has the same taste and a ``SAME_PRODUCT``
+link), so its inverted preferences reach the target's items through the graph, as an outlet's
+bargain hunters would mislead a shop that pooled their clicks with its own customers'.
 
 Splits: in each scenario ``cold_item_fraction`` of the items are cold-start items (all their
 interactions go to valid/test); in the target ``cold_user_fraction`` of its users are cold-start
@@ -101,12 +104,17 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
     user_taste = rng.integers(cfg.n_tastes, size=cfg.n_users)
     users = [f"u{u}" for u in range(cfg.n_users)]
 
-    items, attrs, inter = [], [], []
+    items, attrs, inter, links = [], [], [], []
     cold_items: set[str] = set()
     item_taste: dict[str, int] = {}
+    # the adversarial scenario resells the target's catalogue: same products, same tastes
+    mirrored = rng.integers(cfg.n_tastes, size=cfg.items_per_scenario) if cfg.adversarial \
+        else None
     for s_idx, scenario in enumerate(cfg.scenarios):
         n = cfg.items_per_scenario
-        taste = rng.integers(cfg.n_tastes, size=n)
+        is_mirror = cfg.adversarial and scenario in (cfg.adversarial_scenario,
+                                                      cfg.target_scenario)
+        taste = mirrored if is_mirror else rng.integers(cfg.n_tastes, size=n)
         popularity = (1.0 + rng.permutation(n)) ** -cfg.popularity_exponent
         ids = [f"{scenario}:i{j}" for j in range(n)]
         for j, iid in enumerate(ids):
@@ -117,6 +125,8 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
             cat = (t * cfg.categories_per_taste + rng.integers(cfg.categories_per_taste)
                    if rng.random() > cfg.attribute_noise else rng.integers(n_cats))
             items.append((iid, scenario))
+            if is_mirror and scenario == cfg.adversarial_scenario:
+                links.append((iid, f"{cfg.target_scenario}:i{j}", "SAME_PRODUCT"))
             attrs += [(iid, "brand", f"brand{brand}"), (iid, "category", f"cat{cat}")]
         cold_items.update(ids[j] for j in rng.choice(n, int(cfg.cold_item_fraction * n),
                                                      replace=False))
@@ -148,6 +158,7 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
             [(u, "region", f"r{(t + int(rng.integers(2))) % cfg.n_tastes}")
              for u, t in zip(users, user_taste, strict=True) if u in active_users],
             columns=["user_id", "kind", "value"]),
+        item_links=pd.DataFrame(links, columns=["item_id", "other_id", "relation"]),
     ).validate()
     info = {
         "config": dataclasses.asdict(cfg),

@@ -11,6 +11,7 @@ import typer
 from graphrec.api import Recommender
 from graphrec.cli.output import console, fail, table
 from graphrec.evaluate import DEFAULT_SUBSETS, SUBSETS, Protocol
+from graphrec.guard import decision_rows
 from kg.errors import GraphRecError
 
 
@@ -41,11 +42,13 @@ def evaluate(
         chosen = Protocol(protocol, negatives=negatives, seed=seed)
         result = rec.evaluate(target, split, tuple(k or (10, 20)),
                               tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
+        decision_file = run_dir / "decision.json"
+        decision = json.loads(decision_file.read_text()) if decision_file.is_file() else None
     except GraphRecError as exc:
         fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"scenario": target, "split": split, "protocol": protocol,
-                               "results": result}, indent=2))
+                               "results": result, "decision": decision}, indent=2))
         return
     rows = []
     for name, metrics in result.items():
@@ -57,3 +60,6 @@ def evaluate(
             row[key] = f"{value:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
         rows.append(row)
     console.print(table(rows, f"{target!r}, {split} split, {protocol} protocol"))
+    if decision is not None:
+        console.print(table(decision_rows(decision),
+                            "why this model: negative-transfer check on the valid split"))

@@ -14,7 +14,8 @@ from graphrec.api import Recommender
 from graphrec.cli.connection import graphrec_home, open_store
 from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.config import RunConfig
-from graphrec.run import new_run_dir, save_run
+from graphrec.guard import decision_rows, strategy_decision
+from graphrec.run import atomic_write_text, new_run_dir, save_run
 from graphrec.splits import apply_split
 from graphrec.transfer import StrategyResult, compare
 from kg.errors import ConfigError, DataError, GraphRecError
@@ -39,7 +40,9 @@ def _tables(cfg: RunConfig) -> KGTables:
     return apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
 
 
-def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) -> Path:
+def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path,
+          decision: dict | None = None) -> Path:
+    """Write the run directory; ``decision.json`` holds the strategy/source decision."""
     run_dir = new_run_dir(runs, result.name)
     spec = {"name": cfg.model, "kwargs": result.model.init_kwargs(),
             "graph_scenarios": result.graph_scenarios}
@@ -49,8 +52,12 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path) 
     config = {"data": cfg.data, "split": cfg.split, "target": cfg.target,
               "strategy": result.name,
               "model": cfg.model, "train": dataclasses.asdict(cfg.train)}
-    return save_run(run_dir, model=result.model, model_spec=spec, tables=tables,
-                    config=config, metrics=metrics, seed=cfg.train.seed)
+    decision = decision or result.decision
+    save_run(run_dir, model=result.model, model_spec=spec, tables=tables, config=config,
+             metrics=metrics, seed=cfg.train.seed)
+    if decision is not None:
+        atomic_write_text(run_dir / "decision.json", json.dumps(decision, indent=2))
+    return run_dir
 
 
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
@@ -72,21 +79,25 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
 
 
 def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
-    """Compare strategies (``[train] strategies``) on the target; save the one selected on
-    validation and print its run directory."""
+    """Compare strategies (``[train] strategies``) with target-only on the target's valid
+    split; save the one selected on validation, with ``decision.json`` (every strategy's gain
+    over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
+    directory."""
     try:
         cfg = RunConfig.from_file(config)
         tables = _tables(cfg)
-        results = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet)
-        learned = [r for r in results if r.model is not None]
-        if not learned:
-            raise ConfigError(f"{config}: no learned strategy among {list(cfg.strategies)}")
-        best = max(learned, key=lambda r: r.valid_score)
-        run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs")
+        strategies = cfg.strategies
+        if "target-only" not in strategies:  # the reference every transfer is judged against
+            strategies = ("target-only", *strategies)
+        results = compare(tables, cfg.target, strategies, cfg.train, not quiet)
+        decision = strategy_decision(results, cfg.target)
+        best = next(r for r in results if r.name == decision["selected"])
+        run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs", decision)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(table(strategy_rows(results, cfg.train.k),
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
+    console.print(table(decision_rows(decision), "negative-transfer check (valid split)"))
     typer.echo(str(run_dir))
 
 
