@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import time
@@ -14,28 +13,13 @@ import typer
 
 from graphrec import __version__
 from graphrec.cli.connection import graphrec_home
-from graphrec.cli.output import console, fail, strategy_rows, table
+from graphrec.cli.output import bridge_rows, console, fail, strategy_rows, table
 from graphrec.train import TrainConfig
 from graphrec.transfer import STRATEGIES, compare, item_embedding_table
+from kg.bridges import bridges_report
 from kg.errors import GraphRecError
 from kg.store import LocalStore
 from loaders import SyntheticConfig, generate_synthetic
-
-
-def _bridges(back, scenarios) -> list[dict]:
-    inter = back.interactions
-    train = inter[inter["split"] == "train"]
-    attrs = back.item_attributes.merge(back.items, on="item_id")
-    rows = []
-    for a, b in itertools.combinations(sorted(scenarios), 2):
-        users_a = set(train.loc[train["scenario"] == a, "user_id"])
-        users_b = set(train.loc[train["scenario"] == b, "user_id"])
-        keys_a = set(attrs.loc[attrs["scenario"] == a, "value"])
-        keys_b = set(attrs.loc[attrs["scenario"] == b, "value"])
-        rows.append({"scenarios": f"{a} - {b}", "bridging users (train)":
-                     f"{len(users_a & users_b):,}", "shared attribute values":
-                     f"{len(keys_a & keys_b):,}"})
-    return rows
 
 
 def demo(
@@ -67,10 +51,11 @@ def demo(
                   f"{same}")
     console.print(table([{"scenario": k, **{c: f"{n:,}" for c, n in v.items()}}
                          for k, v in stats["scenarios"].items()], "scenarios"))
-    console.print(table(_bridges(back, stats["scenarios"]), "bridges between scenarios"))
+    target = config.target_scenario
+    console.print(table(bridge_rows(bridges_report(back, target)),
+                        f"candidate sources for {target!r} (graphrec kg bridges), best first"))
     if not train:
         return
-    target = config.target_scenario
     train_config = TrainConfig(epochs=epochs, seed=seed)
     try:
         results = compare(back, target, STRATEGIES, train_config, progress=not quiet)

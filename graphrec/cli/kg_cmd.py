@@ -1,4 +1,4 @@
-"""``graphrec kg load|stats|query``: build and explore the knowledge graph."""
+"""``graphrec kg load|stats|query|bridges``: build and explore the knowledge graph."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from graphrec.cli.connection import open_store
-from graphrec.cli.output import console, fail, table
+from graphrec.cli.output import bridge_rows, console, fail, table
+from kg.bridges import bridges_report, report_dict
 from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, GraphRecError
 from kg.store import Neo4jStore
@@ -123,3 +124,33 @@ def query(
         console.print(table(rows, f"{name} ({len(rows)} rows)"))
     else:
         console.print(f"{name}: no rows")
+
+
+@app.command()
+def bridges(
+    target: Annotated[str, typer.Option("--target", "-t", help="Target scenario.")],
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Candidate source (repeatable; default every other scenario).")
+    ] = None,
+    store: StoreOpt = "local",
+    directory: DirOpt = None,
+    components: Annotated[bool, typer.Option(
+        help="Count connected components (slowest part on large graphs).")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Rank source scenarios for a target before training: user overlap and taste agreement,
+    product links and popularity agreement, shared and bridge attributes, components."""
+    try:
+        with open_store(store, directory) as st:
+            tables = st.read()
+        reports = bridges_report(tables, target, source or None, components=components)
+    except GraphRecError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"target": target, "sources": report_dict(reports)}, indent=2))
+        return
+    console.print(table(bridge_rows(reports), f"candidate sources for {target!r}, best first"))
+    hurting = [r.source for r in reports if r.score < 0]
+    if hurting:
+        console.print(f"likely to hurt (negative score): {', '.join(hurting)}; check with the "
+                      "'guarded' strategy", highlight=False)

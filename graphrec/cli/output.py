@@ -47,3 +47,20 @@ def strategy_rows(results: list, k: int) -> list[dict]:
         row["seconds"] = f"{r.seconds:.1f}"
         rows.append(row)
     return rows
+
+
+def bridge_rows(reports: list) -> list[dict]:
+    """Printable rows of a transferability report, best source first."""
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:+.3f}"
+
+    return [{"rank": str(r.rank), "source": r.source, "score": f"{r.score:+.3f}",
+             "user bridge": f"{r.user_bridge:.2f} ({r.bridging_users:,})",
+             "taste agreement": fmt(r.user_agreement),
+             "item bridge": f"{r.item_bridge:.2f} ({r.linked_items:,})",
+             "popularity agreement": fmt(r.item_agreement),
+             "shared attrs": f"{r.shared_attributes:,} (J={r.attribute_jaccard:.2f})",
+             "target items reachable": f"{r.target_items_connected:.2f}",
+             "top bridge attributes": ", ".join(k for k, _ in r.bridge_attributes[:2])}
+            for r in reports]
+
