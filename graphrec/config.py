@@ -23,6 +23,12 @@ Example::
     test = 0.1
     fraction = 0.25             # keep 25% of the target's training interactions
 
+    [privacy]                   # optional (kg.privacy): applied right after loading
+    pseudonymise = true         # keyed HMAC of user ids; key from $GRAPHREC_PSEUDONYM_KEY
+    user_attributes = false     # keep user attributes out of the graph
+    isolate = ["outlet"]        # these scenarios give only aggregated item-item links
+    min_support = 3
+
 Unknown sections or keys are errors, never silently ignored.
 """
 
@@ -34,6 +40,7 @@ from pathlib import Path
 
 from graphrec.train import TrainConfig
 from kg.errors import ConfigError
+from kg.privacy import PrivacyConfig
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
@@ -49,6 +56,7 @@ class RunConfig:
     strategies: tuple[str, ...]
     train: TrainConfig = field(default_factory=TrainConfig)
     split: dict = field(default_factory=dict)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     @property
     def model(self) -> str:
@@ -56,10 +64,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
-        unknown = sorted(set(raw) - {"data", "train", "split"})
+        unknown = sorted(set(raw) - {"data", "train", "split", "privacy"})
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
-                              "'split', 'train']")
+                              "'privacy', 'split', 'train']")
         split = dict(raw.get("split", {}))
         bad = sorted(set(split) - _SPLIT_KEYS)
         if bad:
@@ -83,7 +91,8 @@ class RunConfig:
         strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
         train.pop("strategy", None)
         return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
-                   train=TrainConfig.from_dict(train), split=split)
+                   train=TrainConfig.from_dict(train), split=split,
+                   privacy=PrivacyConfig.from_dict(raw.get("privacy", {})))
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:

@@ -13,6 +13,7 @@ Graph (Neo4j)::
     (:User)-[:HAS_<KIND>]->(:Attribute {key, kind, value})      e.g. HAS_GENDER
     (:Item)-[:SAME_PRODUCT]->(:Item)      the same product in another scenario (platform, market)
     (:Item)-[:ALSO_VIEWED]->(:Item)       co-view links inside a scenario
+    (:Item)-[:CO_INTERACTED]->(:Item)     aggregated co-interactions of an isolated scenario
 
 PyG (``HeteroData``) node types are ``user``, ``item``, ``scenario`` and one per attribute kind;
 every edge type has a reverse type (``rev_<relation>``) so attribute nodes are updated during
@@ -40,7 +41,8 @@ INTERACTED = "INTERACTED"
 IN_SCENARIO = "IN_SCENARIO"
 SAME_PRODUCT = "SAME_PRODUCT"
 ALSO_VIEWED = "ALSO_VIEWED"
-ITEM_LINK_TYPES: tuple[str, ...] = (SAME_PRODUCT, ALSO_VIEWED)
+CO_INTERACTED = "CO_INTERACTED"
+ITEM_LINK_TYPES: tuple[str, ...] = (SAME_PRODUCT, ALSO_VIEWED, CO_INTERACTED)
 
 # Attribute kinds: lower-case identifiers; they become HAS_<KIND> and a PyG node type.
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

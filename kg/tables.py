@@ -12,7 +12,7 @@ item_attributes item_id, kind, value                                   (item_id,
 user_attributes user_id, kind, value                                   (user_id, kind, value)
 interactions   user_id, item_id, scenario, weight (float64),           (user_id, item_id)
                ts (Int64 unix seconds, nullable), split
-item_links     item_id, other_id, relation (SAME_PRODUCT|ALSO_VIEWED)  (item_id, other_id, relation)
+item_links     item_id, other_id, relation (schema.ITEM_LINK_TYPES)    (item_id, other_id, relation)
 ============== ======================================================= ===========================
 
 ``split`` names the data set's own split an interaction belongs to (``train``, ``valid``,

@@ -10,6 +10,7 @@ import typer
 from graphrec.api import Recommender
 from graphrec.cli.connection import open_store
 from graphrec.cli.output import console, fail
+from graphrec.privacy import privatise_embeddings
 from kg import schema
 from kg.errors import ConfigError, GraphRecError
 from kg.store import Neo4jStore
@@ -22,6 +23,10 @@ def export(
         help="First load the run's graph (idempotent MERGE) so every node exists.")] = True,
     users: Annotated[bool, typer.Option(help="Write user embeddings too.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    dp_epsilon: Annotated[float | None, typer.Option(
+        help="Release user embeddings with (epsilon, delta)-differential privacy (Gaussian "
+             "mechanism on unit-norm vectors; see graphrec.privacy).")] = None,
+    dp_delta: Annotated[float, typer.Option(help="delta of --dp-epsilon.")] = 1e-5,
 ) -> None:
     """Write item (and user) embeddings as node properties and create cosine vector indexes
     (``graphrec_item_embedding``, ``graphrec_user_embedding``) for the ``similar_items``
@@ -40,9 +45,14 @@ def export(
             n_users = 0
             if users:
                 ids = rec.index.ids["user"]
+                vectors = rec.user_embeddings(ids)
+                if dp_epsilon is not None:
+                    vectors = privatise_embeddings(vectors, dp_epsilon, dp_delta)
                 n_users = store.write_embeddings(
-                    schema.USER, ids, rec.user_embeddings(ids).tolist(), progress=not quiet)
-    except GraphRecError as exc:
+                    schema.USER, ids, vectors.tolist(), progress=not quiet)
+    except (GraphRecError, ValueError) as exc:
         fail(str(exc))
+    private = f" (user vectors ({dp_epsilon}, {dp_delta})-DP)" if dp_epsilon and users else ""
     console.print(f"wrote {n_items:,} item and {n_users:,} user embeddings to "
-                  f"{store.config.uri} (database {store.config.database}) with vector indexes")
+                  f"{store.config.uri} (database {store.config.database}) with vector "
+                  f"indexes{private}")

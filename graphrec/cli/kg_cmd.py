@@ -14,6 +14,7 @@ from graphrec.cli.output import bridge_rows, console, fail, table
 from kg.bridges import bridges_report, report_dict
 from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, GraphRecError
+from kg.privacy import KEY_ENV, PrivacyConfig
 from kg.store import Neo4jStore
 from loaders import LOADERS, get_loader
 
@@ -46,20 +47,34 @@ def load(
         "--option", "-o", help="Loader option name=value (repeatable), e.g. pair=game_video.")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    pseudonymise: Annotated[bool, typer.Option(
+        help=f"Replace user ids by keyed pseudonyms (HMAC-SHA256; key from ${KEY_ENV}).")
+    ] = False,
+    user_attributes: Annotated[bool, typer.Option(
+        help="Load user attributes (--no-user-attributes keeps them out).")] = True,
+    isolate: Annotated[list[str] | None, typer.Option(
+        "--isolate", help="Scenario that contributes only aggregated item-item links, no user "
+                          "rows (repeatable).")] = None,
+    min_support: Annotated[int, typer.Option(
+        help="--isolate: distinct users a co-interaction needs to become a link.")] = 3,
 ) -> None:
-    """Load a data set into the store. Bad input writes nothing; re-running is idempotent."""
+    """Load a data set into the store. Bad input writes nothing; re-running is idempotent.
+    Privacy options apply before anything is written."""
     if path == "-" and dataset != "synthetic":
         fail(f"loader {dataset!r} needs a PATH")
     try:
         loader = get_loader(dataset)
         t0 = time.perf_counter()
         ds = loader(path, **parse_pairs(option, "--option"))
+        privacy = PrivacyConfig(pseudonymise=pseudonymise, user_attributes=user_attributes,
+                                isolate=tuple(isolate or ()), min_support=min_support)
+        tables = privacy.apply(ds.tables)
         parse_s = time.perf_counter() - t0
         with open_store(store, directory) as st:
-            report = st.load(ds.tables, progress=not quiet)
+            report = st.load(tables, progress=not quiet)
     except (GraphRecError, TypeError) as exc:
         fail(str(exc))
-    counts = ds.tables.counts()
+    counts = tables.counts()
     console.print(f"loaded {dataset} into {store}: {counts['users']:,} users, "
                   f"{counts['items']:,} items, {counts['interactions']:,} interactions "
                   f"(parse {parse_s:.1f}s, write {report.seconds['total']:.1f}s)")

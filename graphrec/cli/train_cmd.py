@@ -19,6 +19,7 @@ from graphrec.run import atomic_write_text, new_run_dir, save_run
 from graphrec.splits import apply_split
 from graphrec.transfer import StrategyResult, compare
 from kg.errors import ConfigError, DataError, GraphRecError
+from kg.privacy import KEY_ENV, pseudonym, resolve_key
 from kg.tables import KGTables
 from loaders import get_loader
 
@@ -29,7 +30,7 @@ QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
 def _tables(cfg: RunConfig) -> KGTables:
-    """The configured knowledge graph, re-split as ``[split]`` asks."""
+    """The configured knowledge graph after ``[privacy]``, re-split as ``[split]`` asks."""
     data = cfg.data
     if "loader" in data:
         tables = get_loader(data["loader"])(data.get("path", "-"), **data.get("options", {})
@@ -37,6 +38,7 @@ def _tables(cfg: RunConfig) -> KGTables:
     else:
         with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
             tables = store.read()
+    tables = cfg.privacy.apply(tables)
     return apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
 
 
@@ -49,7 +51,8 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path,
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,
                "seconds": result.seconds, "history": result.history}
-    config = {"data": cfg.data, "split": cfg.split, "target": cfg.target,
+    privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
+    config = {"data": cfg.data, "split": cfg.split, "privacy": privacy, "target": cfg.target,
               "strategy": result.name,
               "model": cfg.model, "train": dataclasses.asdict(cfg.train)}
     decision = decision or result.decision
@@ -107,9 +110,15 @@ def recommend(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Target scenario.")],
     k: Annotated[int, typer.Option("-k", help="How many items.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+    pseudonymise: Annotated[bool, typer.Option(
+        help=f"The run's user ids are pseudonyms: map --user through the key in ${KEY_ENV}.")
+    ] = False,
 ) -> None:
     """Top-k items of a scenario for users, from a trained run."""
     try:
+        if pseudonymise:
+            key = resolve_key()
+            user = [pseudonym(u, key) for u in user]
         rows = Recommender.load(run_dir).recommend(user, scenario, k)
     except GraphRecError as exc:
         fail(str(exc))

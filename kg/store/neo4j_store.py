@@ -327,7 +327,8 @@ class Neo4jStore:
                            "RETURN u.user_id AS user_id, a.kind AS kind, a.value AS value",
                            ["user_id", "kind", "value"])
         user_attrs = user_attrs[user_attrs["user_id"].isin(set(users["user_id"]))]
-        links = frame("MATCH (i:Item)-[r:SAME_PRODUCT|ALSO_VIEWED]->(j:Item) "
+        link_types = "|".join(schema.ITEM_LINK_TYPES)  # fixed identifiers, not input
+        links = frame(f"MATCH (i:Item)-[r:{link_types}]->(j:Item) "
                       "WHERE $scenarios IS NULL OR (i.scenario IN $scenarios AND "
                       "j.scenario IN $scenarios) "
                       "RETURN i.item_id AS item_id, j.item_id AS other_id, type(r) AS relation",
