@@ -22,6 +22,7 @@ from graphrec.evaluate import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evalua
 from graphrec.graph import TRAIN_SPLITS, GraphIndex, build_graph
 from graphrec.models import get_model
 from graphrec.run import load_run_files
+from graphrec.strategy_base import known_users
 from kg import schema
 from kg.errors import DataError
 from kg.tables import KGTables
@@ -58,7 +59,9 @@ class Recommender:
         model = get_model(spec["name"])({t: data[t].num_nodes for t in data.node_types},
                                         **kwargs)
         model.load_state_dict(state)
-        model.set_graph(data)
+        known = spec.get("known_scenarios")
+        model.set_graph(data, None if not known else {
+            schema.PYG_USER: known_users(tables, index, known)})
         return cls(model, index, tables)
 
     @property

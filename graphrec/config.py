@@ -22,6 +22,12 @@ Example::
     valid = 0.1                 # temporal: fractions of the target's interactions
     test = 0.1
     fraction = 0.25             # keep 25% of the target's training interactions
+    # shots = 5; per = "user"   # or keep 5 per user ("scenario": 5 in all)
+
+    [strategy.reptile]          # optional settings of one strategy (graphrec.transfer.EXTENDED)
+    iterations = 100
+    [strategy.guarded]
+    tolerance = 0.01
 
     [privacy]                   # optional (kg.privacy): applied right after loading
     pseudonymise = true         # keyed HMAC of user ids; key from $GRAPHREC_PSEUDONYM_KEY
@@ -39,12 +45,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from graphrec.train import TrainConfig
+from graphrec.transfer import EXTENDED
 from kg.errors import ConfigError
 from kg.privacy import PrivacyConfig
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
-_SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed"}
+_SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     split: dict = field(default_factory=dict)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    #: strategy name -> its settings (``[strategy.<name>]``)
+    options: dict = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -64,10 +73,15 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
-        unknown = sorted(set(raw) - {"data", "train", "split", "privacy"})
+        unknown = sorted(set(raw) - {"data", "train", "split", "privacy", "strategy"})
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
-                              "'privacy', 'split', 'train']")
+                              "'privacy', 'split', 'strategy', 'train']")
+        options = dict(raw.get("strategy", {}))
+        bad = sorted(set(options) - set(EXTENDED))
+        if bad:
+            raise ConfigError(f"{source}: unknown [strategy.*] section(s) {bad}; strategies "
+                              f"with settings: {sorted(EXTENDED)}")
         split = dict(raw.get("split", {}))
         bad = sorted(set(split) - _SPLIT_KEYS)
         if bad:
@@ -92,7 +106,7 @@ class RunConfig:
         train.pop("strategy", None)
         return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
                    train=TrainConfig.from_dict(train), split=split,
-                   privacy=PrivacyConfig.from_dict(raw.get("privacy", {})))
+                   privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:

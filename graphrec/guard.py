@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from graphrec.evaluate import Protocol
 from graphrec.strategy_base import StrategyResult, TrainedModel, finish, train_scenarios
 from graphrec.train import TrainConfig
+from kg.registry import check_fields
 from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
@@ -50,10 +52,25 @@ def source_verdict(contribution: float, tolerance: float) -> str:
     return "keep"
 
 
+@dataclass(frozen=True)
+class GuardConfig:
+    """``tolerance``: valid NDCG difference treated as noise; ``neutral_weight``: loss weight
+    of a source within the tolerance."""
+
+    tolerance: float = DEFAULT_TOLERANCE
+    neutral_weight: float = NEUTRAL_WEIGHT
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> GuardConfig:
+        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
+        check_fields(cls, data or {}, "guarded strategy")
+        return cls(**(data or {}))
+
+
 def run_guarded(tables: KGTables, target: str, config: TrainConfig, *, progress: bool = True,
-                protocol: Protocol | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                neutral_weight: float = NEUTRAL_WEIGHT) -> StrategyResult:
-    """The ``guarded`` strategy (see the module docstring).
+                protocol: Protocol | None = None, options: dict | None = None
+                ) -> StrategyResult:
+    """The ``guarded`` strategy (see the module docstring); ``options``: :class:`GuardConfig`.
 
     Returns:
         the final model's result, named ``guarded``; ``decision`` holds ``baseline`` (the
@@ -61,6 +78,8 @@ def run_guarded(tables: KGTables, target: str, config: TrainConfig, *, progress:
         ``valid_without``, ``contribution``, ``verdict``, ``weight``), ``chosen`` (which model
         was served) and ``tolerance``.
     """
+    guard = GuardConfig.from_dict(options)
+    tolerance, neutral_weight = guard.tolerance, guard.neutral_weight
     started = time.perf_counter()
     scenarios = sorted(tables.scenarios["scenario"])
     sources = [s for s in scenarios if s != target]

@@ -11,6 +11,8 @@ other scenarios untouched, so the same graph serves every protocol:
   ``valid`` (users with at least three interactions; the XMarket protocol).
 * :func:`subsample_training`: keep only a fraction of the scenario's training interactions
   (the rest are removed, not held out) for data-efficiency curves; ``valid``/``test`` stay.
+* :func:`k_shot`: keep ``k`` training interactions per user of the scenario, or ``k`` in all
+  (few-shot adaptation of a new scenario).
 """
 
 from __future__ import annotations
@@ -100,9 +102,32 @@ def subsample_training(tables: KGTables, scenario: str, fraction: float, seed: i
     return dataclasses.replace(tables, interactions=inter.drop(index=drop).reset_index(drop=True))
 
 
+def k_shot(tables: KGTables, scenario: str, shots: int, per: str = "user", seed: int = 0,
+           train_splits: tuple[str, ...] = TRAIN_SPLITS) -> KGTables:
+    """Keep ``shots`` random training interactions of ``scenario`` per user (``per="user"``;
+    users with fewer keep all theirs) or in all (``per="scenario"``); drop the others.
+    ``valid``/``test`` stay. Fewer shots are subsets of more for the same seed."""
+    if shots < 1:
+        raise ConfigError(f"shots must be at least 1, not {shots}")
+    if per not in ("user", "scenario"):
+        raise ConfigError(f"per must be 'user' or 'scenario', not {per!r}")
+    inter = tables.interactions
+    train = inter[_scenario_rows(tables, scenario) & inter["split"].isin(train_splits)]
+    if train.empty:
+        raise DataError(f"scenario {scenario!r} has no training interactions to sample shots "
+                        "from")
+    rank = pd.Series(np.random.default_rng(seed).permutation(len(train)), index=train.index)
+    if per == "user":
+        rank = rank.groupby(train["user_id"]).rank(method="first") - 1
+    drop = rank.index[rank.to_numpy() >= shots]
+    return dataclasses.replace(tables, interactions=inter.drop(index=drop).reset_index(drop=True))
+
+
 def apply_split(tables: KGTables, scenario: str, method: str = "given", valid: float = 0.1,
-                test: float = 0.1, fraction: float = 1.0, seed: int = 0) -> KGTables:
-    """The tables as a config's ``[split]`` section asks (see :data:`METHODS`)."""
+                test: float = 0.1, fraction: float = 1.0, seed: int = 0,
+                shots: int | None = None, per: str = "user") -> KGTables:
+    """The tables as a config's ``[split]`` section asks (see :data:`METHODS`); ``shots``
+    applies :func:`k_shot` after the split."""
     if method not in METHODS:
         raise ConfigError(f"split method must be one of {list(METHODS)}, not {method!r}")
     if method == "temporal":
@@ -111,4 +136,6 @@ def apply_split(tables: KGTables, scenario: str, method: str = "given", valid: f
         tables = leave_one_out(tables, scenario)
     if fraction < 1:
         tables = subsample_training(tables, scenario, fraction, seed)
+    if shots is not None:
+        tables = k_shot(tables, scenario, shots, per, seed)
     return tables

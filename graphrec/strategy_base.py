@@ -43,6 +43,9 @@ class StrategyResult:
     scorer: Scorer | None = None
     decision: dict | None = None
     adapt_seconds: float | None = None
+    #: scenarios whose training users keep their id embeddings although the serving graph
+    #: (``graph_scenarios``) holds none of their edges (source-free adaptation)
+    known_scenarios: list[str] | None = None
 
 
 @dataclass
@@ -76,6 +79,14 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
         pair_weights = part["scenario"].map(lambda s: weights.get(s, 1.0)).to_numpy(
             dtype=np.float32)
     return users, items, pools, pool_of_pair, pair_weights
+
+
+def known_users(tables: KGTables, index: GraphIndex, scenarios: list[str]) -> torch.Tensor:
+    """``[num_users]`` bool: users with training interactions in ``scenarios``."""
+    known = torch.zeros(len(index.ids["user"]), dtype=torch.bool)
+    users, _, _, _, _ = training_pairs(tables, index, scenarios)
+    known[torch.as_tensor(users)] = True
+    return known
 
 
 def valid_score(model: torch.nn.Module, index: GraphIndex, tables: KGTables, target: str,

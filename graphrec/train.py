@@ -60,6 +60,23 @@ class FitResult:
     seconds_per_epoch: float
 
 
+def bpr_loss(emb: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor,
+             neg: torch.Tensor, weight_decay: float, weights: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(bpr, l2)`` of a batch: mean ``-log sigmoid(s(u, i) - s(u, j))`` (optionally weighted
+    per pair) and the L2 penalty of the batch's embeddings, scaled by ``weight_decay``.
+
+    Args:
+        emb: the model's output (``'user'`` ``[U, d]``, ``'item'`` ``[I, d]``).
+        users, pos, neg: ``[B]`` indices of users, their positives and sampled negatives.
+    """
+    u, p, n = emb["user"][users], emb["item"][pos], emb["item"][neg]
+    per_pair = -nn.functional.logsigmoid((u * p).sum(-1) - (u * n).sum(-1))
+    loss = per_pair.mean() if weights is None else (weights * per_pair).mean()
+    reg = weight_decay * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / len(users)
+    return loss, reg
+
+
 def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[np.ndarray],
         pool_of_pair: np.ndarray, validate: Callable[[nn.Module], float], config: TrainConfig,
         progress: bool = True, pair_weights: np.ndarray | None = None) -> FitResult:
@@ -98,14 +115,8 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             batch = torch.as_tensor(order[start:start + config.batch_size])
-            emb = model()
-            u = emb["user"][u_all[batch]]
-            pos = emb["item"][i_all[batch]]
-            ng = emb["item"][neg_all[batch]]
-            per_pair = -nn.functional.logsigmoid((u * pos).sum(-1) - (u * ng).sum(-1))
-            loss = per_pair.mean() if w_all is None else (w_all[batch] * per_pair).mean()
-            reg = config.weight_decay * (u.pow(2).sum() + pos.pow(2).sum() + ng.pow(2).sum()) \
-                / len(batch)
+            loss, reg = bpr_loss(model(), u_all[batch], i_all[batch], neg_all[batch],
+                                 config.weight_decay, None if w_all is None else w_all[batch])
             opt.zero_grad()
             (loss + reg).backward()
             opt.step()

@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 CLASSIC = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
 #: strategies defined in their own modules (imported on use): name -> "module:function"
-EXTENDED = {"guarded": "graphrec.guard:run_guarded"}
+EXTENDED = {"guarded": "graphrec.guard:run_guarded", "reptile": "graphrec.meta:run_reptile",
+            "maml": "graphrec.meta:run_maml", "shot": "graphrec.shot:run_shot"}
 LEARNED = (*CLASSIC, *EXTENDED)
 STRATEGIES = (*BASELINES, *LEARNED)
 
@@ -49,11 +50,14 @@ __all__ = ["STRATEGIES", "StrategyResult", "compare", "item_embedding_table", "r
 
 
 def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
-                 progress: bool = True, protocol: Protocol | None = None) -> StrategyResult:
+                 progress: bool = True, protocol: Protocol | None = None,
+                 options: dict | None = None) -> StrategyResult:
     """Train (if needed) and evaluate one strategy on ``target``'s test split.
 
     ``protocol`` (default: full ranking) is used both to select the epoch on ``valid`` and to
-    score ``test``.
+    score ``test``. ``options``: settings of the strategies of :data:`EXTENDED`, e.g.
+    ``{"guarded": {"tolerance": 0.01}, "reptile": {"iterations": 100}}`` (the ``[strategy.*]``
+    config sections); unknown keys are a :class:`ConfigError`.
     """
     name = resolve(name, {s: s for s in STRATEGIES}, "transfer strategy")
     get_model(config.model)  # fail early on an unknown model name
@@ -71,7 +75,8 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
     if name in EXTENDED:
         module, func = EXTENDED[name].split(":")
         strategy = getattr(__import__(module, fromlist=[func]), func)
-        return strategy(tables, target, config, progress=progress, protocol=protocol)
+        return strategy(tables, target, config, progress=progress, protocol=protocol,
+                        options=(options or {}).get(name))
     graph_scenarios = [target] if name == "target-only" else None
     train = partial(train_scenarios, tables, target, protocol=protocol, progress=progress)
     if name == "target-only":
@@ -94,11 +99,12 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
 
 
 def compare(tables: KGTables, target: str, strategies: tuple[str, ...] = STRATEGIES,
-            config: TrainConfig | None = None, progress: bool = True
-            ) -> list[StrategyResult]:
+            config: TrainConfig | None = None, progress: bool = True,
+            options: dict | None = None) -> list[StrategyResult]:
     """Run every strategy on the same data and target."""
     config = config or TrainConfig()
-    return [run_strategy(s, tables, target, config, progress) for s in strategies]
+    return [run_strategy(s, tables, target, config, progress, options=options)
+            for s in strategies]
 
 
 def item_embedding_table(result: StrategyResult) -> pd.DataFrame:

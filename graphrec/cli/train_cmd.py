@@ -47,7 +47,8 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path,
     """Write the run directory; ``decision.json`` holds the strategy/source decision."""
     run_dir = new_run_dir(runs, result.name)
     spec = {"name": cfg.model, "kwargs": result.model.init_kwargs(),
-            "graph_scenarios": result.graph_scenarios}
+            "graph_scenarios": result.graph_scenarios,
+            "known_scenarios": result.known_scenarios}
     metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
                "valid_ndcg": result.valid_score, "test": result.test,
                "seconds": result.seconds, "history": result.history}
@@ -71,7 +72,7 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
                               f"{list(cfg.strategies)}")
         tables = _tables(cfg)
-        result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet)[0]
+        result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options)[0]
         if result.model is None:
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         run_dir = _save(result, cfg, tables, runs or graphrec_home() / "runs")
@@ -92,7 +93,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against
             strategies = ("target-only", *strategies)
-        results = compare(tables, cfg.target, strategies, cfg.train, not quiet)
+        results = compare(tables, cfg.target, strategies, cfg.train, not quiet, cfg.options)
         decision = strategy_decision(results, cfg.target)
         best = next(r for r in results if r.name == decision["selected"])
         run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs", decision)

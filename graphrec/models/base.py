@@ -84,14 +84,22 @@ class GraphModel(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def set_graph(self, data: HeteroData) -> None:
-        """Use ``data`` (node counts must match the embedding tables) for message passing."""
+    def set_graph(self, data: HeteroData, known: dict[str, Tensor] | None = None) -> None:
+        """Use ``data`` (node counts must match the embedding tables) for message passing.
+
+        ``known``: node type -> ``[num_nodes]`` bool, nodes whose id embedding is used although
+        they have no interaction edge in ``data`` (learned on another graph, e.g. the sources
+        of a source-free adaptation).
+        """
         for t, n in self.num_nodes.items():
             if data[t].num_nodes != n:
                 raise ValueError(f"graph has {data[t].num_nodes} {t} nodes, model {n}")
         self._data = data
         self._cache = self.prepare(data)
         self._mask = self._interaction_mask(data)
+        for t, extra in (known or {}).items():
+            self._mask[t] = torch.maximum(self._mask[t], extra.float().unsqueeze(1).to(
+                self._mask[t].device))
         self._item_scenario = self._scenario_of_items(data)
 
     def _scenario_of_items(self, data: HeteroData) -> Tensor | None:

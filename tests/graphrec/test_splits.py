@@ -2,7 +2,13 @@
 
 import pytest
 
-from graphrec.splits import apply_split, leave_one_out, subsample_training, temporal_split
+from graphrec.splits import (
+    apply_split,
+    k_shot,
+    leave_one_out,
+    subsample_training,
+    temporal_split,
+)
 from kg.errors import ConfigError, DataError
 from loaders import SyntheticConfig, generate_synthetic
 from tests.helpers import tiny_tables
@@ -57,3 +63,23 @@ def test_training_fractions_are_nested_and_leave_held_out_rows(tables):
         apply_split(tables, "cosmetics", fraction=0)
     with pytest.raises(ConfigError, match="split method must be"):
         apply_split(tables, "cosmetics", method="random")
+
+
+def test_k_shot_per_user_and_per_scenario(tables):
+    source = part(tables, "clothing")
+    train_of = lambda p: p[p["split"] == "train"]  # noqa: E731
+    per_user = k_shot(tables, "clothing", 2, "user", seed=4)
+    counts = train_of(part(per_user, "clothing")).groupby("user_id").size()
+    before = train_of(source).groupby("user_id").size()
+    assert (counts == before.clip(upper=2)).all() and counts.index.equals(before.index)
+    pairs = lambda p: set(zip(p["user_id"], p["item_id"], p["split"], strict=True))  # noqa: E731
+    one = pairs(part(k_shot(tables, "clothing", 1, "user", seed=4), "clothing"))
+    assert one <= pairs(part(per_user, "clothing"))  # nested for one seed
+    assert pairs(source[source["split"] != "train"]) <= pairs(part(per_user, "clothing"))
+    total = part(apply_split(tables, "clothing", shots=5, per="scenario"), "clothing")
+    assert len(train_of(total)) == 5
+    assert len(part(per_user, "shoes")) == len(part(tables, "shoes"))  # other scenarios intact
+    with pytest.raises(ConfigError, match="shots must be at least 1"):
+        k_shot(tables, "clothing", 0)
+    with pytest.raises(ConfigError, match="per must be 'user' or 'scenario'"):
+        k_shot(tables, "clothing", 3, per="item")
