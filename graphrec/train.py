@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from graphrec import distributed
 from kg.errors import TrainingError
 from kg.registry import check_fields
 
@@ -70,11 +71,21 @@ def bpr_loss(emb: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tenso
         emb: the model's output (``'user'`` ``[U, d]``, ``'item'`` ``[I, d]``).
         users, pos, neg: ``[B]`` indices of users, their positives and sampled negatives.
     """
+    return bpr_sums(emb, users, pos, neg, weight_decay, len(users), weights)
+
+
+def bpr_sums(emb: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor,
+             neg: torch.Tensor, weight_decay: float, denominator: int,
+             weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`bpr_loss` with the sums divided by ``denominator`` instead of the batch size:
+    a process holding part of a batch divides by the whole batch's size, so gradients summed
+    over processes equal the whole batch's."""
     u, p, n = emb["user"][users], emb["item"][pos], emb["item"][neg]
     per_pair = -nn.functional.logsigmoid((u * p).sum(-1) - (u * n).sum(-1))
-    loss = per_pair.mean() if weights is None else (weights * per_pair).mean()
-    reg = weight_decay * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / len(users)
-    return loss, reg
+    if weights is not None:
+        per_pair = weights * per_pair
+    reg = weight_decay * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum())
+    return per_pair.sum() / denominator, reg / denominator
 
 
 def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[np.ndarray],
@@ -114,18 +125,21 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
         neg_all = torch.as_tensor(neg)
         total = 0.0
         for start in range(0, len(order), config.batch_size):
-            batch = torch.as_tensor(order[start:start + config.batch_size])
-            loss, reg = bpr_loss(model(), u_all[batch], i_all[batch], neg_all[batch],
-                                 config.weight_decay, None if w_all is None else w_all[batch])
+            full = torch.as_tensor(order[start:start + config.batch_size])
+            batch = distributed.shard(full)  # the whole batch outside torchrun
+            loss, reg = bpr_sums(model(), u_all[batch], i_all[batch], neg_all[batch],
+                                 config.weight_decay, len(full),
+                                 None if w_all is None else w_all[batch])
             opt.zero_grad()
             (loss + reg).backward()
+            distributed.sum_gradients(model)
             opt.step()
-            total += loss.item() * len(batch)
+            total += distributed.agree_sum(loss.item()) * len(full)
         if not np.isfinite(total):
             raise TrainingError(f"loss diverged at epoch {epoch}; lower lr (now {config.lr})")
         model.eval()
         with torch.no_grad():
-            score = validate(model)
+            score = distributed.agree(validate(model))
         history.append({"epoch": epoch, "loss": total / len(users), "valid": score})
         bar.set_postfix(loss=f"{total / len(users):.4f}", valid=f"{score:.4f}")
         if score > best[0]:

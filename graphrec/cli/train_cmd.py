@@ -10,6 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from graphrec import distributed
 from graphrec.api import Recommender
 from graphrec.cli.connection import graphrec_home, open_store
 from graphrec.cli.output import console, fail, strategy_rows, table
@@ -65,8 +66,10 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path,
 
 
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
-    """Train one strategy (``[train] strategy``) and save a run directory; print its path."""
+    """Train one strategy (``[train] strategy``) and save a run directory; print its path.
+    Under ``torchrun`` the batches are split across the processes (graphrec.distributed)."""
     try:
+        distributed.init_from_env()
         cfg = RunConfig.from_file(config)
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
@@ -75,6 +78,8 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
         result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options)[0]
         if result.model is None:
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
+        if distributed.rank() != 0:
+            return  # rank 0 saves and reports
         run_dir = _save(result, cfg, tables, runs or graphrec_home() / "runs")
     except GraphRecError as exc:
         fail(str(exc))
@@ -88,6 +93,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
     directory."""
     try:
+        distributed.init_from_env()
         cfg = RunConfig.from_file(config)
         tables = _tables(cfg)
         strategies = cfg.strategies
@@ -96,6 +102,8 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
         results = compare(tables, cfg.target, strategies, cfg.train, not quiet, cfg.options)
         decision = strategy_decision(results, cfg.target)
         best = next(r for r in results if r.name == decision["selected"])
+        if distributed.rank() != 0:
+            return
         run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs", decision)
     except GraphRecError as exc:
         fail(str(exc))

@@ -1,11 +1,13 @@
 """Neo4j store against the real server (started by the project's launcher)."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
 from kg.cookbook import cookbook, get_query
-from kg.errors import ConfigError, DataError
-from kg.store import LocalStore, stats_from_tables
+from kg.errors import ConfigError, DataError, StoreError
+from kg.store import LocalStore, Neo4jStore, stats_from_tables
 from kg.tables import KGTables, make_tables
 from tests.helpers import assert_same_tables, tiny_tables
 
@@ -92,3 +94,17 @@ def test_cookbook_parameters_are_checked():
     with pytest.raises(ConfigError, match="no parameter"):
         q.bind({"scenario_a": "a", "scenario_b": "b", "lmit": "3"})
     assert q.bind({"scenario_a": "a", "scenario_b": "b", "limit": "3"})["limit"] == 3
+
+
+def test_routing_uri_reads_and_writes_through_the_routing_table(neo4j_store):
+    """``neo4j://`` (clusters, Aura): the driver asks the server for a routing table and sends
+    writes to its writers and reads to its readers; a single server routes to itself."""
+    config = neo4j_store.config
+    host = config.uri.split("://", 1)[1]
+    routed = dataclasses.replace(config, uri=f"neo4j://{host}")
+    with Neo4jStore(routed) as store:
+        store.load(tiny_tables(), progress=False)
+        assert_same_tables(store.read(), tiny_tables())
+        assert store.stats() == neo4j_store.stats()
+    with pytest.raises(StoreError, match="invalid Neo4j URI 'neo5://"):
+        Neo4jStore(dataclasses.replace(config, uri=f"neo5://{host}"))
