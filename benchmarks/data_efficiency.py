@@ -1,15 +1,20 @@
-"""Data efficiency: target-scenario NDCG@20 against the share of target training data used.
+"""Data efficiency: target-scenario NDCG@20 against the amount of target training data used.
 
 For each fraction (default 1%, 5%, 10%, 25%, 100%) the target scenario keeps that share of its
 training interactions (nested subsets: one permutation per seed, cut at different lengths;
-:func:`graphrec.splits.subsample_training`), the source scenarios keep all of theirs, and every
-strategy is trained, selected on the target's ``valid`` split and scored on its ``test`` split
-(full ranking over the target's items, all test users). Mean and standard deviation over
-seeds; a PNG of the curves. Usage::
+:func:`graphrec.splits.subsample_training`), or with ``--shots 5,20,50`` that many per user
+(``--per user``) or in all (``--per scenario``; :func:`graphrec.splits.k_shot`). The source
+scenarios keep all of theirs, and every strategy is trained, selected on the target's ``valid``
+split and scored on its ``test`` split (full ranking over the target's items, all test users).
+Mean and standard deviation over seeds; the mean adaptation time (seconds spent on the target
+alone: the whole run for target-only, the target stage for finetune, reptile, maml and shot);
+a PNG of the curves. Usage::
 
     .venv/bin/python -m benchmarks.data_efficiency                       # synthetic
+    .venv/bin/python -m benchmarks.data_efficiency --shots 5,20,50 --per scenario
     .venv/bin/python -m benchmarks.data_efficiency --dataset xmarket \\
-        --path ../shared/data/xmarket --target de --seeds 0
+        --path ../shared/data/xmarket_electronics --target de --leave-one-out \\
+        --shots 5,20,50 --per user --seeds 0
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphrec.splits import subsample_training
+from graphrec.splits import k_shot, leave_one_out, subsample_training
 from graphrec.train import TrainConfig
 from graphrec.transfer import run_strategy
 from loaders import get_loader
 
-DEFAULT_STRATEGIES = "popularity,item-knn,target-only,joint,finetune,adabn"
+DEFAULT_STRATEGIES = ("popularity,item-knn,target-only,joint,finetune,adabn,reptile,maml,shot,"
+                      "guarded")
 
 
 def plot(fractions: list[float], curves: dict[str, np.ndarray], title: str, out: Path) -> None:
@@ -63,10 +69,18 @@ def main() -> None:
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--shots", default=None,
+                        help="k-shot settings instead of fractions, e.g. 5,20,50")
+    parser.add_argument("--per", default="user", choices=("user", "scenario"))
+    parser.add_argument("--leave-one-out", action="store_true",
+                        help="split the target leave-one-out first (data sets without splits)")
     parser.add_argument("--plot", type=Path, default=Path("docs/img/data_efficiency.png"))
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
-    fractions = [float(f) for f in args.fractions.split(",")]
+    if args.leave_one_out:
+        tables = leave_one_out(tables, args.target)
+    shots = [int(k) for k in args.shots.split(",")] if args.shots else None
+    fractions = shots or [float(f) for f in args.fractions.split(",")]
     strategies = args.strategies.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
@@ -74,23 +88,32 @@ def main() -> None:
           f"seeds {seeds}\n")
     curves = {name: np.zeros((len(fractions), len(seeds))) for name in strategies}
     seconds = {name: 0.0 for name in strategies}
-    for fi, fraction in enumerate(fractions):
+    adapt = {name: [] for name in strategies}
+    for fi, amount in enumerate(fractions):
         for si, seed in enumerate(seeds):
-            part = subsample_training(tables, args.target, fraction, seed)
+            part = (k_shot(tables, args.target, amount, args.per, seed) if shots
+                    else subsample_training(tables, args.target, amount, seed))
             config = TrainConfig(epochs=args.epochs, seed=seed)
             for name in strategies:
                 start = time.perf_counter()
                 result = run_strategy(name, part, args.target, config, progress=False)
                 seconds[name] += time.perf_counter() - start
                 curves[name][fi, si] = result.test["all"]["ndcg@20"]
-            print(f"fraction {fraction:g} seed {seed}: " + ", ".join(
+                if result.adapt_seconds is not None:
+                    adapt[name].append(result.adapt_seconds)
+                elif name == "target-only":
+                    adapt[name].append(result.seconds)
+            print(f"{'shots' if shots else 'fraction'} {amount:g} seed {seed}: " + ", ".join(
                 f"{n} {curves[n][fi, si]:.4f}" for n in strategies), flush=True)
-    head = " | ".join(f"{100 * f:g}%" for f in fractions)
-    print(f"\n| strategy | {head} | seconds (all runs) |")
-    print("|---|" + "---|" * len(fractions) + "---|")
+    head = " | ".join(f"{k} per {args.per}" if shots else f"{100 * k:g}%" for k in fractions)
+    print(f"\n| strategy | {head} | adaptation s (mean) | seconds (all runs) |")
+    print("|---|" + "---|" * len(fractions) + "---|---|")
     for name in strategies:
         cells = " | ".join(f"{v.mean():.4f} ± {v.std():.4f}" for v in curves[name])
-        print(f"| {name} | {cells} | {seconds[name]:.0f} |")
+        ad = f"{np.mean(adapt[name]):.1f}" if adapt[name] else "-"
+        print(f"| {name} | {cells} | {ad} | {seconds[name]:.0f} |")
+    if shots:
+        return  # the figure is drawn for fraction sweeps
     plot(fractions, curves, f"{args.dataset}: target {args.target}", args.plot)
     print(f"\nplot: {args.plot}")
 

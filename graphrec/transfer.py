@@ -85,7 +85,10 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
         trained = train(None, scenarios, config)
     elif name == "finetune":
         pre = train(None, sources, config)
+        adapt_start = time.perf_counter()
         trained = train(None, [target], replace(config, lr=config.lr / 2), pre.fit.state)
+        return finish(name, trained, tables, target, config, start, protocol, graph_scenarios,
+                      adapt_seconds=time.perf_counter() - adapt_start)
     elif name == "feature-extraction":
         pre = train(None, sources, config, options={"user_head": True}, head_only=False)
         trained = train(None, [target], config, pre.fit.state, options={"user_head": True},
