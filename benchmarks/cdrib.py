@@ -21,6 +21,7 @@ selected model is scored on ``test.txt`` under
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 
@@ -55,7 +56,10 @@ def main() -> None:
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
     parser.add_argument("--id-dropout", type=float, default=0.0,
                         help="Share of user/item id embeddings dropped per training step.")
+    parser.add_argument("--options", default="{}",
+                        help='JSON settings per strategy, e.g. \'{"reptile": {"iterations": 50}}\'')
     args = parser.parse_args()
+    options = json.loads(args.options)
     tables = get_loader("cdrib")(args.path).tables
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed,
                          id_dropout=args.id_dropout)
@@ -66,7 +70,7 @@ def main() -> None:
     for domain in ("game", "video"):
         for name in args.strategies.split(","):
             start = time.perf_counter()
-            result = run_strategy(name, tables, domain, config, progress=False)
+            result = run_strategy(name, tables, domain, config, progress=False, options=options)
             seconds = time.perf_counter() - start
             sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
                                ("all",), authors_protocol(domain), ("train",), bootstrap=1000)

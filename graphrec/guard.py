@@ -28,11 +28,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from graphrec.evaluate import Protocol
 from graphrec.strategy_base import StrategyResult, TrainedModel, finish, train_scenarios
 from graphrec.train import TrainConfig
-from kg.registry import check_fields
+from kg.registry import Settings
 from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
@@ -53,18 +54,14 @@ def source_verdict(contribution: float, tolerance: float) -> str:
 
 
 @dataclass(frozen=True)
-class GuardConfig:
+class GuardConfig(Settings):
     """``tolerance``: valid NDCG difference treated as noise; ``neutral_weight``: loss weight
     of a source within the tolerance."""
 
+    what: ClassVar[str] = "guarded strategy"
+
     tolerance: float = DEFAULT_TOLERANCE
     neutral_weight: float = NEUTRAL_WEIGHT
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> GuardConfig:
-        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
-        check_fields(cls, data or {}, "guarded strategy")
-        return cls(**(data or {}))
 
 
 def run_guarded(tables: KGTables, target: str, config: TrainConfig, *, progress: bool = True,
@@ -93,7 +90,8 @@ def run_guarded(tables: KGTables, target: str, config: TrainConfig, *, progress:
     everything = train(sources)
     evidence, withouts = {}, {}
     for source in sources:
-        without = withouts[source] = train([s for s in sources if s != source])
+        rest = [s for s in sources if s != source]
+        without = withouts[source] = train(rest) if rest else alone  # one source: target-only
         contribution = everything.fit.best_score - without.fit.best_score
         verdict = source_verdict(contribution, tolerance)
         evidence[source] = {"valid_without": without.fit.best_score,

@@ -25,6 +25,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from graphrec.models import build_model
 from graphrec.strategy_base import StrategyResult, finish, train_scenarios, valid_score
 from graphrec.train import TrainConfig, bpr_loss
 from kg.errors import TrainingError
-from kg.registry import check_fields
+from kg.registry import Settings
 from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ ALGORITHMS = ("reptile", "maml")
 
 
 @dataclass(frozen=True)
-class MetaConfig:
+class MetaConfig(Settings):
     """Meta-training knobs (the model and learning rate come from :class:`TrainConfig`)."""
+
+    what: ClassVar[str] = "meta-learning"
 
     iterations: int = 150
     inner_steps: int = 5
@@ -54,12 +57,6 @@ class MetaConfig:
     #: reptile: interpolation step towards the adapted weights; maml: outer Adam lr multiplier
     meta_lr: float = 0.5
     eval_every: int = 10
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> MetaConfig:
-        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
-        check_fields(cls, data or {}, "meta-learning")
-        return cls(**(data or {}))
 
 
 class _Tasks:

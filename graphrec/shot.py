@@ -22,9 +22,9 @@ target's ``valid`` split, as for every strategy; ``adapt_seconds`` is the target
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -42,26 +42,22 @@ from graphrec.strategy_base import (
     training_pairs,
     valid_score,
 )
-from graphrec.train import FitResult, TrainConfig, bpr_loss
+from graphrec.train import EarlyStopping, FitResult, TrainConfig, bpr_loss
 from kg import schema
 from kg.errors import TrainingError
-from kg.registry import check_fields
+from kg.registry import Settings
 from kg.tables import KGTables
 
 
 @dataclass(frozen=True)
-class ShotConfig:
+class ShotConfig(Settings):
     """Weights of the adaptation terms."""
+
+    what: ClassVar[str] = "shot strategy"
 
     im_weight: float = 0.1
     pseudo_labels: int = 3
     pseudo_weight: float = 0.3
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> ShotConfig:
-        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
-        check_fields(cls, data or {}, "shot strategy")
-        return cls(**(data or {}))
 
 
 def _entropy(p: torch.Tensor) -> torch.Tensor:
@@ -99,8 +95,8 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
     col = {int(i): c for c, i in enumerate(pool)}
     taken[torch.as_tensor(users), torch.as_tensor([col[int(i)] for i in items])] = True
     history_users = torch.as_tensor(np.unique(users))
-    best = (-np.inf, 0, copy.deepcopy(model.state_dict()))
-    history, waited = [], 0
+    stopper = EarlyStopping(model, config.patience)
+    history = []
     bar = tqdm(range(1, config.epochs + 1), desc="shot", disable=not progress, leave=False)
     for epoch in bar:
         model.eval()
@@ -141,17 +137,14 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
             score = valid_score(model, index, tables, target, config.k, protocol)
         history.append({"epoch": epoch, "loss": total / len(users), "valid": score})
         bar.set_postfix(valid=f"{score:.4f}")
-        if score > best[0]:
-            best, waited = (score, epoch, copy.deepcopy(model.state_dict())), 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-    model.load_state_dict(best[2])
+        if stopper.update(score, epoch, model):
+            break
+    model.load_state_dict(stopper.state)
     with torch.no_grad():
         final = model()
     adapt = time.perf_counter() - adapt_start
-    trained = TrainedModel(FitResult(best[2], best[1], float(best[0]), history,
+    trained = TrainedModel(FitResult(stopper.state, stopper.best_epoch,
+                                     float(stopper.best_score), history,
                                      adapt / max(len(history), 1)), final, index, model)
     return finish("shot", trained, tables, target, config, started, protocol, [target],
                   adapt_seconds=adapt, known_scenarios=sources,

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,14 +22,16 @@ from tqdm.auto import tqdm
 
 from graphrec import distributed
 from kg.errors import TrainingError
-from kg.registry import check_fields
+from kg.registry import Settings
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Training knobs. ``from_dict`` rejects unknown keys."""
+
+    what: ClassVar[str] = "training"
 
     model: str = "lightgcn"
     dim: int = 64
@@ -43,12 +46,6 @@ class TrainConfig:
     #: share of user/item id embeddings dropped per training step (cold-start robustness)
     id_dropout: float = 0.0
 
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        """Build from a mapping; unknown keys are a :class:`ConfigError`."""
-        check_fields(cls, data, "training")
-        return cls(**data)
-
 
 @dataclass
 class FitResult:
@@ -59,6 +56,27 @@ class FitResult:
     best_score: float
     history: list[dict]
     seconds_per_epoch: float
+
+
+class EarlyStopping:
+    """Keeps the state with the best validation score; says when ``patience`` epochs in a row
+    brought no improvement."""
+
+    def __init__(self, model: nn.Module, patience: int):
+        self.patience = patience
+        self.best_score = -np.inf
+        self.best_epoch = 0
+        self.state = copy.deepcopy(model.state_dict())
+        self.waited = 0
+
+    def update(self, score: float, epoch: int, model: nn.Module) -> bool:
+        """Record an epoch's score; True when training should stop."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.waited = score, epoch, 0
+            self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
 
 
 def bpr_loss(emb: dict[str, torch.Tensor], users: torch.Tensor, pos: torch.Tensor,
@@ -112,8 +130,8 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
     u_all = torch.as_tensor(users)
     i_all = torch.as_tensor(items)
     w_all = None if pair_weights is None else torch.as_tensor(pair_weights, dtype=torch.float32)
-    best = (-np.inf, 0, copy.deepcopy(model.state_dict()))
-    history, waited, started = [], 0, time.perf_counter()
+    stopper = EarlyStopping(model, config.patience)
+    history, started = [], time.perf_counter()
     bar = tqdm(range(1, config.epochs + 1), desc="train", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -142,12 +160,9 @@ def fit(model: nn.Module, users: np.ndarray, items: np.ndarray, neg_pools: list[
             score = distributed.agree(validate(model))
         history.append({"epoch": epoch, "loss": total / len(users), "valid": score})
         bar.set_postfix(loss=f"{total / len(users):.4f}", valid=f"{score:.4f}")
-        if score > best[0]:
-            best, waited = (score, epoch, copy.deepcopy(model.state_dict())), 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
+        if stopper.update(score, epoch, model):
+            break
     seconds = (time.perf_counter() - started) / max(len(history), 1)
-    model.load_state_dict(best[2])
-    return FitResult(best[2], best[1], float(best[0]), history, seconds)
+    model.load_state_dict(stopper.state)
+    return FitResult(stopper.state, stopper.best_epoch, float(stopper.best_score), history,
+                     seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from kg.errors import ConfigError
 
@@ -36,3 +36,18 @@ def check_fields(cls: type, data: Mapping, what: str) -> dict:
     if unknown:
         raise ConfigError(f"unknown {what} option(s) {unknown}; known: {sorted(defaults)}")
     return defaults
+
+
+class Settings:
+    """Mixin of option dataclasses: ``from_dict`` that rejects unknown keys.
+
+    Subclasses set ``what`` (used in the error: ``unknown training option(s) [...]``).
+    """
+
+    what: ClassVar[str] = "settings"
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None):
+        """Build from a mapping (None: defaults); unknown keys are a :class:`ConfigError`."""
+        check_fields(cls, data or {}, cls.what)
+        return cls(**(data or {}))
