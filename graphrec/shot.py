@@ -85,7 +85,8 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
     model.set_graph(data, known={schema.PYG_USER: known})
     for name, param in model.named_parameters():
         param.requires_grad_(name.startswith(("embedding.user", "user_head")))
-    users, items, pools, pool_of_pair, _ = training_pairs(tables, index, [target])
+    users_np, items_np, pools, _, _ = training_pairs(tables, index, [target])
+    users, items = torch.as_tensor(users_np), torch.as_tensor(items_np)
     if len(users) == 0:
         raise TrainingError(f"target {target!r} has no training pairs to adapt on")
     pool = torch.as_tensor(pools[0])
@@ -93,8 +94,8 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
     gen = np.random.default_rng(config.seed)
     taken = torch.zeros(data[schema.PYG_USER].num_nodes, len(pool), dtype=torch.bool)
     col = {int(i): c for c, i in enumerate(pool)}
-    taken[torch.as_tensor(users), torch.as_tensor([col[int(i)] for i in items])] = True
-    history_users = torch.as_tensor(np.unique(users))
+    taken[users, torch.as_tensor([col[int(i)] for i in items_np])] = True
+    history_users = users.unique()
     stopper = EarlyStopping(model, config.patience)
     history = []
     bar = tqdm(range(1, config.epochs + 1), desc="shot", disable=not progress, leave=False)
@@ -119,10 +120,9 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
         total = 0.0
         for b in range(n_batches):
             batch = torch.as_tensor(order[b * config.batch_size:(b + 1) * config.batch_size])
-            u = torch.as_tensor(users)[batch]
+            u = users[batch]
             emb = model()
-            loss, reg = bpr_loss(emb, u, torch.as_tensor(items)[batch], neg[batch],
-                                 config.weight_decay)
+            loss, reg = bpr_loss(emb, u, items[batch], neg[batch], config.weight_decay)
             probs = torch.softmax(emb["user"][u.unique()] @ emb["item"][pool].T, dim=1)
             im = _entropy(probs).mean() - _entropy(probs.mean(0))
             pl = pl_order[b::n_batches]

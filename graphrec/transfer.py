@@ -31,7 +31,10 @@ import torch
 from graphrec.baselines import BASELINES, build_baseline
 from graphrec.evaluate import Protocol, evaluate
 from graphrec.graph import TRAIN_SPLITS, build_graph
+from graphrec.guard import run_guarded
+from graphrec.meta import run_maml, run_reptile
 from graphrec.models import get_model
+from graphrec.shot import run_shot
 from graphrec.strategy_base import StrategyResult, finish, train_scenarios
 from graphrec.train import TrainConfig
 from kg.registry import resolve
@@ -40,9 +43,8 @@ from kg.tables import KGTables
 logger = logging.getLogger(__name__)
 
 CLASSIC = ("target-only", "joint", "finetune", "feature-extraction", "adabn")
-#: strategies defined in their own modules (imported on use): name -> "module:function"
-EXTENDED = {"guarded": "graphrec.guard:run_guarded", "reptile": "graphrec.meta:run_reptile",
-            "maml": "graphrec.meta:run_maml", "shot": "graphrec.shot:run_shot"}
+#: strategies defined in their own modules, which take ``[strategy.<name>]`` settings
+EXTENDED = {"guarded": run_guarded, "reptile": run_reptile, "maml": run_maml, "shot": run_shot}
 LEARNED = (*CLASSIC, *EXTENDED)
 STRATEGIES = (*BASELINES, *LEARNED)
 
@@ -73,10 +75,8 @@ def run_strategy(name: str, tables: KGTables, target: str, config: TrainConfig,
         return StrategyResult(name, test, valid["all"][f"ndcg@{config.k}"] if valid else 0.0,
                               seconds=time.perf_counter() - start, index=index, scorer=scorer)
     if name in EXTENDED:
-        module, func = EXTENDED[name].split(":")
-        strategy = getattr(__import__(module, fromlist=[func]), func)
-        return strategy(tables, target, config, progress=progress, protocol=protocol,
-                        options=(options or {}).get(name))
+        return EXTENDED[name](tables, target, config, progress=progress, protocol=protocol,
+                              options=(options or {}).get(name))
     graph_scenarios = [target] if name == "target-only" else None
     train = partial(train_scenarios, tables, target, protocol=protocol, progress=progress)
     if name == "target-only":
