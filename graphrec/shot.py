@@ -1,10 +1,11 @@
 """Source-free adaptation: the ``shot`` strategy (after SHOT, Liang et al., ICML 2020).
 
 The source side hands over a trained model, never its data. Its item side is the frozen
-"hypothesis": item, attribute and scenario embeddings (and any relation weights) stay as the
-source training left them. On the target, only the user encoder (user id embeddings, and the
-user head when the model has one) is trained, on a graph that holds the target's interactions
-alone, with three terms:
+"hypothesis": the source items', attribute and scenario embeddings (and any relation weights)
+stay as the source training left them. On the target, only the user encoder (user id
+embeddings, and the user head when the model has one) and the target's own item ids (which the
+source never trained: they had neither edges nor pairs there) are trained, on a graph that holds
+the target's interactions alone, with three terms:
 
 - BPR on the target's training pairs;
 - information maximisation over the target's items, for the users of the batch: the mean
@@ -83,13 +84,18 @@ def run_shot(tables: KGTables, target: str, config: TrainConfig, *, progress: bo
     model.load_state_dict(source.fit.state)
     known = known_users(tables, index, sources)
     model.set_graph(data, known={schema.PYG_USER: known})
-    for name, param in model.named_parameters():
-        param.requires_grad_(name.startswith(("embedding.user", "user_head")))
     users_np, items_np, pools, _, _ = training_pairs(tables, index, [target])
     users, items = torch.as_tensor(users_np), torch.as_tensor(items_np)
     if len(users) == 0:
         raise TrainingError(f"target {target!r} has no training pairs to adapt on")
     pool = torch.as_tensor(pools[0])
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.startswith(("embedding.user", "embedding.item", "user_head")))
+    # the source never trained the target's own item ids (no edge, no pair there): they are
+    # target parameters, not part of the frozen hypothesis; every other item row stays frozen
+    target_rows = torch.zeros(model.num_nodes[schema.PYG_ITEM], 1)
+    target_rows[pool] = 1.0
+    model.embedding[schema.PYG_ITEM].weight.register_hook(lambda grad: grad * target_rows)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     gen = np.random.default_rng(config.seed)
     taken = torch.zeros(data[schema.PYG_USER].num_nodes, len(pool), dtype=torch.bool)

@@ -57,7 +57,7 @@ def test_strategy_template(strategy, tmp_path):
         assert 0 < again.adapt_seconds < again.seconds
 
 
-def test_source_free_adaptation_touches_only_the_user_side():
+def test_source_free_adaptation_keeps_the_source_hypothesis_frozen():
     tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
     result = run_strategy("shot", tables, "cosmetics", TrainConfig(epochs=3, dim=16),
                           progress=False)
@@ -66,10 +66,15 @@ def test_source_free_adaptation_touches_only_the_user_side():
     source = train_scenarios(tables, "cosmetics", ["clothing", "shoes"], ["clothing", "shoes"],
                              TrainConfig(epochs=3, dim=16), progress=False)
     state = result.model.state_dict()
+    target_items = torch.as_tensor(result.index.scenario_items("cosmetics"))
+    source_items = torch.as_tensor(result.index.scenario_items("clothing"))
     # (two runs of the same training agree to ~1e-7: sparse sums are not bit-reproducible)
     for name, value in source.fit.state.items():
         if name.startswith("embedding.user"):
             assert (value - state[name]).abs().max() > 1e-2  # adapted
+        elif name.startswith("embedding.item"):  # the target's own items adapt, no other
+            assert (value[target_items] - state[name][target_items]).abs().max() > 1e-2
+            assert torch.allclose(value[source_items], state[name][source_items], atol=1e-5)
         else:
             assert torch.allclose(value, state[name], atol=1e-5), name  # the frozen hypothesis
 
