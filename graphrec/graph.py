@@ -22,8 +22,8 @@ from kg import schema
 from kg.errors import DataError
 from kg.tables import KGTables
 
-#: splits whose interactions are training data (``all``: a data set without its own split)
-TRAIN_SPLITS = ("train", "all")
+#: splits whose interactions are training data (defined with the schema, used everywhere)
+TRAIN_SPLITS = schema.TRAIN_SPLITS
 
 
 @dataclass

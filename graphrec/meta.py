@@ -34,7 +34,13 @@ from tqdm.auto import tqdm
 from graphrec.evaluate import Protocol
 from graphrec.graph import TRAIN_SPLITS, build_graph
 from graphrec.models import build_model
-from graphrec.strategy_base import StrategyResult, finish, train_scenarios, valid_score
+from graphrec.strategy_base import (
+    StrategyResult,
+    finish,
+    train_scenarios,
+    training_pairs,
+    valid_score,
+)
 from graphrec.train import TrainConfig, bpr_loss
 from kg.errors import TrainingError
 from kg.registry import Settings
@@ -63,23 +69,21 @@ class _Tasks:
     """Samples tasks: (scenario, users) -> ``[P]`` users, positives and negatives."""
 
     def __init__(self, tables: KGTables, index, scenarios: list[str], seed: int):
-        inter = tables.interactions
-        part = inter[inter["split"].isin(TRAIN_SPLITS) & inter["scenario"].isin(scenarios)]
-        if part.empty:
-            raise TrainingError(f"no training interactions in {scenarios} to meta-train on")
         self.rng = np.random.default_rng(seed)
         self.by_scenario = []
-        for scenario, rows in part.groupby("scenario", sort=True):
-            users = index.index("user", rows["user_id"])
-            items = index.index("item", rows["item_id"])
-            order = np.argsort(users, kind="stable")
+        for scenario in sorted(scenarios):
+            users, items, pools, _, _ = training_pairs(tables, index, [scenario])
+            if len(users) == 0:
+                continue
+            order = np.argsort(users, kind="stable")  # each user's pairs contiguous
             users, items = users[order], items[order]
             starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-            self.by_scenario.append((str(scenario), users, items, starts,
-                                     index.scenario_items(str(scenario))))
+            self.by_scenario.append((users, items, starts, pools[0]))
+        if not self.by_scenario:
+            raise TrainingError(f"no training interactions in {scenarios} to meta-train on")
 
     def sample(self, task_users: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        _, users, items, starts, pool = self.by_scenario[
+        users, items, starts, pool = self.by_scenario[
             self.rng.integers(len(self.by_scenario))]
         chosen = self.rng.choice(len(starts), size=min(task_users, len(starts)), replace=False)
         ends = np.r_[starts[1:], len(users)]

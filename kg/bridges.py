@@ -35,11 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from kg import schema
 from kg.errors import DataError
 from kg.tables import KGTables
-
-#: splits whose interactions count as observed (held-out splits never inform the report)
-OBSERVED_SPLITS = ("train", "all")
 
 
 @dataclass
@@ -64,7 +62,7 @@ class SourceReport:
 
 def _observed(tables: KGTables) -> pd.DataFrame:
     inter = tables.interactions
-    return inter[inter["split"].isin(OBSERVED_SPLITS)]
+    return inter[inter["split"].isin(schema.TRAIN_SPLITS)]  # held-out rows never count
 
 
 def _profiles(inter: pd.DataFrame, attrs: pd.DataFrame, users: list[str],

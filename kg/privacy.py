@@ -100,7 +100,7 @@ def isolate_scenarios(tables: KGTables, scenarios: list[str], min_support: int =
     if min_support < 2:
         raise DataError(f"min_support must be at least 2, not {min_support}")
     inter = tables.interactions
-    observed = inter[inter["split"].isin(("train", "all"))][["user_id", "item_id", "scenario"]]
+    observed = inter[inter["split"].isin(schema.TRAIN_SPLITS)][["user_id", "item_id", "scenario"]]
     observed = observed.drop_duplicates(["user_id", "item_id"])
     links = []
     for scenario in scenarios:

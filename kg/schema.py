@@ -44,6 +44,9 @@ ALSO_VIEWED = "ALSO_VIEWED"
 CO_INTERACTED = "CO_INTERACTED"
 ITEM_LINK_TYPES: tuple[str, ...] = (SAME_PRODUCT, ALSO_VIEWED, CO_INTERACTED)
 
+# Splits whose interactions are observed training data (``all``: a data set without a split)
+TRAIN_SPLITS: tuple[str, ...] = ("train", "all")
+
 # Attribute kinds: lower-case identifiers; they become HAS_<KIND> and a PyG node type.
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RESERVED_KINDS = frozenset({"user", "item", "scenario", "attribute"})
