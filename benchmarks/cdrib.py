@@ -28,9 +28,9 @@ import time
 import torch
 
 from benchmarks.report import print_table, with_ci
-from graphrec.evaluate import Protocol, evaluate
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.evaluation import Protocol, evaluate
+from graphrec.strategies import run_strategy
+from graphrec.training import TrainConfig
 from loaders import get_loader
 
 KS = (1, 5, 10)

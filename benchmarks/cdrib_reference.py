@@ -23,8 +23,8 @@ import torch
 from torch_geometric.nn.models import LightGCN
 
 from benchmarks.cdrib import authors_protocol
-from graphrec.evaluate import EmbeddingScorer, Protocol, evaluate
-from graphrec.graph import build_graph
+from graphrec.data.graph import build_graph
+from graphrec.evaluation import EmbeddingScorer, Protocol, evaluate
 from kg import schema
 from loaders import get_loader
 

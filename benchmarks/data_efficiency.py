@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphrec.splits import k_shot, leave_one_out, subsample_training
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.data.splits import k_shot, leave_one_out, subsample_training
+from graphrec.strategies import run_strategy
+from graphrec.training import TrainConfig
 from loaders import get_loader
 
 DEFAULT_STRATEGIES = ("popularity,item-knn,target-only,joint,finetune,adabn,reptile,maml,shot,"

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from benchmarks.report import print_table, with_ci
-from graphrec.evaluate import Protocol, evaluate
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.evaluation import Protocol, evaluate
+from graphrec.strategies import run_strategy
+from graphrec.training import TrainConfig
 from kg.tables import KGTables
 from loaders import get_loader
 

@@ -26,10 +26,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
-from graphrec.baselines import build_baseline  # noqa: E402
-from graphrec.evaluate import evaluate  # noqa: E402
-from graphrec.train import TrainConfig  # noqa: E402
-from graphrec.transfer import run_strategy  # noqa: E402
+from graphrec.evaluation import evaluate  # noqa: E402
+from graphrec.evaluation.baselines import build_baseline  # noqa: E402
+from graphrec.strategies import run_strategy  # noqa: E402
+from graphrec.training import TrainConfig  # noqa: E402
 from loaders import get_loader  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     tables = get_loader(args.dataset)(args.path).tables
-    result = run_strategy("joint", tables, args.target, TrainConfig(), progress=False)
+    result = run_strategy("joint", tables, args.target, TrainConfig(seed=0), progress=False)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = [h["epoch"] for h in result.history]

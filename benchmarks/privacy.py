@@ -1,6 +1,6 @@
 """What privacy costs: DP user embeddings, scenario isolation, pseudonymisation.
 
-1. **Differential privacy of exported user embeddings** (:mod:`graphrec.privacy`): a ``joint``
+1. **Differential privacy of exported user embeddings** (:mod:`graphrec.serving.dp`): a ``joint``
    model is trained once; its user vectors are released with the Gaussian mechanism at several
    epsilon (delta = 1e-5) and the target's test NDCG@20 (full ranking) is recomputed with the
    noisy user vectors and the trained item vectors, averaged over 5 noise draws.
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from benchmarks.report import print_table
-from graphrec.evaluate import EmbeddingScorer, evaluate
-from graphrec.privacy import analytic_gaussian_sigma, privatise_embeddings
-from graphrec.splits import leave_one_out
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.data.splits import leave_one_out
+from graphrec.evaluation import EmbeddingScorer, evaluate
+from graphrec.serving.dp import analytic_gaussian_sigma, privatise_embeddings
+from graphrec.strategies import run_strategy
+from graphrec.training import TrainConfig
 from kg.privacy import isolate_scenarios, pseudonymise_users
 from loaders import SyntheticConfig, generate_synthetic, get_loader
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from graphrec.graph import build_graph
+from graphrec.data.graph import build_graph
 from graphrec.models import build_model
 from kg import schema
 from loaders import SyntheticConfig, generate_synthetic, get_loader
@@ -63,12 +63,12 @@ def train_one(name: str, path: str, epochs: int, batch_size: int) -> dict:
     users, items = data[schema.USER_ITEM].edge_index
     pool = np.arange(data["item"].num_nodes)
     rng = np.random.default_rng(0)
+    model = build_model("lightgcn", data, 64, 2, seed=0)
+    graph = model.prepare_graph(data)
     torch.manual_seed(0)
-    model = build_model("lightgcn", data, 64, 2)
-    model.set_graph(data)
 
     def ours():
-        out = model()
+        out = model(graph)
         return out["user"], out["item"]
 
     ours_s = [_bpr_epoch(ours, users, items, pool, model.parameters(), batch_size, rng)
@@ -92,17 +92,15 @@ def train_one(name: str, path: str, epochs: int, batch_size: int) -> dict:
 
 def latency(n_items: int, calls: int) -> dict:
     """p50/p99 of single-user ``recommend`` over a scenario of ``n_items`` items."""
-    from graphrec.api import Recommender
+    from graphrec.serving import Recommender
 
     config = SyntheticConfig(n_users=2000, items_per_scenario=n_items, source_scenarios=(),
                              target_scenario="shop", target_user_fraction=1.0,
                              target_interactions=20, seed=0)
     tables = generate_synthetic(config).tables
     data, index = build_graph(tables, TRAIN_SPLITS)
-    torch.manual_seed(0)
-    model = build_model("lightgcn", data, 64, 2)
-    model.set_graph(data)
-    rec = Recommender(model, index, tables)
+    model = build_model("lightgcn", data, 64, 2, seed=0)
+    rec = Recommender(model, model.prepare_graph(data), index, tables)
     users = index.ids["user"]
     rng = np.random.default_rng(0)
     for u in rng.choice(users, 20):

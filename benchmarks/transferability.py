@@ -28,10 +28,10 @@ import torch
 from scipy import stats
 
 from benchmarks.report import print_table
-from graphrec.splits import leave_one_out
-from graphrec.strategy_base import finish, train_scenarios
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.data.splits import leave_one_out
+from graphrec.strategies import run_strategy
+from graphrec.strategies.base import finish, train_scenarios
+from graphrec.training import TrainConfig
 from kg.bridges import bridges_report
 from kg.tables import KGTables
 from loaders import SyntheticConfig, generate_synthetic, get_loader

@@ -24,10 +24,10 @@ import platform
 import torch
 
 from benchmarks.report import print_table, with_ci
-from graphrec.evaluate import Protocol, evaluate
-from graphrec.splits import leave_one_out
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.data.splits import leave_one_out
+from graphrec.evaluation import Protocol, evaluate
+from graphrec.strategies import run_strategy
+from graphrec.training import TrainConfig
 from loaders import get_loader
 
 SAMPLED = Protocol("sampled", negatives=99, seed=2021)

@@ -17,25 +17,28 @@ Example::
     epochs = 40
     seed = 0
 
-    [split]                     # optional: re-split the target scenario (graphrec.splits)
+    [split]                     # optional: re-split the target scenario (graphrec.data.splits)
     method = "temporal"         # "given" (default), "temporal" or "leave-one-out"
     valid = 0.1                 # temporal: fractions of the target's interactions
     test = 0.1
     fraction = 0.25             # keep 25% of the target's training interactions
     # shots = 5; per = "user"   # or keep 5 per user ("scenario": 5 in all)
 
-    [strategy.reptile]          # optional settings of one strategy (graphrec.transfer.EXTENDED)
+    [strategy.reptile]          # optional settings of one strategy (graphrec.strategies)
     iterations = 100
     [strategy.guarded]
     tolerance = 0.01
 
     [privacy]                   # optional (kg.privacy): applied right after loading
-    pseudonymise = true         # keyed HMAC of user ids; key from $GRAPHREC_PSEUDONYM_KEY
+    pseudonymise = true         # keyed HMAC of user ids; the CLI takes the key from
+                                # $GRAPHREC_PSEUDONYM_KEY unless `key` is set here
     user_attributes = false     # keep user attributes out of the graph
     isolate = ["outlet"]        # these scenarios give only aggregated item-item links
     min_support = 3
 
-Unknown sections or keys are errors, never silently ignored.
+Unknown sections, keys, strategies, models and strategy settings are errors when the file
+loads, before any data is read; never silently ignored. A missing ``seed`` is drawn, logged and
+saved with the run.
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from graphrec.train import TrainConfig
-from graphrec.transfer import EXTENDED
-from kg.errors import ConfigError
+from graphrec.errors import ConfigError
+from graphrec.models import get_model
+from graphrec.strategies import get_strategy, strategy_settings
+from graphrec.training import TrainConfig
 from kg.privacy import PrivacyConfig
+from kg.registry import Settings
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
@@ -64,8 +69,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     split: dict = field(default_factory=dict)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
-    #: strategy name -> its settings (``[strategy.<name>]``)
-    options: dict = field(default_factory=dict)
+    #: strategy name -> its typed settings (``[strategy.<name>]``)
+    options: dict[str, Settings] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -77,11 +82,10 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
                               "'privacy', 'split', 'strategy', 'train']")
-        options = dict(raw.get("strategy", {}))
-        bad = sorted(set(options) - set(EXTENDED))
-        if bad:
-            raise ConfigError(f"{source}: unknown [strategy.*] section(s) {bad}; strategies "
-                              f"with settings: {sorted(EXTENDED)}")
+        try:
+            options = strategy_settings(dict(raw.get("strategy", {})))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         split = dict(raw.get("split", {}))
         bad = sorted(set(split) - _SPLIT_KEYS)
         if bad:
@@ -104,8 +108,15 @@ class RunConfig:
             raise ConfigError(f"{source}: [train] needs target = \"<scenario>\"")
         strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
         train.pop("strategy", None)
-        return cls(data=data, target=train.pop("target"), strategies=tuple(strategies),
-                   train=TrainConfig.from_dict(train), split=split,
+        target = train.pop("target")
+        try:
+            strategies = [get_strategy(s).name for s in strategies]
+            settings = TrainConfig.from_dict(train)
+            get_model(settings.model)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return cls(data=data, target=target, strategies=tuple(strategies),
+                   train=settings.with_seed(), split=split,
                    privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options)
 
     @classmethod

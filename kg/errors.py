@@ -1,6 +1,8 @@
 """Error hierarchy shared by every package of the project.
 
-All errors derive from :class:`GraphRecError`, so a caller can catch one type. Messages say what
+All errors derive from :class:`GraphRecError`, so a caller can catch one type. The training
+family (:class:`graphrec.errors.TrainingError`) lives with the training code; the package root
+:mod:`graphrec` exports every family. Messages say what
 failed, show the offending value and say how to fix it.
 """
 
@@ -40,6 +42,3 @@ class SchemaError(DataError):
 class StoreError(GraphRecError):
     """The store (Neo4j or local) could not be reached, read or written."""
 
-
-class TrainingError(GraphRecError):
-    """Training or evaluation could not proceed (empty split, diverging loss, ...)."""

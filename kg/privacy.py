@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -43,14 +42,14 @@ def pseudonym(user_id: str, key: str | bytes) -> str:
     return PSEUDONYM_PREFIX + digest[:24]
 
 
-def resolve_key(key: str | None = None) -> str:
-    """The pseudonymisation key: ``key`` if given, else ``$GRAPHREC_PSEUDONYM_KEY``.
+def resolve_key(key: str | None) -> str:
+    """Check the pseudonymisation key (the CLI passes ``$GRAPHREC_PSEUDONYM_KEY`` when the
+    config gives none).
 
     Raises:
         ConfigError: no key, or one shorter than :data:`MIN_KEY_BYTES` (the message never
             contains the key).
     """
-    key = key if key is not None else os.environ.get(KEY_ENV)
     if not key:
         raise ConfigError(f"pseudonymisation needs a secret key: set {KEY_ENV} or "
                           "[privacy] key in the config")
@@ -134,8 +133,8 @@ def isolate_scenarios(tables: KGTables, scenarios: list[str], min_support: int =
 class PrivacyConfig:
     """The ``[privacy]`` section: what to do to the graph before it is stored or trained on.
 
-    ``key`` is read from ``$GRAPHREC_PSEUDONYM_KEY`` when not given, and is left out of
-    ``repr``.
+    ``key`` is left out of ``repr``; the CLI sets it from ``$GRAPHREC_PSEUDONYM_KEY`` when the
+    config does not give one (:meth:`with_key`).
     """
 
     pseudonymise: bool = False
@@ -154,6 +153,10 @@ class PrivacyConfig:
         if "isolate" in data:
             data["isolate"] = tuple(data["isolate"])
         return cls(**data)
+
+    def with_key(self, key: str | None) -> PrivacyConfig:
+        """This config with ``key`` when it has none of its own."""
+        return self if self.key or not key else replace(self, key=key)
 
     def apply(self, tables: KGTables) -> KGTables:
         """Isolation first (it needs raw co-interactions), then attributes, then pseudonyms."""

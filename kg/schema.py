@@ -85,13 +85,6 @@ def has_kind_type(kind: str) -> str:
     return "HAS_" + check_kind(kind).upper()
 
 
-def kind_of_has_type(rel_type: str) -> str:
-    """Inverse of :func:`has_kind_type`: ``HAS_BRAND`` -> ``brand``."""
-    if not rel_type.startswith("HAS_"):
-        raise SchemaError(f"relationship type {rel_type!r} is not an attribute relationship")
-    return check_kind(rel_type[4:].lower())
-
-
 def attribute_key(kind: str, value: str) -> str:
     """Unique key of an attribute node: ``brand:Sony``."""
     return f"{kind}{ATTRIBUTE_KEY_SEPARATOR}{value}"

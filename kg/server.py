@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kg.errors import StoreError
+from kg.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +133,7 @@ def status(home: str | Path) -> dict:
 
 
 def _write_state(home: Path, state: ServerState) -> None:
-    tmp = _state_file(home).with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    os.replace(tmp, _state_file(home))
+    atomic_write(_state_file(home), json.dumps(asdict(state), indent=2))
 
 
 def _wait_for_bolt(proc: subprocess.Popen, port: int, log: Path, timeout: float,

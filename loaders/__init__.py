@@ -6,8 +6,10 @@ touch a store. :func:`get_loader` resolves a loader by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 
+from kg.errors import ConfigError
 from kg.registry import resolve
 from loaders.amazon_hin import load_amazon_hin
 from loaders.base import Dataset
@@ -32,4 +34,30 @@ def get_loader(name: str) -> Callable[..., Dataset]:
     return resolve(name, LOADERS, "loader")
 
 
-__all__ = ["LOADERS", "Dataset", "SyntheticConfig", "generate_synthetic", "get_loader"]
+def loader_options(name: str) -> list[str]:
+    """The keyword options loader ``name`` takes besides its path."""
+    params = inspect.signature(get_loader(name)).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+            or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.name != "path")]
+
+
+def load_dataset(name: str, path: str = "-", options: Mapping | None = None) -> Dataset:
+    """Run loader ``name`` on ``path`` with ``options``.
+
+    Raises:
+        ConfigError: the loader is unknown, or an option is not one of the loader's (the
+            message names the loader and lists its options).
+    """
+    loader = get_loader(name)
+    known = loader_options(name)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
+                    for p in inspect.signature(loader).parameters.values())
+    unknown = sorted(set(options or {}) - set(known))
+    if unknown and not takes_any:  # a loader with **options checks them itself
+        raise ConfigError(f"unknown option(s) {unknown} of loader {name!r}; its options are "
+                          f"{sorted(known)}")
+    return loader(path, **dict(options or {}))
+
+
+__all__ = ["LOADERS", "Dataset", "SyntheticConfig", "generate_synthetic", "get_loader",
+           "load_dataset", "loader_options"]

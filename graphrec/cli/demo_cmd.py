@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from graphrec import __version__
 from graphrec.cli.connection import graphrec_home
 from graphrec.cli.output import bridge_rows, console, fail, strategy_rows, table
-from graphrec.train import TrainConfig
-from graphrec.transfer import STRATEGIES, compare, item_embedding_table
+from graphrec.serving import write_run
+from graphrec.serving.run_dir import new_run_dir
+from graphrec.strategies import STRATEGIES, compare, item_embedding_table
+from graphrec.training import TrainConfig
 from kg.bridges import bridges_report
 from kg.errors import GraphRecError
+from kg.files import atomic_write
 from kg.store import LocalStore
 from loaders import SyntheticConfig, generate_synthetic
 
@@ -33,8 +34,9 @@ def demo(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
-    store, train on the dense scenarios, transfer to the sparse one, print test metrics and
-    write the item embeddings."""
+    store, train on the dense scenarios, transfer to the sparse one, print test metrics, save
+    every learned strategy as a run directory (servable with ``graphrec recommend``) and write
+    the item embeddings of the one selected on validation."""
     t0 = time.perf_counter()
     config = SyntheticConfig(seed=seed, adversarial=adversarial)
     try:
@@ -59,25 +61,29 @@ def demo(
     train_config = TrainConfig(epochs=epochs, seed=seed)
     try:
         results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
+        rows = strategy_rows(results, train_config.k)
+        console.print(table(rows, f"target '{target}', test split, full ranking over its items "
+                                  f"(epoch chosen on valid)"))
+        best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
+        out = new_run_dir(graphrec_home() / "runs", "demo")
+        settings = {"data": {"loader": "synthetic", "options": dataclasses.asdict(config)},
+                    "target": target, "model": train_config.model,
+                    "train": dataclasses.asdict(train_config)}
+        runs = {r.name: str(write_run(out, r, back, settings, train_config.model, seed))
+                for r in results if r.model is not None}
+        emb_table = item_embedding_table(best)
+        atomic_write(out / "item_embeddings.parquet",
+                     lambda tmp: emb_table.to_parquet(tmp, index=False))
+        summary = {"seed": seed, "target": target, "selected": best.name,
+                   "selected_run": runs[best.name], "runs": runs,
+                   "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
+                                "valid_ndcg": r.valid_score, "test": r.test,
+                                "seconds": r.seconds} for r in results]}
+        atomic_write(out / "summary.json", json.dumps(summary, indent=2, default=list))
     except GraphRecError as exc:
         fail(str(exc))
-    rows = strategy_rows(results, train_config.k)
-    console.print(table(rows, f"target '{target}', test split, full ranking over its items "
-                              f"(epoch chosen on valid)"))
-    best = max((r for r in results if r.embeddings), key=lambda r: r.valid_score)
-    run_dir = graphrec_home() / "runs" / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    emb_table = item_embedding_table(best)
-    tmp = run_dir / ".item_embeddings.parquet.tmp"
-    emb_table.to_parquet(tmp, index=False)
-    os.replace(tmp, run_dir / "item_embeddings.parquet")
-    metrics = {"version": __version__, "seed": seed, "target": target,
-               "synthetic": config.__dict__, "train": train_config.__dict__,
-               "selected": best.name,
-               "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
-                            "valid_ndcg": r.valid_score, "test": r.test,
-                            "seconds": r.seconds} for r in results]}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list))
-    console.print(f"selected on validation: {best.name}; wrote {len(emb_table):,} item "
-                  f"embeddings ({best.embeddings['item'].shape[1]} dims) and metrics to {run_dir}")
+    console.print(f"selected on validation: {best.name}; saved {len(runs)} runs under {out}; "
+                  f"wrote {len(emb_table):,} item embeddings "
+                  f"({best.embeddings['item'].shape[1]} dims) to {out / 'item_embeddings.parquet'}")
+    console.print(f"serve it: graphrec recommend {runs[best.name]} -s {target} -u u0")
     console.print(f"done in {time.perf_counter() - t0:.1f}s")

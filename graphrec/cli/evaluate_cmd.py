@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from graphrec.api import Recommender
 from graphrec.cli.output import console, fail, table
-from graphrec.evaluate import DEFAULT_SUBSETS, SUBSETS, Protocol
-from graphrec.guard import decision_rows
+from graphrec.evaluation import DEFAULT_SUBSETS, SUBSETS, Protocol
+from graphrec.serving import Recommender
+from graphrec.strategies import decision_rows
 from kg.errors import GraphRecError
 
 

@@ -7,13 +7,12 @@ from typing import Annotated
 
 import typer
 
-from graphrec.api import Recommender
-from graphrec.cli.connection import open_store
+from graphrec.cli.connection import open_neo4j
 from graphrec.cli.output import console, fail
-from graphrec.privacy import privatise_embeddings
+from graphrec.serving import Recommender
+from graphrec.serving.dp import privatise_embeddings
 from kg import schema
 from kg.errors import ConfigError, GraphRecError
-from kg.store import Neo4jStore
 
 
 def export(
@@ -25,7 +24,7 @@ def export(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     dp_epsilon: Annotated[float | None, typer.Option(
         help="Release user embeddings with (epsilon, delta)-differential privacy (Gaussian "
-             "mechanism on unit-norm vectors; see graphrec.privacy).")] = None,
+             "mechanism on unit-norm vectors; see graphrec.serving.dp).")] = None,
     dp_delta: Annotated[float, typer.Option(help="delta of --dp-epsilon.")] = 1e-5,
 ) -> None:
     """Write item (and user) embeddings as node properties and create cosine vector indexes
@@ -35,8 +34,7 @@ def export(
         if to != "neo4j":
             raise ConfigError(f"Could not resolve destination {to!r} among choices ['neo4j']")
         rec = Recommender.load(run_dir)
-        with open_store("neo4j") as store:
-            assert isinstance(store, Neo4jStore)
+        with open_neo4j() as store:
             if load_graph:
                 store.load(rec.tables, progress=not quiet)
             items = rec.index.ids["item"]
@@ -50,7 +48,7 @@ def export(
                     vectors = privatise_embeddings(vectors, dp_epsilon, dp_delta)
                 n_users = store.write_embeddings(
                     schema.USER, ids, vectors.tolist(), progress=not quiet)
-    except (GraphRecError, ValueError) as exc:
+    except GraphRecError as exc:
         fail(str(exc))
     private = f" (user vectors ({dp_epsilon}, {dp_delta})-DP)" if dp_epsilon and users else ""
     console.print(f"wrote {n_items:,} item and {n_users:,} user embeddings to "

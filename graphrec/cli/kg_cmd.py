@@ -9,14 +9,13 @@ from typing import Annotated
 
 import typer
 
-from graphrec.cli.connection import open_store
+from graphrec.cli.connection import open_neo4j, open_store, pseudonym_key
 from graphrec.cli.output import bridge_rows, console, fail, table
 from kg.bridges import bridges_report, report_dict
 from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, GraphRecError
 from kg.privacy import KEY_ENV, PrivacyConfig
-from kg.store import Neo4jStore
-from loaders import LOADERS, get_loader
+from loaders import LOADERS, load_dataset
 
 app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True)
 
@@ -63,16 +62,16 @@ def load(
     if path == "-" and dataset != "synthetic":
         fail(f"loader {dataset!r} needs a PATH")
     try:
-        loader = get_loader(dataset)
         t0 = time.perf_counter()
-        ds = loader(path, **parse_pairs(option, "--option"))
-        privacy = PrivacyConfig(pseudonymise=pseudonymise, user_attributes=user_attributes,
+        ds = load_dataset(dataset, path, parse_pairs(option, "--option"))
+        privacy = PrivacyConfig(pseudonymise=pseudonymise, key=pseudonym_key(),
+                                user_attributes=user_attributes,
                                 isolate=tuple(isolate or ()), min_support=min_support)
         tables = privacy.apply(ds.tables)
         parse_s = time.perf_counter() - t0
         with open_store(store, directory) as st:
             report = st.load(tables, progress=not quiet)
-    except (GraphRecError, TypeError) as exc:
+    except GraphRecError as exc:
         fail(str(exc))
     counts = tables.counts()
     console.print(f"loaded {dataset} into {store}: {counts['users']:,} users, "
@@ -128,8 +127,7 @@ def query(
         if show:
             typer.echo(q.text)
             return
-        with open_store("neo4j") as st:
-            assert isinstance(st, Neo4jStore)
+        with open_neo4j() as st:
             rows = st.run_read(q.text, **params)
     except GraphRecError as exc:
         fail(str(exc))

@@ -10,19 +10,18 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from graphrec import distributed
-from graphrec.api import Recommender
-from graphrec.cli.connection import graphrec_home, open_store
+from graphrec.cli.connection import graphrec_home, open_store, pseudonym_key
 from graphrec.cli.output import console, fail, strategy_rows, table
 from graphrec.config import RunConfig
-from graphrec.guard import decision_rows, strategy_decision
-from graphrec.run import atomic_write_text, new_run_dir, save_run
-from graphrec.splits import apply_split
-from graphrec.transfer import StrategyResult, compare
+from graphrec.data.splits import apply_split
+from graphrec.serving import Recommender, write_run
+from graphrec.strategies import StrategyResult, compare, decision_rows, strategy_decision
+from graphrec.training import distributed
 from kg.errors import ConfigError, DataError, GraphRecError
+from kg.files import atomic_write
 from kg.privacy import KEY_ENV, pseudonym, resolve_key
 from kg.tables import KGTables
-from loaders import get_loader
+from loaders import load_dataset
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="TOML config file.")]
 RunsOpt = Annotated[Path | None, typer.Option(
@@ -34,43 +33,40 @@ def _tables(cfg: RunConfig) -> KGTables:
     """The configured knowledge graph after ``[privacy]``, re-split as ``[split]`` asks."""
     data = cfg.data
     if "loader" in data:
-        tables = get_loader(data["loader"])(data.get("path", "-"), **data.get("options", {})
-                                            ).tables
+        tables = load_dataset(data["loader"], data.get("path", "-"),
+                              data.get("options", {})).tables
     else:
         with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
             tables = store.read()
-    tables = cfg.privacy.apply(tables)
+    tables = cfg.privacy.with_key(pseudonym_key()).apply(tables)
     return apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
 
 
-def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path,
+def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path | None,
           decision: dict | None = None) -> Path:
-    """Write the run directory; ``decision.json`` holds the strategy/source decision."""
-    run_dir = new_run_dir(runs, result.name)
-    spec = {"name": cfg.model, "kwargs": result.model.init_kwargs(),
-            "graph_scenarios": result.graph_scenarios,
-            "known_scenarios": result.known_scenarios}
-    metrics = {"strategy": result.name, "target": cfg.target, "best_epoch": result.best_epoch,
-               "valid_ndcg": result.valid_score, "test": result.test,
-               "seconds": result.seconds, "history": result.history}
+    """Write the run directory (:func:`graphrec.serving.write_run`)."""
     privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
     config = {"data": cfg.data, "split": cfg.split, "privacy": privacy, "target": cfg.target,
-              "strategy": result.name,
-              "model": cfg.model, "train": dataclasses.asdict(cfg.train)}
-    decision = decision or result.decision
-    save_run(run_dir, model=result.model, model_spec=spec, tables=tables, config=config,
-             metrics=metrics, seed=cfg.train.seed)
-    if decision is not None:
-        atomic_write_text(run_dir / "decision.json", json.dumps(decision, indent=2))
-    return run_dir
+              "model": cfg.model, "train": dataclasses.asdict(cfg.train),
+              "strategy_settings": {n: dataclasses.asdict(s) for n, s in cfg.options.items()}}
+    return write_run(runs or graphrec_home() / "runs", result, tables, config, cfg.model,
+                     cfg.train.seed, decision)
+
+
+def _load_config(path: Path) -> RunConfig:
+    """The run config; under torchrun every process takes rank 0's seed (a seed drawn because
+    the file gives none differs per process)."""
+    cfg = RunConfig.from_file(path)
+    seed = distributed.agree_int(cfg.train.seed)
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
 
 
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
-    Under ``torchrun`` the batches are split across the processes (graphrec.distributed)."""
+    Under ``torchrun`` the batches are split across the processes."""
     try:
         distributed.init_from_env()
-        cfg = RunConfig.from_file(config)
+        cfg = _load_config(config)
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
                               f"{list(cfg.strategies)}")
@@ -80,7 +76,7 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         if distributed.rank() != 0:
             return  # rank 0 saves and reports
-        run_dir = _save(result, cfg, tables, runs or graphrec_home() / "runs")
+        run_dir = _save(result, cfg, tables, runs)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
@@ -94,7 +90,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
     directory."""
     try:
         distributed.init_from_env()
-        cfg = RunConfig.from_file(config)
+        cfg = _load_config(config)
         tables = _tables(cfg)
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against
@@ -104,7 +100,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
-        run_dir = _save(best, cfg, tables, runs or graphrec_home() / "runs", decision)
+        run_dir = _save(best, cfg, tables, runs, decision)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(table(strategy_rows(results, cfg.train.k),
@@ -126,7 +122,7 @@ def recommend(
     """Top-k items of a scenario for users, from a trained run."""
     try:
         if pseudonymise:
-            key = resolve_key()
+            key = resolve_key(pseudonym_key())
             user = [pseudonym(u, key) for u in user]
         rows = Recommender.load(run_dir).recommend(user, scenario, k)
     except GraphRecError as exc:
@@ -163,9 +159,6 @@ def embed(
         fail(str(exc))
     result = pd.DataFrame({"item_id": df["item_id"], "scenario": scenario,
                            "embedding": list(emb.numpy())})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    result.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     console.print(json.dumps({"items": len(result), "dim": int(emb.shape[1]),
                               "out": str(out)}))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from torch_geometric.data import HeteroData
+import torch
 
-from graphrec.models.base import GraphModel
+from graphrec.models.base import GraphModel, ModelGraph
 from graphrec.models.hetero_lightgcn import HeteroLightGCN
 from graphrec.models.hetero_sage import HeteroSAGE, graph_edge_types
 from graphrec.models.mf import MatrixFactorization
+from graphrec.pyg import HeteroData
 from kg.registry import resolve
 
 MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE,
@@ -31,11 +32,21 @@ def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int,
 
 
 def build_model(name: str, data: HeteroData, dim: int, num_layers: int,
-                **options: bool | float) -> GraphModel:
-    """Instantiate model ``name`` for the node counts and relations of ``data``."""
-    return get_model(name)({t: data[t].num_nodes for t in data.node_types},
-                           **model_kwargs(name, data, dim, num_layers, **options))
+                seed: int | None = None, **options: bool | float) -> GraphModel:
+    """Instantiate model ``name`` for the node counts and relations of ``data``.
+
+    ``seed``: initialise the weights from this seed, on a forked generator (the global torch
+    generator is left as it was); None uses the global generator.
+    """
+    cls = get_model(name)
+    num_nodes = {t: data[t].num_nodes for t in data.node_types}
+    kwargs = model_kwargs(name, data, dim, num_layers, **options)
+    if seed is None:
+        return cls(num_nodes, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(num_nodes, **kwargs)
 
 
 __all__ = ["MODELS", "GraphModel", "HeteroLightGCN", "HeteroSAGE", "MatrixFactorization",
-           "build_model", "get_model", "model_kwargs"]
+           "ModelGraph", "build_model", "get_model", "model_kwargs"]

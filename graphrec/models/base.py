@@ -1,16 +1,41 @@
-"""What every graph model shares: id embeddings, cold-node masking, new-node inference."""
+"""What every graph model shares: id embeddings, cold-node masking, new-node inference.
+
+Models receive their graph as an argument, as PyG modules do: :meth:`GraphModel.prepare_graph`
+turns a ``HeteroData`` into a :class:`ModelGraph` (the model-specific precomputation, such as
+normalised adjacency matrices, plus the mask of nodes that have an id embedding), and every
+call takes it: ``model(graph)``, ``model.embed_new_items(graph, ...)``. Training, evaluation and
+serving hold the same kind of object, so a model never carries hidden graph state and one model
+can serve several graphs (the joint graph in training, a target-only graph after adaptation).
+"""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
 
+from graphrec.errors import ConfigError, DataError
+from graphrec.pyg import HeteroData
 from kg import schema
 
-USER_ITEM = schema.USER_ITEM
+
+@dataclass(frozen=True)
+class ModelGraph:
+    """A graph prepared for one model (built by :meth:`GraphModel.prepare_graph`).
+
+    Attributes:
+        data: the message-passing graph.
+        cache: what the model's :meth:`~GraphModel.propagate` needs, precomputed once.
+        mask: node type -> ``[num_nodes, 1]`` float, 1 for nodes whose id embedding is used.
+        item_scenario: ``[num_items]`` scenario index of every item (None without scenarios).
+    """
+
+    data: HeteroData
+    cache: object
+    mask: dict[str, Tensor]
+    item_scenario: Tensor | None
 
 
 class GraphModel(nn.Module):
@@ -40,7 +65,7 @@ class GraphModel(nn.Module):
                  user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0):
         super().__init__()
         if not 0.0 <= id_dropout < 1.0:
-            raise ValueError(f"id_dropout must be in [0, 1), not {id_dropout}")
+            raise ConfigError(f"id_dropout must be in [0, 1), not {id_dropout}")
         self.id_dropout = id_dropout
         self.num_nodes = dict(num_nodes)
         self.dim = dim
@@ -58,10 +83,6 @@ class GraphModel(nn.Module):
             n_scen = num_nodes[schema.PYG_SCENARIO]
             self.register_buffer("norm_mean", torch.zeros(n_scen, dim))
             self.register_buffer("norm_std", torch.ones(n_scen, dim))
-        self._item_scenario: Tensor | None = None
-        self._data: HeteroData | None = None
-        self._cache: object = None
-        self._mask: dict[str, Tensor] = {}
 
     def init_kwargs(self) -> dict:
         """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
@@ -84,23 +105,27 @@ class GraphModel(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def set_graph(self, data: HeteroData, known: dict[str, Tensor] | None = None) -> None:
-        """Use ``data`` (node counts must match the embedding tables) for message passing.
+    def prepare_graph(self, data: HeteroData, known: dict[str, Tensor] | None = None
+                      ) -> ModelGraph:
+        """Prepare ``data`` (node counts must match the embedding tables) for this model.
 
-        ``known``: node type -> ``[num_nodes]`` bool, nodes whose id embedding is used although
-        they have no interaction edge in ``data`` (learned on another graph, e.g. the sources
-        of a source-free adaptation).
+        Args:
+            data: the message-passing graph.
+            known: node type -> ``[num_nodes]`` bool, nodes whose id embedding is used although
+                they have no interaction edge in ``data`` (learned on another graph, e.g. the
+                sources of a source-free adaptation).
+
+        Raises:
+            DataError: the graph's node counts differ from the model's.
         """
         for t, n in self.num_nodes.items():
             if data[t].num_nodes != n:
-                raise ValueError(f"graph has {data[t].num_nodes} {t} nodes, model {n}")
-        self._data = data
-        self._cache = self.prepare(data)
-        self._mask = self._interaction_mask(data)
+                raise DataError(f"graph has {data[t].num_nodes} {t} nodes, the model {n}; "
+                                "build the model for this graph")
+        mask = self._interaction_mask(data)
         for t, extra in (known or {}).items():
-            self._mask[t] = torch.maximum(self._mask[t], extra.float().unsqueeze(1).to(
-                self._mask[t].device))
-        self._item_scenario = self._scenario_of_items(data)
+            mask[t] = torch.maximum(mask[t], extra.float().unsqueeze(1).to(mask[t].device))
+        return ModelGraph(data, self.prepare(data), mask, self._scenario_of_items(data))
 
     def _scenario_of_items(self, data: HeteroData) -> Tensor | None:
         if schema.ITEM_SCENARIO not in data.edge_types:
@@ -110,11 +135,9 @@ class GraphModel(nn.Module):
         out[src] = dst
         return out.to(self._device())
 
-    def encode(self) -> dict[str, Tensor]:
+    def encode(self, graph: ModelGraph) -> dict[str, Tensor]:
         """Propagated embeddings before any head or normalisation (the "encoder")."""
-        if self._data is None:
-            raise RuntimeError("call set_graph(data) before forward()")
-        return self.propagate(self._inputs(self._data, self._mask), self._cache)
+        return self.propagate(self._inputs(graph.data, graph.mask), graph.cache)
 
     def _finish(self, out: dict[str, Tensor], item_scenario: Tensor | None) -> dict[str, Tensor]:
         if self.user_head is not None:
@@ -132,20 +155,27 @@ class GraphModel(nn.Module):
         return out
 
     @torch.no_grad()
-    def fit_scenario_norm(self) -> None:
+    def fit_scenario_norm(self, graph: ModelGraph) -> None:
         """Set each scenario's normalisation statistics from its items' current embeddings
-        (AdaBN, Li et al. 2016: statistics of the domain itself, no labels, no gradient)."""
-        if not self.scenario_norm or self._item_scenario is None:
-            raise RuntimeError("model was built without scenario_norm or without a graph")
-        mean, std = _group_stats(self.encode()[schema.PYG_ITEM], self._item_scenario,
+        in ``graph`` (AdaBN, Li et al. 2016: statistics of the domain itself, no labels, no
+        gradient).
+
+        Raises:
+            ConfigError: the model was built without ``scenario_norm``, or the graph has no
+                scenario nodes.
+        """
+        if not self.scenario_norm or graph.item_scenario is None:
+            raise ConfigError("fit_scenario_norm needs a model built with scenario_norm=True "
+                              "and a graph with item-scenario edges")
+        mean, std = _group_stats(self.encode(graph)[schema.PYG_ITEM], graph.item_scenario,
                                  self.norm_mean.shape[0])
         self.norm_mean.copy_(mean)
         self.norm_std.copy_(std)
 
     def _interaction_mask(self, data: HeteroData) -> dict[str, Tensor]:
         mask = {}
-        if USER_ITEM in data.edge_types:
-            edge_index = data[USER_ITEM].edge_index
+        if schema.USER_ITEM in data.edge_types:
+            edge_index = data[schema.USER_ITEM].edge_index
             for pos, t in ((0, schema.PYG_USER), (1, schema.PYG_ITEM)):
                 seen = torch.zeros(data[t].num_nodes, device=self._device())
                 seen[edge_index[pos].to(self._device())] = 1.0
@@ -168,25 +198,25 @@ class GraphModel(nn.Module):
             x[t] = weight
         return x
 
-    def forward(self) -> dict[str, Tensor]:
-        """Embeddings of every node of the graph, node type -> ``[num_nodes, dim]``, after the
+    def forward(self, graph: ModelGraph) -> dict[str, Tensor]:
+        """Embeddings of every node of ``graph``, node type -> ``[num_nodes, dim]``, after the
         user head and the scenario normalisation when the model has them."""
-        return self._finish(self.encode(), self._item_scenario)
+        return self._finish(self.encode(graph), graph.item_scenario)
 
     @torch.no_grad()
-    def embed_new_items(self, neighbours: list[dict[str, list[int]]]) -> Tensor:
-        """Embeddings of items that are not in the graph, from their neighbours only.
+    def embed_new_items(self, graph: ModelGraph, neighbours: list[dict[str, list[int]]]
+                        ) -> Tensor:
+        """Embeddings of items that are not in ``graph``, from their neighbours only.
 
         Args:
+            graph: the graph the model serves (the new items are added to a copy of it).
             neighbours: per new item, node type -> indices of its neighbours of that type
                 (an attribute kind such as ``brand``, or ``scenario``).
 
         Returns:
             ``[len(neighbours), dim]``.
         """
-        if self._data is None:
-            raise RuntimeError("call set_graph(data) before embed_new_items()")
-        data = copy.copy(self._data)
+        data = copy.copy(graph.data)
         n_items = self.num_nodes[schema.PYG_ITEM]
         data[schema.PYG_ITEM].num_nodes = n_items + len(neighbours)
         by_type: dict[str, list[tuple[int, int]]] = {}
@@ -201,7 +231,7 @@ class GraphModel(nn.Module):
             data[et].edge_index = torch.cat([old, new], 1)
             data[schema.reverse_edge(et)].edge_index = data[et].edge_index.flip(0)
         mask = {t: torch.cat([m, m.new_zeros(data[t].num_nodes - m.shape[0], 1)])
-                for t, m in self._mask.items()}
+                for t, m in graph.mask.items()}
         out = self.propagate(self._inputs(data, mask), self.prepare(data))
         out = self._finish(out, self._scenario_of_items(data))
         return out[schema.PYG_ITEM][n_items:]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.data import HeteroData
 
 from graphrec.models.base import GraphModel
+from graphrec.pyg import HeteroData
 
 EdgeType = tuple[str, str, str]
 

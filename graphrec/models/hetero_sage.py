@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
-from torch_geometric.nn import HeteroConv, SAGEConv
 
+from graphrec.errors import ConfigError
 from graphrec.models.base import GraphModel
+from graphrec.pyg import HeteroConv, HeteroData, SAGEConv
 from kg import schema
 
 
@@ -33,7 +33,8 @@ class HeteroSAGE(GraphModel):
                  edge_types: list[tuple[str, str, str]] | None = None, **options):
         super().__init__(num_nodes, dim, num_layers, **options)
         if not edge_types:
-            raise ValueError("HeteroSAGE needs the graph's edge_types")
+            raise ConfigError("HeteroSAGE needs the graph's edge_types (build it with "
+                              "graphrec.models.build_model)")
         self.edge_types = [tuple(et) for et in edge_types]
         self.convs = nn.ModuleList(
             HeteroConv({et: SAGEConv((dim, dim), dim) for et in self.edge_types}, aggr="mean")

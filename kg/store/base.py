@@ -1,10 +1,8 @@
-"""The interface both stores implement, and graph statistics computed from canonical tables."""
+"""What a load reports, and graph statistics computed from canonical tables (both stores)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kg import schema
 from kg.tables import KGTables
@@ -23,26 +21,6 @@ class LoadReport:
     nodes: dict[str, int] = field(default_factory=dict)
     relationships: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-class GraphStore(Protocol):
-    """A place the knowledge graph lives. Both stores are context managers."""
-
-    def load(self, tables: KGTables, *, progress: bool = True) -> LoadReport:
-        """Validate ``tables`` and upsert them; nothing is written when validation fails;
-        re-running the same load leaves the store unchanged (idempotent)."""
-
-    def read(self, scenarios: Iterable[str] | None = None) -> KGTables:
-        """The whole graph (or the part touching ``scenarios``) as normalised tables."""
-
-    def stats(self) -> dict:
-        """Node and relationship counts per label/type and per scenario (see
-        :func:`stats_from_tables` for the layout)."""
-
-    def clear(self) -> None:
-        """Remove every node and relationship of the graph."""
-
-    def close(self) -> None: ...
 
 
 def stats_from_tables(tables: KGTables) -> dict:

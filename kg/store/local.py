@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from kg.errors import StoreError
+from kg.files import atomic_write
 from kg.store.base import LoadReport, stats_from_tables
 from kg.tables import COLUMNS, KGTables, empty_table
 
@@ -84,9 +85,7 @@ class LocalStore:
         for name in COLUMNS:
             merged.table(name).to_parquet(tmp / f"{name}.parquet", index=False)
         os.replace(tmp, new)
-        pointer_tmp = self.path / f".{CURRENT}.tmp"
-        pointer_tmp.write_text(new.name)
-        os.replace(pointer_tmp, self.path / CURRENT)
+        atomic_write(self.path / CURRENT, new.name)
         for old in self.path.glob("v*"):
             if old != new and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)

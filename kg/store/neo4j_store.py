@@ -31,10 +31,11 @@ CONSTRAINTS = [
     f"FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
     for label, key in schema.NODE_KEYS.items()
 ] + [
-    "CREATE INDEX graphrec_item_scenario IF NOT EXISTS FOR (n:Item) ON (n.scenario)",
-    "CREATE INDEX graphrec_attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind)",
+    f"CREATE INDEX graphrec_item_scenario IF NOT EXISTS FOR (n:{schema.ITEM}) ON (n.scenario)",
+    f"CREATE INDEX graphrec_attribute_kind IF NOT EXISTS FOR (n:{schema.ATTRIBUTE}) "
+    "ON (n.kind)",
     "CREATE INDEX graphrec_interacted_scenario IF NOT EXISTS "
-    "FOR ()-[r:INTERACTED]-() ON (r.scenario)",
+    f"FOR ()-[r:{schema.INTERACTED}]-() ON (r.scenario)",
 ]
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from graphrec.api import Recommender
 from graphrec.cli.main import app
+from graphrec.serving import Recommender
 from kg.errors import ConfigError, DataError
 
 

@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
-from graphrec.transfer import STRATEGIES
+from graphrec.serving import Recommender
+from graphrec.strategies import LEARNED, STRATEGIES
 
 runner = CliRunner()
 
@@ -24,10 +25,22 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     assert "read back identical to what was loaded: True" in flat(result.output)
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
-    metrics = json.loads((runs[0] / "metrics.json").read_text())
-    assert [r["strategy"] for r in metrics["results"]] == list(STRATEGIES)
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    assert [r["strategy"] for r in summary["results"]] == list(STRATEGIES)
+    assert set(summary["runs"]) == set(LEARNED)  # every learned strategy saved, servable
     emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
     assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
+    selected = summary["runs"][summary["selected"]]
+    assert f"graphrec recommend {selected}" in flat(result.output)
+    served = runner.invoke(app, ["recommend", selected, "-s", "cosmetics", "-u", "u0", "-k",
+                                 "3", "--json"])
+    assert served.exit_code == 0, served.output
+    assert len(json.loads(served.output)) == 3
+    chosen = next(r for r in summary["results"] if r["strategy"] == summary["selected"])
+    again = Recommender.load(selected).evaluate("cosmetics", "test", (20,), ("all",),
+                                                bootstrap=0)
+    assert again["all"]["ndcg@20"] == pytest.approx(chosen["test"]["all"]["ndcg@20"],
+                                                    abs=1e-6)
 
 
 def test_kg_load_and_stats_local(tmp_path):

@@ -20,6 +20,7 @@ strategy = "joint"
 epochs = 6
 dim = 16
 batch_size = 1024
+seed = 0
 """
 
 

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from graphrec.baselines import build_baseline
-from graphrec.evaluate import EmbeddingScorer, Protocol, evaluate, sample_negatives
-from graphrec.graph import build_graph
-from graphrec.metrics import bootstrap_ci, coverage, sampled_ranks, user_metrics
+from graphrec.data.graph import build_graph
+from graphrec.evaluation import EmbeddingScorer, Protocol, evaluate
+from graphrec.evaluation.baselines import build_baseline
+from graphrec.evaluation.harness import sample_negatives
+from graphrec.evaluation.metrics import bootstrap_ci, coverage, sampled_ranks, user_metrics
 from kg.errors import ConfigError
 from kg.tables import make_tables
 

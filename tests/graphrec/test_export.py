@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from graphrec.api import Recommender
 from graphrec.cli.main import app
+from graphrec.serving import Recommender
 from kg.cookbook import get_query
 
 pytestmark = pytest.mark.neo4j

@@ -5,10 +5,10 @@ import json
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
-from graphrec.guard import source_verdict, strategy_decision
-from graphrec.strategy_base import StrategyResult
-from graphrec.train import TrainConfig
-from graphrec.transfer import run_strategy
+from graphrec.strategies import run_strategy, strategy_decision
+from graphrec.strategies.base import StrategyResult
+from graphrec.strategies.guarded import source_verdict
+from graphrec.training import TrainConfig
 from loaders import SyntheticConfig, generate_synthetic
 
 #: how far below target-only (test NDCG@20) the guarded model may fall

@@ -2,7 +2,7 @@
 
 import pytest
 
-from graphrec.splits import (
+from graphrec.data.splits import (
     apply_split,
     k_shot,
     leave_one_out,

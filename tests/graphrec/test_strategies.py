@@ -7,15 +7,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from graphrec.api import Recommender
 from graphrec.cli.main import app
 from graphrec.config import RunConfig
-from graphrec.splits import k_shot
-from graphrec.strategy_base import train_scenarios
-from graphrec.train import TrainConfig
-from graphrec.transfer import EXTENDED, LEARNED, run_strategy
+from graphrec.data.splits import k_shot
+from graphrec.serving import Recommender
+from graphrec.strategies import CONFIGURABLE, LEARNED, STRATEGIES, run_strategy
+from graphrec.strategies.base import StrategyRun
+from graphrec.strategies.meta_learning import MetaConfig
+from graphrec.training import TrainConfig
 from kg.errors import ConfigError
 from loaders import SyntheticConfig, generate_synthetic
+from tests.helpers import tiny_tables
 
 SMALL = 'options = { n_users = 150 }'
 #: settings that keep the template test fast; the defaults are exercised by the benchmarks
@@ -50,7 +52,8 @@ def test_strategy_template(strategy, tmp_path):
     assert reloaded["all"]["ndcg@20"] == pytest.approx(test["all"]["ndcg@20"], abs=1e-6)
     # deterministic under its seed
     tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
-    again = run_strategy(strategy, tables, "cosmetics", TrainConfig(epochs=4, dim=16),
+    seed = json.loads((run_dir / "meta.json").read_text())["seed"]
+    again = run_strategy(strategy, tables, "cosmetics", TrainConfig(epochs=4, dim=16, seed=seed),
                          progress=False, options=FAST)
     assert again.test["all"]["ndcg@20"] == pytest.approx(test["all"]["ndcg@20"], abs=1e-9)
     if strategy in ("reptile", "maml", "shot"):
@@ -59,12 +62,12 @@ def test_strategy_template(strategy, tmp_path):
 
 def test_source_free_adaptation_keeps_the_source_hypothesis_frozen():
     tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
-    result = run_strategy("shot", tables, "cosmetics", TrainConfig(epochs=3, dim=16),
+    result = run_strategy("shot", tables, "cosmetics", TrainConfig(epochs=3, dim=16, seed=0),
                           progress=False)
     assert result.graph_scenarios == ["cosmetics"]  # no source edge in the adapted graph
     assert result.known_scenarios == ["clothing", "shoes"]
-    source = train_scenarios(tables, "cosmetics", ["clothing", "shoes"], ["clothing", "shoes"],
-                             TrainConfig(epochs=3, dim=16), progress=False)
+    run = StrategyRun(tables, "cosmetics", TrainConfig(epochs=3, dim=16, seed=0), progress=False)
+    source = run.train(["clothing", "shoes"], ["clothing", "shoes"])
     state = result.model.state_dict()
     target_items = torch.as_tensor(result.index.scenario_items("cosmetics"))
     source_items = torch.as_tensor(result.index.scenario_items("clothing"))
@@ -92,11 +95,53 @@ def test_meta_learning_adapts_from_a_few_shots():
 def test_strategy_settings_are_checked():
     raw = {"data": {"loader": "synthetic"}, "train": {"target": "cosmetics"},
            "strategy": {"reptile": {"iterations": 5}}}
-    assert RunConfig.from_dict(raw).options == {"reptile": {"iterations": 5}}
-    with pytest.raises(ConfigError, match=r"unknown \[strategy.\*\] section\(s\) \['joint'\]"):
+    assert RunConfig.from_dict(raw).options == {"reptile": MetaConfig(iterations=5)}
+    with pytest.raises(ConfigError, match=r"strategy 'joint' takes no settings"):
         RunConfig.from_dict({**raw, "strategy": {"joint": {}}})
     tables = generate_synthetic(SyntheticConfig(n_users=60)).tables
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
-        run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1),
+        run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(EXTENDED) == {"guarded", "reptile", "maml", "shot"}
+    assert set(CONFIGURABLE) == {"guarded", "reptile", "maml", "shot"}
+
+
+def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
+    missing = tmp_path / "no-such-data"
+    raw = {"data": {"loader": "cdrib", "path": str(missing)},
+           "train": {"target": "game", "strategy": "reptile"}}
+    with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
+        RunConfig.from_dict({**raw, "strategy": {"reptile": {"iters": 3}}})
+    with pytest.raises(ConfigError, match=r"Could not resolve transfer strategy 'jiont'"):
+        RunConfig.from_dict({**raw, "train": {"target": "game", "strategy": "jiont"}})
+    with pytest.raises(ConfigError, match=r"Could not resolve model 'lightgnc'"):
+        RunConfig.from_dict({**raw, "train": {"target": "game", "model": "lightgnc"}})
+    assert not missing.exists()
+
+
+def test_a_missing_seed_is_drawn_and_saved(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[data]\nloader = "synthetic"\n{SMALL}\n[train]\ntarget = "cosmetics"\n'
+                    'strategy = "joint"\nepochs = 1\ndim = 8\n')
+    cfg = RunConfig.from_file(path)
+    assert isinstance(cfg.train.seed, int)
+    result = CliRunner().invoke(app, ["train", "-c", str(path), "--runs", str(tmp_path / "r"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    seed = json.loads((run_dir / "meta.json").read_text())["seed"]
+    assert isinstance(seed, int)
+    assert json.loads((run_dir / "config.json").read_text())["train"]["seed"] == seed
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_registered_strategy_runs_on_a_tiny_graph(strategy):
+    tables = tiny_tables()
+    result = run_strategy(strategy, tables, "a", TrainConfig(epochs=2, dim=4, seed=0),
+                          progress=False, options={"reptile": {"iterations": 3},
+                                                   "maml": {"iterations": 3}})
+    assert result.name == strategy
+    assert 0.0 <= result.valid_score <= 1.0
+    assert (result.model is not None) == (strategy in LEARNED)
+    if result.model is not None:
+        assert torch.isfinite(result.embeddings["item"]).all()
+        assert result.embeddings["item"].shape == (len(result.index.ids["item"]), 4)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from graphrec.cli.main import app
 from graphrec.config import RunConfig
-from graphrec.privacy import analytic_gaussian_sigma, privatise_embeddings
+from graphrec.serving.dp import analytic_gaussian_sigma, privatise_embeddings
 from kg import schema
 from kg.errors import ConfigError, DataError
 from kg.privacy import (
@@ -42,14 +42,17 @@ def test_pseudonyms_are_keyed_deterministic_and_replace_every_user_id():
 
 
 def test_the_key_is_required_long_enough_and_never_echoed(monkeypatch):
-    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.setenv(KEY_ENV, KEY)  # the library never reads the environment itself
     with pytest.raises(ConfigError, match=KEY_ENV):
-        resolve_key()
+        resolve_key(None)
+    with pytest.raises(ConfigError, match=KEY_ENV):
+        PrivacyConfig(pseudonymise=True).apply(tiny_tables())
     with pytest.raises(ConfigError, match="too short") as err:
         resolve_key("short-secret")
     assert "short-secret" not in str(err.value)
-    monkeypatch.setenv(KEY_ENV, KEY)
-    assert resolve_key() == KEY
+    assert resolve_key(KEY) == KEY
+    assert PrivacyConfig(key="own-key-0123456789").with_key(KEY).key == "own-key-0123456789"
+    assert PrivacyConfig().with_key(KEY).key == KEY
     assert KEY not in repr(PrivacyConfig(pseudonymise=True, key=KEY))
 
 
@@ -127,7 +130,7 @@ def test_gaussian_noise_scale_meets_the_privacy_condition():
         if eps < 1:  # tighter than the classic bound where that bound is valid
             assert sigma < 2.0 * math.sqrt(2 * math.log(1.25 / 1e-5)) / eps
     assert analytic_gaussian_sigma(1.0, 1e-5) > analytic_gaussian_sigma(2.0, 1e-5)
-    with pytest.raises(ValueError, match="epsilon must be > 0"):
+    with pytest.raises(ConfigError, match="epsilon must be > 0"):
         analytic_gaussian_sigma(0.0, 1e-5)
 
 

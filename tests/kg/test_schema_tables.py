@@ -16,7 +16,6 @@ def test_bad_attribute_kinds_are_rejected(kind):
 
 def test_kind_names_map_to_types_and_edges():
     assert schema.has_kind_type("brand") == "HAS_BRAND"
-    assert schema.kind_of_has_type("HAS_PRICE_BAND") == "price_band"
     edge = schema.item_attribute_edge("brand")
     assert edge == ("item", "has_brand", "brand")
     assert schema.reverse_edge(edge) == ("brand", "rev_has_brand", "item")

@@ -6,7 +6,7 @@
 >>> rec.embed_new_items([{"brand": ["brand4"], "category": ["cat6"]}], scenario="cosmetics")
 
 All calls take batches and are vectorised; unknown ids and scenarios raise
-:class:`kg.errors.DataError` naming what exists.
+:class:`graphrec.errors.DataError` naming what exists.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graphrec.evaluate import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
-from graphrec.graph import TRAIN_SPLITS, GraphIndex, build_graph
-from graphrec.models import get_model
-from graphrec.run import load_run_files
-from graphrec.strategy_base import known_users
+from graphrec.data.graph import GraphIndex, build_graph
+from graphrec.data.pairs import known_users
+from graphrec.errors import DataError
+from graphrec.evaluation.harness import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
+from graphrec.models import GraphModel, ModelGraph, get_model
+from graphrec.serving.run_dir import load_run_files
 from kg import schema
-from kg.errors import DataError
+from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
 
@@ -32,17 +33,20 @@ class Recommender:
     """A trained graph model with its knowledge graph, ready to serve.
 
     Args:
-        model: a model with its graph set.
+        model: a trained model.
+        graph: the graph it serves, prepared for it (:meth:`GraphModel.prepare_graph`).
         index: id maps of that graph.
         tables: the knowledge graph (canonical tables).
     """
 
-    def __init__(self, model: torch.nn.Module, index: GraphIndex, tables: KGTables):
+    def __init__(self, model: GraphModel, graph: ModelGraph, index: GraphIndex,
+                 tables: KGTables):
         self.model = model.eval()
+        self.graph = graph
         self.index = index
         self.tables = tables
         with torch.no_grad():
-            self._emb = model()
+            self._emb = model(graph)
         inter = tables.interactions
         train = inter[inter["split"].isin(TRAIN_SPLITS)]
         self._seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
@@ -60,9 +64,9 @@ class Recommender:
                                         **kwargs)
         model.load_state_dict(state)
         known = spec.get("known_scenarios")
-        model.set_graph(data, None if not known else {
+        graph = model.prepare_graph(data, None if not known else {
             schema.PYG_USER: known_users(tables, index, known)})
-        return cls(model, index, tables)
+        return cls(model, graph, index, tables)
 
     @property
     def scenarios(self) -> list[str]:
@@ -70,14 +74,14 @@ class Recommender:
 
     @property
     def scorer(self) -> EmbeddingScorer:
-        """The model as a scorer for :func:`graphrec.evaluate.evaluate`."""
+        """The model as a scorer for :func:`graphrec.evaluation.evaluate`."""
         return EmbeddingScorer(self._emb["user"], self._emb["item"])
 
     def evaluate(self, scenario: str, split: str = "test", ks: Sequence[int] = (10, 20),
                  subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
                  bootstrap: int = 1000) -> dict[str, dict]:
         """Metrics of this model on the held-out ``split`` of ``scenario`` (see
-        :func:`graphrec.evaluate.evaluate`; 95% bootstrap intervals over test users). An
+        :func:`graphrec.evaluation.evaluate`; 95% bootstrap intervals over test users). An
         unknown scenario raises :class:`DataError` listing the scenarios."""
         return evaluate(self.scorer, self.index, self.tables, scenario, split, tuple(ks),
                         tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
@@ -177,4 +181,4 @@ class Recommender:
             if scenario is not None:
                 entry[schema.PYG_SCENARIO] = [int(self.index.index("scenario", [scenario])[0])]
             neighbours.append(entry)
-        return self.model.embed_new_items(neighbours)
+        return self.model.embed_new_items(self.graph, neighbours)

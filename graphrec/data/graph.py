@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import HeteroData
 
+from graphrec.pyg import HeteroData
 from kg import schema
 from kg.errors import DataError
+from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
-
-#: splits whose interactions are training data (defined with the schema, used everywhere)
-TRAIN_SPLITS = schema.TRAIN_SPLITS
 
 
 @dataclass

@@ -75,6 +75,12 @@ def agree(value: float) -> float:
     return float(box.item())
 
 
+def agree_int(value: int) -> int:
+    """Rank 0's integer ``value`` (below 2**53) in every process, e.g. a seed each process
+    drew on its own."""
+    return int(agree(float(value)))
+
+
 def agree_sum(value: float) -> float:
     """The sum of ``value`` over processes (a loss computed in parts)."""
     if not is_active():

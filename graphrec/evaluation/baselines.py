@@ -27,8 +27,10 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.graph import TRAIN_SPLITS, GraphIndex
+from graphrec.data.graph import GraphIndex
+from graphrec.errors import ConfigError
 from kg.registry import resolve
+from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
 
@@ -123,7 +125,8 @@ class ItemKNN(Baseline):
         elif source == "attributes":
             vectors = _item_attribute_matrix(tables, index)
         else:
-            raise ValueError(f"source must be 'interactions' or 'attributes', not {source!r}")
+            raise ConfigError(f"Could not resolve item-kNN source {source!r} among choices "
+                              "['attributes', 'interactions']")
         norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(1)).ravel())
         inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         self.vectors = sp.diags(inv.astype(np.float32)) @ vectors  # unit rows, [items, feat]

@@ -21,7 +21,7 @@ scenarios); ``cold_items`` (the item has none, ranked among the scenario's cold 
 MetaHIN protocol); ``both_cold`` (cold user and cold item, ranked among cold items).
 
 Anything that scores (user, item) pairs can be evaluated: learned models through
-:class:`EmbeddingScorer`, baselines (:mod:`graphrec.baselines`) directly.
+:class:`EmbeddingScorer`, baselines (:mod:`graphrec.evaluation.baselines`) directly.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from graphrec.graph import TRAIN_SPLITS, GraphIndex
-from graphrec.metrics import (
+from graphrec.data.graph import GraphIndex
+from graphrec.errors import ConfigError
+from graphrec.evaluation.metrics import (
     TIES,
     bootstrap_ci,
     coverage,
@@ -43,7 +44,7 @@ from graphrec.metrics import (
     sampled_ranks,
     user_metrics,
 )
-from kg.errors import ConfigError
+from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
 SUBSETS = ("all", "warm", "cold_users", "cold_items", "both_cold")

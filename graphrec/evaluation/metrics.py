@@ -24,13 +24,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from graphrec.errors import ConfigError
+
 TIES = ("pessimistic", "optimistic")
 
 
 def _above(competitors: Tensor, positives: Tensor, ties: str) -> Tensor:
     """``[P]`` number of competitors above each positive; ``competitors`` broadcast to it."""
     if ties not in TIES:
-        raise ValueError(f"ties must be one of {TIES}, not {ties!r}")
+        raise ConfigError(f"Could not resolve tie rule {ties!r} among choices {list(TIES)}")
     cmp = competitors >= positives.unsqueeze(-1) if ties == "pessimistic" \
         else competitors > positives.unsqueeze(-1)
     return cmp.sum(-1)
@@ -49,7 +51,7 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
         per user, ``[len(positives[u])]`` integer ranks (0 = ranked first).
     """
     if ties not in TIES:
-        raise ValueError(f"ties must be one of {TIES}, not {ties!r}")
+        raise ConfigError(f"Could not resolve tie rule {ties!r} among choices {list(TIES)}")
     competitors = scores.clone()
     pos_scores = []
     for row, pos in enumerate(positives):
@@ -136,14 +138,3 @@ def coverage(top_items: Tensor, num_candidates: int) -> float:
     if num_candidates == 0:
         return 0.0
     return float(torch.unique(top_items).numel() / num_candidates)
-
-
-def rank_metrics(scores: Tensor, positives: list[np.ndarray], exclude: list[np.ndarray],
-                 k: int) -> dict[str, float]:
-    """Recall@k, NDCG@k, HR@k and MRR under full ranking, averaged over users (plus the
-    number of ``users``). See :func:`full_ranks` for what competes and how ties count."""
-    per_user = user_metrics(full_ranks(scores, positives, exclude), (k,))
-    out: dict[str, float] = {name: float(v.mean()) if len(v) else 0.0
-                             for name, v in per_user.items()}
-    out["users"] = len(positives)
-    return out

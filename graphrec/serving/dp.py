@@ -22,6 +22,8 @@ import torch
 from scipy.stats import norm
 from torch import Tensor
 
+from graphrec.errors import ConfigError
+
 #: L2 sensitivity of a unit-norm vector
 SENSITIVITY = 2.0
 
@@ -31,9 +33,9 @@ def analytic_gaussian_sigma(epsilon: float, delta: float, sensitivity: float = S
     """Smallest sigma such that adding ``N(0, sigma^2 I)`` to a query of L2 sensitivity
     ``sensitivity`` is (epsilon, delta)-DP (Balle & Wang 2018, Theorem 8; bisection)."""
     if not epsilon > 0:
-        raise ValueError(f"epsilon must be > 0, not {epsilon}")
+        raise ConfigError(f"DP epsilon must be > 0, not {epsilon}")
     if not 0 < delta < 1:
-        raise ValueError(f"delta must be in (0, 1), not {delta}")
+        raise ConfigError(f"DP delta must be in (0, 1), not {delta}")
 
     def privacy_loss_delta(sigma: float) -> float:
         a = sensitivity / (2 * sigma)

@@ -22,8 +22,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from graphrec.graph import TRAIN_SPLITS
 from kg.errors import ConfigError, DataError
+from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
 METHODS = ("given", "temporal", "leave-one-out")

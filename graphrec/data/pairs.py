@@ -1,0 +1,52 @@
+"""Which scenarios play which part, and the training pairs of a set of scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from graphrec.data.graph import GraphIndex
+from graphrec.training.negatives import TrainingPairs
+from kg.schema import TRAIN_SPLITS
+from kg.tables import KGTables
+
+
+def scenarios_of(tables: KGTables) -> list[str]:
+    """Every scenario of the graph, sorted."""
+    return sorted(tables.scenarios["scenario"])
+
+
+def sources_of(tables: KGTables, target: str) -> list[str]:
+    """The source scenarios of ``target``: every scenario but the target, sorted."""
+    return [s for s in scenarios_of(tables) if s != target]
+
+
+def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
+                   weights: dict[str, float] | None = None) -> TrainingPairs:
+    """The positive pairs of ``scenarios``' training interactions.
+
+    Args:
+        weights: scenario -> loss weight of its pairs (default: no weights, all 1).
+
+    Returns:
+        :class:`TrainingPairs` with one negative pool (the scenario's items) per scenario.
+    """
+    inter = tables.interactions
+    part = inter[inter["split"].isin(TRAIN_SPLITS) & inter["scenario"].isin(scenarios)]
+    names = sorted(set(part["scenario"]))
+    pair_weights = None
+    if weights is not None:
+        pair_weights = part["scenario"].map(lambda s: weights.get(s, 1.0)).to_numpy(
+            dtype=np.float32)
+    return TrainingPairs(
+        users=index.index("user", part["user_id"]), items=index.index("item", part["item_id"]),
+        pools=[index.scenario_items(s) for s in names],
+        pool_of_pair=part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy(),
+        weights=pair_weights)
+
+
+def known_users(tables: KGTables, index: GraphIndex, scenarios: list[str]) -> torch.Tensor:
+    """``[num_users]`` bool: users with training interactions in ``scenarios``."""
+    known = torch.zeros(len(index.ids["user"]), dtype=torch.bool)
+    known[torch.as_tensor(training_pairs(tables, index, scenarios).users)] = True
+    return known

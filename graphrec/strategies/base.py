@@ -1,0 +1,191 @@
+"""What every transfer strategy shares: the protocol, the run context and the result record.
+
+A strategy is a class with a ``name``, optional typed ``settings`` (its ``[strategy.<name>]``
+config section, checked when the config loads) and one method, :meth:`Strategy.run`, which
+receives a :class:`StrategyRun`: the data, the target, the training settings and the helpers
+every learned strategy builds on (:meth:`StrategyRun.train` builds the graph over chosen
+scenarios, a model, and trains it with the one :class:`~graphrec.training.Trainer`;
+:meth:`StrategyRun.finish` scores the test split).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import torch
+
+from graphrec.data.graph import GraphIndex, build_graph
+from graphrec.data.pairs import scenarios_of, sources_of, training_pairs
+from graphrec.evaluation.harness import EmbeddingScorer, Protocol, Scorer, evaluate
+from graphrec.models import GraphModel, ModelGraph, build_model
+from graphrec.pyg import HeteroData
+from graphrec.training import FitResult, PairObjective, TrainConfig, Trainer
+from kg.registry import Settings
+from kg.schema import TRAIN_SPLITS
+from kg.tables import KGTables
+
+
+@dataclass
+class StrategyResult:
+    """Test metrics per subset, the selected epoch and the final embeddings.
+
+    ``decision`` holds what a strategy decided and why (the negative-transfer guard's
+    per-source evidence), JSON-ready; ``adapt_seconds`` the time spent on the target alone
+    (meta-learning and source-free strategies).
+    """
+
+    name: str
+    test: dict[str, dict]
+    valid_score: float
+    best_epoch: int = 0
+    seconds: float = 0.0
+    embeddings: dict[str, torch.Tensor] = field(default_factory=dict)
+    model: GraphModel | None = None
+    graph_scenarios: list[str] | None = None
+    index: GraphIndex | None = None
+    history: list[dict] = field(default_factory=list)
+    scorer: Scorer | None = None
+    decision: dict | None = None
+    adapt_seconds: float | None = None
+    #: scenarios whose training users keep their id embeddings although the serving graph
+    #: (``graph_scenarios``) holds none of their edges (source-free adaptation)
+    known_scenarios: list[str] | None = None
+    #: the graph the model serves (prepared for it)
+    graph: ModelGraph | None = None
+
+
+@dataclass
+class TrainedModel:
+    """A model trained by :meth:`StrategyRun.train`, with its graph and its best embeddings."""
+
+    fit: FitResult
+    embeddings: dict[str, torch.Tensor]
+    index: GraphIndex
+    model: GraphModel
+    graph: ModelGraph
+
+
+@dataclass
+class StrategyRun:
+    """One strategy run on one target: the data, the settings and the shared steps."""
+
+    tables: KGTables
+    target: str
+    config: TrainConfig
+    protocol: Protocol | None = None
+    progress: bool = True
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def scenarios(self) -> list[str]:
+        return scenarios_of(self.tables)
+
+    @property
+    def sources(self) -> list[str]:
+        """Every scenario but the target."""
+        return sources_of(self.tables, self.target)
+
+    def graph(self, scenarios: list[str] | None = None) -> tuple[HeteroData, GraphIndex]:
+        """The message-passing graph over ``scenarios``' training interactions (None: all)."""
+        return build_graph(self.tables, TRAIN_SPLITS, scenarios)
+
+    def new_model(self, data: HeteroData, init: dict | None = None,
+                  known: dict[str, torch.Tensor] | None = None, config: TrainConfig | None = None,
+                  **options: Any) -> tuple[GraphModel, ModelGraph]:
+        """A model of ``config.model`` for ``data`` (weights from the seed, or ``init``) and
+        the graph prepared for it. ``options``: model switches (``user_head`` ...)."""
+        config = config or self.config
+        model = build_model(config.model, data, config.dim, config.num_layers,
+                            seed=config.seed, id_dropout=config.id_dropout, **options)
+        if init is not None:
+            model.load_state_dict(init)
+        return model, model.prepare_graph(data, known)
+
+    def validator(self, graph: ModelGraph, index: GraphIndex) -> Callable[[GraphModel], float]:
+        """model -> NDCG@k on the target's ``valid`` split (all users; 0 without rows)."""
+        def score(model: GraphModel) -> float:
+            emb = model(graph)
+            res = evaluate(EmbeddingScorer(emb["user"], emb["item"]), index, self.tables,
+                           self.target, "valid", (self.config.k,), ("all",), self.protocol)
+            return res["all"][f"ndcg@{self.config.k}"] if res else 0.0
+        return score
+
+    def fit(self, model: GraphModel, graph: ModelGraph, index: GraphIndex, objective,
+            config: TrainConfig | None = None, **trainer_options: Any) -> TrainedModel:
+        """Train ``model`` on ``objective`` with the one trainer, selecting on target valid."""
+        config = config or self.config
+        fit = Trainer(model, graph, objective, self.validator(graph, index), config,
+                      progress=self.progress, **trainer_options).fit()
+        with torch.no_grad():
+            emb = model(graph)
+        return TrainedModel(fit, emb, index, model, graph)
+
+    def train(self, graph_scenarios: list[str] | None, pair_scenarios: list[str],
+              init: dict | None = None, *, config: TrainConfig | None = None,
+              head_only: bool | None = None, weights: dict[str, float] | None = None,
+              name: str = "train", **options: Any) -> TrainedModel:
+        """Build graph and model, train on ``pair_scenarios``' pairs, select on target valid.
+
+        Args:
+            graph_scenarios: scenarios whose training interactions are graph edges (None: all).
+            pair_scenarios: scenarios whose training interactions are the training pairs.
+            init: a state dict to start from.
+            config: training settings (default the run's).
+            head_only: True trains only the user head (frozen encoder); False freezes the head.
+            weights: scenario -> loss weight of its pairs (default 1).
+            name: the progress bar's label.
+            options: model switches (``user_head``, ``scenario_norm``).
+        """
+        config = config or self.config
+        data, index = self.graph(graph_scenarios)
+        model, graph = self.new_model(data, init, config=config, **options)
+        if head_only is not None:
+            for pname, param in model.named_parameters():
+                param.requires_grad_(pname.startswith("user_head") == head_only)
+        pairs = training_pairs(self.tables, index, pair_scenarios, weights)
+        objective = PairObjective(pairs, config.batch_size, weight_decay=config.weight_decay)
+        return self.fit(model, graph, index, objective, config, name=name)
+
+    def finish(self, name: str, trained: TrainedModel, graph_scenarios: list[str] | None = None,
+               **extra: Any) -> StrategyResult:
+        """Score a trained model on the target's ``test`` split and wrap it as a result."""
+        emb = trained.embeddings
+        scorer = EmbeddingScorer(emb["user"], emb["item"])
+        test = evaluate(scorer, trained.index, self.tables, self.target, "test",
+                        (self.config.k,), protocol=self.protocol)
+        return StrategyResult(name, test, trained.fit.best_score, trained.fit.best_epoch,
+                              time.perf_counter() - self.started, emb, trained.model,
+                              graph_scenarios, index=trained.index,
+                              history=trained.fit.history, scorer=scorer,
+                              graph=trained.graph, **extra)
+
+    def adapted(self, lr_factor: float = 0.5) -> TrainConfig:
+        """The settings of an adaptation stage: the run's, at ``lr_factor`` times the lr."""
+        return replace(self.config, lr=self.config.lr * lr_factor)
+
+
+class Strategy:
+    """Base of transfer strategies. Subclasses set ``name`` (the registry key), optionally
+    ``settings_type`` (a :class:`kg.registry.Settings` dataclass for ``[strategy.<name>]``),
+    and implement :meth:`run`.
+
+    Args:
+        settings: the strategy's settings (default: the settings type's defaults).
+    """
+
+    name: ClassVar[str]
+    settings_type: ClassVar[type[Settings] | None] = None
+    #: False for training-free baselines: nothing to save as a run directory
+    learned: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings | None = None):
+        if settings is None and self.settings_type is not None:
+            settings = self.settings_type()
+        self.settings = settings
+
+    def run(self, run: StrategyRun) -> StrategyResult:
+        """Train (if needed) and score on the target's test split."""
+        raise NotImplementedError

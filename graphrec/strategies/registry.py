@@ -1,0 +1,127 @@
+"""The strategy registry: names -> strategy classes, settings checked before any data loads,
+and :func:`run_strategy` / :func:`compare`, the entry points of ``graphrec train|transfer``.
+
+To add a strategy, write a module with a :class:`~graphrec.strategies.base.Strategy` subclass
+and add its class to :data:`STRATEGY_CLASSES` (one line); see ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import Protocol
+from graphrec.models import get_model
+from graphrec.strategies.adabn import AdaBN
+from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
+from graphrec.strategies.baselines import (
+    AttributeKNN,
+    AttributePopularity,
+    ItemKNN,
+    Popularity,
+)
+from graphrec.strategies.feature_extraction import FeatureExtraction
+from graphrec.strategies.finetune import Finetune
+from graphrec.strategies.guarded import Guarded
+from graphrec.strategies.joint import Joint
+from graphrec.strategies.maml import MAML
+from graphrec.strategies.reptile import Reptile
+from graphrec.strategies.shot import Shot
+from graphrec.strategies.target_only import TargetOnly
+from graphrec.training import TrainConfig
+from kg.registry import Settings, resolve
+
+#: every strategy, in the order tables list them
+STRATEGY_CLASSES: tuple[type[Strategy], ...] = (
+    Popularity, AttributePopularity, ItemKNN, AttributeKNN,
+    TargetOnly, Joint, Finetune, FeatureExtraction, AdaBN,
+    Guarded, Reptile, MAML, Shot,
+)
+REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in STRATEGY_CLASSES}
+STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
+BASELINES: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if not c.learned)
+LEARNED: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if c.learned)
+#: strategies that take ``[strategy.<name>]`` settings
+CONFIGURABLE: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if c.settings_type)
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    """The strategy class registered as ``name``.
+
+    Raises:
+        ConfigError: ``Could not resolve transfer strategy 'jiont' among choices [...]``.
+    """
+    return resolve(name, REGISTRY, "transfer strategy")
+
+
+def strategy_settings(options: Mapping[str, Mapping | Settings] | None
+                      ) -> dict[str, Settings]:
+    """Typed settings of the ``[strategy.<name>]`` sections, checked without any data.
+
+    Raises:
+        ConfigError: an unknown strategy, a strategy without settings, or an unknown key.
+    """
+    out: dict[str, Settings] = {}
+    for name, raw in (options or {}).items():
+        cls = get_strategy(name)
+        if cls.settings_type is None:
+            raise ConfigError(f"unknown [strategy.*] section(s) [{name!r}]: strategy {name!r} "
+                              f"takes no settings; strategies with settings: "
+                              f"{sorted(CONFIGURABLE)}")
+        out[cls.name] = raw if isinstance(raw, Settings) else cls.settings_type.from_dict(raw)
+    return out
+
+
+def make_strategy(name: str, options: Mapping | None = None) -> Strategy:
+    """The strategy ``name`` with its settings from ``options`` (strategy name -> settings,
+    as :func:`strategy_settings` takes; other strategies' entries are ignored)."""
+    cls = get_strategy(name)
+    return cls(strategy_settings(options).get(cls.name))
+
+
+def run_strategy(name: str, tables, target: str, config: TrainConfig,
+                 progress: bool = True, protocol: Protocol | None = None,
+                 options: Mapping | None = None) -> StrategyResult:
+    """Train (if needed) and evaluate one strategy on ``target``'s test split.
+
+    Args:
+        name: a registered strategy (:data:`STRATEGIES`).
+        tables: the knowledge graph.
+        target: the target scenario.
+        config: training settings; a missing seed is drawn and logged.
+        progress: show progress bars.
+        protocol: the evaluation protocol (default full ranking), used both to select the
+            epoch on ``valid`` and to score ``test``.
+        options: strategy name -> its settings, e.g. ``{"guarded": {"tolerance": 0.01},
+            "reptile": {"iterations": 100}}`` (the ``[strategy.*]`` config sections).
+
+    Raises:
+        ConfigError: an unknown strategy, model or setting (before any training).
+    """
+    strategy = make_strategy(name, options)
+    get_model(config.model)  # fail early on an unknown model name
+    run = StrategyRun(tables, target, config.with_seed(), protocol, progress)
+    return strategy.run(run)
+
+
+def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
+            config: TrainConfig | None = None, progress: bool = True,
+            options: Mapping | None = None,
+            protocol: Protocol | None = None) -> list[StrategyResult]:
+    """Run every strategy on the same data, target and seed."""
+    config = (config or TrainConfig()).with_seed()
+    for name in strategies:  # every name and setting checked before the first training
+        make_strategy(name, options)
+    return [run_strategy(s, tables, target, config, progress, protocol, options)
+            for s in strategies]
+
+
+def item_embedding_table(result: StrategyResult) -> pd.DataFrame:
+    """Item embeddings as a DataFrame: ``item_id``, ``scenario``, ``embedding`` (list)."""
+    index = result.index
+    items = result.embeddings["item"].cpu().numpy().astype(np.float32)
+    return pd.DataFrame({"item_id": index.ids["item"], "scenario": index.item_scenario,
+                         "embedding": list(items)})

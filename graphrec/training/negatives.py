@@ -1,0 +1,42 @@
+"""Training pairs and how negatives are drawn for them (the trainer's negative sampler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Positive (user, item) pairs and where their negatives come from.
+
+    Attributes:
+        users, items: ``[P]`` node indices.
+        pools: item indices to draw negatives from, one array per scenario.
+        pool_of_pair: ``[P]`` index into ``pools`` of each pair (its own scenario).
+        weights: ``[P]`` loss weight of each pair, or None (all 1).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    pools: list[np.ndarray]
+    pool_of_pair: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+class UniformNegatives:
+    """One negative per pair, uniform over the items of the pair's own scenario (with
+    replacement; a negative may be another positive of the user, as in BPR's usual sampler)."""
+
+    def draw(self, pools: list[np.ndarray], pool_of_pair: np.ndarray,
+             gen: np.random.Generator) -> np.ndarray:
+        """``[P]`` item indices, one per pair, drawn pool by pool from ``gen``."""
+        neg = np.empty(len(pool_of_pair), dtype=np.int64)
+        for p, pool in enumerate(pools):
+            mask = pool_of_pair == p
+            neg[mask] = pool[gen.integers(len(pool), size=int(mask.sum()))]
+        return neg

@@ -1,0 +1,210 @@
+"""The one training loop of graphrec: epochs, batches, sharding, checks, evaluation, stopping.
+
+Every learned strategy trains through :class:`Trainer` (as PyKEEN's training loops and
+RecBole's ``Trainer.fit`` do). What differs between strategies is the :class:`Objective`: which
+batches an epoch holds and how a batch's gradient is computed. :class:`PairObjective` is the
+common one (pairs of the chosen scenarios, one sampled negative each, a pluggable pair loss);
+the source-free and meta-learning strategies extend it or bring their own.
+
+The trainer owns, in one place:
+
+- the optimiser step and, under ``torchrun``, the gradient all-reduce
+  (:mod:`graphrec.training.distributed`; each objective computes only its process's share of a
+  batch);
+- the non-finite loss check (:class:`~graphrec.errors.NonFiniteLossError`);
+- the evaluation schedule and early stopping on the validation score, keeping the best state;
+- the history and a progress bar named after the strategy;
+- seeding: the numpy generator of the sampling and the torch generator of training-time
+  randomness (id dropout) are seeded once, from ``config.seed``, when :meth:`Trainer.fit`
+  starts. Model weights are initialised under their own seed (:func:`graphrec.models.build_model`)
+  without touching the global generator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from graphrec.errors import NonFiniteLossError, TrainingError
+from graphrec.models.base import ModelGraph
+from graphrec.training import distributed
+from graphrec.training.config import TrainConfig
+from graphrec.training.losses import BPRLoss, PairLoss
+from graphrec.training.negatives import TrainingPairs, UniformNegatives
+from graphrec.training.stopping import EarlyStopping, EvalSchedule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """Best state (selected on validation), its epoch and score, and the per-epoch history
+    (``{"epoch", "loss", "valid"}``; ``valid`` only on evaluated epochs)."""
+
+    state: dict
+    best_epoch: int
+    best_score: float
+    history: list[dict] = field(default_factory=list)
+
+
+class Objective(Protocol):
+    """What the trainer minimises."""
+
+    def epoch_batches(self, model: nn.Module, graph: ModelGraph,
+                      gen: np.random.Generator) -> Sequence[Any]:
+        """The (whole, unsharded) batches of one epoch, drawn from ``gen``."""
+
+    def backward(self, model: nn.Module, graph: ModelGraph, batch: Any) -> tuple[float, int]:
+        """Accumulate this process's share of ``batch``'s gradient into ``model``.
+
+        Returns:
+            ``(loss, size)``: this process's share of the batch's mean loss (it sums to the
+            mean over processes) and the batch's size, for the epoch's mean loss.
+        """
+
+
+class PairObjective:
+    """Positive pairs, one sampled negative each, a pair loss (BPR by default).
+
+    An epoch shuffles the pairs, draws their negatives (``sampler``) and cuts the order into
+    batches of ``batch_size``; each process scores its contiguous share of a batch.
+
+    Args:
+        pairs: the training pairs.
+        batch_size: pairs per optimiser step.
+        loss: the pair loss (default :class:`BPRLoss` with ``weight_decay``).
+        sampler: the negative sampler (default :class:`UniformNegatives`).
+    """
+
+    def __init__(self, pairs: TrainingPairs, batch_size: int, loss: PairLoss | None = None,
+                 sampler: UniformNegatives | None = None, weight_decay: float = 0.0):
+        if len(pairs) == 0:
+            raise TrainingError("no training pairs: the chosen split/scenarios hold no "
+                                "interactions")
+        self.pairs = pairs
+        self.batch_size = batch_size
+        self.loss = loss or BPRLoss(weight_decay)
+        self.sampler = sampler or UniformNegatives()
+        self.users = torch.as_tensor(pairs.users)
+        self.items = torch.as_tensor(pairs.items)
+        self.weights = (None if pairs.weights is None
+                        else torch.as_tensor(pairs.weights, dtype=torch.float32))
+        self.neg = torch.empty(0, dtype=torch.long)
+
+    def epoch_batches(self, model: nn.Module, graph: ModelGraph,
+                      gen: np.random.Generator) -> list[torch.Tensor]:
+        order = gen.permutation(len(self.pairs))
+        self.neg = torch.as_tensor(self.sampler.draw(self.pairs.pools, self.pairs.pool_of_pair,
+                                                     gen))
+        return [torch.as_tensor(order[s:s + self.batch_size])
+                for s in range(0, len(order), self.batch_size)]
+
+    def batch_loss(self, emb: dict[str, torch.Tensor], batch: torch.Tensor, part: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, penalty)`` of this process's ``part`` of ``batch`` (pair positions)."""
+        return self.loss(emb, self.users[part], self.items[part], self.neg[part], len(batch),
+                         None if self.weights is None else self.weights[part])
+
+    def backward(self, model: nn.Module, graph: ModelGraph, batch: torch.Tensor
+                 ) -> tuple[float, int]:
+        part = distributed.shard(batch)  # the whole batch outside torchrun
+        loss, penalty = self.batch_loss(model(graph), batch, part)
+        (loss + penalty).backward()
+        return loss.item(), len(batch)
+
+
+def adam(lr: float) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
+    """An optimiser factory: Adam with learning rate ``lr``."""
+    return lambda params: torch.optim.Adam(params, lr=lr)
+
+
+class Trainer:
+    """Trains a model on an objective and keeps the state that validates best.
+
+    Args:
+        model: the model; only parameters with ``requires_grad`` are optimised.
+        graph: the graph it propagates over (:meth:`GraphModel.prepare_graph`).
+        objective: batches and gradients (:class:`PairObjective` and friends).
+        validate: model -> validation score (higher is better), called on schedule.
+        config: epochs, patience, seed, learning rate.
+        name: shown on the progress bar and in log lines (the strategy's name).
+        optimizer: factory of the optimiser over the trainable parameters (default Adam at
+            ``config.lr``).
+        schedule: when to evaluate (default every epoch).
+        patience: evaluations without improvement before stopping (default
+            ``config.patience``; None: never stop early).
+        progress: show a progress bar.
+        unit: what one step of the outer loop is called in the history (``epoch``, or
+            ``iteration`` for meta-learning).
+    """
+
+    _DEFAULT = object()
+
+    def __init__(self, model: nn.Module, graph: ModelGraph, objective: Objective,
+                 validate: Callable[[nn.Module], float], config: TrainConfig, *,
+                 name: str = "train", optimizer: Callable | None = None,
+                 schedule: EvalSchedule | None = None, patience: Any = _DEFAULT,
+                 progress: bool = True, unit: str = "epoch"):
+        if config.seed is None:
+            raise TrainingError("the trainer needs a concrete seed; call config.with_seed()")
+        self.model, self.graph, self.objective = model, graph, objective
+        self.validate, self.config, self.name = validate, config, name
+        self.optimizer = optimizer or adam(config.lr)
+        self.schedule = schedule or EvalSchedule()
+        self.patience = config.patience if patience is Trainer._DEFAULT else patience
+        self.progress, self.unit = progress, unit
+
+    def fit(self, epochs: int | None = None) -> FitResult:
+        """Train for at most ``epochs`` (default ``config.epochs``); load and return the best.
+
+        Raises:
+            NonFiniteLossError: an epoch's loss is NaN or infinite.
+        """
+        epochs = self.config.epochs if epochs is None else epochs
+        model, config = self.model, self.config
+        gen = np.random.default_rng(config.seed)
+        torch.manual_seed(config.seed)
+        opt = self.optimizer([p for p in model.parameters() if p.requires_grad])
+        stopper = EarlyStopping(model, self.patience)
+        history: list[dict] = []
+        bar = tqdm(range(1, epochs + 1), desc=self.name, disable=not self.progress,
+                   leave=False, unit=self.unit)
+        for epoch in bar:
+            model.train()
+            total, seen = 0.0, 0
+            for batch in self.objective.epoch_batches(model, self.graph, gen):
+                opt.zero_grad()
+                loss, size = self.objective.backward(model, self.graph, batch)
+                distributed.sum_gradients(model)
+                opt.step()
+                total += distributed.agree_sum(loss) * size
+                seen += size
+            mean = total / max(seen, 1)
+            if not np.isfinite(total):
+                raise NonFiniteLossError(
+                    f"{self.name}: loss diverged at {self.unit} {epoch} ({mean}); lower lr "
+                    f"(now {config.lr})")
+            row = {self.unit: epoch, "loss": mean}
+            if self.schedule.due(epoch, epochs):
+                model.eval()
+                with torch.no_grad():
+                    score = distributed.agree(self.validate(model))
+                row["valid"] = score
+                history.append(row)
+                bar.set_postfix(loss=f"{mean:.4f}", valid=f"{score:.4f}")
+                logger.info("%s: %s %d loss %.4f valid %.4f", self.name, self.unit, epoch,
+                            mean, score)
+                if stopper.update(score, epoch, model):
+                    break
+            else:
+                history.append(row)
+        model.load_state_dict(stopper.state)
+        model.eval()
+        return FitResult(stopper.state, stopper.best_epoch, float(stopper.best_score), history)
