@@ -1,6 +1,16 @@
-"""Formatting shared by the benchmark scripts: metric cells and Markdown tables."""
+"""Formatting shared by the benchmark scripts: metric cells, Markdown tables, and result files
+under ``benchmarks/results/``."""
 
 from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from kg.files import atomic_write
 
 
 def with_ci(metrics: dict, key: str) -> str:
@@ -14,3 +24,27 @@ def print_table(columns: list[str], lines: list[str]) -> None:
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     print("\n".join(lines))
+
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_results(name: str, rows: list[dict], columns: list[str], command: str,
+                  **facts: object) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (``facts`` + ``rows``, each row JSON-ready)
+    and ``<name>.md`` (a Markdown table of ``columns`` of the rows, with the command), so a
+    script can check the numbers without parsing prose. Returns the JSON path."""
+    payload = {"benchmark": name, "command": command, "machine": machine(), **facts,
+               "rows": rows}
+    atomic_write(RESULTS / f"{name}.json", json.dumps(payload, indent=2, default=str) + "\n")
+    lines = [f"`{command}`", "", "| " + " | ".join(columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    atomic_write(RESULTS / f"{name}.md", "\n".join(lines) + "\n")
+    return RESULTS / f"{name}.json"
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, in words."""
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, torch {torch.__version__}")

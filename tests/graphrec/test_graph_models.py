@@ -101,25 +101,16 @@ def test_unknown_model_name():
         get_model("lightgcm")
 
 
-def test_transfer_beats_target_only_and_is_deterministic():
-    tables = generate_synthetic(SyntheticConfig(seed=0)).tables
-    config = TrainConfig(epochs=15, seed=0)
-    strategies = ("popularity", "target-only", "joint", "finetune", "feature-extraction",
-                  "adabn")
-    first = {r.name: r for r in compare(tables, "cosmetics", strategies, config, progress=False)}
-    again = compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
-    ndcg = {n: r.test["all"]["ndcg@20"] for n, r in first.items()}
-    assert ndcg["joint"] > 1.1 * ndcg["target-only"]
-    assert ndcg["joint"] > 1.1 * ndcg["popularity"]
-    assert first["joint"].test["cold_users"]["ndcg@20"] > first["popularity"].test[
-        "cold_users"]["ndcg@20"]
-    assert again.test == first["joint"].test
-    assert first["finetune"].test["all"]["ndcg@20"] > ndcg["target-only"]
-    # the frozen-encoder strategies learn nothing from the target but serve it from the
-    # sources: above popularity on cold-start users
-    for name in ("feature-extraction", "adabn"):
-        assert first[name].test["cold_users"]["ndcg@20"] > first["popularity"].test[
-            "cold_users"]["ndcg@20"], name
+def test_training_is_deterministic_under_a_seed_and_moves_with_it():
+    # quality bars (joint > target-only, ...) live in benchmarks/quality.py
+    tables = generate_synthetic(SyntheticConfig(seed=0, n_users=150)).tables
+    config = TrainConfig(epochs=3, dim=16, seed=0)
+    first, again = (compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
+                    for _ in range(2))
+    other = compare(tables, "cosmetics", ("joint",), TrainConfig(epochs=3, dim=16, seed=1),
+                    progress=False)[0]
+    assert again.test == first.test and again.history == first.history
+    assert not torch.equal(other.embeddings["item"], first.embeddings["item"])
 
 
 def test_relation_aware_model_trains_through_transfer():

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
@@ -11,26 +12,28 @@ from graphrec.strategies.guarded import source_verdict
 from graphrec.training import TrainConfig
 from loaders import SyntheticConfig, generate_synthetic
 
-#: how far below target-only (test NDCG@20) the guarded model may fall
-TOLERANCE = 0.01
 
 
-def test_guard_drops_the_adversarial_source_and_is_not_worse_than_target_only():
-    tables = generate_synthetic(SyntheticConfig(seed=0, adversarial=True)).tables
-    config = TrainConfig(epochs=15, seed=0)
+def test_guard_decides_from_its_own_evidence_and_serves_the_best_candidate():
+    # the quality bar (the adversary is dropped, guarded beats joint) is in benchmarks/quality.py
+    tables = generate_synthetic(SyntheticConfig(seed=0, n_users=150, adversarial=True)).tables
+    config = TrainConfig(epochs=3, dim=16, seed=0)
     alone = run_strategy("target-only", tables, "cosmetics", config, progress=False)
-    joint = run_strategy("joint", tables, "cosmetics", config, progress=False)
     guarded = run_strategy("guarded", tables, "cosmetics", config, progress=False)
     decision = guarded.decision
-    assert decision["dropped"] == ["outlet"]
-    assert decision["sources"]["outlet"]["contribution"] < -decision["tolerance"]
-    assert {s: decision["sources"][s]["verdict"] for s in ("clothing", "shoes")} == {
-        "clothing": "keep", "shoes": "keep"}
     assert decision["baseline"] == alone.valid_score  # same seed, same target-only model
-    ndcg = {r.name: r.test["all"]["ndcg@20"] for r in (alone, joint, guarded)}
-    assert ndcg["guarded"] >= ndcg["target-only"] - TOLERANCE
-    assert ndcg["guarded"] > ndcg["joint"]  # dropping the adversary beats keeping it
-    assert guarded.graph_scenarios == ["clothing", "cosmetics", "shoes"]
+    assert set(decision["sources"]) == {"clothing", "outlet", "shoes"}
+    for source, ev in decision["sources"].items():
+        assert ev["contribution"] == pytest.approx(decision["all_sources"] - ev["valid_without"])
+        assert ev["verdict"] == source_verdict(ev["contribution"], decision["tolerance"]), source
+    assert decision["dropped"] == [s for s, ev in decision["sources"].items()
+                                   if ev["verdict"] == "drop"]
+    best = max(decision["candidates"], key=decision["candidates"].get)
+    assert decision["chosen"] == best
+    assert guarded.valid_score == decision["candidates"][best]
+    served = {"target-only": ["cosmetics"], "all-sources": None,
+              "guarded": sorted(["cosmetics", *decision["kept"]])}[best]
+    assert guarded.graph_scenarios == served
 
 
 def test_guard_keeps_every_helpful_source_without_an_adversary():
