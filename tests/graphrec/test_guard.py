@@ -13,7 +13,6 @@ from graphrec.training import TrainConfig
 from loaders import SyntheticConfig, generate_synthetic
 
 
-
 def test_guard_decides_from_its_own_evidence_and_serves_the_best_candidate():
     # the quality bar (the adversary is dropped, guarded beats joint) is in benchmarks/quality.py
     tables = generate_synthetic(SyntheticConfig(seed=0, n_users=150, adversarial=True)).tables
