@@ -23,29 +23,36 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks.report import print_table, with_ci
+from benchmarks.report import print_table, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
 from graphrec.training import TrainConfig
-from loaders import get_loader
+from loaders import load_dataset
+from loaders.cdrib import find_pair
 
 KS = (1, 5, 10)
 SAMPLED_KEYS = ("mrr", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10")
 
 
-def authors_protocol(domain: str) -> Protocol:
-    """The CDRIB authors' sampled protocol for ``domain``'s test (see the module docstring)."""
-    return Protocol("sampled", negatives=999, seed=2022, exclude_own=(domain == "game"),
-                    average="rows", ties="optimistic")
+def authors_protocol(domain: str, first: str = "game", ties: str = "optimistic") -> Protocol:
+    """The CDRIB authors' sampled protocol for ``domain``'s test (see the module docstring):
+    their draw excludes the user's own items only for the pair's first domain (``first``).
+    ``ties="expected"`` scores the same draws with ties broken by expected rank."""
+    return Protocol("sampled", negatives=999, seed=2022, exclude_own=(domain == first),
+                    average="rows", ties=ties)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
+    parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y) when "
+                                                     "the path holds several.")
     parser.add_argument("--epochs", type=int, default=20)
     # target-only (and the mf model) are left out: cold-start users have no target interaction,
     # so their scores are all equal, and the authors' tie rule (ties favour the positive) would
@@ -60,26 +67,33 @@ def main() -> None:
                         help='JSON settings per strategy, e.g. \'{"reptile": {"iterations": 50}}\'')
     args = parser.parse_args()
     options = json.loads(args.options)
-    tables = get_loader("cdrib")(args.path).tables
+    tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
+    first = find_pair(Path(args.path), args.pair)[0].name.partition("_")[0]
+    domains = [first] + [d for d in sorted(tables.scenarios["scenario"]) if d != first]
     config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed,
                          id_dropout=args.id_dropout)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")
-    sampled_lines, full_lines = [], []
-    for domain in ("game", "video"):
+    sampled_lines, full_lines, rows = [], [], []
+    for domain in domains:
         for name in args.strategies.split(","):
             start = time.perf_counter()
             result = run_strategy(name, tables, domain, config, progress=False, options=options)
             seconds = time.perf_counter() - start
             sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
-                               ("all",), authors_protocol(domain), ("train",), bootstrap=1000)
+                               ("all",), authors_protocol(domain, first), ("train",),
+                               bootstrap=1000)
             m = sampled["all"]
+            fair = evaluate(result.scorer, result.index, tables, domain, "test", KS, ("all",),
+                            authors_protocol(domain, first, "expected"), ("train",),
+                            bootstrap=1000)["all"]
             epochs_run = len(result.history) or 0
             per_epoch = (seconds / epochs_run) if epochs_run else 0.0
             cells = [with_ci(m, key) if key in ("mrr", "ndcg@10") else f"{m[key]:.4f}"
                      for key in SAMPLED_KEYS]
-            sampled_lines.append(f"| {domain} | {name} | {' | '.join(cells)} | "
+            sampled_lines.append(f"| {domain} | {name} | {with_ci(fair, 'mrr')} | "
+                                 f"{fair['ndcg@10']:.4f} | {' | '.join(cells)} | "
                                  f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
             full = evaluate(result.scorer, result.index, tables, domain, "test", (10, 20),
                             ("all",), train_splits=("train",), bootstrap=1000)["all"]
@@ -87,10 +101,26 @@ def main() -> None:
                 f"| {domain} | {name} | {full['ndcg@10']:.4f} | {with_ci(full, 'ndcg@20')} | "
                 f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
                 f"{full['users']} |")
+            rows.append({"domain": domain, "method": name, "valid_ndcg@20": result.valid_score,
+                         "best_epoch": result.best_epoch, "epochs_run": epochs_run,
+                         "epoch_cap": args.epochs, "seconds": round(seconds, 1),
+                         "sampled_expected": fair, "sampled_authors_ties": m,
+                         "full_expected": full})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
-    print("\nAuthors' protocol (999 sampled negatives, averaged over test rows):\n")
-    print_table(["domain", "method", "MRR [95% CI]", "N@5", "N@10 [95% CI]", "H@1", "H@5",
-                 "H@10", "epoch", "s/epoch", "total s"], sampled_lines)
+    command = "python -m benchmarks.cdrib " + " ".join(sys.argv[1:])
+    write_results(f"cdrib_{'_'.join(domains)}", rows, ["domain", "method", "best_epoch",
+                                                       "epochs_run", "seconds"], command,
+                  seed=args.seed, dataset=str(args.path), config=str(config),
+                  protocol="test split; sampled: the authors' 999 negatives, averaged over "
+                           "rows, ties by expected rank (sampled_expected) and by the authors' "
+                           "rule (sampled_authors_ties); full: all items, expected ties, "
+                           "averaged over users; epoch selected on valid (full NDCG@20)")
+    print("\nAuthors' protocol (999 sampled negatives, averaged over test rows); first two "
+          "metric columns with ties broken by expected rank, the rest with the authors' rule "
+          "(ties favour the positive):\n")
+    print_table(["domain", "method", "MRR, expected ties [95% CI]", "N@10, expected ties",
+                 "MRR [95% CI]", "N@5", "N@10 [95% CI]", "H@1", "H@5", "H@10", "epoch",
+                 "s/epoch", "total s"], sampled_lines)
     print("\nFull ranking over all items of the domain (averaged over test users):\n")
     print_table(["domain", "method", "NDCG@10", "NDCG@20 [95% CI]", "Recall@20", "MRR",
                  "coverage@20", "users"], full_lines)

@@ -2,15 +2,19 @@
 
 Protocols (:class:`Protocol`):
 
-* ``full`` (primary): every item of the scenario is a candidate; the user's other items (taken
-  in training, held out in this or another split) do not compete with a positive; metrics are
-  averaged over users.
+* ``full`` (primary): every item of the scenario is a candidate, the user's other positives of
+  the evaluated split included (the standard top-K definition); the user's items of other
+  splits (taken in training, held out in another split) do not compete; metrics are averaged
+  over users.
 * ``sampled``: each held-out row's positive against ``negatives`` items drawn uniformly with
   replacement from the scenario's training items, once, with a fixed seed (the CDRIB authors'
   protocol uses 999). By default the draw skips the user's training items and their items of
-  the evaluated split, and metrics are averaged over users; ``exclude_own=False,
-  average="rows", ties="optimistic"`` reproduces the CDRIB authors' code for their video test
-  (see benchmarks/cdrib.py).
+  the evaluated split, and metrics are averaged over users (each user's value is the mean of
+  their rows); ``exclude_own=False, average="rows", ties="optimistic"`` reproduces the CDRIB
+  authors' code for their video test (see benchmarks/cdrib.py).
+* ``ties``: ``expected`` (default; the exact mean over orderings of tied candidates, fair to
+  sparse scorers and dense ones alike), ``pessimistic`` or ``optimistic`` (papers' rule, for
+  comparison only); see :mod:`graphrec.evaluation.metrics`.
 * both protocols take ``min_weight`` (rows rated lower are not positives but stay candidates,
   as in MetaHIN-style tables) and ``candidates="split"`` (rank only the items held out in the
   split, e.g. the 737 cold-start movies of MovieLens' ``item_cold_testing``).
@@ -37,8 +41,8 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
 from graphrec.evaluation.metrics import (
-    TIES,
     bootstrap_ci,
+    check_ties,
     coverage,
     full_ranks,
     sampled_ranks,
@@ -84,7 +88,7 @@ class Protocol:
     seed: int = 2022
     exclude_own: bool = True
     average: str = "users"
-    ties: str = "pessimistic"
+    ties: str = "expected"
     #: held-out rows with a smaller ``weight`` (rating) are not positives; they stay candidates
     min_weight: float | None = None
     #: ``scenario``: every item of the scenario; ``split``: only items held out in the split
@@ -98,8 +102,7 @@ class Protocol:
             raise ConfigError(f"protocol must be 'full' or 'sampled', not {self.name!r}")
         if self.average not in ("users", "rows"):
             raise ConfigError(f"average must be 'users' or 'rows', not {self.average!r}")
-        if self.ties not in TIES:
-            raise ConfigError(f"ties must be one of {list(TIES)}, not {self.ties!r}")
+        check_ties(self.ties)
         if self.negatives < 1:
             raise ConfigError(f"negatives must be >= 1, not {self.negatives}")
 
@@ -215,7 +218,7 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
     positives = [np.array([position[item_pos[i]] for i in items]) for items in groups]
     exclude = [np.array([position[item_pos[i]] for i in others.get(u, [])
                          if item_pos[i] in position], dtype=np.int64) for u in groups.index]
-    per_user = user_metrics(full_ranks(scores, positives, exclude, protocol.ties), ks)
+    per_user = user_metrics(full_ranks(scores, positives, exclude), ks, protocol.ties)
     result = {"users": len(groups), "rows": len(rows),
               **_summarise(per_user, np.arange(len(groups)), bootstrap, seed)}
     for row, (ex, pos) in enumerate(zip(exclude, positives, strict=True)):
@@ -240,14 +243,13 @@ def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.nda
     positives = torch.as_tensor(index.index("item", rows["item_id"]))
     pos_scores = scorer.score_pairs(users, positives.unsqueeze(1))[:, 0]
     neg_scores = scorer.score_pairs(users, torch.as_tensor(negatives))
-    ranks = sampled_ranks(pos_scores, neg_scores, protocol.ties)
+    per_row = user_metrics(sampled_ranks(pos_scores, neg_scores), ks, protocol.ties)
     if protocol.average == "rows":
-        per_row = user_metrics([np.array([r]) for r in ranks], ks)
         summary = _summarise(per_row, user_ids, bootstrap, seed)
-    else:
-        order = pd.Series(np.arange(len(rows))).groupby(user_ids).agg(list)
-        per_user = user_metrics([ranks[np.asarray(ix)] for ix in order], ks)
-        summary = _summarise(per_user, np.arange(len(order)), bootstrap, seed)
+    else:  # each row is scored against its own negatives: a user's value is their rows' mean
+        by_user = {name: pd.Series(v).groupby(user_ids).mean().to_numpy()
+                   for name, v in per_row.items()}
+        summary = _summarise(by_user, np.arange(len(set(user_ids))), bootstrap, seed)
     return {"users": int(len(set(user_ids))), "rows": len(rows), **summary}
 
 

@@ -2,110 +2,197 @@
 
 Two ways to obtain ranks:
 
-* :func:`full_ranks`: every candidate of the scenario competes (the primary protocol); the
-  user's other positives and the excluded items (seen in training) do not compete.
+* :func:`full_ranks`: every candidate of the scenario competes, the user's other positives of
+  the evaluated split included (the standard top-K definition); only the excluded items (seen
+  in training, or held out in another split) do not compete. The primary protocol.
 * :func:`sampled_ranks`: each positive against a fixed set of sampled negatives (the protocol
   of papers such as CDRIB, 999 negatives).
 
-A rank is the number of competitors ranked above the positive (0 = first). Ties are broken
-pessimistically by default (a competitor scoring the same counts as above), so a model that
-scores everything equally gets no credit; ``ties="optimistic"`` reproduces code that counts
-only strictly higher scores.
+Both return :class:`Ranks`: for each positive, how many candidates score strictly above it
+and how many score exactly the same. :func:`user_metrics` turns them into per-user metric
+values under a tie rule, so means and bootstrap intervals over users (:func:`bootstrap_ci`)
+come from the same numbers:
 
-:func:`user_metrics` turns per-user ranks into per-user metric values, so that means and
-bootstrap intervals over users (:func:`bootstrap_ci`) come from the same numbers.
+* ``expected`` (default): the expectation over all orderings of tied candidates, exactly
+  (linear metrics by the mean rank position; HR and MRR through the distribution of the best
+  positive's position in its tie group). A scorer that gives many candidates one score gets
+  exactly the credit of a random order among them, no more;
+* ``pessimistic``: each positive after every tied non-positive (a worst-case ordering);
+* ``optimistic``: each positive before every tied non-positive, the rule of code that counts
+  only strictly higher scores (the CDRIB authors'); kept only to compare with papers, since it
+  credits a sparse scorer's ties with the positive.
+
+With one positive at rank ``r`` (0 = first) Recall@K = HR@K = [r < K], NDCG@K =
+[r < K] / log2(r + 2), MRR = 1 / (r + 1). With ``n`` positives: Recall@K = hits in the top K /
+n, NDCG@K = DCG of the top K / the ideal DCG of min(n, K) positives, HR@K = [a positive in the
+top K], MRR = 1 / (best rank + 1); every value lies in [0, 1]. Non-finite scores are an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.special import gammaln
 from torch import Tensor
 
-from graphrec.errors import ConfigError
+from graphrec.errors import ConfigError, TrainingError
 
-TIES = ("pessimistic", "optimistic")
+TIES = ("expected", "pessimistic", "optimistic")
 
 
-def _above(competitors: Tensor, positives: Tensor, ties: str) -> Tensor:
-    """``[P]`` number of competitors above each positive; ``competitors`` broadcast to it."""
+def check_ties(ties: str) -> str:
+    """``ties`` if it is a known tie rule; else a :class:`ConfigError` listing them."""
     if ties not in TIES:
         raise ConfigError(f"Could not resolve tie rule {ties!r} among choices {list(TIES)}")
-    cmp = competitors >= positives.unsqueeze(-1) if ties == "pessimistic" \
-        else competitors > positives.unsqueeze(-1)
-    return cmp.sum(-1)
+    return ties
 
 
-def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequence[np.ndarray],
-               ties: str = "pessimistic") -> list[np.ndarray]:
-    """Rank of each positive among all candidates that are neither positives nor excluded.
+def _check_finite(scores: Tensor, what: str) -> None:
+    if not torch.isfinite(scores).all():
+        bad = int((~torch.isfinite(scores)).sum())
+        raise TrainingError(f"{bad} non-finite {what} score(s) (NaN or infinite): the model "
+                            "diverged or its weights are corrupt; retrain with a lower lr")
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Where one user's (or one sampled row's) positives stand among the candidates.
+
+    Attributes:
+        above: ``[n]`` candidates scoring strictly higher than each positive (other positives
+            included).
+        tied: ``[n]`` other candidates scoring exactly the same as each positive.
+        tied_positives: ``[n]`` other *positives* among ``tied``.
+    """
+
+    above: np.ndarray
+    tied: np.ndarray
+    tied_positives: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.above)
+
+
+def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequence[np.ndarray]
+               ) -> list[Ranks]:
+    """Ranks of each user's positives among all candidates that are not excluded.
 
     Args:
-        scores: ``[num_users, num_candidates]``.
+        scores: ``[num_users, num_candidates]``, finite.
         positives: per user, candidate positions of the held-out positives (non-empty).
-        exclude: per user, candidate positions that do not compete (seen in training).
+        exclude: per user, candidate positions that do not compete (seen in training or held
+            out in another split); positives are never excluded.
 
-    Returns:
-        per user, ``[len(positives[u])]`` integer ranks (0 = ranked first).
+    Raises:
+        TrainingError: a score is NaN or infinite.
     """
-    if ties not in TIES:
-        raise ConfigError(f"Could not resolve tie rule {ties!r} among choices {list(TIES)}")
-    competitors = scores.clone()
-    pos_scores = []
+    _check_finite(scores, "candidate")
+    competitors = scores.clone()  # excluded items at -inf: never above or tied with a score
     for row, pos in enumerate(positives):
-        pos_t = torch.as_tensor(pos)
-        pos_scores.append(scores[row, pos_t])
-        competitors[row, pos_t] = -torch.inf
-        if len(exclude[row]):
-            competitors[row, torch.as_tensor(exclude[row])] = -torch.inf
-    # ascending sort once per user; competitors >= x are those from the left insertion point
-    ordered = torch.sort(competitors, dim=1).values
-    right = ties == "optimistic"
+        ex = np.setdiff1d(np.asarray(exclude[row], dtype=np.int64), pos)
+        if len(ex):
+            competitors[row, torch.as_tensor(ex)] = -torch.inf
+    ordered = torch.sort(competitors, dim=1).values  # ascending, once for every user
+    n = ordered.shape[1]
     out = []
-    for row, values in enumerate(pos_scores):
-        insert = torch.searchsorted(ordered[row], values, right=right)
-        out.append((ordered.shape[1] - insert).cpu().numpy())
+    for row, pos in enumerate(positives):
+        mine = scores[row, torch.as_tensor(np.asarray(pos, dtype=np.int64))]
+        at_least = n - torch.searchsorted(ordered[row], mine, right=False)  # itself included
+        above = n - torch.searchsorted(ordered[row], mine, right=True)
+        same = (mine.unsqueeze(0) == mine.unsqueeze(1)).sum(1) - 1
+        out.append(Ranks(above.numpy(), (at_least - above - 1).numpy(), same.numpy()))
     return out
 
 
-def sampled_ranks(pos_scores: Tensor, neg_scores: Tensor, ties: str = "pessimistic"
-                  ) -> np.ndarray:
-    """``[R]`` rank of each positive among its own negatives.
+def sampled_ranks(pos_scores: Tensor, neg_scores: Tensor) -> list[Ranks]:
+    """One :class:`Ranks` per row: its positive among its own sampled negatives.
 
     Args:
         pos_scores: ``[R]`` score of each test row's positive.
         neg_scores: ``[R, N]`` scores of that row's N sampled negatives.
+
+    Raises:
+        TrainingError: a score is NaN or infinite.
     """
-    return _above(neg_scores, pos_scores, ties).cpu().numpy()
+    _check_finite(pos_scores, "positive")
+    _check_finite(neg_scores, "negative")
+    above = (neg_scores > pos_scores.unsqueeze(1)).sum(1).numpy()
+    tied = (neg_scores == pos_scores.unsqueeze(1)).sum(1).numpy()
+    zero = np.zeros(1, dtype=np.int64)
+    return [Ranks(above[r:r + 1], tied[r:r + 1], zero) for r in range(len(above))]
 
 
-def user_metrics(ranks: Sequence[np.ndarray], ks: Sequence[int] = (10, 20)
-                 ) -> dict[str, np.ndarray]:
-    """Per-user metric values from the ranks of each user's positives.
+def _discount_prefix(size: int) -> np.ndarray:
+    """``D[k] = sum_{r < k} 1 / log2(r + 2)`` for ``k = 0..size``."""
+    return np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(size) + 2))])
 
-    For a user with positives ranked ``r_1..r_n``: Recall@K = #{r < K} / min(n, K);
-    NDCG@K = sum_{r < K} 1/log2(r+2) divided by the ideal sum over min(n, K) positives;
-    HR@K = [any r < K]; MRR = 1 / (min r + 1).
+
+def _best_position_survival(group: int, positives: int, x: np.ndarray) -> np.ndarray:
+    """``P(X >= x)`` where X is the smallest of ``positives`` positions drawn without
+    replacement from ``range(group)``: ``C(group - x, positives) / C(group, positives)``."""
+    x = np.asarray(x, dtype=float)
+    ok = group - x >= positives
+    top = np.where(ok, group - x, positives)
+    log = (gammaln(top + 1) - gammaln(top - positives + 1)
+           - gammaln(group + 1) + gammaln(group - positives + 1))
+    return np.where(x <= 0, 1.0, np.where(ok, np.exp(log), 0.0))
+
+
+def _deterministic_ranks(r: Ranks, ties: str) -> np.ndarray:
+    """Ranks of one realisable ordering: positives after (pessimistic) or before (optimistic)
+    every tied non-positive, in index order among tied positives."""
+    tied_others = r.tied - r.tied_positives
+    base = r.above + (tied_others if ties == "pessimistic" else 0)
+    order = np.zeros(len(r), dtype=np.int64)
+    groups: dict[int, int] = {}
+    for i, key in enumerate(r.above):  # equal ``above`` = one tie group of positives
+        order[i] = groups.get(int(key), 0)
+        groups[int(key)] = order[i] + 1
+    return base + order
+
+
+def user_metrics(ranks: Sequence[Ranks], ks: Sequence[int] = (10, 20),
+                 ties: str = "expected") -> dict[str, np.ndarray]:
+    """Per-user metric values (see the module docstring for the definitions and tie rules).
 
     Returns:
         metric name (``recall@10``, ``ndcg@10``, ``hr@10``, ..., ``mrr``) -> ``[num_users]``.
     """
+    check_ties(ties)
+    size = max([max(ks)] + [int((r.above + r.tied).max()) + 2 for r in ranks if len(r)])
+    prefix = _discount_prefix(size)
     out: dict[str, list[float]] = {"mrr": []}
     for k in ks:
         for name in ("recall", "ndcg", "hr"):
             out[f"{name}@{k}"] = []
     for r in ranks:
-        r = np.asarray(r)
-        out["mrr"].append(1.0 / (r.min() + 1))
-        gains = 1.0 / np.log2(r + 2)
+        n = len(r)
+        if ties == "expected":
+            lo, hi = r.above, r.above + r.tied + 1  # rank uniform on lo..hi-1
+            best = int(np.argmin(r.above))
+            start, group = int(r.above[best]), int(r.tied[best]) + 1
+            m = int(r.tied_positives[best]) + 1
+            xs = np.arange(group - m + 1)
+            surv = _best_position_survival(group, m, np.append(xs, group - m + 1))
+            out["mrr"].append(float(((surv[:-1] - surv[1:]) / (start + xs + 1)).sum()))
+        else:
+            det = _deterministic_ranks(r, ties)
+            lo, hi = det, det + 1
+            out["mrr"].append(float(1.0 / (det.min() + 1)))
         for k in ks:
-            top = r < k
-            ideal = (1.0 / np.log2(np.arange(min(len(r), k)) + 2)).sum()
-            out[f"recall@{k}"].append(top.sum() / min(len(r), k))
-            out[f"ndcg@{k}"].append(gains[top].sum() / ideal)
-            out[f"hr@{k}"].append(float(top.any()))
+            a, b = np.minimum(lo, k), np.minimum(hi, k)
+            width = (hi - lo).astype(float)
+            ideal = prefix[min(n, k)]
+            out[f"recall@{k}"].append(float(((b - a) / width).sum() / n))
+            out[f"ndcg@{k}"].append(float(((prefix[b] - prefix[a]) / width).sum() / ideal))
+            if ties == "expected":
+                hit = 1.0 - float(_best_position_survival(group, m, np.array([k - start]))[0])
+            else:
+                hit = float((lo < k).any())
+            out[f"hr@{k}"].append(hit)
     return {name: np.asarray(values, dtype=float) for name, values in out.items()}
 
 

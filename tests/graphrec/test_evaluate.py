@@ -12,27 +12,23 @@ from graphrec.data.graph import build_graph
 from graphrec.evaluation import EmbeddingScorer, Protocol, evaluate
 from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.harness import sample_negatives
-from graphrec.evaluation.metrics import bootstrap_ci, coverage, sampled_ranks, user_metrics
+from graphrec.evaluation.metrics import Ranks, bootstrap_ci, coverage, user_metrics
 from kg.errors import ConfigError
 from kg.tables import make_tables
 
 
 def test_user_metrics_by_hand():
-    m = user_metrics([np.array([0, 2]), np.array([5])], ks=(1, 3))
+    # user 1: positives at ranks 0 and 2 (distinct scores); user 2: one positive at rank 5
+    ranks = [Ranks(np.array([0, 2]), np.zeros(2, int), np.zeros(2, int)),
+             Ranks(np.array([5]), np.zeros(1, int), np.zeros(1, int))]
+    m = user_metrics(ranks, ks=(1, 3))
     assert m["mrr"].tolist() == pytest.approx([1.0, 1 / 6])
-    assert m["recall@1"].tolist() == [1.0, 0.0]
+    assert m["recall@1"].tolist() == [0.5, 0.0]  # one of two positives in the top 1
     assert m["ndcg@1"].tolist() == [1.0, 0.0]
     assert m["recall@3"].tolist() == [1.0, 0.0]
     # gains 1/log2(2) + 1/log2(4) over the ideal 1/log2(2) + 1/log2(3)
     assert m["ndcg@3"][0] == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
     assert m["hr@3"].tolist() == [1.0, 0.0]
-
-
-def test_sampled_ranks_tie_rules():
-    pos = torch.tensor([1.0, 0.5])
-    neg = torch.tensor([[1.0, 0.2, 2.0], [0.1, 0.1, 0.1]])
-    assert sampled_ranks(pos, neg).tolist() == [2, 0]
-    assert sampled_ranks(pos, neg, ties="optimistic").tolist() == [1, 0]
 
 
 def test_coverage_and_bootstrap():
@@ -117,13 +113,20 @@ def test_sampled_protocol_matches_its_own_draw():
     protocol = Protocol("sampled", negatives=20, seed=3, exclude_own=False, average="rows")
     res = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (5,), ("all",),
                    protocol)["all"]
+    worst = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (5,), ("all",),
+                     dataclasses.replace(protocol, ties="pessimistic"))["all"]
     rows = tables.interactions.query("scenario == 's' and split == 'test'")
     pool = np.unique(index.index("item", ["s:0", "s:1", "s:2"]))
     negatives = sample_negatives(pool, rows["user_id"].to_numpy(), {}, 20, 3, False)
     item_score = np.array([SCORES.get(i, 0.0) for i in index.ids["item"]])
     pos = item_score[index.index("item", rows["item_id"])]
-    ranks = (item_score[negatives] >= pos[:, None]).sum(1)
-    assert res["rows"] == 4 and res["mrr"] == pytest.approx(np.mean(1 / (ranks + 1)))
+    above = (item_score[negatives] > pos[:, None]).sum(1)
+    tied = (item_score[negatives] == pos[:, None]).sum(1)
+    # expected ties: the rank is uniform over above .. above + tied
+    mrr = np.mean([np.mean(1 / (np.arange(a, a + t + 1) + 1)) for a, t in zip(above, tied,
+                                                                              strict=True)])
+    assert res["rows"] == 4 and res["mrr"] == pytest.approx(mrr)
+    assert worst["mrr"] == pytest.approx(np.mean(1 / (above + tied + 1)))
     with pytest.raises(ConfigError, match="protocol must be"):
         Protocol("leave-two-out")
 

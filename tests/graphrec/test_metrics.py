@@ -1,45 +1,128 @@
+"""Ranking metrics against their standard definitions, an independent implementation
+(scikit-learn's ``ndcg_score``) and a brute-force mean over tie orderings."""
+
+import itertools
+
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import ndcg_score
 
-from graphrec.evaluation.metrics import full_ranks, user_metrics
-
-
-def rank_metrics(scores, positives, exclude, k):
-    """Metrics of one user under full ranking (what the harness computes per user)."""
-    per_user = user_metrics(full_ranks(scores, positives, exclude), (k,))
-    return {name: float(v.mean()) for name, v in per_user.items()}
+from graphrec.errors import ConfigError, TrainingError
+from graphrec.evaluation.metrics import TIES, full_ranks, sampled_ranks, user_metrics
 
 
-def test_hand_computed_ranking():
-    # candidates 0..4; user positives {1, 3}; scores rank 3 first, 1 third
-    scores = torch.tensor([[0.5, 0.3, 0.1, 0.9, 0.4]])
-    m = rank_metrics(scores, [np.array([1, 3])], [np.array([], dtype=int)], k=2)
-    # positive 3: rank 0; positive 1: rank 2 among non-positives {0.5, 0.4, 0.1} -> 2
-    assert m["recall@2"] == pytest.approx(0.5)
-    assert m["ndcg@2"] == pytest.approx(1.0 / (1 + 1 / np.log2(3)))
-    assert m["hr@2"] == 1.0 and m["mrr"] == 1.0
+def metrics(scores, positives, exclude=None, ks=(10,), ties="expected"):
+    scores = torch.as_tensor(np.asarray(scores, dtype=np.float32))
+    positives = [np.asarray(p) for p in positives]
+    exclude = exclude or [np.array([], dtype=np.int64)] * len(positives)
+    return user_metrics(full_ranks(scores, positives, exclude), ks, ties)
 
 
-def test_excluded_items_do_not_compete_and_ties_count_against():
-    scores = torch.tensor([[0.9, 0.2, 0.2]])
-    m = rank_metrics(scores, [np.array([1])], [np.array([0])], k=1)
-    assert m["recall@1"] == 0.0  # tie with item 2 is pessimistic
-    m = rank_metrics(torch.tensor([[0.9, 0.3, 0.2]]), [np.array([1])], [np.array([0])], k=1)
-    assert m["recall@1"] == 1.0 and m["ndcg@1"] == 1.0
+def test_several_positives_compete_with_each_other():
+    # the case that used to give ranks [0, 0] and NDCG@10 = 1.226
+    m = metrics([[0.9, 0.8, 0.1, 0.0]], [[0, 1]])
+    assert m["ndcg@10"][0] == pytest.approx(1.0) and m["recall@10"][0] == 1.0
+    m = metrics([[0.9, 0.3, 0.1, 0.5]], [[1, 2]], ks=(2,))
+    assert m["recall@2"][0] == 0.0 and m["hr@2"][0] == 0.0 and m["mrr"][0] == pytest.approx(1 / 3)
+    m = metrics([[0.5, 0.3, 0.1, 0.9, 0.4]], [[1, 3]], ks=(2,))
+    assert m["recall@2"][0] == pytest.approx(0.5)  # item 3 first, item 1 fourth
+    assert m["ndcg@2"][0] == pytest.approx(1.0 / (1 + 1 / np.log2(3)))
 
 
-@pytest.mark.parametrize("ties", ["pessimistic", "optimistic"])
-def test_full_ranks_equal_a_direct_count_with_many_ties(ties):
-    scores = torch.randint(0, 5, (30, 50), generator=torch.Generator().manual_seed(0)).float()
-    rng = np.random.default_rng(0)
-    positives = [rng.choice(50, 3, replace=False) for _ in range(30)]
-    exclude = [np.setdiff1d(rng.choice(50, 5, replace=False), p) for p in positives]
-    ranks = full_ranks(scores, positives, exclude, ties)
-    for row in range(30):
-        competitors = [c for c in range(50)
-                       if c not in set(positives[row]) | set(exclude[row])]
-        for p, rank in zip(positives[row], ranks[row], strict=True):
-            above = [scores[row, c] > scores[row, p] if ties == "optimistic"
-                     else scores[row, c] >= scores[row, p] for c in competitors]
-            assert rank == sum(above)
+def test_excluded_items_do_not_compete():
+    m = metrics([[0.9, 0.3, 0.2]], [[1]], [np.array([0])], ks=(1,))
+    assert m["recall@1"][0] == 1.0 and m["ndcg@1"][0] == 1.0
+
+
+def test_non_finite_scores_are_an_error():
+    with pytest.raises(TrainingError, match="non-finite"):
+        metrics([[float("nan"), 0.2, 0.1]], [[0]])
+    with pytest.raises(TrainingError, match="non-finite"):
+        sampled_ranks(torch.tensor([0.5]), torch.tensor([[float("inf"), 0.1]]))
+    with pytest.raises(ConfigError, match="Could not resolve tie rule 'fair'"):
+        metrics([[0.1, 0.2]], [[0]], ties="fair")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ndcg_equals_scikit_learn_without_ties(seed):
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 7, 40
+    scores = rng.normal(size=(n_users, n_items))
+    positives = [rng.choice(n_items, rng.integers(1, 12), replace=False)
+                 for _ in range(n_users)]
+    exclude = [np.setdiff1d(rng.choice(n_items, 5, replace=False), p) for p in positives]
+    for ties in TIES:  # without ties every rule gives the same ranks
+        m = metrics(scores, positives, exclude, ks=(5, 10), ties=ties)
+        for u in range(n_users):
+            keep = np.setdiff1d(np.arange(n_items), exclude[u])
+            relevant = np.isin(keep, positives[u]).astype(float)
+            for k in (5, 10):
+                expected = ndcg_score([relevant], [scores[u, keep]], k=k)
+                assert m[f"ndcg@{k}"][u] == pytest.approx(expected, abs=1e-9)
+                top = keep[np.argsort(-scores[u, keep])[:k]]
+                hits = np.isin(top, positives[u]).sum()
+                assert m[f"recall@{k}"][u] == pytest.approx(hits / len(positives[u]))
+                assert m[f"hr@{k}"][u] == float(hits > 0)
+
+
+def _brute_force(scores, positives, k):
+    """Mean of each metric over every ordering of the tied candidates (small cases)."""
+    values = {"recall": [], "ndcg": [], "hr": [], "mrr": []}
+    groups = {}
+    for c, s in enumerate(scores):
+        groups.setdefault(s, []).append(c)
+    ordered_groups = [groups[s] for s in sorted(groups, reverse=True)]
+    ideal = sum(1 / np.log2(r + 2) for r in range(min(len(positives), k)))
+    for perms in itertools.product(*(itertools.permutations(g) for g in ordered_groups)):
+        order = [c for perm in perms for c in perm]
+        ranks = [order.index(p) for p in positives]
+        values["recall"].append(sum(r < k for r in ranks) / len(positives))
+        values["ndcg"].append(sum(1 / np.log2(r + 2) for r in ranks if r < k) / ideal)
+        values["hr"].append(float(min(ranks) < k))
+        values["mrr"].append(1 / (min(ranks) + 1))
+    return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_expected_ties_equal_the_mean_over_all_orderings(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 3, size=7).astype(float)  # many ties, two or three groups
+    positives = rng.choice(7, rng.integers(1, 4), replace=False)
+    k = int(rng.integers(1, 5))
+    m = metrics([scores], [positives], ks=(k,))
+    truth = _brute_force(list(scores), list(positives), k)
+    for name in ("recall", "ndcg", "hr"):
+        assert m[f"{name}@{k}"][0] == pytest.approx(truth[name], abs=1e-9), name
+    assert m["mrr"][0] == pytest.approx(truth["mrr"], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_every_metric_lies_in_the_unit_interval_under_every_tie_rule(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, size=(6, 30)).astype(float)
+    positives = [rng.choice(30, rng.integers(1, 10), replace=False) for _ in range(6)]
+    for ties in TIES:
+        m = metrics(scores, positives, ks=(1, 5, 20), ties=ties)
+        for name, values in m.items():
+            assert ((values >= 0) & (values <= 1 + 1e-12)).all(), (ties, name)
+
+
+def test_a_constant_scorer_gets_exactly_chance_under_expected_ties():
+    # one positive among 100 equal scores: expected rank is uniform, so HR@10 = 0.1
+    m = metrics([np.zeros(100)], [[17]], ks=(10,))
+    assert m["hr@10"][0] == pytest.approx(0.1) and m["recall@10"][0] == pytest.approx(0.1)
+    assert m["mrr"][0] == pytest.approx(np.mean(1 / np.arange(1, 101)))
+    pessimistic = metrics([np.zeros(100)], [[17]], ks=(10,), ties="pessimistic")
+    optimistic = metrics([np.zeros(100)], [[17]], ks=(10,), ties="optimistic")
+    assert pessimistic["hr@10"][0] == 0.0 and optimistic["hr@10"][0] == 1.0
+
+
+def test_sampled_rows_count_ties_by_the_chosen_rule():
+    pos = torch.tensor([0.5, 0.9])
+    neg = torch.tensor([[0.5, 0.7, 0.1], [0.2, 0.2, 0.2]])
+    ranks = sampled_ranks(pos, neg)
+    assert [int(r.above[0]) for r in ranks] == [1, 0] and [int(r.tied[0]) for r in ranks] == [1, 0]
+    assert user_metrics(ranks, (1,), "optimistic")["hr@1"].tolist() == [0.0, 1.0]
+    assert user_metrics(ranks, (2,), "expected")["hr@2"].tolist() == [0.5, 1.0]
+    assert user_metrics(ranks, (2,), "pessimistic")["hr@2"].tolist() == [0.0, 1.0]
