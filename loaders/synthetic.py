@@ -77,17 +77,18 @@ def _coerce_option(name: str, value: object, default: object) -> object:
         return tuple(value)
     if not isinstance(value, str) or isinstance(default, str):
         return value
+    wrong = ConfigError(f"synthetic option {name}={value!r} must be of type "
+                        f"{type(default).__name__}")
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise wrong
+        return value.lower() in ("true", "1", "yes")
     try:
-        if isinstance(default, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
         if isinstance(default, tuple):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return type(default)(value)
     except ValueError:
-        raise ConfigError(f"synthetic option {name}={value!r} must be of type "
-                          f"{type(default).__name__}") from None
+        raise wrong from None
 
 
 def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
