@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
+import sys
 
 import numpy as np
 import torch
 
-from benchmarks.report import print_table, with_ci
+from benchmarks.report import print_table, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
 from graphrec.training import TrainConfig
@@ -89,7 +90,7 @@ def main() -> None:
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
-    lines = []
+    lines, rows = [], []
     for run in args.runs.split(","):
         strategy, model, dropout = (run.split(":") + ["", ""])[:3]
         config = TrainConfig(model=model or "lightgcn", epochs=args.epochs, patience=4,
@@ -103,7 +104,14 @@ def main() -> None:
             f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
             f"{result.valid_score:.4f} | {result.best_epoch} |")
+        rows.append({"method": run, "valid_ndcg@20": result.valid_score,
+                     "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                     "epoch_cap": args.epochs, "test": m})
         print(lines[-1], flush=True)
+    write_results("ml1m_cold_items", rows, ["method", "best_epoch", "epochs_run"],
+                  "python -m benchmarks.ml1m " + " ".join(sys.argv[1:]), seed=args.seed,
+                  dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
+                  "item_cold_testing; epoch selected on a validation split of cold items")
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "MetaHIN nDCG@5", "users",
                  "valid NDCG@20", "epoch"], lines)
