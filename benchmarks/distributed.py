@@ -30,6 +30,7 @@ target = "cosmetics"
 strategy = "joint"
 epochs = 10
 patience = 100
+seed = 0
 """
 
 XMARKET = """[data]
@@ -43,6 +44,7 @@ target = "de"
 strategy = "joint"
 epochs = 5
 patience = 100
+seed = 0
 """
 
 

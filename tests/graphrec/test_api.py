@@ -16,7 +16,7 @@ def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
     config = root / "c.toml"
     config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 200 }\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 5\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 5\nseed = 0\n'
                       'dim = 16\n')
     result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(root / "runs"),
                                       "--quiet"])
@@ -91,7 +91,7 @@ def test_train_with_a_split_section_saves_the_resplit_graph(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 120 }\n'
                       '[split]\nmethod = "temporal"\ntest = 0.2\nfraction = 0.5\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 2\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 2\nseed = 0\n'
                       'dim = 8\n')
     result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs",
                                       str(tmp_path / "runs"), "--quiet"])

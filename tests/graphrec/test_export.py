@@ -16,7 +16,7 @@ runner = CliRunner()
 def test_export_and_similar_items_query(neo4j_store, tmp_path, monkeypatch):
     config = tmp_path / "c.toml"
     config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 4\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 4\nseed = 0\n'
                       'dim = 16\n')
     result = runner.invoke(app, ["train", "-c", str(config), "--runs", str(tmp_path), "--quiet"])
     assert result.exit_code == 0, result.output

@@ -62,7 +62,7 @@ def test_verdicts_and_strategy_decision_follow_the_tolerance():
 def test_transfer_writes_the_decision_and_evaluate_shows_it(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 200, adversarial = '
-                      'true }\n[train]\ntarget = "cosmetics"\nstrategies = ["joint"]\n'
+                      'true }\n[train]\ntarget = "cosmetics"\nseed = 0\nstrategies = ["joint"]\n'
                       'epochs = 3\ndim = 16\n')
     runner = CliRunner()
     result = runner.invoke(app, ["transfer", "-c", str(config), "--runs", str(tmp_path),

@@ -30,7 +30,7 @@ def _config(tmp_path: Path, strategy: str) -> Path:
         extra = f"[strategy.{strategy}]\n" + "".join(f"{k} = {v}\n"
                                                      for k, v in FAST[strategy].items())
     path.write_text(f'[data]\nloader = "synthetic"\n{SMALL}\n[train]\ntarget = "cosmetics"\n'
-                    f'strategy = "{strategy}"\nepochs = 4\ndim = 16\n{extra}')
+                    f'strategy = "{strategy}"\nepochs = 4\ndim = 16\nseed = 0\n{extra}')
     return path
 
 
