@@ -62,8 +62,11 @@ def sum_gradients(model: nn.Module) -> None:
     if not is_active():
         return
     for param in model.parameters():
-        if param.grad is not None:
-            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+        if not param.requires_grad:
+            continue
+        if param.grad is None:  # this process's share touched nothing: it contributes zeros,
+            param.grad = torch.zeros_like(param)  # so every process joins the same reductions
+        dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
 
 
 def agree(value: float) -> float:

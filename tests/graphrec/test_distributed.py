@@ -24,9 +24,24 @@ seed = 0
 """
 
 
-def _train(tmp_path: Path, processes: int) -> Path:
+META = """[data]
+loader = "synthetic"
+options = { n_users = 150 }
+[train]
+target = "cosmetics"
+strategy = "reptile"
+epochs = 2
+dim = 16
+seed = 0
+[strategy.reptile]
+iterations = 10
+eval_every = 5
+"""
+
+
+def _train(tmp_path: Path, processes: int, text: str = CONFIG) -> Path:
     config = tmp_path / "c.toml"
-    config.write_text(CONFIG)
+    config.write_text(text)
     runs = tmp_path / f"runs{processes}"
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone",
                  "--nproc_per_node", str(processes)] if processes > 1 else [sys.executable])
@@ -52,3 +67,13 @@ def test_two_processes_match_one(tmp_path):
         assert torch.allclose(value, w2[name], atol=1e-4), name
     # training moved the weights: the comparison is not between two initialisations
     assert m1["history"][-1]["loss"] < 0.9 * m1["history"][0]["loss"]
+
+
+def test_meta_learning_under_two_processes_matches_one(tmp_path):
+    # one task per meta-step: the second process has no task and contributes zero gradients;
+    # it must still join every reduction (a process that skipped them would hang the run)
+    one, two = _train(tmp_path, 1, META), _train(tmp_path, 2, META)
+    m1 = json.loads((one / "metrics.json").read_text())
+    m2 = json.loads((two / "metrics.json").read_text())
+    assert m1["best_epoch"] == m2["best_epoch"]
+    assert abs(m1["test"]["all"]["ndcg@20"] - m2["test"]["all"]["ndcg@20"]) <= TOLERANCE
