@@ -23,6 +23,7 @@ The trainer owns, in one place:
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -120,6 +121,10 @@ class PairObjective:
         return loss.item(), len(batch)
 
 
+def _format(row: dict) -> str:
+    return " ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float))
+
+
 def adam(lr: float) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
     """An optimiser factory: Adam with learning rate ``lr``."""
     return lambda params: torch.optim.Adam(params, lr=lr)
@@ -161,6 +166,12 @@ class Trainer:
         self.patience = config.patience if patience is Trainer._DEFAULT else patience
         self.progress, self.unit = progress, unit
 
+    def _line(self, live: bool, epoch: int, epochs: int, row: dict) -> None:
+        """One progress line per epoch when there is no terminal to draw a bar on."""
+        if self.progress and not live and distributed.rank() == 0:
+            print(f"{self.name}: {self.unit} {epoch}/{epochs} {_format(row)}", file=sys.stderr,
+                  flush=True)
+
     def fit(self, epochs: int | None = None) -> FitResult:
         """Train for at most ``epochs`` (default ``config.epochs``); load and return the best.
 
@@ -174,8 +185,11 @@ class Trainer:
         opt = self.optimizer([p for p in model.parameters() if p.requires_grad])
         stopper = EarlyStopping(model, self.patience)
         history: list[dict] = []
-        bar = tqdm(range(1, epochs + 1), desc=self.name, disable=not self.progress,
-                   leave=False, unit=self.unit)
+        # a bar on a terminal; one line per epoch where stderr is a file or a pipe (logs get no
+        # carriage-return frames); nothing without progress
+        live = self.progress and sys.stderr.isatty()
+        bar = tqdm(range(1, epochs + 1), desc=self.name, disable=not live, leave=False,
+                   unit=self.unit)
         for epoch in bar:
             model.train()
             total, seen = 0.0, 0
@@ -201,10 +215,15 @@ class Trainer:
                 bar.set_postfix(loss=f"{mean:.4f}", valid=f"{score:.4f}")
                 logger.info("%s: %s %d loss %.4f valid %.4f", self.name, self.unit, epoch,
                             mean, score)
+                self._line(live, epoch, epochs, row)
                 if stopper.update(score, epoch, model):
                     break
             else:
                 history.append(row)
+                self._line(live, epoch, epochs, row)
         model.load_state_dict(stopper.state)
         model.eval()
+        if self.progress and not live and distributed.rank() == 0:
+            print(f"{self.name}: best {self.unit} {stopper.best_epoch} (valid "
+                  f"{stopper.best_score:.4f})", file=sys.stderr, flush=True)
         return FitResult(stopper.state, stopper.best_epoch, float(stopper.best_score), history)

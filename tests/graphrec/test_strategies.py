@@ -146,3 +146,16 @@ def test_every_registered_strategy_runs_on_a_tiny_graph(strategy):
     if result.model is not None:
         assert torch.isfinite(result.embeddings["item"]).all()
         assert result.embeddings["item"].shape == (len(result.index.ids["item"]), 4)
+
+
+def test_progress_without_a_terminal_is_one_named_line_per_epoch(capsys):
+    run_strategy("finetune", tiny_tables(), "a", TrainConfig(epochs=2, dim=4, seed=0))
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.strip().splitlines()
+    assert lines[:2] == [line for line in lines if line.startswith("finetune (sources): epoch")]
+    assert lines[0].startswith("finetune (sources): epoch 1/2 loss ")
+    assert any(line.startswith("finetune (target): best epoch ") for line in lines)
+    run_strategy("finetune", tiny_tables(), "a", TrainConfig(epochs=2, dim=4, seed=0),
+                 progress=False)
+    assert capsys.readouterr().err == ""
