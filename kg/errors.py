@@ -2,8 +2,8 @@
 
 All errors derive from :class:`GraphRecError`, so a caller can catch one type. The training
 family (:class:`graphrec.errors.TrainingError`) lives with the training code; the package root
-:mod:`graphrec` exports every family. Messages say what
-failed, show the offending value and say how to fix it.
+:mod:`graphrec` exports every family. Messages say what failed, show the offending value and
+say how to fix it.
 """
 
 from __future__ import annotations

@@ -36,9 +36,15 @@ def get_loader(name: str) -> Callable[..., Dataset]:
 
 def loader_options(name: str) -> list[str]:
     """The keyword options loader ``name`` takes besides its path."""
-    params = inspect.signature(get_loader(name)).parameters.values()
-    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
-            or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.name != "path")]
+    return _options(get_loader(name))[0]
+
+
+def _options(loader: Callable[..., Dataset]) -> tuple[list[str], bool]:
+    """``(named options, whether it also takes **options)`` of a loader's signature."""
+    params = inspect.signature(loader).parameters.values()
+    named = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+             or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.name != "path")]
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def load_dataset(name: str, path: str = "-", options: Mapping | None = None) -> Dataset:
@@ -49,9 +55,7 @@ def load_dataset(name: str, path: str = "-", options: Mapping | None = None) -> 
             message names the loader and lists its options).
     """
     loader = get_loader(name)
-    known = loader_options(name)
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
-                    for p in inspect.signature(loader).parameters.values())
+    known, takes_any = _options(loader)
     unknown = sorted(set(options or {}) - set(known))
     if unknown and not takes_any:  # a loader with **options checks them itself
         raise ConfigError(f"unknown option(s) {unknown} of loader {name!r}; its options are "

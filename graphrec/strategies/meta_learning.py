@@ -141,10 +141,7 @@ class MetaObjective:
 
     def backward(self, model: nn.Module, graph: ModelGraph, batch: list[Task]
                  ) -> tuple[float, int]:
-        mine = range(len(batch))
-        if distributed.is_active():
-            mine = torch.arange(len(batch)).tensor_split(distributed.world_size())[
-                distributed.rank()].tolist()
+        mine = distributed.shard(torch.arange(len(batch))).tolist()  # all outside torchrun
         params = list(model.parameters())
         total = 0.0
         for t in mine:
@@ -200,10 +197,10 @@ class MetaLearning(Strategy):
         objective = MetaObjective(self.algorithm, model, tasks, meta, run.config)
         optimizer = (adam(run.config.lr * meta.meta_lr) if self.algorithm == "maml"
                      else lambda params: torch.optim.SGD(params, lr=meta.meta_lr))
-        config = replace(run.config, epochs=meta.iterations)
+        config = replace(run.config, epochs=meta.iterations, patience=None)  # keep the best
         trained = run.fit(model, graph, index, objective, config, name=self.name,
                           optimizer=optimizer, schedule=EvalSchedule(meta.eval_every),
-                          patience=None, unit="iteration")
+                          unit="iteration")
         history = [row for row in trained.fit.history if "valid" in row]
         return trained.fit.state, trained.fit.best_score, history
 

@@ -101,10 +101,13 @@ def run_strategy(name: str, tables, target: str, config: TrainConfig,
     Raises:
         ConfigError: an unknown strategy, model or setting (before any training).
     """
-    strategy = make_strategy(name, options)
+    return _run(make_strategy(name, options), tables, target, config, progress, protocol)
+
+
+def _run(strategy: Strategy, tables, target: str, config: TrainConfig, progress: bool,
+         protocol: Protocol | None) -> StrategyResult:
     get_model(config.model)  # fail early on an unknown model name
-    run = StrategyRun(tables, target, config.with_seed(), protocol, progress)
-    return strategy.run(run)
+    return strategy.run(StrategyRun(tables, target, config.with_seed(), protocol, progress))
 
 
 def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
@@ -113,10 +116,10 @@ def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
             protocol: Protocol | None = None) -> list[StrategyResult]:
     """Run every strategy on the same data, target and seed."""
     config = (config or TrainConfig()).with_seed()
-    for name in strategies:  # every name and setting checked before the first training
-        make_strategy(name, options)
-    return [run_strategy(s, tables, target, config, progress, protocol, options)
-            for s in strategies]
+    settings = strategy_settings(options)  # every name and setting checked before training
+    chosen = [get_strategy(name) for name in strategies]
+    return [_run(cls(settings.get(cls.name)), tables, target, config, progress, protocol)
+            for cls in chosen]
 
 
 def item_embedding_table(result: StrategyResult) -> pd.DataFrame:

@@ -29,7 +29,8 @@ class TrainConfig(Settings):
     weight_decay: float = 1e-4
     epochs: int = 40
     batch_size: int = 4096
-    patience: int = 5
+    #: evaluations without improvement before stopping (None: never stop early)
+    patience: int | None = 5
     k: int = 20
     seed: int | None = None
     #: share of user/item id embeddings dropped per training step (cold-start robustness)

@@ -143,27 +143,21 @@ class Trainer:
         optimizer: factory of the optimiser over the trainable parameters (default Adam at
             ``config.lr``).
         schedule: when to evaluate (default every epoch).
-        patience: evaluations without improvement before stopping (default
-            ``config.patience``; None: never stop early).
         progress: show a progress bar.
         unit: what one step of the outer loop is called in the history (``epoch``, or
             ``iteration`` for meta-learning).
     """
 
-    _DEFAULT = object()
-
     def __init__(self, model: nn.Module, graph: ModelGraph, objective: Objective,
                  validate: Callable[[nn.Module], float], config: TrainConfig, *,
                  name: str = "train", optimizer: Callable | None = None,
-                 schedule: EvalSchedule | None = None, patience: Any = _DEFAULT,
-                 progress: bool = True, unit: str = "epoch"):
+                 schedule: EvalSchedule | None = None, progress: bool = True, unit: str = "epoch"):
         if config.seed is None:
             raise TrainingError("the trainer needs a concrete seed; call config.with_seed()")
         self.model, self.graph, self.objective = model, graph, objective
         self.validate, self.config, self.name = validate, config, name
         self.optimizer = optimizer or adam(config.lr)
         self.schedule = schedule or EvalSchedule()
-        self.patience = config.patience if patience is Trainer._DEFAULT else patience
         self.progress, self.unit = progress, unit
 
     def _line(self, live: bool, epoch: int, epochs: int, row: dict) -> None:
@@ -172,18 +166,18 @@ class Trainer:
             print(f"{self.name}: {self.unit} {epoch}/{epochs} {_format(row)}", file=sys.stderr,
                   flush=True)
 
-    def fit(self, epochs: int | None = None) -> FitResult:
-        """Train for at most ``epochs`` (default ``config.epochs``); load and return the best.
+    def fit(self) -> FitResult:
+        """Train for at most ``config.epochs``; load and return the best state.
 
         Raises:
             NonFiniteLossError: an epoch's loss is NaN or infinite.
         """
-        epochs = self.config.epochs if epochs is None else epochs
         model, config = self.model, self.config
+        epochs = config.epochs
         gen = np.random.default_rng(config.seed)
         torch.manual_seed(config.seed)
         opt = self.optimizer([p for p in model.parameters() if p.requires_grad])
-        stopper = EarlyStopping(model, self.patience)
+        stopper = EarlyStopping(model, config.patience)
         history: list[dict] = []
         # a bar on a terminal; one line per epoch where stderr is a file or a pipe (logs get no
         # carriage-return frames); nothing without progress
