@@ -56,14 +56,18 @@ class GraphModel(nn.Module):
         id_dropout: in training, the share of users and items whose id embedding is dropped
             at each step (DropoutNet, Volkovs et al., NeurIPS 2017), so the model learns to
             score nodes from their neighbours alone, as it must for cold-start nodes.
+        normalize: L2-normalise the output embeddings, so dot products are cosines (models
+            trained with the softmax loss, which scores cosines).
     """
 
     #: whether outputs depend on neighbours (attributes, other scenarios); False for MF
     uses_neighbours = True
 
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
-                 user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0):
+                 user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0,
+                 normalize: bool = False):
         super().__init__()
+        self.normalize = normalize
         if not 0.0 <= id_dropout < 1.0:
             raise ConfigError(f"id_dropout must be in [0, 1), not {id_dropout}")
         self.id_dropout = id_dropout
@@ -88,7 +92,7 @@ class GraphModel(nn.Module):
         """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
         return {"dim": self.dim, "num_layers": self.num_layers,
                 "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm,
-                "id_dropout": self.id_dropout}
+                "id_dropout": self.id_dropout, "normalize": self.normalize}
 
     # subclasses ---------------------------------------------------------------------------------
 
@@ -152,6 +156,10 @@ class GraphModel(nn.Module):
             else:
                 mean, std = self.norm_mean, self.norm_std
             out = {**out, schema.PYG_ITEM: (items - mean[item_scenario]) / std[item_scenario]}
+        if self.normalize:
+            out = {t: nn.functional.normalize(v, dim=-1) if t in (schema.PYG_USER,
+                                                                   schema.PYG_ITEM) else v
+                   for t, v in out.items()}
         return out
 
     @torch.no_grad()

@@ -23,6 +23,7 @@ from graphrec.evaluation.harness import EmbeddingScorer, Protocol, Scorer, evalu
 from graphrec.models import GraphModel, ModelGraph, build_model
 from graphrec.pyg import HeteroData
 from graphrec.training import FitResult, PairObjective, TrainConfig, Trainer
+from graphrec.training.bridges import BridgeSimulation
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -99,7 +100,8 @@ class StrategyRun:
         the graph prepared for it. ``options``: model switches (``user_head`` ...)."""
         config = config or self.config
         model = build_model(config.model, data, config.dim, config.num_layers,
-                            seed=config.seed, id_dropout=config.id_dropout, **options)
+                            seed=config.seed, id_dropout=config.id_dropout,
+                            normalize=config.loss == "softmax", **options)
         if init is not None:
             model.load_state_dict(init)
         return model, model.prepare_graph(data, known)
@@ -146,8 +148,19 @@ class StrategyRun:
             for pname, param in model.named_parameters():
                 param.requires_grad_(pname.startswith("user_head") == head_only)
         pairs = training_pairs(self.tables, index, pair_scenarios, weights)
-        objective = PairObjective(pairs, config.batch_size, weight_decay=config.weight_decay)
+        objective = PairObjective.from_config(pairs, config, self.bridges(graph, index, config))
         return self.fit(model, graph, index, objective, config, name=name)
+
+    def bridges(self, graph: ModelGraph, index: GraphIndex, config: TrainConfig | None = None
+                ) -> BridgeSimulation | None:
+        """The bridge-user simulation of ``config.bridge`` on ``graph`` for the run's target;
+        None when it is off or the graph holds no bridge user (one scenario only)."""
+        config = config or self.config
+        if config.bridge <= 0:
+            return None
+        target = index.ids["scenario"].index(self.target)
+        sim = BridgeSimulation(graph, target, config.bridge)
+        return sim if len(sim) else None
 
     def finish(self, name: str, trained: TrainedModel, graph_scenarios: list[str] | None = None,
                **extra: Any) -> StrategyResult:

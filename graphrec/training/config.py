@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from graphrec.errors import ConfigError
+from graphrec.training.losses import LOSSES
 from kg.registry import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,28 @@ class TrainConfig(Settings):
     seed: int | None = None
     #: share of user/item id embeddings dropped per training step (cold-start robustness)
     id_dropout: float = 0.0
+    #: pair loss: ``bpr`` or ``softmax`` (sampled softmax on cosines, see training.losses)
+    loss: str = "bpr"
+    #: negatives per training pair, uniform over the pair's scenario
+    negatives: int = 1
+    #: temperature of the softmax loss
+    temperature: float = 0.1
+    #: share of bridge users (training edges in the target and another scenario) whose target
+    #: edges are hidden from propagation at each epoch (0: off; see training.bridges)
+    bridge: float = 0.0
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; losses are {list(LOSSES)}")
+        if not 0.0 <= self.bridge <= 1.0:
+            raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ConfigError(f"id_dropout must be in [0, 1), not {self.id_dropout}")
+        for name in ("negatives", "epochs", "batch_size", "dim", "k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, not {self.temperature}")
 
     def with_seed(self) -> TrainConfig:
         """This config with a concrete seed: its own, or a fresh one (logged) when None."""

@@ -3,6 +3,16 @@
 Both terms are sums divided by a ``denominator``, the size of the *whole* batch: a process that
 holds part of a batch under ``torchrun`` divides by the whole batch's size, so gradients summed
 over processes equal the whole batch's (see :mod:`graphrec.training.distributed`).
+
+Negatives come as ``[B]`` (one per pair) or ``[B, n]`` (``n`` per pair). Two losses, named in
+``[train] loss``:
+
+* ``bpr`` (:class:`BPRLoss`): pairwise, the mean over a pair's negatives;
+* ``softmax`` (:class:`SoftmaxLoss`): the positive against all of its pair's negatives at once,
+  on cosine scores divided by a temperature (sampled softmax; Wu et al., "On the effectiveness
+  of sampled softmax loss for item recommendation", TOIS 2024). The negatives are uniform over
+  the scenario's items, so the sampling correction ``log Q`` is the same constant for every
+  item and drops out.
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from typing import Protocol
 
 import torch
 from torch import Tensor, nn
+
+from graphrec.errors import ConfigError
 
 
 class PairLoss(Protocol):
@@ -21,10 +33,15 @@ class PairLoss(Protocol):
         ...
 
 
+def _per_pair_total(per_pair: Tensor, weights: Tensor | None) -> Tensor:
+    return (per_pair if weights is None else weights * per_pair).sum()
+
+
 class BPRLoss:
-    """Bayesian personalised ranking (Rendle et al., UAI 2009) with one negative per pair:
-    ``-log sigmoid(s(u, i) - s(u, j))`` per pair (optionally weighted), and an L2 penalty of the
-    batch's embeddings scaled by ``weight_decay``.
+    """Bayesian personalised ranking (Rendle et al., UAI 2009):
+    ``-log sigmoid(s(u, i) - s(u, j))`` per pair and negative (averaged over a pair's
+    negatives, optionally weighted), and an L2 penalty of the batch's embeddings scaled by
+    ``weight_decay``.
 
     Args:
         weight_decay: L2 factor of the penalty term.
@@ -37,16 +54,64 @@ class BPRLoss:
                  denominator: int, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Args:
             emb: the model's output (``'user'`` ``[U, d]``, ``'item'`` ``[I, d]``).
-            users, pos, neg: ``[B]`` indices of users, their positives and negatives.
+            users, pos: ``[B]`` indices of users and their positives.
+            neg: ``[B]`` or ``[B, n]`` indices of negatives.
             denominator: the whole batch's size.
             weights: ``[B]`` loss weight per pair (default 1).
         """
         u, p, n = emb["user"][users], emb["item"][pos], emb["item"][neg]
-        per_pair = -nn.functional.logsigmoid((u * p).sum(-1) - (u * n).sum(-1))
-        if weights is not None:
-            per_pair = weights * per_pair
-        reg = self.weight_decay * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum())
-        return per_pair.sum() / denominator, reg / denominator
+        pos_score = (u * p).sum(-1)
+        if neg.dim() == 1:
+            per_pair = -nn.functional.logsigmoid(pos_score - (u * n).sum(-1))
+            n_sq = n.pow(2).sum()
+        else:
+            neg_score = torch.einsum("bd,bnd->bn", u, n)
+            per_pair = -nn.functional.logsigmoid(pos_score.unsqueeze(1) - neg_score).mean(1)
+            n_sq = n.pow(2).sum() / neg.shape[1]
+        reg = self.weight_decay * (u.pow(2).sum() + p.pow(2).sum() + n_sq)
+        return _per_pair_total(per_pair, weights) / denominator, reg / denominator
+
+
+class SoftmaxLoss:
+    """Sampled softmax on cosine scores: per pair,
+    ``-log softmax([cos(u, i), cos(u, j_1), ..., cos(u, j_n)] / temperature)[0]``.
+
+    Scores are cosines, so embeddings are compared by direction only and there is no L2
+    penalty; models trained with it normalise their outputs (``normalize=True``), so serving
+    ranks by the same cosine.
+
+    Args:
+        temperature: divides the cosines; small values weigh hard negatives more.
+    """
+
+    def __init__(self, temperature: float):
+        if temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, not {temperature}")
+        self.temperature = temperature
+
+    def __call__(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, neg: Tensor,
+                 denominator: int, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Same arguments as :class:`BPRLoss`; ``neg`` ``[B, n]`` (or ``[B]``: one each)."""
+        u = nn.functional.normalize(emb["user"][users], dim=-1)
+        p = nn.functional.normalize(emb["item"][pos], dim=-1)
+        n = nn.functional.normalize(emb["item"][neg.reshape(len(neg), -1)], dim=-1)
+        logits = torch.cat([(u * p).sum(-1, keepdim=True),
+                            torch.einsum("bd,bnd->bn", u, n)], 1) / self.temperature
+        per_pair = -torch.log_softmax(logits, 1)[:, 0]
+        return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
+
+
+#: ``[train] loss`` names
+LOSSES = ("bpr", "softmax")
+
+
+def make_loss(name: str, weight_decay: float, temperature: float) -> PairLoss:
+    """The pair loss named ``name`` (:data:`LOSSES`)."""
+    if name == "bpr":
+        return BPRLoss(weight_decay)
+    if name == "softmax":
+        return SoftmaxLoss(temperature)
+    raise ConfigError(f"unknown loss {name!r}; losses are {list(LOSSES)}")
 
 
 def bpr_loss(emb: dict[str, Tensor], users: Tensor, pos: Tensor, neg: Tensor,

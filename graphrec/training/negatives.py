@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphrec.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class TrainingPairs:
@@ -29,14 +31,24 @@ class TrainingPairs:
 
 
 class UniformNegatives:
-    """One negative per pair, uniform over the items of the pair's own scenario (with
-    replacement; a negative may be another positive of the user, as in BPR's usual sampler)."""
+    """``count`` negatives per pair, uniform over the items of the pair's own scenario (with
+    replacement; a negative may be another positive of the user, as in BPR's usual sampler).
+
+    Args:
+        count: negatives per pair.
+    """
+
+    def __init__(self, count: int = 1):
+        if count < 1:
+            raise ConfigError(f"negatives must be >= 1, not {count}")
+        self.count = count
 
     def draw(self, pools: list[np.ndarray], pool_of_pair: np.ndarray,
              gen: np.random.Generator) -> np.ndarray:
-        """``[P]`` item indices, one per pair, drawn pool by pool from ``gen``."""
-        neg = np.empty(len(pool_of_pair), dtype=np.int64)
+        """``[P]`` item indices (one negative per pair) or ``[P, count]``, drawn pool by pool
+        from ``gen``."""
+        neg = np.empty((len(pool_of_pair), self.count), dtype=np.int64)
         for p, pool in enumerate(pools):
             mask = pool_of_pair == p
-            neg[mask] = pool[gen.integers(len(pool), size=int(mask.sum()))]
-        return neg
+            neg[mask] = pool[gen.integers(len(pool), size=(int(mask.sum()), self.count))]
+        return neg[:, 0] if self.count == 1 else neg

@@ -36,8 +36,9 @@ from tqdm.auto import tqdm
 from graphrec.errors import NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
+from graphrec.training.bridges import BridgeSimulation
 from graphrec.training.config import TrainConfig
-from graphrec.training.losses import BPRLoss, PairLoss
+from graphrec.training.losses import BPRLoss, PairLoss, make_loss
 from graphrec.training.negatives import TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 
@@ -72,20 +73,24 @@ class Objective(Protocol):
 
 
 class PairObjective:
-    """Positive pairs, one sampled negative each, a pair loss (BPR by default).
+    """Positive pairs, sampled negatives, a pair loss (BPR by default).
 
     An epoch shuffles the pairs, draws their negatives (``sampler``) and cuts the order into
-    batches of ``batch_size``; each process scores its contiguous share of a batch.
+    batches of ``batch_size``; each process scores its contiguous share of a batch. With
+    ``bridges``, the epoch also draws the graph it propagates over (target edges of some bridge
+    users hidden, :class:`~graphrec.training.bridges.BridgeSimulation`).
 
     Args:
         pairs: the training pairs.
         batch_size: pairs per optimiser step.
         loss: the pair loss (default :class:`BPRLoss` with ``weight_decay``).
-        sampler: the negative sampler (default :class:`UniformNegatives`).
+        sampler: the negative sampler (default :class:`UniformNegatives`, one per pair).
+        bridges: the bridge-user simulation, or None (propagate over the trainer's graph).
     """
 
     def __init__(self, pairs: TrainingPairs, batch_size: int, loss: PairLoss | None = None,
-                 sampler: UniformNegatives | None = None, weight_decay: float = 0.0):
+                 sampler: UniformNegatives | None = None, weight_decay: float = 0.0,
+                 bridges: BridgeSimulation | None = None):
         if len(pairs) == 0:
             raise TrainingError("no training pairs: the chosen split/scenarios hold no "
                                 "interactions")
@@ -93,19 +98,35 @@ class PairObjective:
         self.batch_size = batch_size
         self.loss = loss or BPRLoss(weight_decay)
         self.sampler = sampler or UniformNegatives()
+        self.bridges = bridges
         self.users = torch.as_tensor(pairs.users)
         self.items = torch.as_tensor(pairs.items)
         self.weights = (None if pairs.weights is None
                         else torch.as_tensor(pairs.weights, dtype=torch.float32))
         self.neg = torch.empty(0, dtype=torch.long)
+        self.graph: ModelGraph | None = None
+
+    @classmethod
+    def from_config(cls, pairs: TrainingPairs, config: TrainConfig,
+                    bridges: BridgeSimulation | None = None) -> PairObjective:
+        """The objective ``[train]`` describes: its loss, negatives per pair and batch size."""
+        return cls(pairs, config.batch_size,
+                   make_loss(config.loss, config.weight_decay, config.temperature),
+                   UniformNegatives(config.negatives), bridges=bridges)
 
     def epoch_batches(self, model: nn.Module, graph: ModelGraph,
                       gen: np.random.Generator) -> list[torch.Tensor]:
+        self.graph = (graph if self.bridges is None
+                      else self.bridges.epoch_graph(model, graph, gen))
         order = gen.permutation(len(self.pairs))
         self.neg = torch.as_tensor(self.sampler.draw(self.pairs.pools, self.pairs.pool_of_pair,
                                                      gen))
         return [torch.as_tensor(order[s:s + self.batch_size])
                 for s in range(0, len(order), self.batch_size)]
+
+    def epoch_graph(self, graph: ModelGraph) -> ModelGraph:
+        """The graph this epoch propagates over (``graph`` unless bridge users are hidden)."""
+        return graph if self.graph is None else self.graph
 
     def batch_loss(self, emb: dict[str, torch.Tensor], batch: torch.Tensor, part: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,7 +137,7 @@ class PairObjective:
     def backward(self, model: nn.Module, graph: ModelGraph, batch: torch.Tensor
                  ) -> tuple[float, int]:
         part = distributed.shard(batch)  # the whole batch outside torchrun
-        loss, penalty = self.batch_loss(model(graph), batch, part)
+        loss, penalty = self.batch_loss(model(self.epoch_graph(graph)), batch, part)
         (loss + penalty).backward()
         return loss.item(), len(batch)
 

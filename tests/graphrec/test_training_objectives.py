@@ -1,0 +1,145 @@
+"""Training levers of the one trainer: sampled negatives, the softmax loss, bridge-user
+simulation, and the ``[train]`` checks that guard them."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from graphrec.data.graph import build_graph
+from graphrec.errors import ConfigError
+from graphrec.models import build_model
+from graphrec.serving import Recommender
+from graphrec.serving.run_dir import write_run
+from graphrec.strategies import run_strategy
+from graphrec.training import BPRLoss, BridgeSimulation, SoftmaxLoss, TrainConfig
+from graphrec.training.negatives import UniformNegatives
+from kg import schema
+from loaders import SyntheticConfig, generate_synthetic
+from tests.helpers import tiny_tables
+
+
+def test_softmax_loss_matches_its_definition_and_needs_no_penalty():
+    gen = torch.Generator().manual_seed(0)
+    emb = {"user": torch.randn(3, 4, generator=gen), "item": torch.randn(6, 4, generator=gen)}
+    users, pos = torch.tensor([0, 2]), torch.tensor([1, 5])
+    neg = torch.tensor([[0, 3, 4], [2, 2, 1]])
+    loss, penalty = SoftmaxLoss(0.5)(emb, users, pos, neg, denominator=4)
+    cos = torch.nn.functional.cosine_similarity
+    expected = 0.0
+    for r in range(2):
+        u = emb["user"][users[r]]
+        logits = [cos(u, emb["item"][pos[r]], dim=0) / 0.5]
+        logits += [cos(u, emb["item"][j], dim=0) / 0.5 for j in neg[r]]
+        expected += -(logits[0] - torch.logsumexp(torch.stack(logits), 0))
+    assert loss.item() == pytest.approx(expected.item() / 4, rel=1e-5)
+    assert penalty.item() == 0.0
+
+
+def test_bpr_with_several_negatives_is_the_mean_of_one_negative_losses():
+    gen = torch.Generator().manual_seed(1)
+    emb = {"user": torch.randn(2, 3, generator=gen), "item": torch.randn(5, 3, generator=gen)}
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([0, 4]), torch.tensor([[1, 2], [3, 3]])
+    many, _ = BPRLoss(0.0)(emb, users, pos, neg, 2)
+    one = [BPRLoss(0.0)(emb, users, pos, neg[:, j], 2)[0] for j in range(2)]
+    assert many.item() == pytest.approx(sum(x.item() for x in one) / 2, rel=1e-6)
+
+
+def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_draws():
+    pools = [np.array([0, 1, 2]), np.array([10, 11])]
+    of_pair = np.array([0, 1, 1, 0, 1])
+    many = UniformNegatives(50).draw(pools, of_pair, np.random.default_rng(3))
+    assert many.shape == (5, 50)
+    assert set(many[of_pair == 0].ravel()) == {0, 1, 2}
+    assert set(many[of_pair == 1].ravel()) == {10, 11}
+    one = UniformNegatives().draw(pools, of_pair, np.random.default_rng(3))
+    gen = np.random.default_rng(3)
+    first = pools[0][gen.integers(3, size=2)]
+    second = pools[1][gen.integers(2, size=3)]
+    assert one.shape == (5,)
+    assert list(one[of_pair == 0]) == list(first) and list(one[of_pair == 1]) == list(second)
+    with pytest.raises(ConfigError, match="negatives must be >= 1"):
+        UniformNegatives(0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"loss": "hinge"}, "unknown loss 'hinge'; losses are"),
+    ({"bridge": 1.5}, r"bridge must be in \[0, 1\]"),
+    ({"negatives": 0}, "negatives must be >= 1"),
+    ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
+    ({"negative": 4}, r"unknown training option\(s\) \['negative'\]"),
+])
+def test_train_section_refuses_what_it_does_not_know(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig.from_dict(bad)
+
+
+def test_bridge_simulation_hides_only_target_edges_of_bridge_users():
+    tables = tiny_tables()
+    data, index = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0)
+    graph = model.prepare_graph(data)
+    target = index.ids["scenario"].index("b")
+    sim = BridgeSimulation(graph, target, 1.0)
+    # u1 is the one user with training edges in b and in another scenario (u2's b row is test)
+    assert [index.ids["user"][u] for u in sim.bridges] == ["u1"]
+    epoch = sim.epoch_graph(model, graph, np.random.default_rng(0))
+    before = graph.data[schema.USER_ITEM].edge_index
+    after = epoch.data[schema.USER_ITEM].edge_index
+    pairs = {(index.ids["user"][u], index.ids["item"][i]) for u, i in after.T.tolist()}
+    assert ("u1", "b:1") not in pairs and ("u1", "a:1") in pairs
+    assert after.shape[1] == before.shape[1] - 1
+    assert torch.equal(epoch.data[schema.reverse_edge(schema.USER_ITEM)].edge_index,
+                       after.flip(0))
+    # the serving graph is untouched and every node keeps its id embedding
+    assert graph.data[schema.USER_ITEM].edge_index.shape == before.shape
+    assert epoch.mask is graph.mask
+    with pytest.raises(ConfigError, match=r"bridge share must be in \(0, 1\]"):
+        BridgeSimulation(graph, target, 0.0)
+
+
+def test_bridge_simulation_draws_its_share_each_epoch():
+    tables = generate_synthetic(SyntheticConfig(n_users=120)).tables
+    data, index = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0)
+    graph = model.prepare_graph(data)
+    sim = BridgeSimulation(graph, index.ids["scenario"].index("cosmetics"), 0.5)
+    assert len(sim) > 10
+    gen = np.random.default_rng(0)
+    full = graph.data[schema.USER_ITEM].edge_index.shape[1]
+    hidden_users = []
+    for _ in range(2):
+        edges = sim.epoch_graph(model, graph, gen).data[schema.USER_ITEM].edge_index
+        kept = {tuple(e) for e in edges.T.tolist()}
+        gone = [tuple(e) for e in graph.data[schema.USER_ITEM].edge_index.T.tolist()
+                if tuple(e) not in kept]
+        users = {u for u, _ in gone}
+        assert len(users) == round(0.5 * len(sim)) and users <= set(sim.bridges.tolist())
+        assert all(index.item_scenario[i] == "cosmetics" for _, i in gone)
+        assert edges.shape[1] == full - len(gone)
+        hidden_users.append(users)
+    assert hidden_users[0] != hidden_users[1]
+
+
+def test_softmax_training_serves_the_cosines_it_was_trained_on(tmp_path):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=3, dim=16, seed=0, loss="softmax", negatives=8, bridge=0.5)
+    result = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    norms = result.embeddings["item"].norm(dim=1)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+    assert 0.0 < result.test["all"]["ndcg@20"] <= 1.0
+    assert math.isfinite(result.valid_score)
+    run_dir = write_run(tmp_path / "runs", result, tables, {"train": dataclasses.asdict(config)},
+                        "lightgcn", 0)
+    served = Recommender.load(run_dir)
+    assert served.model.normalize is True
+    again = served.model(served.graph)["item"]
+    assert torch.allclose(again, result.embeddings["item"], atol=1e-6)
+    # a different draw of hidden bridge users gives a different model: the option is live
+    other = run_strategy("joint", tables, "cosmetics",
+                         TrainConfig(epochs=3, dim=16, seed=0, loss="softmax", negatives=8),
+                         progress=False)
+    assert not torch.allclose(other.embeddings["item"], result.embeddings["item"])
