@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from graphrec.data.co_interactions import CO_OCCURS, co_interaction_edges
 from graphrec.pyg import HeteroData
 from kg import schema
 from kg.errors import DataError
@@ -80,7 +81,8 @@ def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
 
 
 def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
-                scenarios: Iterable[str] | None = None) -> tuple[HeteroData, GraphIndex]:
+                scenarios: Iterable[str] | None = None, co_interactions: int = 0
+                ) -> tuple[HeteroData, GraphIndex]:
     """Build the message-passing graph.
 
     Args:
@@ -89,6 +91,9 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
             out of the graph so they can be evaluated).
         scenarios: only interactions of these scenarios become edges (all nodes stay, so a
             target-only model and a joint model share one index); default all.
+        co_interactions: add ``item -cooccurs-> item`` edges from each item to its
+            ``co_interactions`` most similar items in every scenario, computed from the
+            interaction edges (:mod:`graphrec.data.co_interactions`); 0: none.
 
     Returns:
         ``(data, index)``: ``data[node_type].num_nodes`` for every node type, ``edge_index`` of
@@ -130,6 +135,11 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
     for rel, part in t.item_links.groupby("relation"):
         edges[schema.item_link_edge(str(rel))] = _edges(index, "item", part["item_id"], "item",
                                                         part["other_id"])
+    if co_interactions > 0:
+        scenario_ids = {s: n for n, s in enumerate(ids[schema.PYG_SCENARIO])}
+        edges[(schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)] = co_interaction_edges(
+            edges[schema.USER_ITEM], len(ids[schema.PYG_USER]),
+            np.asarray([scenario_ids[s] for s in index.item_scenario]), co_interactions)
     for edge_type, edge_index in edges.items():
         data[edge_type].edge_index = edge_index
         data[schema.reverse_edge(edge_type)].edge_index = edge_index.flip(0)

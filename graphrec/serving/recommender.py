@@ -56,7 +56,8 @@ class Recommender:
         """Load a run directory written by ``graphrec train`` (weights with
         ``weights_only=True``)."""
         spec, _, tables, state = load_run_files(run_dir)
-        data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"))
+        data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
+                                  spec.get("co_interactions", 0))
         kwargs = dict(spec["kwargs"])
         if "edge_types" in kwargs:
             kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]

@@ -56,6 +56,8 @@ class StrategyResult:
     known_scenarios: list[str] | None = None
     #: the graph the model serves (prepared for it)
     graph: ModelGraph | None = None
+    #: co-interaction edges per item and scenario in that graph (``build_graph``)
+    co_interactions: int = 0
 
 
 @dataclass
@@ -89,9 +91,13 @@ class StrategyRun:
         """Every scenario but the target."""
         return sources_of(self.tables, self.target)
 
-    def graph(self, scenarios: list[str] | None = None) -> tuple[HeteroData, GraphIndex]:
-        """The message-passing graph over ``scenarios``' training interactions (None: all)."""
-        return build_graph(self.tables, TRAIN_SPLITS, scenarios)
+    def graph(self, scenarios: list[str] | None = None, co_interactions: int | None = None
+              ) -> tuple[HeteroData, GraphIndex]:
+        """The message-passing graph over ``scenarios``' training interactions (None: all),
+        with ``co_interactions`` item-item edges per item and scenario (default the
+        config's)."""
+        k = self.config.co_interactions if co_interactions is None else co_interactions
+        return build_graph(self.tables, TRAIN_SPLITS, scenarios, k)
 
     def new_model(self, data: HeteroData, init: dict | None = None,
                   known: dict[str, torch.Tensor] | None = None, config: TrainConfig | None = None,
@@ -173,7 +179,8 @@ class StrategyRun:
                               time.perf_counter() - self.started, emb, trained.model,
                               graph_scenarios, index=trained.index,
                               history=trained.fit.history, scorer=scorer,
-                              graph=trained.graph, **extra)
+                              graph=trained.graph, co_interactions=self.config.co_interactions,
+                              **extra)
 
     def adapted(self, lr_factor: float = 0.5) -> TrainConfig:
         """The settings of an adaptation stage: the run's, at ``lr_factor`` times the lr."""

@@ -17,7 +17,7 @@ class Baseline(Strategy):
     learned = False
 
     def run(self, run: StrategyRun) -> StrategyResult:
-        data, index = run.graph()
+        data, index = run.graph(co_interactions=0)
         scorer = build_baseline(self.name, run.tables, index)
         k = run.config.k
         test = evaluate(scorer, index, run.tables, run.target, "test", (k,),

@@ -46,6 +46,9 @@ class TrainConfig(Settings):
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; see training.bridges)
     bridge: float = 0.0
+    #: item-item edges per item and scenario from co-interaction (0: none; see
+    #: graphrec.data.co_interactions)
+    co_interactions: int = 0
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -57,6 +60,8 @@ class TrainConfig(Settings):
         for name in ("negatives", "epochs", "batch_size", "dim", "k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.co_interactions < 0:
+            raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from graphrec.data.co_interactions import co_interaction_edges
 from graphrec.data.graph import build_graph
 from graphrec.errors import ConfigError
 from graphrec.models import build_model
@@ -143,3 +144,50 @@ def test_softmax_training_serves_the_cosines_it_was_trained_on(tmp_path):
                          TrainConfig(epochs=3, dim=16, seed=0, loss="softmax", negatives=8),
                          progress=False)
     assert not torch.allclose(other.embeddings["item"], result.embeddings["item"])
+
+
+def test_co_interaction_edges_link_each_item_to_its_most_similar_items_per_scenario():
+    # users 0-2 took item 0 (scenario 0); items 1 and 2 (scenario 1) share 2 and 1 of them;
+    # item 3 (scenario 1) shares none
+    user_item = torch.tensor([[0, 1, 2, 0, 1, 2, 3], [0, 0, 0, 1, 1, 2, 3]])
+    edges = co_interaction_edges(user_item, 4, np.array([0, 1, 1, 1]), k=1)
+    pairs = set(map(tuple, edges.T.tolist()))
+    # item 0's nearest in scenario 1 is item 1 (cos 2/sqrt(6) > 1/sqrt(3)); nothing in its own
+    # scenario (it is alone there, no self-loop); item 3 is similar to nothing
+    assert (0, 1) in pairs and (0, 2) not in pairs and not any(3 in p for p in pairs)
+    assert all(a != b for a, b in pairs)
+    assert (1, 0) in pairs and (2, 0) in pairs  # scenario 0's nearest of items 1 and 2
+    assert (1, 2) not in pairs  # items 1 and 2 share no user
+    assert len(pairs) == 3
+    wide = co_interaction_edges(user_item, 4, np.array([0, 1, 1, 1]), k=5)
+    assert set(map(tuple, wide.T.tolist())) == pairs | {(0, 2)}
+
+
+def test_co_interaction_edges_come_from_training_splits_and_are_served_alike(tmp_path):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    data, index = build_graph(tables, co_interactions=3)
+    edge = ("item", "cooccurs", "item")
+    assert edge in data.edge_types and ("item", "rev_cooccurs", "item") in data.edge_types
+    src, dst = data[edge].edge_index
+    # at most 3 per item and scenario
+    per = {}
+    for a, b in zip(src.tolist(), dst.tolist(), strict=True):
+        key = (a, index.item_scenario[b])
+        per[key] = per.get(key, 0) + 1
+    assert max(per.values()) <= 3
+    # held-out rows never shape the edges: changing them changes nothing
+    inter = tables.interactions
+    held = inter["split"].isin(["valid", "test"])
+    shuffled = inter.copy()
+    shuffled.loc[held, "item_id"] = inter.loc[held, "item_id"].iloc[::-1].to_numpy()
+    again, _ = build_graph(dataclasses.replace(tables, interactions=shuffled), co_interactions=3)
+    assert torch.equal(again[edge].edge_index, data[edge].edge_index)
+    config = TrainConfig(epochs=2, dim=16, seed=0, co_interactions=3)
+    result = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    assert edge in result.graph.data.edge_types
+    run_dir = write_run(tmp_path / "runs", result, tables, {"train": dataclasses.asdict(config)},
+                        "lightgcn", 0)
+    served = Recommender.load(run_dir)
+    assert torch.equal(served.graph.data[edge].edge_index, data[edge].edge_index)
+    assert torch.allclose(served.model(served.graph)["item"], result.embeddings["item"],
+                          atol=1e-6)
