@@ -21,6 +21,8 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.data.pairs import known_users
 from graphrec.errors import DataError
+from graphrec.evaluation.baselines import build_baseline
+from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
 from graphrec.models import GraphModel, ModelGraph, get_model
 from graphrec.serving.run_dir import load_run_files
@@ -37,16 +39,24 @@ class Recommender:
         graph: the graph it serves, prepared for it (:meth:`GraphModel.prepare_graph`).
         index: id maps of that graph.
         tables: the knowledge graph (canonical tables).
+        blend: serve the model blended with item-kNN (``hybrid`` runs:
+            :meth:`BlendedScorer.to_dict`); None serves the model's dot products.
     """
 
     def __init__(self, model: GraphModel, graph: ModelGraph, index: GraphIndex,
-                 tables: KGTables):
+                 tables: KGTables, blend: Mapping[str, float] | None = None):
         self.model = model.eval()
         self.graph = graph
         self.index = index
         self.tables = tables
+        self.blend = dict(blend) if blend else None
         with torch.no_grad():
             self._emb = model(graph)
+        self._scorer: EmbeddingScorer | BlendedScorer = EmbeddingScorer(self._emb["user"],
+                                                                        self._emb["item"])
+        if self.blend is not None:
+            knn = build_baseline("item-knn", tables, index)
+            self._scorer = BlendedScorer(self._scorer, knn, **self.blend)
         inter = tables.interactions
         train = inter[inter["split"].isin(TRAIN_SPLITS)]
         self._seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
@@ -67,16 +77,17 @@ class Recommender:
         known = spec.get("known_scenarios")
         graph = model.prepare_graph(data, None if not known else {
             schema.PYG_USER: known_users(tables, index, known)})
-        return cls(model, graph, index, tables)
+        return cls(model, graph, index, tables, spec.get("blend"))
 
     @property
     def scenarios(self) -> list[str]:
         return list(self.index.ids[schema.PYG_SCENARIO])
 
     @property
-    def scorer(self) -> EmbeddingScorer:
-        """The model as a scorer for :func:`graphrec.evaluation.evaluate`."""
-        return EmbeddingScorer(self._emb["user"], self._emb["item"])
+    def scorer(self) -> EmbeddingScorer | BlendedScorer:
+        """What this run serves, as a scorer for :func:`graphrec.evaluation.evaluate`: the
+        model's dot products, or their blend with item-kNN (``hybrid``)."""
+        return self._scorer
 
     def evaluate(self, scenario: str, split: str = "test", ks: Sequence[int] = (10, 20),
                  subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
@@ -113,7 +124,8 @@ class Recommender:
         """
         users = [users] if isinstance(users, str) else list(users)
         candidates = self.index.scenario_items(scenario)
-        scores = self.user_embeddings(users) @ self._emb["item"][torch.as_tensor(candidates)].T
+        scores = self.scorer.score(torch.as_tensor(self.index.index("user", users)),
+                                   torch.as_tensor(candidates))
         if exclude_seen:
             pos = {int(c): p for p, c in enumerate(candidates)}
             for row, u in enumerate(users):

@@ -58,6 +58,8 @@ class StrategyResult:
     graph: ModelGraph | None = None
     #: co-interaction edges per item and scenario in that graph (``build_graph``)
     co_interactions: int = 0
+    #: the item-kNN blend served with the model (``hybrid``; BlendedScorer.to_dict), or None
+    blend: dict | None = None
 
 
 @dataclass
@@ -169,13 +171,20 @@ class StrategyRun:
         return sim if len(sim) else None
 
     def finish(self, name: str, trained: TrainedModel, graph_scenarios: list[str] | None = None,
+               scorer: Scorer | None = None, valid_score: float | None = None,
                **extra: Any) -> StrategyResult:
-        """Score a trained model on the target's ``test`` split and wrap it as a result."""
+        """Score a trained model on the target's ``test`` split and wrap it as a result.
+
+        Args:
+            scorer: what is scored (default the model's dot products, ``trained.embeddings``).
+            valid_score: the validation score of ``scorer`` (default the trainer's best).
+        """
         emb = trained.embeddings
-        scorer = EmbeddingScorer(emb["user"], emb["item"])
+        scorer = scorer or EmbeddingScorer(emb["user"], emb["item"])
         test = evaluate(scorer, trained.index, self.tables, self.target, "test",
                         (self.config.k,), protocol=self.protocol)
-        return StrategyResult(name, test, trained.fit.best_score, trained.fit.best_epoch,
+        valid_score = trained.fit.best_score if valid_score is None else valid_score
+        return StrategyResult(name, test, valid_score, trained.fit.best_epoch,
                               time.perf_counter() - self.started, emb, trained.model,
                               graph_scenarios, index=trained.index,
                               history=trained.fit.history, scorer=scorer,

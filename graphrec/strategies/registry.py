@@ -26,6 +26,7 @@ from graphrec.strategies.baselines import (
 from graphrec.strategies.feature_extraction import FeatureExtraction
 from graphrec.strategies.finetune import Finetune
 from graphrec.strategies.guarded import Guarded
+from graphrec.strategies.hybrid import Hybrid
 from graphrec.strategies.joint import Joint
 from graphrec.strategies.maml import MAML
 from graphrec.strategies.reptile import Reptile
@@ -38,7 +39,7 @@ from kg.registry import Settings, resolve
 STRATEGY_CLASSES: tuple[type[Strategy], ...] = (
     Popularity, AttributePopularity, ItemKNN, AttributeKNN,
     TargetOnly, Joint, Finetune, FeatureExtraction, AdaBN,
-    Guarded, Reptile, MAML, Shot,
+    Guarded, Reptile, MAML, Shot, Hybrid,
 )
 REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in STRATEGY_CLASSES}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)

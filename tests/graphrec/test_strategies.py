@@ -103,7 +103,7 @@ def test_strategy_settings_are_checked():
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
         run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(CONFIGURABLE) == {"guarded", "reptile", "maml", "shot"}
+    assert set(CONFIGURABLE) == {"guarded", "reptile", "maml", "shot", "hybrid"}
 
 
 def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
@@ -159,3 +159,24 @@ def test_progress_without_a_terminal_is_one_named_line_per_epoch(capsys):
     run_strategy("finetune", tiny_tables(), "a", TrainConfig(epochs=2, dim=4, seed=0),
                  progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=3, dim=16, seed=0)
+    joint = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    knn = run_strategy("item-knn", tables, "cosmetics", config, progress=False)
+    only_model = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                              options={"hybrid": {"weights": [0.0]}})
+    only_knn = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                            options={"hybrid": {"weights": [1.0]}})
+    assert only_model.test["all"]["ndcg@20"] == pytest.approx(joint.test["all"]["ndcg@20"])
+    assert only_knn.test["all"]["ndcg@20"] == pytest.approx(knn.test["all"]["ndcg@20"])
+    both = run_strategy("hybrid", tables, "cosmetics", config, progress=False)
+    tried = both.decision["valid_ndcg_by_weight"]
+    assert len(tried) == 11 and both.valid_score == max(tried.values())
+    assert tried[str(both.blend["weight"])] == both.valid_score
+    assert both.valid_score >= max(joint.valid_score, knn.valid_score) - 1e-12
+    with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
+        run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                     options={"hybrid": {"weights": [1.5]}})
