@@ -44,6 +44,7 @@ def strategy_rows(results: list, k: int) -> list[dict]:
             m = r.test.get(subset)
             row[f"{subset} R@{k}"] = f"{m[f'recall@{k}']:.4f}" if m else "-"
             row[f"{subset} N@{k}"] = f"{m[f'ndcg@{k}']:.4f}" if m else "-"
+        row["stopped"] = r.stopped or "-"
         row["seconds"] = f"{r.seconds:.1f}"
         rows.append(row)
     return rows

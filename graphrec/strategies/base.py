@@ -58,6 +58,8 @@ class StrategyResult:
     graph: ModelGraph | None = None
     #: co-interaction edges per item and scenario in that graph (``build_graph``)
     co_interactions: int = 0
+    #: why the (last) training stage stopped (:attr:`FitResult.stopped`); None: not trained
+    stopped: str | None = None
     #: the item-kNN blend served with the model (``hybrid``; BlendedScorer.to_dict), or None
     blend: dict | None = None
 
@@ -189,6 +191,7 @@ class StrategyRun:
                               graph_scenarios, index=trained.index,
                               history=trained.fit.history, scorer=scorer,
                               graph=trained.graph, co_interactions=self.config.co_interactions,
+                              stopped=trained.fit.stopped,
                               **extra)
 
     def adapted(self, lr_factor: float = 0.5) -> TrainConfig:

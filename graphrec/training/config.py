@@ -49,6 +49,8 @@ class TrainConfig(Settings):
     #: item-item edges per item and scenario from co-interaction (0: none; see
     #: graphrec.data.co_interactions)
     co_interactions: int = 0
+    #: seconds one training stage may run (checked after each epoch); None: no limit
+    time_budget: float | None = None
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -62,6 +64,8 @@ class TrainConfig(Settings):
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.co_interactions < 0:
             raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ConfigError(f"time_budget must be > 0 seconds, not {self.time_budget}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
 

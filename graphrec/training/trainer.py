@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,15 +46,27 @@ from graphrec.training.stopping import EarlyStopping, EvalSchedule
 logger = logging.getLogger(__name__)
 
 
+#: why training stopped (:attr:`FitResult.stopped`)
+CONVERGED = "converged"
+TIME_BUDGET = "time budget"
+EPOCH_CAP = "epoch cap"
+#: the cap came while validation was still improving (the best epoch lies within the last
+#: ``patience`` evaluations): a longer run might have done better
+EPOCH_CAP_RISING = "epoch cap, still improving"
+
+
 @dataclass
 class FitResult:
-    """Best state (selected on validation), its epoch and score, and the per-epoch history
-    (``{"epoch", "loss", "valid"}``; ``valid`` only on evaluated epochs)."""
+    """Best state (selected on validation), its epoch and score, the per-epoch history
+    (``{"epoch", "loss", "valid"}``; ``valid`` only on evaluated epochs) and why training
+    stopped (:data:`CONVERGED`: ``patience`` evaluations without improvement;
+    :data:`TIME_BUDGET`; :data:`EPOCH_CAP` or :data:`EPOCH_CAP_RISING`)."""
 
     state: dict
     best_epoch: int
     best_score: float
     history: list[dict] = field(default_factory=list)
+    stopped: str = EPOCH_CAP
 
 
 class Objective(Protocol):
@@ -205,6 +218,8 @@ class Trainer:
         live = self.progress and sys.stderr.isatty()
         bar = tqdm(range(1, epochs + 1), desc=self.name, disable=not live, leave=False,
                    unit=self.unit)
+        started = time.perf_counter()
+        stopped = EPOCH_CAP
         for epoch in bar:
             model.train()
             total, seen = 0.0, 0
@@ -232,13 +247,25 @@ class Trainer:
                             mean, score)
                 self._line(live, epoch, epochs, row)
                 if stopper.update(score, epoch, model):
+                    stopped = CONVERGED
                     break
             else:
                 history.append(row)
                 self._line(live, epoch, epochs, row)
+            if (config.time_budget is not None and epoch < epochs
+                    and distributed.agree(time.perf_counter() - started) >= config.time_budget):
+                stopped = TIME_BUDGET
+                break
+        if stopped == EPOCH_CAP and stopper.waited < (config.patience or 1):
+            stopped = EPOCH_CAP_RISING
         model.load_state_dict(stopper.state)
         model.eval()
         if self.progress and not live and distributed.rank() == 0:
             print(f"{self.name}: best {self.unit} {stopper.best_epoch} (valid "
-                  f"{stopper.best_score:.4f})", file=sys.stderr, flush=True)
-        return FitResult(stopper.state, stopper.best_epoch, float(stopper.best_score), history)
+                  f"{stopper.best_score:.4f}); stopped: {stopped}", file=sys.stderr, flush=True)
+        if stopped == EPOCH_CAP_RISING:
+            logger.warning("%s: stopped at the %s cap (%d) while validation was still "
+                           "improving (best at %d); raise epochs or time_budget", self.name,
+                           self.unit, epochs, stopper.best_epoch)
+        return FitResult(stopper.state, stopper.best_epoch, float(stopper.best_score), history,
+                         stopped)

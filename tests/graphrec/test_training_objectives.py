@@ -191,3 +191,28 @@ def test_co_interaction_edges_come_from_training_splits_and_are_served_alike(tmp
     assert torch.equal(served.graph.data[edge].edge_index, data[edge].edge_index)
     assert torch.allclose(served.model(served.graph)["item"], result.embeddings["item"],
                           atol=1e-6)
+
+
+def _fit_on_tiny(**overrides):
+    from graphrec.strategies.base import StrategyRun
+
+    tables = generate_synthetic(SyntheticConfig(n_users=120)).tables
+    config = TrainConfig(**{"epochs": 4, "dim": 8, "seed": 0, **overrides})
+    run = StrategyRun(tables, "cosmetics", config, progress=False)
+    return run.train(None, run.scenarios).fit
+
+
+def test_training_says_why_it_stopped():
+    from graphrec.training.trainer import CONVERGED, EPOCH_CAP_RISING, TIME_BUDGET
+
+    capped = _fit_on_tiny(patience=None, lr=0.01)
+    # never stopping early, the cap ends training; rising iff the best is the last evaluation
+    assert capped.stopped.startswith("epoch cap")
+    assert (capped.stopped == EPOCH_CAP_RISING) == (capped.best_epoch == 4)
+    stalled = _fit_on_tiny(patience=1, epochs=50, lr=0.05)
+    assert stalled.stopped == CONVERGED and len(stalled.history) < 50
+    assert stalled.history[-1]["valid"] <= stalled.best_score
+    budget = _fit_on_tiny(patience=None, epochs=50, time_budget=1e-9)
+    assert budget.stopped == TIME_BUDGET and len(budget.history) == 1
+    with pytest.raises(ConfigError, match="time_budget must be > 0"):
+        TrainConfig(time_budget=0)
