@@ -53,16 +53,19 @@ def main() -> None:
     parser.add_argument("path")
     parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y) when "
                                                      "the path holds several.")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
     # target-only (and the mf model) are left out: cold-start users have no target interaction,
     # so their scores are all equal, and the authors' tie rule (ties favour the positive) would
     # rank every positive first
     parser.add_argument("--strategies",
-                        default="popularity,item-knn,joint,finetune,feature-extraction,adabn")
+                        default="popularity,item-knn,joint,finetune,feature-extraction,adabn,"
+                                "hybrid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
-    parser.add_argument("--id-dropout", type=float, default=0.0,
-                        help="Share of user/item id embeddings dropped per training step.")
+    parser.add_argument("--train", default="{}",
+                        help='JSON [train] settings over graphrec\'s defaults, e.g. '
+                             '\'{"bridge": 0.5}\'')
     parser.add_argument("--options", default="{}",
                         help='JSON settings per strategy, e.g. \'{"reptile": {"iterations": 50}}\'')
     args = parser.parse_args()
@@ -70,8 +73,10 @@ def main() -> None:
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
     first = find_pair(Path(args.path), args.pair)[0].name.partition("_")[0]
     domains = [first] + [d for d in sorted(tables.scenarios["scenario"]) if d != first]
-    config = TrainConfig(model=args.model, epochs=args.epochs, patience=4, seed=args.seed,
-                         id_dropout=args.id_dropout)
+    overrides = json.loads(args.train)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = TrainConfig.from_dict({"model": args.model, "seed": args.seed, **overrides})
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")
@@ -103,13 +108,18 @@ def main() -> None:
                 f"{full['users']} |")
             rows.append({"domain": domain, "method": name, "valid_ndcg@20": result.valid_score,
                          "best_epoch": result.best_epoch, "epochs_run": epochs_run,
-                         "epoch_cap": args.epochs, "seconds": round(seconds, 1),
+                         "epoch_cap": config.epochs, "stopped": result.stopped,
+                         "seconds": round(seconds, 1),
                          "sampled_expected": fair, "sampled_authors_ties": m,
-                         "full_expected": full})
+                         "full_expected": full,
+                         "mrr_expected": round(fair["mrr"], 4),
+                         "mrr_authors_ties": round(m["mrr"], 4),
+                         "full_ndcg@20": round(full["ndcg@20"], 4)})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     command = "python -m benchmarks.cdrib " + " ".join(sys.argv[1:])
-    write_results(f"cdrib_{'_'.join(domains)}", rows, ["domain", "method", "best_epoch",
-                                                       "epochs_run", "seconds"], command,
+    columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
+               "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
+    write_results(f"cdrib_{'_'.join(domains)}", rows, columns, command,
                   seed=args.seed, dataset=str(args.path), config=str(config),
                   protocol="test split; sampled: the authors' 999 negatives, averaged over "
                            "rows, ties by expected rank (sampled_expected) and by the authors' "
