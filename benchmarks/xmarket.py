@@ -9,9 +9,13 @@ per market). Every strategy selects its epoch on ``valid`` and is scored on ``te
 * the XMarket paper's protocol (Bonab et al., CIKM 2021): the held-out item against 99
   negatives sampled from the market's training items (the user's own items skipped), NDCG@10
   and HR@10 averaged over users;
-* full ranking over all items of the target market (NDCG@10, Recall@10, MRR).
+* full ranking over all items of the target market (NDCG@10, Recall@10, MRR; ties by
+  expected rank).
 
-95% bootstrap intervals over test users. Usage::
+The epoch (and the ``hybrid`` blend weight) is selected on ``valid`` under full ranking
+(``--select full``, the protocol of the bars) or the paper's sampled protocol
+(``--select sampled``). graphrec's default ``[train]`` settings, except ``k = 10``. 95%
+bootstrap intervals over test users; rows also go to ``benchmarks/results/`` as JSON. Usage::
 
     .venv/bin/python -m benchmarks.xmarket ../shared/data/xmarket_electronics [--target de]
 """
@@ -19,11 +23,14 @@ per market). Every strategy selects its epoch on ``valid`` and is scored on ``te
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import sys
+import time
 
 import torch
 
-from benchmarks.report import print_table, with_ci
+from benchmarks.report import print_table, with_ci, write_results
 from graphrec.data.splits import leave_one_out
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
@@ -31,7 +38,7 @@ from graphrec.training import TrainConfig
 from loaders import get_loader
 
 SAMPLED = Protocol("sampled", negatives=99, seed=2021)
-DEFAULT_STRATEGIES = "popularity,item-knn,target-only,joint,finetune,adabn"
+DEFAULT_STRATEGIES = "popularity,item-knn,target-only,joint,finetune,adabn,hybrid"
 
 
 def main() -> None:
@@ -40,8 +47,13 @@ def main() -> None:
     parser.add_argument("--target", default="de")
     parser.add_argument("--sources", default="uk,ca")
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--select", choices=("full", "sampled"), default="full",
+                        help="Validation protocol of epoch and blend selection.")
+    parser.add_argument("--train", default="{}",
+                        help="JSON [train] settings over graphrec's defaults.")
     args = parser.parse_args()
     markets = [args.target, *args.sources.split(",")]
     tables = get_loader("xmarket")(args.path, markets=markets).tables
@@ -51,11 +63,16 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; markets {markets}; target splits "
           f"{target['split'].value_counts().to_dict()}; seed {args.seed}\n")
-    config = TrainConfig(epochs=args.epochs, patience=5, k=10, seed=args.seed)
-    lines = []
+    overrides = {"k": 10, **json.loads(args.train)}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = TrainConfig.from_dict({"seed": args.seed, **overrides})
+    lines, rows = [], []
     for name in args.strategies.split(","):
+        start = time.perf_counter()
         result = run_strategy(name, tables, args.target, config, progress=False,
-                              protocol=SAMPLED)
+                              protocol=SAMPLED if args.select == "sampled" else None)
+        seconds = time.perf_counter() - start
         s = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
                      SAMPLED, bootstrap=1000)["all"]
         f = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
@@ -64,6 +81,20 @@ def main() -> None:
             f"| {name} | {with_ci(s, 'ndcg@10')} | {s['hr@10']:.4f} | {with_ci(f, 'ndcg@10')} | "
             f"{f['recall@10']:.4f} | {f['mrr']:.4f} | {s['users']} | {result.best_epoch} |")
         print(lines[-1], flush=True)
+        rows.append({"method": name, "valid": round(result.valid_score, 4),
+                     "full_ndcg@10": round(f["ndcg@10"], 4),
+                     "sampled_ndcg@10": round(s["ndcg@10"], 4),
+                     "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                     "stopped": result.stopped, "seconds": round(seconds, 1),
+                     "sampled": s, "full": f, "decision": result.decision})
+    command = "python -m benchmarks.xmarket " + " ".join(sys.argv[1:])
+    write_results(f"xmarket_{args.target}", rows,
+                  ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
+                   "epochs_run", "stopped", "seconds"], command, seed=args.seed,
+                  dataset=str(args.path), markets=markets, config=str(config),
+                  protocol=f"target leave-one-out test; selection on valid ({args.select} "
+                           "ranking, NDCG@10); sampled: 99 negatives (seed 2021), full: all "
+                           "target items, ties by expected rank; averaged over users")
     print()
     print_table(["method", "sampled NDCG@10 [95% CI]", "sampled HR@10", "full NDCG@10 [95% CI]",
                  "full Recall@10", "full MRR", "users", "epoch"], lines)

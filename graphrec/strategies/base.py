@@ -10,6 +10,7 @@ scenarios, a model, and trains it with the one :class:`~graphrec.training.Traine
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,8 @@ from graphrec.training.bridges import BridgeSimulation
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,14 +166,30 @@ class StrategyRun:
 
     def bridges(self, graph: ModelGraph, index: GraphIndex, config: TrainConfig | None = None
                 ) -> BridgeSimulation | None:
-        """The bridge-user simulation of ``config.bridge`` on ``graph`` for the run's target;
-        None when it is off or the graph holds no bridge user (one scenario only)."""
+        """The bridge-user simulation of ``config.bridge`` (None: :meth:`cold_share`) on
+        ``graph`` for the run's target; None when the share is 0 or the graph holds no bridge
+        user (one scenario only, or users never shared across scenarios)."""
         config = config or self.config
-        if config.bridge <= 0:
+        share = self.cold_share() if config.bridge is None else config.bridge
+        if share <= 0:
             return None
         target = index.ids["scenario"].index(self.target)
-        sim = BridgeSimulation(graph, target, config.bridge)
+        sim = BridgeSimulation(graph, target, share)
+        if len(sim):
+            logger.info("bridge-user simulation: %d bridge users, %.0f%% hidden per epoch",
+                        len(sim), 100 * share)
         return sim if len(sim) else None
+
+    def cold_share(self) -> float:
+        """The share of the target's validation users without training interactions in the
+        target: the cold-start share training should simulate (0 without validation rows)."""
+        inter = self.tables.interactions
+        mine = inter[inter["scenario"] == self.target]
+        valid = set(mine.loc[mine["split"] == "valid", "user_id"])
+        if not valid:
+            return 0.0
+        warm = set(mine.loc[mine["split"].isin(TRAIN_SPLITS), "user_id"])
+        return len(valid - warm) / len(valid)
 
     def finish(self, name: str, trained: TrainedModel, graph_scenarios: list[str] | None = None,
                scorer: Scorer | None = None, valid_score: float | None = None,

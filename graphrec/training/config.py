@@ -44,8 +44,9 @@ class TrainConfig(Settings):
     #: temperature of the softmax loss
     temperature: float = 0.1
     #: share of bridge users (training edges in the target and another scenario) whose target
-    #: edges are hidden from propagation at each epoch (0: off; see training.bridges)
-    bridge: float = 0.0
+    #: edges are hidden from propagation at each epoch (0: off; None: the share of the
+    #: target's validation users who are cold in it, see training.bridges)
+    bridge: float | None = None
     #: item-item edges per item and scenario from co-interaction (0: none; see
     #: graphrec.data.co_interactions)
     co_interactions: int = 0
@@ -55,7 +56,7 @@ class TrainConfig(Settings):
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; losses are {list(LOSSES)}")
-        if not 0.0 <= self.bridge <= 1.0:
+        if self.bridge is not None and not 0.0 <= self.bridge <= 1.0:
             raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
         if not 0.0 <= self.id_dropout < 1.0:
             raise ConfigError(f"id_dropout must be in [0, 1), not {self.id_dropout}")

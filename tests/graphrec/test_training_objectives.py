@@ -139,10 +139,10 @@ def test_softmax_training_serves_the_cosines_it_was_trained_on(tmp_path):
     assert served.model.normalize is True
     again = served.model(served.graph)["item"]
     assert torch.allclose(again, result.embeddings["item"], atol=1e-6)
-    # a different draw of hidden bridge users gives a different model: the option is live
+    # without hidden bridge users the model differs: the option is live
     other = run_strategy("joint", tables, "cosmetics",
-                         TrainConfig(epochs=3, dim=16, seed=0, loss="softmax", negatives=8),
-                         progress=False)
+                         TrainConfig(epochs=3, dim=16, seed=0, loss="softmax", negatives=8,
+                                     bridge=0.0), progress=False)
     assert not torch.allclose(other.embeddings["item"], result.embeddings["item"])
 
 
@@ -216,3 +216,22 @@ def test_training_says_why_it_stopped():
     assert budget.stopped == TIME_BUDGET and len(budget.history) == 1
     with pytest.raises(ConfigError, match="time_budget must be > 0"):
         TrainConfig(time_budget=0)
+
+
+def test_the_default_bridge_share_is_the_cold_share_of_the_targets_validation_users():
+    from graphrec.strategies.base import StrategyRun
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    inter = tables.interactions
+    mine = inter[inter["scenario"] == "cosmetics"]
+    valid = set(mine.loc[mine["split"] == "valid", "user_id"])
+    warm = set(mine.loc[mine["split"] == "train", "user_id"])
+    run = StrategyRun(tables, "cosmetics", TrainConfig(seed=0), progress=False)
+    assert run.cold_share() == pytest.approx(len(valid - warm) / len(valid))
+    assert 0 < run.cold_share() < 1
+    data, index = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0)
+    graph = model.prepare_graph(data)
+    assert run.bridges(graph, index).share == pytest.approx(run.cold_share())
+    off = StrategyRun(tables, "cosmetics", TrainConfig(seed=0, bridge=0.0), progress=False)
+    assert off.bridges(graph, index) is None
