@@ -142,7 +142,7 @@ class Shot(Strategy):
         target_rows = torch.zeros(model.num_nodes[schema.PYG_ITEM], 1)
         target_rows[torch.as_tensor(pairs.pools[0])] = 1.0
         model.embedding[schema.PYG_ITEM].weight.register_hook(lambda grad: grad * target_rows)
-        objective = ShotObjective(pairs, self.settings, run.config.batch_size,
+        objective = ShotObjective(pairs, self.settings, run.config.batch_for(len(pairs)),
                                   run.config.weight_decay, data[schema.PYG_USER].num_nodes)
         trained = run.fit(model, graph, index, objective, name=f"{self.name} (target)")
         return run.finish(self.name, trained, [target],

@@ -14,6 +14,12 @@ from kg.registry import Settings
 logger = logging.getLogger(__name__)
 
 
+#: optimiser steps per epoch when ``batch_size`` is left to the data
+STEPS_PER_EPOCH = 100
+#: the smallest automatic batch
+MIN_BATCH = 4096
+
+
 @dataclass(frozen=True)
 class TrainConfig(Settings):
     """Training knobs. ``from_dict`` rejects unknown keys.
@@ -30,7 +36,9 @@ class TrainConfig(Settings):
     lr: float = 0.01
     weight_decay: float = 1e-4
     epochs: int = 40
-    batch_size: int = 4096
+    #: pairs per optimiser step; None: about :data:`STEPS_PER_EPOCH` steps per epoch, at least
+    #: :data:`MIN_BATCH` pairs (picked from the number of training pairs alone)
+    batch_size: int | None = None
     #: evaluations without improvement before stopping (None: never stop early)
     patience: int | None = 5
     k: int = 20
@@ -61,7 +69,7 @@ class TrainConfig(Settings):
         if not 0.0 <= self.id_dropout < 1.0:
             raise ConfigError(f"id_dropout must be in [0, 1), not {self.id_dropout}")
         for name in ("negatives", "epochs", "batch_size", "dim", "k"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.co_interactions < 0:
             raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
@@ -69,6 +77,14 @@ class TrainConfig(Settings):
             raise ConfigError(f"time_budget must be > 0 seconds, not {self.time_budget}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
+
+    def batch_for(self, pairs: int) -> int:
+        """The batch size for ``pairs`` training pairs: ``batch_size``, or when None
+        ``max(MIN_BATCH, ceil(pairs / STEPS_PER_EPOCH))``, so an epoch costs about the same
+        number of propagations at any size."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(MIN_BATCH, -(-pairs // STEPS_PER_EPOCH))
 
     def with_seed(self) -> TrainConfig:
         """This config with a concrete seed: its own, or a fresh one (logged) when None."""

@@ -123,7 +123,7 @@ class PairObjective:
     def from_config(cls, pairs: TrainingPairs, config: TrainConfig,
                     bridges: BridgeSimulation | None = None) -> PairObjective:
         """The objective ``[train]`` describes: its loss, negatives per pair and batch size."""
-        return cls(pairs, config.batch_size,
+        return cls(pairs, config.batch_for(len(pairs)),
                    make_loss(config.loss, config.weight_decay, config.temperature),
                    UniformNegatives(config.negatives), bridges=bridges)
 

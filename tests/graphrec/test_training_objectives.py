@@ -235,3 +235,13 @@ def test_the_default_bridge_share_is_the_cold_share_of_the_targets_validation_us
     assert run.bridges(graph, index).share == pytest.approx(run.cold_share())
     off = StrategyRun(tables, "cosmetics", TrainConfig(seed=0, bridge=0.0), progress=False)
     assert off.bridges(graph, index) is None
+
+
+def test_the_default_batch_gives_about_a_hundred_steps_per_epoch():
+    config = TrainConfig()
+    assert config.batch_for(1_000) == 4096  # small data: the smallest batch
+    assert config.batch_for(1_000_000) == 10_000
+    assert config.batch_for(1_000_001) == 10_001
+    assert TrainConfig(batch_size=512).batch_for(1_000_000) == 512
+    with pytest.raises(ConfigError, match="batch_size must be >= 1"):
+        TrainConfig(batch_size=0)
