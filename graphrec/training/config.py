@@ -57,7 +57,7 @@ class TrainConfig(Settings):
     bridge: float | None = None
     #: item-item edges per item and scenario from co-interaction (0: none; see
     #: graphrec.data.co_interactions)
-    co_interactions: int = 0
+    co_interactions: int = 20
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
 
