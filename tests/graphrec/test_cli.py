@@ -78,3 +78,12 @@ def test_kg_load_stats_and_query_on_neo4j(neo4j_store, monkeypatch):
         k: v["interactions"] for k, v in stats["scenarios"].items()}
     result = runner.invoke(app, ["kg", "query", "bridging_users", "-p", "scenario_a=clothing"])
     assert result.exit_code == 2 and "needs parameter 'scenario_b'" in flat(result.output)
+
+
+def test_version_option_and_command_print_the_package_version():
+    from graphrec import __version__
+
+    for args in (["--version"], ["version"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == __version__
