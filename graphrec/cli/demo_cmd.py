@@ -12,11 +12,6 @@ import typer
 
 from graphrec.cli.connection import graphrec_home
 from graphrec.cli.output import bridge_rows, console, fail, strategy_rows, table
-from graphrec.serving import write_run
-from graphrec.serving.run_dir import new_run_dir
-from graphrec.strategies import STRATEGIES, compare, item_embedding_table
-from graphrec.training import TrainConfig
-from kg.bridges import bridges_report
 from kg.errors import GraphRecError
 from kg.files import atomic_write
 from kg.store import LocalStore
@@ -37,6 +32,12 @@ def demo(
     store, train on the dense scenarios, transfer to the sparse one, print test metrics, save
     every learned strategy as a run directory (servable with ``graphrec recommend``) and write
     the item embeddings of the one selected on validation."""
+    from graphrec.serving import write_run
+    from graphrec.serving.run_dir import new_run_dir
+    from graphrec.strategies import STRATEGIES, compare, item_embedding_table
+    from graphrec.training import TrainConfig
+    from kg.bridges import bridges_report
+    
     t0 = time.perf_counter()
     config = SyntheticConfig(seed=seed, adversarial=adversarial)
     try:

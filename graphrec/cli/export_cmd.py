@@ -9,8 +9,6 @@ import typer
 
 from graphrec.cli.connection import open_neo4j
 from graphrec.cli.output import console, fail
-from graphrec.serving import Recommender
-from graphrec.serving.dp import privatise_embeddings
 from kg import schema
 from kg.errors import ConfigError, GraphRecError
 
@@ -30,6 +28,9 @@ def export(
     """Write item (and user) embeddings as node properties and create cosine vector indexes
     (``graphrec_item_embedding``, ``graphrec_user_embedding``) for the ``similar_items``
     cookbook query."""
+    from graphrec.serving import Recommender
+    from graphrec.serving.dp import privatise_embeddings
+    
     try:
         if to != "neo4j":
             raise ConfigError(f"Could not resolve destination {to!r} among choices ['neo4j']")

@@ -11,7 +11,6 @@ import typer
 
 from graphrec.cli.connection import open_neo4j, open_store, pseudonym_key
 from graphrec.cli.output import bridge_rows, console, fail, table
-from kg.bridges import bridges_report, report_dict
 from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, GraphRecError
 from kg.privacy import KEY_ENV, PrivacyConfig
@@ -153,6 +152,8 @@ def bridges(
 ) -> None:
     """Rank source scenarios for a target before training: user overlap and taste agreement,
     product links and popularity agreement, shared and bridge attributes, components."""
+    from kg.bridges import bridges_report, report_dict  # scipy and networkx: only when needed
+
     try:
         with open_store(store, directory) as st:
             tables = st.read()

@@ -5,23 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
 from graphrec.cli.connection import graphrec_home, open_store, pseudonym_key
 from graphrec.cli.output import console, fail, strategy_rows, table
-from graphrec.config import RunConfig
-from graphrec.data.splits import apply_split
-from graphrec.serving import Recommender, write_run
-from graphrec.strategies import StrategyResult, compare, decision_rows, strategy_decision
-from graphrec.training import distributed
 from kg.errors import ConfigError, DataError, GraphRecError
 from kg.files import atomic_write
 from kg.privacy import KEY_ENV, pseudonym, resolve_key
-from kg.tables import KGTables
 from loaders import load_dataset
+
+if TYPE_CHECKING:  # the commands import torch only when they run (a fast --help)
+    from graphrec.config import RunConfig
+    from graphrec.strategies import StrategyResult
+    from kg.tables import KGTables
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="TOML config file.")]
 RunsOpt = Annotated[Path | None, typer.Option(
@@ -31,6 +30,8 @@ QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
 
 def _tables(cfg: RunConfig) -> KGTables:
     """The configured knowledge graph after ``[privacy]``, re-split as ``[split]`` asks."""
+    from graphrec.data.splits import apply_split
+
     data = cfg.data
     if "loader" in data:
         tables = load_dataset(data["loader"], data.get("path", "-"),
@@ -45,6 +46,8 @@ def _tables(cfg: RunConfig) -> KGTables:
 def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path | None,
           decision: dict | None = None) -> Path:
     """Write the run directory (:func:`graphrec.serving.write_run`)."""
+    from graphrec.serving import write_run
+
     privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
     config = {"data": cfg.data, "split": cfg.split, "privacy": privacy, "target": cfg.target,
               "model": cfg.model, "train": dataclasses.asdict(cfg.train),
@@ -56,6 +59,9 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path |
 def _load_config(path: Path) -> RunConfig:
     """The run config; under torchrun every process takes rank 0's seed (a seed drawn because
     the file gives none differs per process)."""
+    from graphrec.config import RunConfig
+    from graphrec.training import distributed
+
     cfg = RunConfig.from_file(path)
     seed = distributed.agree_int(cfg.train.seed)
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
@@ -64,6 +70,9 @@ def _load_config(path: Path) -> RunConfig:
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
     Under ``torchrun`` the batches are split across the processes."""
+    from graphrec.strategies import compare
+    from graphrec.training import distributed
+
     try:
         distributed.init_from_env()
         cfg = _load_config(config)
@@ -88,6 +97,9 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
     split; save the one selected on validation, with ``decision.json`` (every strategy's gain
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
     directory."""
+    from graphrec.strategies import compare, decision_rows, strategy_decision
+    from graphrec.training import distributed
+
     try:
         distributed.init_from_env()
         cfg = _load_config(config)
@@ -120,6 +132,8 @@ def recommend(
     ] = False,
 ) -> None:
     """Top-k items of a scenario for users, from a trained run."""
+    from graphrec.serving import Recommender
+
     try:
         if pseudonymise:
             key = resolve_key(pseudonym_key())
@@ -142,6 +156,8 @@ def embed(
     out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
 ) -> None:
     """Embeddings for brand-new items from their attributes, without retraining."""
+    from graphrec.serving import Recommender
+
     try:
         rec = Recommender.load(run_dir)
         if not items.is_file():

@@ -87,3 +87,23 @@ def test_version_option_and_command_print_the_package_version():
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         assert result.output.strip() == __version__
+
+
+def test_the_cli_imports_neither_torch_nor_pyg_until_a_command_needs_them():
+    import subprocess
+    import sys
+
+    code = ("import sys, graphrec.cli.main; "
+            "print(sorted(m for m in ('torch', 'torch_geometric', 'scipy.stats', 'networkx') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_evaluate_help_lists_the_harness_subsets():
+    from graphrec.cli import evaluate_cmd
+    from graphrec.evaluation import harness
+
+    assert evaluate_cmd.SUBSETS == harness.SUBSETS
+    assert evaluate_cmd.DEFAULT_SUBSETS == harness.DEFAULT_SUBSETS
