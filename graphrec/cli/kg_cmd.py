@@ -16,7 +16,8 @@ from kg.errors import ConfigError, GraphRecError
 from kg.privacy import KEY_ENV, PrivacyConfig
 from loaders import LOADERS, load_dataset
 
-app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True)
+app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True,
+                  rich_markup_mode=None)
 
 StoreOpt = Annotated[str, typer.Option(
     "--store", envvar="GRAPHREC_STORE", help="Where the graph lives: local | neo4j.")]

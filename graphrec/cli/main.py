@@ -16,7 +16,8 @@ from graphrec.cli.train_cmd import embed, recommend, train, transfer
 
 app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-item-attribute "
                        "knowledge graph (Neo4j + PyTorch Geometric).",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
 app.command()(demo)

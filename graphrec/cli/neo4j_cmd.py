@@ -15,7 +15,7 @@ from kg import server
 from kg.errors import GraphRecError
 
 app = typer.Typer(help="Start, stop and use the project's local Neo4j 5.26 server.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command()

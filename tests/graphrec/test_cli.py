@@ -107,3 +107,15 @@ def test_evaluate_help_lists_the_harness_subsets():
 
     assert evaluate_cmd.SUBSETS == harness.SUBSETS
     assert evaluate_cmd.DEFAULT_SUBSETS == harness.DEFAULT_SUBSETS
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train", "--help"], "[train] strategy"),
+    (["train", "--help"], "$GRAPHREC_HOME/runs"),
+    (["kg", "load", "--help"], "--dir"),
+])
+def test_help_keeps_brackets_and_defaults_at_80_columns(args, expected):
+    result = CliRunner().invoke(app, args, terminal_width=80, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert expected in " ".join(result.output.split())
+    assert max(len(line) for line in result.output.splitlines()) <= 80
