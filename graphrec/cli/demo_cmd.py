@@ -24,7 +24,9 @@ def demo(
         "--dir", help="Local store directory (default $GRAPHREC_HOME/demo-store).")] = None,
     adversarial: Annotated[bool, typer.Option(
         help="Add a scenario whose preferences are inverted.")] = False,
-    epochs: Annotated[int, typer.Option(help="Maximum training epochs per model.")] = 30,
+    epochs: Annotated[int | None, typer.Option(
+        help="Maximum training epochs per model (default graphrec's own cap; every default "
+             "run stops early when validation stops improving).")] = None,
     train: Annotated[bool, typer.Option(help="Train and compare transfer strategies.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -59,7 +61,8 @@ def demo(
                         f"candidate sources for {target!r} (graphrec kg bridges), best first"))
     if not train:
         return
-    train_config = TrainConfig(epochs=epochs, seed=seed)
+    train_config = TrainConfig(seed=seed) if epochs is None else TrainConfig(epochs=epochs,
+                                                                             seed=seed)
     try:
         results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
         rows = strategy_rows(results, train_config.k)
@@ -78,7 +81,7 @@ def demo(
         summary = {"seed": seed, "target": target, "selected": best.name,
                    "selected_run": runs[best.name], "runs": runs,
                    "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
-                                "valid_ndcg": r.valid_score, "test": r.test,
+                                "valid_ndcg": r.valid_score, "stopped": r.stopped, "test": r.test,
                                 "seconds": r.seconds} for r in results]}
         atomic_write(out / "summary.json", json.dumps(summary, indent=2, default=list))
     except GraphRecError as exc:

@@ -35,7 +35,8 @@ class TrainConfig(Settings):
     num_layers: int = 2
     lr: float = 0.01
     weight_decay: float = 1e-4
-    epochs: int = 40
+    #: a safety cap: early stopping (``patience``) ends default runs well before it
+    epochs: int = 100
     #: pairs per optimiser step; None: about :data:`STEPS_PER_EPOCH` steps per epoch, at least
     #: :data:`MIN_BATCH` pairs (picked from the number of training pairs alone)
     batch_size: int | None = None
