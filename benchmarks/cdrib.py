@@ -106,7 +106,8 @@ def main() -> None:
                 f"| {domain} | {name} | {full['ndcg@10']:.4f} | {with_ci(full, 'ndcg@20')} | "
                 f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
                 f"{full['users']} |")
-            rows.append({"domain": domain, "method": name, "valid_ndcg@20": result.valid_score,
+            rows.append({"domain": domain, "method": name,
+                         "valid_ndcg@20": round(result.valid_score, 4),
                          "best_epoch": result.best_epoch, "epochs_run": epochs_run,
                          "epoch_cap": config.epochs, "stopped": result.stopped,
                          "seconds": round(seconds, 1),
