@@ -111,7 +111,7 @@ def main() -> None:
             f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
             f"{result.valid_score:.4f} | {result.best_epoch} |")
-        rows.append({"method": run, "valid_ndcg@20": result.valid_score,
+        rows.append({"method": run, "valid_ndcg@20": round(result.valid_score, 4),
                      "best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "epoch_cap": config.epochs, "stopped": result.stopped,
                      "recall@20": round(m["recall@20"], 4), "ndcg@20": round(m["ndcg@20"], 4),
