@@ -54,6 +54,8 @@ class MetaConfig(Settings):
 
     what: ClassVar[str] = "meta-learning"
 
+    #: meta-iterations at most; also at most ITERATIONS_PER_EPOCH per ``[train] epochs``, so
+    #: the user's epoch budget bounds meta-training too
     iterations: int = 150
     inner_steps: int = 5
     task_users: int = 64
@@ -65,6 +67,11 @@ class MetaConfig(Settings):
 
 
 Task = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+#: meta-iterations allowed per epoch of the ``[train] epochs`` budget (one meta-iteration, a
+#: task of ``task_users`` users with ``inner_steps`` steps, costs about a quarter of a joint
+#: epoch on the synthetic data)
+ITERATIONS_PER_EPOCH = 8
 
 
 class TaskSampler:
@@ -197,7 +204,8 @@ class MetaLearning(Strategy):
         objective = MetaObjective(self.algorithm, model, tasks, meta, run.config)
         optimizer = (adam(run.config.lr * meta.meta_lr) if self.algorithm == "maml"
                      else lambda params: torch.optim.SGD(params, lr=meta.meta_lr))
-        config = replace(run.config, epochs=meta.iterations, patience=None)  # keep the best
+        iterations = min(meta.iterations, ITERATIONS_PER_EPOCH * run.config.epochs)
+        config = replace(run.config, epochs=iterations, patience=None)  # keep the best
         trained = run.fit(model, graph, index, objective, config, name=self.name,
                           optimizer=optimizer, schedule=EvalSchedule(meta.eval_every),
                           unit="iteration")

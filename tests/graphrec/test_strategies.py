@@ -85,12 +85,17 @@ def test_source_free_adaptation_keeps_the_source_hypothesis_frozen():
 def test_meta_learning_evaluates_on_schedule_and_keeps_the_best(strategy):
     # the few-shot quality bar (reptile > 1.5x target-only) is in benchmarks/quality.py
     tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
-    result = run_strategy(strategy, tables, "cosmetics", TrainConfig(epochs=2, dim=16, seed=0),
+    result = run_strategy(strategy, tables, "cosmetics", TrainConfig(epochs=4, dim=16, seed=0),
                           progress=False, options={strategy: {"iterations": 25,
                                                               "eval_every": 10}})
     history = result.decision["meta_history"]
     assert [row["iteration"] for row in history] == [10, 20, 25]
     assert result.decision["zero_shot_valid"] == max(row["valid"] for row in history)
+    # the [train] epoch budget bounds meta-training too: 8 meta-iterations per epoch
+    short = run_strategy(strategy, tables, "cosmetics", TrainConfig(epochs=2, dim=16, seed=0),
+                         progress=False, options={strategy: {"iterations": 25,
+                                                             "eval_every": 10}})
+    assert [row["iteration"] for row in short.decision["meta_history"]] == [10, 16]
 
 
 def test_strategy_settings_are_checked():
