@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.report import write_results
 from graphrec.data.splits import k_shot, leave_one_out, subsample_training
 from graphrec.strategies import run_strategy
 from graphrec.training import TrainConfig
@@ -68,7 +70,8 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.01,0.05,0.1,0.25,1.0")
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
     parser.add_argument("--shots", default=None,
                         help="k-shot settings instead of fractions, e.g. 5,20,50")
     parser.add_argument("--per", default="user", choices=("user", "scenario"))
@@ -87,18 +90,24 @@ def main() -> None:
           f"{torch.__version__}; data {args.dataset} {args.path}, target {args.target}, "
           f"seeds {seeds}\n")
     curves = {name: np.zeros((len(fractions), len(seeds))) for name in strategies}
+    rows: list[dict] = []
     seconds = {name: 0.0 for name in strategies}
     adapt = {name: [] for name in strategies}
     for fi, amount in enumerate(fractions):
         for si, seed in enumerate(seeds):
             part = (k_shot(tables, args.target, amount, args.per, seed) if shots
                     else subsample_training(tables, args.target, amount, seed))
-            config = TrainConfig(epochs=args.epochs, seed=seed)
+            config = (TrainConfig(seed=seed) if args.epochs is None
+                      else TrainConfig(epochs=args.epochs, seed=seed))
             for name in strategies:
                 start = time.perf_counter()
                 result = run_strategy(name, part, args.target, config, progress=False)
                 seconds[name] += time.perf_counter() - start
                 curves[name][fi, si] = result.test["all"]["ndcg@20"]
+                rows.append({"amount": amount, "seed": seed, "method": name,
+                             "valid_ndcg@20": round(result.valid_score, 4),
+                             "test_ndcg@20": round(result.test["all"]["ndcg@20"], 4),
+                             "best_epoch": result.best_epoch, "stopped": result.stopped})
                 if result.adapt_seconds is not None:
                     adapt[name].append(result.adapt_seconds)
                 elif name == "target-only":
@@ -112,6 +121,13 @@ def main() -> None:
         cells = " | ".join(f"{v.mean():.4f} ± {v.std():.4f}" for v in curves[name])
         ad = f"{np.mean(adapt[name]):.1f}" if adapt[name] else "-"
         print(f"| {name} | {cells} | {ad} | {seconds[name]:.0f} |")
+    kind = f"shots_per_{args.per}" if shots else "fractions"
+    write_results(f"data_efficiency_{args.dataset}_{kind}", rows,
+                  ["amount", "seed", "method", "valid_ndcg@20", "test_ndcg@20", "best_epoch",
+                   "stopped"], "python -m benchmarks.data_efficiency " + " ".join(sys.argv[1:]),
+                  seeds=seeds, dataset=f"{args.dataset} {args.path}", target=args.target,
+                  protocol="target test split, full ranking over the target's items, all test "
+                           "users, ties by expected rank; epoch selected on target valid")
     if shots:
         return  # the figure is drawn for fraction sweeps
     plot(fractions, curves, f"{args.dataset}: target {args.target}", args.plot)
