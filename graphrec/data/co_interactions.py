@@ -9,7 +9,9 @@ items their users also took.
 For every item and every scenario, the ``k`` items of that scenario with the largest cosine
 similarity of user columns (over the graph's interaction edges, so only training splits) become
 ``cooccurs`` edges. Keeping ``k`` per scenario, not ``k`` overall, guarantees links across
-scenarios, which would otherwise be crowded out by the denser links inside a scenario.
+scenarios, which would otherwise be crowded out by the denser links inside a scenario. Pairs
+taken by fewer than ``min_users`` users get no edge: where a scenario is sparse, a pair seen
+once is noise.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ CO_OCCURS = "cooccurs"
 
 
 def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario: np.ndarray,
-                         k: int, chunk: int = 512) -> torch.Tensor:
+                         k: int, min_users: int = 1, chunk: int = 512) -> torch.Tensor:
     """``[2, E]`` edges from each item to its ``k`` most similar items in every scenario.
 
     Args:
@@ -31,6 +33,7 @@ def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario:
         num_users: number of user nodes.
         item_scenario: ``[num_items]`` scenario index of each item.
         k: neighbours kept per item and scenario (only similarities > 0; ties by index).
+        min_users: the fewest users a pair must share to be linked.
         chunk: items whose similarities are computed at once (memory ``chunk x num_items``).
     """
     num_items = len(item_scenario)
@@ -49,6 +52,9 @@ def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario:
         part = active[start:start + chunk]
         sims = np.asarray((rows_t[part] @ columns).todense())  # [chunk, items]
         sims[np.arange(len(part)), part] = 0.0  # no self-loops
+        if min_users > 1:  # shared users = cosine x the two norms (binary columns)
+            shared = np.rint(sims * norms[part][:, None] * norms[None, :])
+            sims[shared < min_users] = 0.0
         for group in groups:
             block = sims[:, group]
             take = min(k, len(group))

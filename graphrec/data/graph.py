@@ -81,8 +81,8 @@ def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
 
 
 def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
-                scenarios: Iterable[str] | None = None, co_interactions: int = 0
-                ) -> tuple[HeteroData, GraphIndex]:
+                scenarios: Iterable[str] | None = None, co_interactions: int = 0,
+                co_support: int = 1) -> tuple[HeteroData, GraphIndex]:
     """Build the message-passing graph.
 
     Args:
@@ -94,6 +94,7 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
         co_interactions: add ``item -cooccurs-> item`` edges from each item to its
             ``co_interactions`` most similar items in every scenario, computed from the
             interaction edges (:mod:`graphrec.data.co_interactions`); 0: none.
+        co_support: the fewest users two items must share to be linked.
 
     Returns:
         ``(data, index)``: ``data[node_type].num_nodes`` for every node type, ``edge_index`` of
@@ -139,7 +140,8 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
         scenario_ids = {s: n for n, s in enumerate(ids[schema.PYG_SCENARIO])}
         edges[(schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)] = co_interaction_edges(
             edges[schema.USER_ITEM], len(ids[schema.PYG_USER]),
-            np.asarray([scenario_ids[s] for s in index.item_scenario]), co_interactions)
+            np.asarray([scenario_ids[s] for s in index.item_scenario]), co_interactions,
+            co_support)
     for edge_type, edge_index in edges.items():
         data[edge_type].edge_index = edge_index
         data[schema.reverse_edge(edge_type)].edge_index = edge_index.flip(0)

@@ -67,7 +67,7 @@ class Recommender:
         ``weights_only=True``)."""
         spec, _, tables, state = load_run_files(run_dir)
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
-                                  spec.get("co_interactions", 0))
+                                  spec.get("co_interactions", 0), spec.get("co_support", 1))
         kwargs = dict(spec["kwargs"])
         if "edge_types" in kwargs:
             kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]

@@ -83,7 +83,8 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
     atomic_write(path / "model.json", _json({
         "name": model_name, "kwargs": result.model.init_kwargs(),
         "graph_scenarios": result.graph_scenarios,
-        "co_interactions": result.co_interactions, "blend": result.blend,
+        "co_interactions": result.co_interactions, "co_support": result.co_support,
+        "blend": result.blend,
         "known_scenarios": result.known_scenarios}))
     atomic_write(path / "config.json", _json({**config, "strategy": result.name,
                                               "seed": seed}))

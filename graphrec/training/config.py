@@ -59,6 +59,8 @@ class TrainConfig(Settings):
     #: item-item edges per item and scenario from co-interaction (0: none; see
     #: graphrec.data.co_interactions)
     co_interactions: int = 20
+    #: the fewest users two items must share to get a co-interaction edge
+    co_support: int = 1
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
 
@@ -72,6 +74,8 @@ class TrainConfig(Settings):
         for name in ("negatives", "epochs", "batch_size", "dim", "k"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.co_support < 1:
+            raise ConfigError(f"co_support must be >= 1, not {self.co_support}")
         if self.co_interactions < 0:
             raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
         if self.time_budget is not None and self.time_budget <= 0:

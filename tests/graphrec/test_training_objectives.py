@@ -70,6 +70,7 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
     ({"bridge": 1.5}, r"bridge must be in \[0, 1\]"),
     ({"negatives": 0}, "negatives must be >= 1"),
     ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"co_support": 0}, "co_support must be >= 1"),
     ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
     ({"negative": 4}, r"unknown training option\(s\) \['negative'\]"),
 ])
@@ -161,6 +162,9 @@ def test_co_interaction_edges_link_each_item_to_its_most_similar_items_per_scena
     assert len(pairs) == 3
     wide = co_interaction_edges(user_item, 4, np.array([0, 1, 1, 1]), k=5)
     assert set(map(tuple, wide.T.tolist())) == pairs | {(0, 2)}
+    # items 0 and 2 share one user only: with min_users=2 they are not linked
+    supported = co_interaction_edges(user_item, 4, np.array([0, 1, 1, 1]), k=5, min_users=2)
+    assert set(map(tuple, supported.T.tolist())) == {(0, 1), (1, 0)}
 
 
 def test_co_interaction_edges_come_from_training_splits_and_are_served_alike(tmp_path):
@@ -182,13 +186,15 @@ def test_co_interaction_edges_come_from_training_splits_and_are_served_alike(tmp
     shuffled.loc[held, "item_id"] = inter.loc[held, "item_id"].iloc[::-1].to_numpy()
     again, _ = build_graph(dataclasses.replace(tables, interactions=shuffled), co_interactions=3)
     assert torch.equal(again[edge].edge_index, data[edge].edge_index)
-    config = TrainConfig(epochs=2, dim=16, seed=0, co_interactions=3)
+    config = TrainConfig(epochs=2, dim=16, seed=0, co_interactions=3, co_support=2)
     result = run_strategy("joint", tables, "cosmetics", config, progress=False)
     assert edge in result.graph.data.edge_types
+    supported, _ = build_graph(tables, co_interactions=3, co_support=2)
+    assert 0 < supported[edge].edge_index.shape[1] < data[edge].edge_index.shape[1]
     run_dir = write_run(tmp_path / "runs", result, tables, {"train": dataclasses.asdict(config)},
                         "lightgcn", 0)
     served = Recommender.load(run_dir)
-    assert torch.equal(served.graph.data[edge].edge_index, data[edge].edge_index)
+    assert torch.equal(served.graph.data[edge].edge_index, supported[edge].edge_index)
     assert torch.allclose(served.model(served.graph)["item"], result.embeddings["item"],
                           atol=1e-6)
 
