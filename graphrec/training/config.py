@@ -60,7 +60,7 @@ class TrainConfig(Settings):
     #: graphrec.data.co_interactions)
     co_interactions: int = 20
     #: the fewest users two items must share to get a co-interaction edge
-    co_support: int = 1
+    co_support: int = 2
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
 
