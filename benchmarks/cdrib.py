@@ -29,10 +29,9 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.report import print_table, with_ci, write_results
+from benchmarks.report import print_table, train_config, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
-from graphrec.training import TrainConfig
 from loaders import load_dataset
 from loaders.cdrib import find_pair
 
@@ -73,10 +72,7 @@ def main() -> None:
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
     first = find_pair(Path(args.path), args.pair)[0].name.partition("_")[0]
     domains = [first] + [d for d in sorted(tables.scenarios["scenario"]) if d != first]
-    overrides = json.loads(args.train)
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    config = TrainConfig.from_dict({"model": args.model, "seed": args.seed, **overrides})
+    config = train_config(args.train, args.epochs, model=args.model, seed=args.seed)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")

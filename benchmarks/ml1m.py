@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import platform
 import sys
 
 import numpy as np
 import torch
 
-from benchmarks.report import print_table, with_ci, write_results
+from benchmarks.report import print_table, train_config, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
-from graphrec.training import TrainConfig
 from kg.tables import KGTables
 from loaders import get_loader
 
@@ -96,13 +94,9 @@ def main() -> None:
     lines, rows = [], []
     for run in args.runs.split(","):
         strategy, model, dropout = (run.split(":") + ["", ""])[:3]
-        overrides = json.loads(args.train)
-        if args.epochs is not None:
-            overrides["epochs"] = args.epochs
-        if dropout:
-            overrides["id_dropout"] = float(dropout)
-        config = TrainConfig.from_dict({"model": model or "lightgcn", "seed": args.seed,
-                                        **overrides})
+        extra = {"id_dropout": float(dropout)} if dropout else {}
+        config = train_config(args.train, args.epochs, model=model or "lightgcn",
+                              seed=args.seed, **extra)
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
                               protocol=PROTOCOL)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from graphrec.training import TrainConfig
 from kg.files import atomic_write
 
 
@@ -48,3 +49,13 @@ def machine() -> str:
     """The machine a benchmark ran on, in words."""
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}, torch {torch.__version__}")
+
+
+def train_config(train_json: str, epochs: int | None, **base: object) -> TrainConfig:
+    """graphrec's default ``[train]`` settings with ``base`` (what the benchmark fixes: seed,
+    model, ...), then the ``--train`` JSON overrides, then ``--epochs`` when given; unknown
+    keys and bad values are refused as in a config file."""
+    settings = {**base, **json.loads(train_json)}
+    if epochs is not None:
+        settings["epochs"] = epochs
+    return TrainConfig.from_dict(settings)

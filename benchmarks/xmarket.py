@@ -23,18 +23,16 @@ bootstrap intervals over test users; rows also go to ``benchmarks/results/`` as 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
 
 import torch
 
-from benchmarks.report import print_table, with_ci, write_results
+from benchmarks.report import print_table, train_config, with_ci, write_results
 from graphrec.data.splits import leave_one_out
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
-from graphrec.training import TrainConfig
 from loaders import get_loader
 
 SAMPLED = Protocol("sampled", negatives=99, seed=2021)
@@ -63,10 +61,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; markets {markets}; target splits "
           f"{target['split'].value_counts().to_dict()}; seed {args.seed}\n")
-    overrides = {"k": 10, **json.loads(args.train)}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    config = TrainConfig.from_dict({"seed": args.seed, **overrides})
+    config = train_config(args.train, args.epochs, k=10, seed=args.seed)
     lines, rows = [], []
     for name in args.strategies.split(","):
         start = time.perf_counter()

@@ -11,32 +11,15 @@ import torch
 #: largest test NDCG@20 difference accepted between 1 and 2 processes (summation order only)
 TOLERANCE = 0.005
 
-CONFIG = """[data]
-loader = "synthetic"
-options = { n_users = 300 }
-[train]
-target = "cosmetics"
-strategy = "joint"
-epochs = 6
-dim = 16
-batch_size = 1024
-seed = 0
-"""
+def _config(strategy: str, n_users: int, epochs: int, extra: str = "") -> str:
+    """A run config on the synthetic data set, target cosmetics, 16 dims, seed 0."""
+    return (f'[data]\nloader = "synthetic"\noptions = {{ n_users = {n_users} }}\n[train]\n'
+            f'target = "cosmetics"\nstrategy = "{strategy}"\nepochs = {epochs}\ndim = 16\n'
+            f'seed = 0\n{extra}')
 
 
-META = """[data]
-loader = "synthetic"
-options = { n_users = 150 }
-[train]
-target = "cosmetics"
-strategy = "reptile"
-epochs = 2
-dim = 16
-seed = 0
-[strategy.reptile]
-iterations = 10
-eval_every = 5
-"""
+CONFIG = _config("joint", 300, 6, "batch_size = 1024\n")
+META = _config("reptile", 150, 2, "[strategy.reptile]\niterations = 10\neval_every = 5\n")
 
 
 def _train(tmp_path: Path, processes: int, text: str = CONFIG) -> Path:
