@@ -6,8 +6,10 @@ touch a store. :func:`get_loader` resolves a loader by name.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from kg.errors import ConfigError
 from kg.registry import resolve
@@ -60,8 +62,18 @@ def load_dataset(name: str, path: str = "-", options: Mapping | None = None) -> 
     if unknown and not takes_any:  # a loader with **options checks them itself
         raise ConfigError(f"unknown option(s) {unknown} of loader {name!r}; its options are "
                           f"{sorted(known)}")
-    return loader(path, **dict(options or {}))
+    dataset = loader(path, **dict(options or {}))
+    return dataclasses.replace(dataset, source=dataset_source(name, path, options))
 
 
-__all__ = ["LOADERS", "Dataset", "SyntheticConfig", "generate_synthetic", "get_loader",
-           "load_dataset", "loader_options"]
+def dataset_source(name: str, path: str = "-", options: Mapping | None = None) -> str:
+    """``loader [absolute path] [k=v ...]``: what a load read, the identity a store keeps."""
+    parts = [name]
+    if path != "-":
+        parts.append(str(Path(path).resolve()))
+    parts += [f"{k}={v}" for k, v in sorted((options or {}).items())]
+    return " ".join(parts)
+
+
+__all__ = ["LOADERS", "Dataset", "SyntheticConfig", "dataset_source", "generate_synthetic",
+           "get_loader", "load_dataset", "loader_options"]

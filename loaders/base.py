@@ -21,11 +21,15 @@ class Dataset:
         tables: the validated canonical tables; ``tables.interactions['split']`` says which of the
             data set's splits each interaction belongs to.
         info: facts worth reporting (e.g. CDRIB's common-user count C), JSON-serialisable.
+        source: what was read, as :func:`loaders.load_dataset` names it (loader, absolute path,
+            options), e.g. ``cdrib /data/cdrib_amazon pair=game_video``; a store tells data
+            sets apart by it (:mod:`kg.store.datasets`).
     """
 
     name: str
     tables: KGTables
     info: dict = field(default_factory=dict)
+    source: str = ""
 
     @property
     def split_names(self) -> list[str]:

@@ -15,7 +15,8 @@ from graphrec.cli.output import bridge_rows, console, fail, strategy_rows, table
 from kg.errors import GraphRecError
 from kg.files import atomic_write
 from kg.store import LocalStore
-from loaders import SyntheticConfig, generate_synthetic
+from kg.store.datasets import DatasetRecord
+from loaders import SyntheticConfig, dataset_source, generate_synthetic
 
 
 def demo(
@@ -45,8 +46,10 @@ def demo(
     try:
         ds = generate_synthetic(config)
         store = LocalStore(directory or graphrec_home() / "demo-store")
+        record = DatasetRecord(source=dataset_source(
+            "synthetic", "-", {"seed": seed, "adversarial": adversarial}))
         store.clear()
-        store.load(ds.tables, progress=not quiet)
+        store.load(ds.tables, dataset=record, progress=not quiet)
         back = store.read()
         stats = store.stats()
     except GraphRecError as exc:
@@ -71,6 +74,7 @@ def demo(
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
         out = new_run_dir(graphrec_home() / "runs", "demo")
         settings = {"data": {"loader": "synthetic", "options": dataclasses.asdict(config)},
+                    "datasets": [{"source": record.source, "namespace": None}],
                     "target": target, "model": train_config.model,
                     "train": dataclasses.asdict(train_config)}
         runs = {r.name: str(write_run(out, r, back, settings, train_config.model, seed))

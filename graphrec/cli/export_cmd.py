@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,24 @@ from graphrec.cli.connection import open_neo4j
 from graphrec.cli.output import console, fail
 from kg import schema
 from kg.errors import ConfigError, GraphRecError
+from kg.store.datasets import DatasetRecord
+
+
+def _run_dataset(run_dir: Path, held: list[DatasetRecord]) -> tuple[DatasetRecord, bool]:
+    """The data set a run's graph belongs to (its ``config.json`` names the sources it was
+    trained on), and whether the database holds exactly those already (then the run's graph
+    is a part of them, with the same ids, and loading it merges nothing new)."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        sources = [DatasetRecord(source=d["source"], namespace=d.get("namespace"))
+                   for d in config.get("datasets", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        sources = []
+    held_keys = {r.key for r in held}
+    same_ids = bool(sources) and all(r.key in held_keys for r in sources)
+    if len(sources) == 1:
+        return sources[0], same_ids
+    return DatasetRecord(source=f"run {run_dir.resolve().name}"), same_ids
 
 
 def export(
@@ -24,6 +43,9 @@ def export(
         help="Release user embeddings with (epsilon, delta)-differential privacy (Gaussian "
              "mechanism on unit-norm vectors; see graphrec.serving.dp).")] = None,
     dp_delta: Annotated[float, typer.Option(help="delta of --dp-epsilon.")] = 1e-5,
+    merge: Annotated[bool, typer.Option(
+        help="--load-graph into a database that holds other data sets with the same ids.")
+                     ] = False,
 ) -> None:
     """Write item (and user) embeddings as node properties and create cosine vector indexes
     (``graphrec_item_embedding``, ``graphrec_user_embedding``) for the ``similar_items``
@@ -37,7 +59,9 @@ def export(
         rec = Recommender.load(run_dir)
         with open_neo4j() as store:
             if load_graph:
-                store.load(rec.tables, progress=not quiet)
+                record, same_ids = _run_dataset(run_dir, store.datasets())
+                store.load(rec.tables, dataset=record, merge=merge or same_ids,
+                           progress=not quiet)
             items = rec.index.ids["item"]
             n_items = store.write_embeddings(
                 schema.ITEM, items, rec.item_embeddings(items).tolist(), progress=not quiet)

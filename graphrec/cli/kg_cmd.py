@@ -14,6 +14,7 @@ from graphrec.cli.output import bridge_rows, console, fail, table
 from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, GraphRecError
 from kg.privacy import KEY_ENV, PrivacyConfig
+from kg.store.datasets import DatasetRecord, check_namespace, incomplete_message, with_namespace
 from loaders import LOADERS, load_dataset
 
 app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True,
@@ -56,21 +57,33 @@ def load(
                           "rows (repeatable).")] = None,
     min_support: Annotated[int, typer.Option(
         help="--isolate: distinct users a co-interaction needs to become a link.")] = 3,
+    namespace: Annotated[str | None, typer.Option(
+        help="Prefix this data set's user and item ids with NAME: (keeps them apart from the "
+             "data sets the store holds).")] = None,
+    merge: Annotated[bool, typer.Option(
+        help="Allow loading into a store that holds another data set with the same ids "
+             "(equal ids become the same user or item).")] = False,
 ) -> None:
     """Load a data set into the store. Bad input writes nothing; re-running is idempotent.
-    Privacy options apply before anything is written."""
+    Privacy options apply before anything is written. A store holds one data set unless
+    --namespace or --merge says how a second one relates to it (see `kg datasets`)."""
     if path == "-" and dataset != "synthetic":
         fail(f"loader {dataset!r} needs a PATH")
     try:
+        if namespace is not None:
+            check_namespace(namespace)
         t0 = time.perf_counter()
         ds = load_dataset(dataset, path, parse_pairs(option, "--option"))
         privacy = PrivacyConfig(pseudonymise=pseudonymise, key=pseudonym_key(),
                                 user_attributes=user_attributes,
                                 isolate=tuple(isolate or ()), min_support=min_support)
         tables = privacy.apply(ds.tables)
+        if namespace is not None:
+            tables = with_namespace(tables, namespace)
         parse_s = time.perf_counter() - t0
+        record = DatasetRecord(source=ds.source, namespace=namespace)
         with open_store(store, directory) as st:
-            report = st.load(tables, progress=not quiet)
+            report = st.load(tables, dataset=record, merge=merge, progress=not quiet)
     except GraphRecError as exc:
         fail(str(exc))
     counts = tables.counts()
@@ -93,17 +106,68 @@ def stats(
     try:
         with open_store(store, directory) as st:
             result = st.stats()
+            held = st.datasets()
     except GraphRecError as exc:
         fail(str(exc))
+    problem = incomplete_message(held, store)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps({**result, "datasets": [r.to_dict() for r in held],
+                               "problem": problem}, indent=2))
         return
+    if problem:
+        console.print(f"warning: {problem}", style="bold red", highlight=False)
     console.print(table([{"label": k, "nodes": f"{v:,}"} for k, v in result["nodes"].items()],
                         "nodes"))
     console.print(table([{"type": k, "relationships": f"{v:,}"}
                          for k, v in result["relationships"].items()], "relationships"))
     console.print(table([{"scenario": k, **{c: f"{n:,}" for c, n in v.items()}}
                          for k, v in result["scenarios"].items()], "scenarios"))
+
+
+@app.command()
+def datasets(
+    store: StoreOpt = "local",
+    directory: DirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The data sets the store holds: source, namespace, when loaded, whether complete."""
+    try:
+        with open_store(store, directory) as st:
+            held = st.datasets()
+    except GraphRecError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in held], indent=2))
+        return
+    if not held:
+        console.print(f"the {store} store holds no data set")
+        return
+    console.print(table([{"source": r.source, "namespace": r.namespace or "-",
+                          "loaded": r.finished or f"INCOMPLETE (started {r.started})",
+                          "users": f"{r.users:,}", "items": f"{r.items:,}",
+                          "interactions": f"{r.interactions:,}"} for r in held],
+                        f"data sets in the {store} store"))
+
+
+@app.command()
+def clear(
+    store: StoreOpt = "local",
+    directory: DirOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+                   ] = False,
+) -> None:
+    """Delete the whole graph and its data-set records from the store."""
+    try:
+        with open_store(store, directory) as st:
+            held = st.datasets()
+            names = ", ".join(r.label for r in held) or "no recorded data set"
+            if not yes and not typer.confirm(f"delete everything in the {store} store "
+                                             f"({names})?"):
+                fail("nothing deleted")
+            st.clear()
+    except GraphRecError as exc:
+        fail(str(exc))
+    console.print(f"cleared the {store} store ({names})", highlight=False)
 
 
 @app.command()

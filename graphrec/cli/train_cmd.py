@@ -28,29 +28,35 @@ RunsOpt = Annotated[Path | None, typer.Option(
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
 
 
-def _tables(cfg: RunConfig) -> KGTables:
-    """The configured knowledge graph after ``[privacy]``, re-split as ``[split]`` asks."""
+def _tables(cfg: RunConfig) -> tuple[KGTables, list[dict]]:
+    """The configured knowledge graph after ``[privacy]``, re-split as ``[split]`` asks, and
+    the data sets it holds (:class:`kg.store.datasets.DatasetRecord` dicts; recorded in the
+    run's ``config.json`` so that ``graphrec export`` knows whose ids the run has)."""
     from graphrec.data.splits import apply_split
+    from kg.store.datasets import DatasetRecord
 
     data = cfg.data
     if "loader" in data:
-        tables = load_dataset(data["loader"], data.get("path", "-"),
-                              data.get("options", {})).tables
+        ds = load_dataset(data["loader"], data.get("path", "-"), data.get("options", {}))
+        tables, records = ds.tables, [DatasetRecord(source=ds.source)]
     else:
         with open_store(data["store"], Path(data["dir"]) if "dir" in data else None) as store:
-            tables = store.read()
+            tables, records = store.read(), store.datasets()
+    if cfg.privacy.pseudonymise:  # other ids than the source's
+        records = [dataclasses.replace(r, source=f"{r.source} pseudonymised") for r in records]
     tables = cfg.privacy.with_key(pseudonym_key()).apply(tables)
-    return apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
+    tables = apply_split(tables, cfg.target, **cfg.split) if cfg.split else tables
+    return tables, [{"source": r.source, "namespace": r.namespace} for r in records]
 
 
-def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, runs: Path | None,
-          decision: dict | None = None) -> Path:
+def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, datasets: list[dict],
+          runs: Path | None, decision: dict | None = None) -> Path:
     """Write the run directory (:func:`graphrec.serving.write_run`)."""
     from graphrec.serving import write_run
 
     privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
-    config = {"data": cfg.data, "split": cfg.split, "privacy": privacy, "target": cfg.target,
-              "model": cfg.model, "train": dataclasses.asdict(cfg.train),
+    config = {"data": cfg.data, "datasets": datasets, "split": cfg.split, "privacy": privacy,
+              "target": cfg.target, "model": cfg.model, "train": dataclasses.asdict(cfg.train),
               "strategy_settings": {n: dataclasses.asdict(s) for n, s in cfg.options.items()}}
     return write_run(runs or graphrec_home() / "runs", result, tables, config, cfg.model,
                      cfg.train.seed, decision)
@@ -79,13 +85,13 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
                               f"{list(cfg.strategies)}")
-        tables = _tables(cfg)
+        tables, datasets = _tables(cfg)
         result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options)[0]
         if result.model is None:
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         if distributed.rank() != 0:
             return  # rank 0 saves and reports
-        run_dir = _save(result, cfg, tables, runs)
+        run_dir = _save(result, cfg, tables, datasets, runs)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
@@ -103,7 +109,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
     try:
         distributed.init_from_env()
         cfg = _load_config(config)
-        tables = _tables(cfg)
+        tables, datasets = _tables(cfg)
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against
             strategies = ("target-only", *strategies)
@@ -112,7 +118,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
-        run_dir = _save(best, cfg, tables, runs, decision)
+        run_dir = _save(best, cfg, tables, datasets, runs, decision)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(table(strategy_rows(results, cfg.train.k),

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from kg import schema
 from kg.errors import StoreError
 from kg.store.base import LoadReport
+from kg.store.datasets import DatasetRecord, check_load, incomplete_message
 from kg.tables import KGTables, make_tables
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,13 @@ CONSTRAINTS = [
     "ON (n.kind)",
     "CREATE INDEX graphrec_interacted_scenario IF NOT EXISTS "
     f"FOR ()-[r:{schema.INTERACTED}]-() ON (r.scenario)",
+    "CREATE CONSTRAINT graphrec_dataset_key IF NOT EXISTS "
+    "FOR (n:GraphrecDataset) REQUIRE n.key IS UNIQUE",
 ]
+
+# one node per loaded data set (kg.store.datasets.DatasetRecord): not part of the knowledge
+# graph, never read as one; `finished` stays null until the load's last write
+DATASET_LABEL = "GraphrecDataset"
 
 
 @dataclass(frozen=True)
@@ -180,14 +187,31 @@ class Neo4jStore:
             if bar is not None:
                 bar.update(len(batch))
 
-    def load(self, tables: KGTables, *, progress: bool = True) -> LoadReport:
+    def load(self, tables: KGTables, *, dataset: DatasetRecord | None = None,
+             merge: bool = False, progress: bool = True) -> LoadReport:
         """Validate ``tables`` and upsert them into Neo4j (see the module docstring).
 
-        Validation runs before the first write: a graph that breaks a rule writes nothing.
+        The verdict is the local store's on the same sequence of loads: the incoming tables
+        and then the stored graph merged with them must pass every rule, and a data set
+        different from the stored one(s) is refused unless ``merge`` (:mod:`kg.store.datasets`).
+        Checks run before the first write: a refused load writes nothing. The load is recorded
+        as started before its first write and finished after its last; a load cut off in
+        between is reported by :meth:`read`, :meth:`datasets` and ``graphrec kg stats``.
+
+        Raises:
+            DataError: the tables, or the graph they would make, break a rule.
+            DatasetConflictError: the data sets would mix.
         """
         tables = tables.validate()
+        record = (dataset or DatasetRecord()).starting(tables)
         t0 = time.perf_counter()
         self.ensure_schema()
+        held = self.datasets()
+        check_load(held, record, merge=merge, shared_ids=self._existing_ids(tables),
+                   where=f"Neo4j at {self.config.uri}")
+        if held or self._has_nodes():
+            self._read_tables().union(tables).validate()
+        self._write_record(record)
         steps = self._load_steps(tables)
         total = sum(len(rows) for _, _, rows, _ in steps)
         seconds: dict[str, float] = {}
@@ -202,8 +226,35 @@ class Neo4jStore:
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
                 target = nodes if kind == "node" else rels
                 target[name] = target.get(name, 0) + len(rows)
+        self._write_record(record.finishing())
         seconds["total"] = time.perf_counter() - t0
         return LoadReport(nodes=nodes, relationships=rels, seconds=seconds)
+
+    def _write_record(self, record: DatasetRecord) -> None:
+        props = {k: v for k, v in record.to_dict().items()}
+        self.run_write(f"MERGE (d:{DATASET_LABEL} {{key: $key}}) SET d = $props, d.key = $key",
+                       key=record.key, props=props)
+
+    def _has_nodes(self) -> bool:
+        return bool(self.run_read("MATCH (n) RETURN 1 AS x LIMIT 1"))
+
+    def _existing_ids(self, tables: KGTables) -> int:
+        """How many of ``tables``' user and item ids already have a node."""
+        n = 0
+        for label, ids in ((schema.USER, tables.users["user_id"]),
+                           (schema.ITEM, tables.items["item_id"])):
+            key = schema.NODE_KEYS[label]
+            for batch in _batches(list(ids), self.config.batch_size * 5):
+                n += self.run_read(f"UNWIND $ids AS id MATCH (n:{label} {{{key}: id}}) "
+                                   "RETURN count(n) AS n", ids=batch)[0]["n"]
+        return n
+
+    def datasets(self) -> list[DatasetRecord]:
+        """The data sets loaded into this database, oldest first; ``finished`` is None for a
+        load that was cut off (or is running)."""
+        rows = self.run_read(f"MATCH (d:{DATASET_LABEL}) RETURN properties(d) AS d "
+                             "ORDER BY d.started")
+        return [DatasetRecord.from_dict(r["d"]) for r in rows]
 
     def _load_steps(self, t: KGTables) -> list[tuple[str, str, list[dict], str]]:
         """(name, query, rows, node|rel) in dependency order."""
@@ -301,7 +352,17 @@ class Neo4jStore:
     # -- read ----------------------------------------------------------------------------------
 
     def read(self, scenarios: Iterable[str] | None = None) -> KGTables:
-        """The graph (or the part touching ``scenarios``) as normalised canonical tables."""
+        """The graph (or the part touching ``scenarios``) as normalised canonical tables.
+
+        Raises:
+            StoreError: a load into this database was cut off (re-run it).
+        """
+        problem = incomplete_message(self.datasets(), f"Neo4j at {self.config.uri}")
+        if problem:
+            raise StoreError(problem)
+        return self._read_tables(scenarios)
+
+    def _read_tables(self, scenarios: Iterable[str] | None = None) -> KGTables:
         p = {"scenarios": None if scenarios is None else sorted(set(scenarios))}
         item_filter = "WHERE $scenarios IS NULL OR i.scenario IN $scenarios"
 

@@ -54,6 +54,33 @@ def test_kg_load_and_stats_local(tmp_path):
         "clothing", "shoes", "cosmetics"}
 
 
+def test_a_second_data_set_needs_a_namespace_or_merge(tmp_path):
+    store = str(tmp_path / "store")
+
+    def load(*extra: str):
+        return runner.invoke(app, ["kg", "load", "synthetic", "--dir", store, "--quiet", *extra])
+
+    assert load("-o", "n_users=40").exit_code == 0
+    assert load("-o", "n_users=40").exit_code == 0  # the same data set again: idempotent
+    refused = load("-o", "n_users=60")
+    assert refused.exit_code == 2
+    assert "already holds synthetic n_users=40" in flat(refused.output)
+    assert "--namespace" in flat(refused.output) and "kg clear" in flat(refused.output)
+    assert load("-o", "n_users=60", "--namespace", "second").exit_code == 0
+    listed = json.loads(runner.invoke(app, ["kg", "datasets", "--dir", store, "--json"]).output)
+    assert [(d["source"], d["namespace"]) for d in listed] == [
+        ("synthetic n_users=40", None), ("synthetic n_users=60", "second")]
+    table = runner.invoke(app, ["kg", "datasets", "--dir", store])
+    assert "synthetic n_users=60" in table.output and "second" in table.output
+    assert runner.invoke(app, ["kg", "clear", "--dir", store], input="n\n").exit_code == 2
+    assert len(json.loads(runner.invoke(app, ["kg", "datasets", "--dir", store,
+                                              "--json"]).output)) == 2
+    cleared = runner.invoke(app, ["kg", "clear", "--dir", store, "--yes"])
+    assert cleared.exit_code == 0 and "synthetic n_users=40" in cleared.output
+    assert "holds no data set" in runner.invoke(app, ["kg", "datasets", "--dir", store]).output
+    assert load("-o", "n_users=60").exit_code == 0
+
+
 def test_bad_input_exits_with_a_clear_message(tmp_path):
     (tmp_path / "a_b").mkdir()
     result = runner.invoke(app, ["kg", "load", "cdrib", str(tmp_path), "--dir",

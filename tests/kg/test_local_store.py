@@ -1,7 +1,11 @@
+import multiprocessing
+import threading
+
 import pytest
 
-from kg.errors import DataError
+from kg.errors import DataError, StoreError
 from kg.store import LocalStore, stats_from_tables
+from kg.store.datasets import DatasetRecord, with_namespace
 from kg.tables import KGTables
 from tests.helpers import assert_same_tables, tiny_tables
 
@@ -42,3 +46,67 @@ def test_scenario_read_and_stats(tmp_path):
     assert stats["relationships"]["HAS_GENDER"] == 2
     store.clear()
     assert store.stats()["totals"]["users"] == 0
+
+
+def _load_namespaced(path: str, namespace: str, barrier) -> None:
+    tables = with_namespace(tiny_tables(), namespace)
+    barrier.wait()
+    LocalStore(path).load(tables, dataset=DatasetRecord(source=namespace, namespace=namespace),
+                          progress=False)
+
+
+def test_concurrent_loads_from_two_processes_both_land(tmp_path):
+    """Writers are serialised by a file lock: no load overwrites another's version."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        path = str(tmp_path / f"s{attempt}")
+        barrier = ctx.Barrier(2)
+        procs = [ctx.Process(target=_load_namespaced, args=(path, ns, barrier))
+                 for ns in ("p", "q")]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+        store = LocalStore(path)
+        assert len(store.read().users) == 10
+        assert {r.namespace for r in store.datasets()} == {"p", "q"}
+
+
+def test_a_second_writer_waits_for_the_lock_or_gives_up(tmp_path, capfd):
+    holder = LocalStore(tmp_path / "s")
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder._writing():
+            entered.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    entered.wait(30)
+    with pytest.raises(StoreError, match="being written by another process"):
+        LocalStore(tmp_path / "s", lock_timeout=0.5).load(tiny_tables(), progress=False)
+    assert "waiting for another load" in capfd.readouterr().err
+    threading.Timer(0.5, release.set).start()
+    LocalStore(tmp_path / "s", lock_timeout=30).load(tiny_tables(), progress=False)
+    thread.join()
+    assert_same_tables(LocalStore(tmp_path / "s").read(), tiny_tables())
+
+
+def test_leftovers_of_a_killed_load_are_recovered(tmp_path):
+    """A crash after the version rename but before the CURRENT switch leaves a newer version
+    that CURRENT does not name, plus a .tmp folder: the next load cleans both and works."""
+    path = tmp_path / "s"
+    store = LocalStore(path)
+    store.load(tiny_tables(), progress=False)
+    live = (path / "CURRENT").read_text()
+    orphan = path / f"v{int(live[1:]) + 1:06d}"
+    orphan.mkdir()
+    (orphan / "items.parquet").write_bytes(b"partial")
+    (path / ".tmp-v000009-12345").mkdir()
+    assert_same_tables(store.read(), tiny_tables())  # still readable
+    store.load(tiny_tables(), progress=False)  # and writable
+    assert_same_tables(store.read(), tiny_tables())
+    assert sorted(p.name for p in path.iterdir() if p.name not in ("CURRENT", ".lock")) == [
+        (path / "CURRENT").read_text()]

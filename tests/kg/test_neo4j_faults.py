@@ -71,8 +71,14 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
         with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
             partial = store.stats()["totals"]["interactions"]
             assert 0 < partial < len(tables.interactions)
+            [record] = store.datasets()  # the cut-off load is on record, and flagged
+            assert record.finished is None and record.started
+            with pytest.raises(StoreError, match="incomplete load of unnamed"):
+                store.read()
             store.load(tables, progress=False)
             assert store.stats() == stats_from_tables(tables)
+            assert [r.complete for r in store.datasets()] == [True]
+            assert store.read().counts() == tables.normalized().counts()
     finally:  # a throwaway instance: no graceful shutdown (the auth test covers stop)
         server.kill(home)
         server.stop(home)
