@@ -14,7 +14,7 @@ import pandas as pd
 
 from kg import schema
 from kg.tables import make_tables
-from loaders.base import Dataset, check_unique, parse_float, parse_int, read_records
+from loaders.base import Dataset, check_unique, parse_float, parse_id, parse_int, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 def _item_pairs(path: Path, what: str) -> tuple[list[int], list[int], list[int]]:
     left, right, lines = [], [], []
     for line, (a, b) in read_records(path, ",", 2):
-        left.append(parse_int(a, path, line, "item id"))
-        right.append(parse_int(b, path, line, f"{what} id"))
+        left.append(parse_id(a, path, line, "item id"))
+        right.append(parse_id(b, path, line, f"{what} id"))
         lines.append(line)
     return left, right, lines
 
@@ -46,8 +46,8 @@ def load_amazon_hin(path: str | Path, scenario: str = "amazon") -> Dataset:
     f = root / "user_item.dat"
     users, items, weights, ts, lines = [], [], [], [], []
     for line, (u, i, r, t) in read_records(f, "\t", 4):
-        users.append(parse_int(u, f, line, "user id"))
-        items.append(parse_int(i, f, line, "item id"))
+        users.append(parse_id(u, f, line, "user id"))
+        items.append(parse_id(i, f, line, "item id"))
         weights.append(parse_float(r, f, line, "rating"))
         ts.append(parse_int(t, f, line, "timestamp"))
         lines.append(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,27 @@ def read_records(path: Path, sep: str | None, n_fields: int, *, header: bool = F
             yield lineno, fields
         if seen == 0:
             raise DataError("file holds no records", source=str(path))
+
+
+def parse_id(value: str, path: Path, line: int, what: str) -> int:
+    """A numeric id: a non-negative integer (the rule of the cdrib, amazon-hin and ml1m
+    formats), or a :class:`DataError` naming file, line and field."""
+    number = parse_int(value, path, line, what)
+    if number < 0:
+        raise DataError(f"{what} must be a non-negative integer, got {value!r}",
+                        source=str(path), line=line)
+    return number
+
+
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def check_token(value: str, path: Path, line: int, what: str) -> str:
+    """A token id (letters and digits only, e.g. an ASIN), or a :class:`DataError`."""
+    if not TOKEN_PATTERN.match(value):
+        raise DataError(f"{what} must be letters and digits only, got {value!r}",
+                        source=str(path), line=line)
+    return value
 
 
 def parse_int(value: str, path: Path, line: int, what: str) -> int:

@@ -6,6 +6,10 @@ below ``C`` (the number of common users, 1 + the largest user id in any valid/te
 pair) are the same person in both domains; ids ``>= C`` are different people per domain. So the
 loader names users ``u<id>`` below C and ``<domain>:u<id>`` from C on; merging by raw id would
 invent about 17,000 false bridges between the domains on the Amazon game/video pair.
+
+Ids are non-negative integers, and every valid/test user must have training interactions in the
+other domain (the definition of a common user); lines that break either rule are refused with
+their file and line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from kg.errors import DataError
 from kg.tables import make_tables
-from loaders.base import Dataset, check_unique, parse_int, read_records
+from loaders.base import Dataset, check_unique, parse_id, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +56,28 @@ def find_pair(path: Path, pair: str | None = None) -> tuple[Path, Path]:
 def _read_pairs(path: Path) -> tuple[list[int], list[int], list[int]]:
     users, items, lines = [], [], []
     for line, (u, i) in read_records(path, "\t", 2):
-        users.append(parse_int(u, path, line, "user id"))
-        items.append(parse_int(i, path, line, "item id"))
+        users.append(parse_id(u, path, line, "user id"))
+        items.append(parse_id(i, path, line, "item id"))
         lines.append(line)
     return users, items, lines
+
+
+def _check_held_out_users(raw: dict) -> None:
+    """Every valid/test user of a domain is a common user: one with training interactions in
+    the *other* domain (that is what CDRIB evaluates, and what C is computed from). A line that
+    breaks it (a typo, an id of another data set) would silently move C and make thousands of
+    users "shared", so it is refused with its file and line."""
+    domains = sorted({d for d, _ in raw})
+    train_users = {d: set(raw[(d, "train")][0]) for d in domains}
+    for (domain, split), (users, _, lines, f) in raw.items():
+        if split == "train":
+            continue
+        other = next(d for d in domains if d != domain)
+        for user, line in zip(users, lines, strict=True):
+            if user not in train_users[other]:
+                raise DataError(f"user {user} of {split}.txt has no training interaction in "
+                                f"{other}; CDRIB held-out users are common users, known from "
+                                "the other domain", source=str(f), line=line)
 
 
 def load_cdrib(path: str | Path, pair: str | None = None) -> Dataset:
@@ -101,6 +123,7 @@ def load_cdrib(path: str | Path, pair: str | None = None) -> Dataset:
             raise DataError(f"user {row.user_id} of {row.split}.txt also has training "
                             "interactions in this domain; CDRIB held-out users must be cold-start",
                             source=row.file, line=int(row.line))
+    _check_held_out_users(raw)
     inter = inter.drop(columns=["line", "file"])
     items = inter[["item_id", "scenario"]].drop_duplicates("item_id")
     scenarios = sorted(inter["scenario"].unique())

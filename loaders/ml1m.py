@@ -16,7 +16,7 @@ import pandas as pd
 
 from kg.errors import DataError
 from kg.tables import make_tables
-from loaders.base import Dataset, parse_float, parse_int, read_records, require_file
+from loaders.base import Dataset, parse_float, parse_id, read_records, require_file
 
 SPLITS = ("meta_training", "warm_up", "user_cold_testing", "item_cold_testing",
           "user_and_item_cold_testing")
@@ -37,7 +37,7 @@ def _names(field: str, limit: int | None = None) -> list[str]:
 def _read_movies(path: Path, max_actors: int) -> tuple[list[str], list[tuple[str, str, str]]]:
     ids, attrs = [], []
     for line, f in read_records(path, "::", 10, max_fields=11, encoding="utf-8"):
-        mid = str(parse_int(f[0], path, line, "movie id"))
+        mid = str(parse_id(f[0], path, line, "movie id"))
         ids.append(mid)
         year = f[2].strip()
         if year.isdigit():
@@ -54,7 +54,7 @@ def _read_movies(path: Path, max_actors: int) -> tuple[list[str], list[tuple[str
 def _read_users(path: Path) -> tuple[list[str], list[tuple[str, str, str]]]:
     ids, attrs = [], []
     for line, f in read_records(path, "::", 5):
-        uid = str(parse_int(f[0], path, line, "user id"))
+        uid = str(parse_id(f[0], path, line, "user id"))
         ids.append(uid)
         attrs += [(uid, "gender", f[1]), (uid, "age", f[2]), (uid, "occupation", f[3])]
     return ids, attrs

@@ -31,7 +31,9 @@ Example mapping (paths are relative to the TOML file; only ``[interactions]`` is
     other = "right"
     relation = "SAME_PRODUCT"       # or ALSO_VIEWED
 
-Errors name the file and line (the header is line 1) and the rule broken.
+Ids are opaque strings: any non-empty text without surrounding spaces or control characters
+(``-5`` and ``007`` are ids like any other, and ``007`` is not ``7``). Errors name the file and
+line (the header is line 1) and the rule broken.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot be parsed: {exc}", source=str(path)) from None
 
 
+ID_KEYS = ("user", "item", "other")
+
+
 def _column(df: pd.DataFrame, section: dict, key: str, path: Path, required: bool = True):
     name = section.get(key)
     if name is None:
@@ -82,6 +87,13 @@ def _column(df: pd.DataFrame, section: dict, key: str, path: Path, required: boo
     if required and empty.any():
         raise DataError(f"column {name!r} is empty", source=str(path),
                         line=int(empty.to_numpy().nonzero()[0][0]) + 2)
+    if key in ID_KEYS:
+        bad = (col != col.str.strip()) | col.str.contains(r"[\x00-\x1f\x7f]", regex=True)
+        if bad.any():
+            pos = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(f"id {col.iloc[pos]!r} in column {name!r} has surrounding spaces or "
+                            "control characters; ids are opaque strings without them",
+                            source=str(path), line=pos + 2)
     return col
 
 

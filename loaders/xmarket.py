@@ -17,7 +17,7 @@ import pandas as pd
 from kg import schema
 from kg.errors import ConfigError, DataError
 from kg.tables import make_tables
-from loaders.base import Dataset, check_unique, parse_float, read_records
+from loaders.base import Dataset, check_token, check_unique, parse_float, read_records
 
 SUFFIX = "_5core.txt"
 
@@ -58,6 +58,8 @@ def load_xmarket(path: str | Path, markets: str | list[str] | None = None,
             except ValueError:
                 raise DataError(f"date must be YYYY-MM-DD, got {d!r}", source=str(f),
                                 line=line) from None
+            check_token(u, f, line, "userId")
+            check_token(i, f, line, "itemId")
             rows.append((f"{market}:{u}", f"{market}:{i}", i, parse_float(r, f, line, "rate"),
                          ts, line))
         if repeats == "error":

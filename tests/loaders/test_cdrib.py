@@ -70,3 +70,21 @@ def test_wrong_encoding_is_reported(tmp_path):
     (tmp_path / "video_game" / "train.txt").write_bytes(b"0\t0\n1\t\xff\xfe\n")
     with pytest.raises(DataError, match=r"train.txt:2: bytes are not valid utf-8"):
         get_loader("cdrib")(tmp_path)
+
+
+def test_a_held_out_id_unknown_in_the_other_domain_is_refused(tmp_path):
+    """One bad valid line must not move C (and so who counts as a shared user)."""
+    root = write_pair(tmp_path)
+    (root / "video_game/valid.txt").write_text("1\t0\n1000000000000\t1\n")
+    with pytest.raises(DataError, match=r"video_game/valid.txt:2: user 1000000000000 of "
+                                        r"valid.txt has no training interaction in game"):
+        get_loader("cdrib")(root)
+
+
+@pytest.mark.parametrize("where", ["game_video/train.txt", "video_game/test.txt"])
+def test_negative_ids_are_refused(tmp_path, where):
+    root = write_pair(tmp_path)
+    path = root / where
+    path.write_text(path.read_text() + "-5\t0\n")
+    with pytest.raises(DataError, match=r"user id must be a non-negative integer, got '-5'"):
+        get_loader("cdrib")(root)

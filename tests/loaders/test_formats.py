@@ -27,6 +27,22 @@ def test_amazon_hin(tmp_path):
         get_loader("amazon-hin")(tmp_path)
 
 
+def test_negative_numeric_ids_are_refused(tmp_path):
+    (tmp_path / "user_item.dat").write_text("1\t10\t5\t100\n-2\t10\t4\t200\n")
+    for name in ("item_brand.dat", "item_category.dat", "item_view.dat"):
+        (tmp_path / name).write_text("10,7\n")
+    with pytest.raises(DataError, match=r"user_item.dat:2: user id must be a non-negative "
+                                        r"integer, got '-2'"):
+        get_loader("amazon-hin")(tmp_path)
+
+
+def test_xmarket_ids_are_letters_and_digits(tmp_path):
+    (tmp_path / "uk_5core.txt").write_text("userId itemId rate date\nA X1 5.0 2018-01-01\n"
+                                           "-5 X1 4.0 2018-01-02\n")
+    with pytest.raises(DataError, match=r"uk_5core.txt:3: userId must be letters and digits"):
+        get_loader("xmarket")(tmp_path)
+
+
 def test_xmarket_links_the_same_product_across_markets(tmp_path):
     (tmp_path / "uk_5core.txt").write_text(
         "userId itemId rate date\nA X1 5.0 2018-01-01\nB X1 4.0 2018-01-02\nA X2 1.0 2018-01-03\n"
@@ -98,6 +114,13 @@ def test_tabular_maps_columns_and_reports_lines(tmp_path):
     missing = "user,iid,market,stars,split\nu1,i1,uk,5,train\n"
     with pytest.raises(DataError, match=r"column 'uid' \(mapped as 'user'\) not found"):
         get_loader("tabular")(write_tabular(tmp_path, missing))
+    opaque = "uid,iid,market,stars,split\n-5,i1,uk,5,train\n007,i1,uk,4,train\n"
+    assert set(get_loader("tabular")(write_tabular(tmp_path, opaque)).tables.users["user_id"]) \
+        == {"-5", "007"}  # ids are opaque strings
+    padded = "uid,iid,market,stars,split\nu1,i1,uk,5,train\nu2 ,i1,uk,4,train\n"
+    with pytest.raises(DataError, match=r"ratings.csv:3: id 'u2 ' in column 'uid' has "
+                                        r"surrounding spaces"):
+        get_loader("tabular")(write_tabular(tmp_path, padded))
     (tmp_path / "map.toml").write_text('[interactions]\npath = "ratings.csv"\ncolour = "x"\n')
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['colour'\]"):
         get_loader("tabular")(tmp_path / "map.toml")
