@@ -3,7 +3,8 @@
 - :class:`ConfigError`: an unknown or ill-typed setting, option or name;
 - :class:`DataError` (and :class:`SchemaError`): input data breaks a rule (file, line, rule);
 - :class:`StoreError`: Neo4j or the local store cannot be reached, read or written;
-- :class:`TrainingError` (and :class:`NonFiniteLossError`): training or evaluation cannot go on.
+- :class:`TrainingError` (and :class:`NonFiniteLossError`): training or evaluation cannot go on;
+- :class:`RunError` (a :class:`ConfigError`): a run directory is incomplete, corrupt or altered.
 
 The first three are defined in :mod:`kg.errors`, which the ``kg`` and ``loaders`` layers raise
 below graphrec; they are the same classes here, so ``except graphrec.GraphRecError`` catches
@@ -23,5 +24,10 @@ class NonFiniteLossError(TrainingError):
     """The loss became NaN or infinite; the message names the epoch and the learning rate."""
 
 
-__all__ = ["ConfigError", "DataError", "GraphRecError", "NonFiniteLossError", "SchemaError",
-           "StoreError", "TrainingError"]
+class RunError(ConfigError):
+    """A run directory is incomplete, corrupt or was changed after it was written; the message
+    names the file."""
+
+
+__all__ = ["ConfigError", "DataError", "GraphRecError", "NonFiniteLossError", "RunError",
+           "SchemaError", "StoreError", "TrainingError"]

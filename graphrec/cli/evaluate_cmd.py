@@ -38,18 +38,23 @@ def evaluate(
 ) -> None:
     """Score a run on a held-out split: Recall/NDCG/HR@K, MRR, coverage (full protocol) and
     95% bootstrap intervals, per subset (warm, cold-start users, cold-start items, both)."""
+    from graphrec.errors import RunError
     from graphrec.evaluation import Protocol
     from graphrec.serving import Recommender
+    from graphrec.serving.run_dir import read_run_json
     from graphrec.strategies import decision_rows
     
     try:
         rec = Recommender.load(run_dir)
-        target = scenario or json.loads((run_dir / "config.json").read_text())["target"]
+        target = scenario or read_run_json(run_dir, "config.json").get("target")
+        if not isinstance(target, str):
+            raise RunError(f"{run_dir / 'config.json'} names no target scenario; pass "
+                           "--scenario")
         chosen = Protocol(protocol, negatives=negatives, seed=seed)
         result = rec.evaluate(target, split, tuple(k or (10, 20)),
                               tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
         decision_file = run_dir / "decision.json"
-        decision = json.loads(decision_file.read_text()) if decision_file.is_file() else None
+        decision = read_run_json(run_dir, "decision.json") if decision_file.is_file() else None
     except GraphRecError as exc:
         fail(str(exc))
     if as_json:

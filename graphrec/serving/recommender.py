@@ -20,7 +20,7 @@ from torch import Tensor
 
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.data.pairs import known_users
-from graphrec.errors import DataError
+from graphrec.errors import ConfigError, DataError, RunError
 from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
@@ -69,11 +69,15 @@ class Recommender:
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
                                   spec.get("co_interactions", 0), spec.get("co_support", 1))
         kwargs = dict(spec["kwargs"])
-        if "edge_types" in kwargs:
-            kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
-        model = get_model(spec["name"])({t: data[t].num_nodes for t in data.node_types},
-                                        **kwargs)
-        model.load_state_dict(state)
+        try:
+            if "edge_types" in kwargs:
+                kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
+            model = get_model(spec["name"])({t: data[t].num_nodes for t in data.node_types},
+                                            **kwargs)
+            model.load_state_dict(state)
+        except (TypeError, ValueError, KeyError, RuntimeError, ConfigError) as exc:
+            raise RunError(f"{Path(run_dir) / 'model.json'}: the model it describes cannot be "
+                           f"built with {Path(run_dir) / 'weights.pt'} ({exc})") from None
         known = spec.get("known_scenarios")
         graph = model.prepare_graph(data, None if not known else {
             schema.PYG_USER: known_users(tables, index, known)})

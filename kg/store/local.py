@@ -23,6 +23,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -75,7 +76,11 @@ class LocalStore:
         pointer = self.path / CURRENT
         if not pointer.is_file():
             return None
-        live = self.path / pointer.read_text().strip()
+        name = pointer.read_text().strip()
+        if not re.fullmatch(r"v\d{6}", name):
+            raise StoreError(f"{pointer} holds {name[:80]!r}, not a version name (v000001); "
+                             "the store is damaged (run `graphrec kg clear` and load again)")
+        live = self.path / name
         if not live.is_dir():
             raise StoreError(f"{pointer} names {live.name}, which is missing; the store is "
                              "damaged (run `graphrec kg clear` and load again)")
