@@ -16,7 +16,14 @@ import pandas as pd
 
 from kg.errors import DataError
 from kg.tables import make_tables
-from loaders.base import Dataset, parse_float, parse_id, read_records, require_file
+from loaders.base import (
+    Dataset,
+    check_unique,
+    parse_float,
+    parse_id,
+    read_records,
+    require_file,
+)
 
 SPLITS = ("meta_training", "warm_up", "user_cold_testing", "item_cold_testing",
           "user_and_item_cold_testing")
@@ -35,10 +42,11 @@ def _names(field: str, limit: int | None = None) -> list[str]:
 
 
 def _read_movies(path: Path, max_actors: int) -> tuple[list[str], list[tuple[str, str, str]]]:
-    ids, attrs = [], []
+    ids, attrs, lines = [], [], []
     for line, f in read_records(path, "::", 10, max_fields=11, encoding="utf-8"):
         mid = str(parse_id(f[0], path, line, "movie id"))
         ids.append(mid)
+        lines.append(line)
         year = f[2].strip()
         if year.isdigit():
             attrs.append((mid, "year", year))
@@ -48,15 +56,21 @@ def _read_movies(path: Path, max_actors: int) -> tuple[list[str], list[tuple[str
         for kind, field, limit in (("genre", f[5], None), ("director", f[6], None),
                                    ("writer", f[7], None), ("actor", f[8], max_actors)):
             attrs.extend((mid, kind, v) for v in _names(field, limit))
+    check_unique(ids, lines, path, "movie id")
     return ids, attrs
 
 
 def _read_users(path: Path) -> tuple[list[str], list[tuple[str, str, str]]]:
-    ids, attrs = [], []
+    ids, attrs, lines = [], [], []
     for line, f in read_records(path, "::", 5):
         uid = str(parse_id(f[0], path, line, "user id"))
         ids.append(uid)
-        attrs += [(uid, "gender", f[1]), (uid, "age", f[2]), (uid, "occupation", f[3])]
+        lines.append(line)
+        for kind, value in (("gender", f[1]), ("age", f[2]), ("occupation", f[3])):
+            if not value.strip():
+                raise DataError(f"{kind} of user {uid} is empty", source=str(path), line=line)
+            attrs.append((uid, kind, value))
+    check_unique(ids, lines, path, "user id")
     return ids, attrs
 
 
@@ -107,6 +121,16 @@ def load_ml1m(path: str | Path, max_actors: int = 5, user_attributes: bool = Tru
         row = inter[dup].iloc[0]
         raise DataError(f"rating ({row.user_id}, {row.item_id}) appears twice (second in split "
                         f"{row.split})", source=str(root / f"{row.split}.json"))
+    for column, known, file, what in (("user_id", {"u" + u for u in user_ids}, "users.dat",
+                                       "user"),
+                                      ("item_id", {"m" + m for m in movie_ids},
+                                       "movies_extrainfos.dat", "movie")):
+        unknown = ~inter[column].isin(known)
+        if unknown.any():
+            row = inter[unknown].iloc[0]
+            raise DataError(f"{what} {row[column][1:]} (rated in split {row.split}) is not in "
+                            f"{file} ({int(unknown.sum())} ratings in all)",
+                            source=str(root / f"{row.split}.json"))
     items = pd.DataFrame({"item_id": ["m" + m for m in movie_ids], "scenario": SCENARIO})
     attrs = pd.DataFrame(movie_attrs, columns=["item_id", "kind", "value"])
     attrs["item_id"] = "m" + attrs["item_id"]

@@ -56,16 +56,29 @@ _SECTIONS = {
 }
 
 
+def _check_text(path: Path) -> None:
+    """UTF-8 text without NUL bytes, or a :class:`DataError` naming the first bad line."""
+    with open(path, "rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            if b"\x00" in raw:
+                raise DataError("binary data (a NUL byte); expected UTF-8 text",
+                                source=str(path), line=line)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"bytes are not valid UTF-8 ({exc.reason} at byte "
+                                f"{exc.start} of the line); re-encode the file",
+                                source=str(path), line=line) from None
+
+
 def _read_frame(path: Path) -> pd.DataFrame:
     require_file(path)
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path).astype(str)
         sep = "\t" if path.suffix in (".tsv", ".tab") else ","
+        _check_text(path)
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"bytes are not valid UTF-8 ({exc.reason}); re-encode the file",
-                        source=str(path)) from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataError(f"cannot be parsed: {exc}", source=str(path)) from None
 

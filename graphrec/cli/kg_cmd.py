@@ -11,7 +11,7 @@ import typer
 
 from graphrec.cli.connection import open_neo4j, open_store, pseudonym_key
 from graphrec.cli.output import bridge_rows, console, fail, table
-from kg.cookbook import cookbook, get_query
+from kg.cookbook import cookbook, get_query, unknown_references
 from kg.errors import ConfigError, GraphRecError
 from kg.privacy import KEY_ENV, PrivacyConfig
 from kg.store.datasets import DatasetRecord, check_namespace, incomplete_message, with_namespace
@@ -187,14 +187,17 @@ def query(
         return
     try:
         q = get_query(name)
-        params = q.bind(parse_pairs(param, "--param"))
-        if show:
+        if show:  # the text needs no parameter values
             typer.echo(q.text)
             return
+        params = q.bind(parse_pairs(param, "--param"))
         with open_neo4j() as st:
             rows = st.run_read(q.text, **params)
+            problem = None if rows else unknown_references(st.run_read, params)
     except GraphRecError as exc:
         fail(str(exc))
+    if problem:
+        fail(problem)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
     elif rows:

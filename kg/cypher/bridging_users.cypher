@@ -1,7 +1,7 @@
 // Users who bridge two scenarios: they interacted in both (the paths transfer travels on).
 // @param scenario_a str
 // @param scenario_b str
-// @param limit int 10
+// @param limit int 10 1..10000
 MATCH (u:User)-[:INTERACTED]->(i:Item)
 WHERE i.scenario IN [$scenario_a, $scenario_b]
 WITH u,

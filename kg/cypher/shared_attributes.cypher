@@ -2,7 +2,7 @@
 // @param scenario_a str
 // @param scenario_b str
 // @param kind str null
-// @param limit int 10
+// @param limit int 10 1..10000
 MATCH (a:Attribute)<--(i:Item)
 WHERE i.scenario IN [$scenario_a, $scenario_b] AND ($kind IS NULL OR a.kind = $kind)
 WITH a,

@@ -2,8 +2,8 @@
 // the vector index written by `graphrec export RUN_DIR --to neo4j`.
 // @param item str
 // @param scenario str
-// @param k int 10
-// @param candidates int 200
+// @param k int 10 1..10000
+// @param candidates int 200 1..100000
 MATCH (q:Item {item_id: $item})
 CALL db.index.vector.queryNodes('graphrec_item_embedding', $candidates, q.embedding)
 YIELD node, score

@@ -41,14 +41,15 @@ def stats_from_tables(tables: KGTables) -> dict:
             rels[key] = rels.get(key, 0) + int(n)
     for rel, n in t.item_links.groupby("relation").size().items():
         rels[str(rel)] = int(n)
-    per_scenario = {}
-    for name in sorted(t.scenarios["scenario"]):
-        inter = t.interactions[t.interactions["scenario"] == name]
-        per_scenario[name] = {
-            "items": int((t.items["scenario"] == name).sum()),
-            "users": int(inter["user_id"].nunique()),
-            "interactions": len(inter),
-        }
+    # one group-by per table (not one mask per scenario: 30,000 scenarios stay fast)
+    items_per = t.items.groupby("scenario").size()
+    grouped = t.interactions.groupby("scenario")
+    users_per, inter_per = grouped["user_id"].nunique(), grouped.size()
+    per_scenario = {
+        name: {"items": int(items_per.get(name, 0)), "users": int(users_per.get(name, 0)),
+               "interactions": int(inter_per.get(name, 0))}
+        for name in sorted(t.scenarios["scenario"])
+    }
     nodes = {schema.USER: len(t.users), schema.ITEM: len(t.items),
              schema.SCENARIO: len(t.scenarios), schema.ATTRIBUTE: len(attr_keys)}
     return {

@@ -105,6 +105,14 @@ def test_kg_load_stats_and_query_on_neo4j(neo4j_store, monkeypatch):
         k: v["interactions"] for k, v in stats["scenarios"].items()}
     result = runner.invoke(app, ["kg", "query", "bridging_users", "-p", "scenario_a=clothing"])
     assert result.exit_code == 2 and "needs parameter 'scenario_b'" in flat(result.output)
+    result = runner.invoke(app, ["kg", "query", "bridging_users", "-p", "scenario_a=clothing",
+                                 "-p", "scenario_b=garden"])
+    assert result.exit_code == 2 and "unknown scenario 'garden' (scenario_b); scenarios are " \
+        "['clothing', 'cosmetics', 'shoes']" in flat(result.output)
+    result = runner.invoke(app, ["kg", "query", "item_neighbourhood", "-p", "item=nope:1"])
+    assert result.exit_code == 2 and "unknown item id 'nope:1'" in flat(result.output)
+    result = runner.invoke(app, ["kg", "query", "shortest_path", "--show"])
+    assert result.exit_code == 0 and "MATCH" in result.output and "$user" in result.output
 
 
 def test_version_option_and_command_print_the_package_version():

@@ -110,3 +110,26 @@ def test_leftovers_of_a_killed_load_are_recovered(tmp_path):
     assert_same_tables(store.read(), tiny_tables())
     assert sorted(p.name for p in path.iterdir() if p.name not in ("CURRENT", ".lock")) == [
         (path / "CURRENT").read_text()]
+
+
+def test_stats_per_scenario_match_a_direct_count_on_many_scenarios():
+    """Per-scenario counts come from group-bys; check them against a direct count."""
+    import pandas as pd
+
+    from kg.tables import make_tables
+
+    n = 3000
+    scen = [f"s{k}" for k in range(n)]
+    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(n)], "scenario": scen})
+    inter = pd.DataFrame({"user_id": [f"u{k % 7}" for k in range(2 * n)],
+                          "item_id": [f"i{k % n}" for k in range(2 * n)],
+                          "scenario": [scen[k % n] for k in range(2 * n)]})
+    t = make_tables(scenarios=pd.DataFrame({"scenario": scen + ["empty"]}),
+                    users=pd.DataFrame({"user_id": [f"u{k}" for k in range(7)]}),
+                    items=items, interactions=inter).validate()
+    per = stats_from_tables(t)["scenarios"]
+    assert per["empty"] == {"items": 0, "users": 0, "interactions": 0}
+    for name in ("s0", "s1234", f"s{n - 1}"):
+        rows = t.interactions[t.interactions["scenario"] == name]
+        assert per[name] == {"items": 1, "users": rows["user_id"].nunique(),
+                             "interactions": len(rows)}

@@ -94,6 +94,11 @@ def test_cookbook_parameters_are_checked():
     with pytest.raises(ConfigError, match="no parameter"):
         q.bind({"scenario_a": "a", "scenario_b": "b", "lmit": "3"})
     assert q.bind({"scenario_a": "a", "scenario_b": "b", "limit": "3"})["limit"] == 3
+    for huge in ("99999999999999999999999", "0", "-3"):
+        with pytest.raises(ConfigError, match="must be between 1 and 10000"):
+            q.bind({"scenario_a": "a", "scenario_b": "b", "limit": huge})
+    with pytest.raises(ConfigError, match="must be int"):
+        q.bind({"scenario_a": "a", "scenario_b": "b", "limit": "1e999"})
 
 
 def test_routing_uri_reads_and_writes_through_the_routing_table(neo4j_store):

@@ -83,6 +83,18 @@ def test_ml1m(tmp_path):
     assert ds.info["repeats_collapsed"] == 1
     row = t.interactions.set_index(["user_id", "item_id"]).loc[("u1", "m1")]
     assert row["weight"] == 4.0 and row["split"] == "meta_training"
+    good_users = (tmp_path / "users.dat").read_text()
+    (tmp_path / "users.dat").write_text(good_users + "2::F::1::10::48067\n")
+    with pytest.raises(DataError, match=r"users.dat:3: duplicate user id '2' \(first seen on "
+                                        r"line 2\)"):
+        get_loader("ml1m")(tmp_path)
+    (tmp_path / "users.dat").write_text("1::F::1::10::48067\n2::::56::16::70072\n")
+    with pytest.raises(DataError, match=r"users.dat:2: gender of user 2 is empty"):
+        get_loader("ml1m")(tmp_path)
+    (tmp_path / "users.dat").write_text("1::F::1::10::48067\n")
+    with pytest.raises(DataError, match=r"warm_up.json: user 2 \(rated in split warm_up\) is "
+                                        r"not in users.dat"):
+        get_loader("ml1m")(tmp_path)
     assert set(t.user_attributes["kind"]) == {"gender", "age", "occupation"}
     (tmp_path / "warm_up_y.json").write_text(json.dumps({"2": [2, 3]}))
     with pytest.raises(DataError, match="1 movies but 2 ratings"):
@@ -121,6 +133,13 @@ def test_tabular_maps_columns_and_reports_lines(tmp_path):
     with pytest.raises(DataError, match=r"ratings.csv:3: id 'u2 ' in column 'uid' has "
                                         r"surrounding spaces"):
         get_loader("tabular")(write_tabular(tmp_path, padded))
+    latin1 = "uid,iid,market,stars,split\nu1,i1,uk,5,train\nu\xe9,i1,uk,4,train\n"
+    (tmp_path / "ratings.csv").write_bytes(latin1.encode("latin-1"))
+    with pytest.raises(DataError, match=r"ratings.csv:3: bytes are not valid UTF-8"):
+        get_loader("tabular")(tmp_path / "map.toml")
+    (tmp_path / "ratings.csv").write_bytes(b"uid,iid,market,stars,split\nu1,i1,uk,5,t\x00\n")
+    with pytest.raises(DataError, match=r"ratings.csv:2: binary data"):
+        get_loader("tabular")(tmp_path / "map.toml")
     (tmp_path / "map.toml").write_text('[interactions]\npath = "ratings.csv"\ncolour = "x"\n')
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['colour'\]"):
         get_loader("tabular")(tmp_path / "map.toml")
