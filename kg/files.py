@@ -19,6 +19,8 @@ def atomic_write(path: str | Path, content: str | bytes | Callable[[Path], None]
         ``path``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

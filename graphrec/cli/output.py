@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -65,3 +66,19 @@ def bridge_rows(reports: list) -> list[dict]:
              "top bridge attributes": ", ".join(k for k, _ in r.bridge_attributes[:2])}
             for r in reports]
 
+
+
+def check_output(out: Path, *inputs: Path) -> Path:
+    """``out`` when a file may be written there: a ConfigError for an empty path, an existing
+    folder, or one of the ``inputs`` (which it would overwrite)."""
+    from kg.errors import ConfigError
+
+    if not str(out).strip() or str(out) in (".", ".."):
+        raise ConfigError("--out needs a file path, got an empty one")
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file path inside it")
+    for source in inputs:
+        if source.exists() and out.exists() and out.resolve() == source.resolve():
+            raise ConfigError(f"--out {out} is the input file {source}; it would be "
+                              "overwritten, choose another path")
+    return out

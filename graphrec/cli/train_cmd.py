@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,7 +12,7 @@ import pandas as pd
 import typer
 
 from graphrec.cli.connection import graphrec_home, open_store, pseudonym_key
-from graphrec.cli.output import console, fail, strategy_rows, table
+from graphrec.cli.output import check_output, console, err_console, fail, strategy_rows, table
 from kg.errors import ConfigError, DataError, GraphRecError
 from kg.files import atomic_write
 from kg.privacy import KEY_ENV, pseudonym, resolve_key
@@ -162,9 +163,10 @@ def embed(
     out: Annotated[Path, typer.Option("--out", help="Output Parquet file.")],
 ) -> None:
     """Embeddings for brand-new items from their attributes, without retraining."""
-    from graphrec.serving import Recommender
+    from graphrec.serving import Recommender, UnknownAttributeWarning
 
     try:
+        check_output(out, items)
         rec = Recommender.load(run_dir)
         if not items.is_file():
             raise DataError("file not found", source=str(items))
@@ -176,9 +178,13 @@ def embed(
         kinds = [c for c in df.columns if c != "item_id"]
         attrs = [{k: [v for v in str(row[k]).split("|") if v] for k in kinds}
                  for _, row in df.iterrows()]
-        emb = rec.embed_new_items(attrs, scenario)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnknownAttributeWarning)
+            emb = rec.embed_new_items(attrs, scenario)
     except GraphRecError as exc:
         fail(str(exc))
+    for warning in caught:
+        err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
     result = pd.DataFrame({"item_id": df["item_id"], "scenario": scenario,
                            "embedding": list(emb.numpy())})
     atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))

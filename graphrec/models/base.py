@@ -234,7 +234,7 @@ class GraphModel(nn.Module):
         for node_type, pairs in by_type.items():
             et = (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
                   else schema.item_attribute_edge(node_type))
-            new = torch.tensor(pairs, dtype=torch.long).T
+            new = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t()
             old = data[et].edge_index if et in data.edge_types else new[:, :0]
             data[et].edge_index = torch.cat([old, new], 1)
             data[schema.reverse_edge(et)].edge_index = data[et].edge_index.flip(0)

@@ -11,6 +11,7 @@ All calls take batches and are vectorised; unknown ids and scenarios raise
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +30,10 @@ from graphrec.serving.run_dir import load_run_files
 from kg import schema
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
+
+
+class UnknownAttributeWarning(UserWarning):
+    """Attribute values of new items that the graph has no node for were left out."""
 
 
 class Recommender:
@@ -178,7 +183,8 @@ class Recommender:
 
         Args:
             attributes: per item, kind -> values, e.g. ``{"brand": ["acme"]}``. Unknown kinds
-                raise; unknown values of a known kind are ignored (they have no node yet).
+                raise; unknown values of a known kind have no node yet and are left out, with
+                one :class:`UnknownAttributeWarning` saying how many.
             scenario: the scenario the new items belong to (adds the scenario node's message).
 
         Returns:
@@ -187,6 +193,7 @@ class Recommender:
         kinds = sorted(set(self.tables.item_attributes["kind"]))
         lookups = {t: self.index.lookup(t) for t in kinds}
         neighbours = []
+        dropped: dict[str, int] = {}
         for row, attrs in enumerate(attributes):
             entry: dict[str, list[int]] = {}
             for kind, values in attrs.items():
@@ -195,7 +202,17 @@ class Recommender:
                                     f"attribute kinds are {kinds}")
                 values = [values] if isinstance(values, str) else values
                 entry[kind] = [lookups[kind][v] for v in values if v in lookups[kind]]
+                for v in values:
+                    if v not in lookups[kind]:
+                        dropped.setdefault(f"{kind}={v}", 0)
+                        dropped[f"{kind}={v}"] += 1
             if scenario is not None:
                 entry[schema.PYG_SCENARIO] = [int(self.index.index("scenario", [scenario])[0])]
             neighbours.append(entry)
+        if dropped:
+            shown = ", ".join(sorted(dropped)[:5]) + (" ..." if len(dropped) > 5 else "")
+            warnings.warn(f"{sum(dropped.values())} attribute value(s) of the new items are not "
+                          f"in the graph and were left out ({len(dropped)} distinct: {shown}); "
+                          "items with no known value are embedded from their scenario alone",
+                          UnknownAttributeWarning, stacklevel=2)
         return self.model.embed_new_items(self.graph, neighbours)

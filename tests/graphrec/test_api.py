@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
-from graphrec.serving import Recommender
+from graphrec.serving import Recommender, UnknownAttributeWarning
 from kg.errors import ConfigError, DataError
 
 
@@ -56,6 +56,8 @@ def test_new_item_from_attributes_matches_an_in_graph_cold_item(run_dir):
     assert torch.nn.functional.cosine_similarity(new, known).item() > 0.98
     with pytest.raises(DataError, match="unknown attribute kind 'colour'"):
         rec.embed_new_items([{"colour": ["red"]}])
+    with pytest.warns(UnknownAttributeWarning, match=r"2 attribute value\(s\).*2 distinct"):
+        rec.embed_new_items([{"brand": ["brandXYZ", "brandABC"]}], "cosmetics")
 
 
 def test_unknown_ids_and_incomplete_runs(run_dir, tmp_path):
@@ -107,3 +109,30 @@ def test_train_with_a_split_section_saves_the_resplit_graph(tmp_path):
                                       str(tmp_path / "runs"), "--quiet"])
     assert result.exit_code == 2 and "unknown key(s) ['fractoin'] in [split]" in " ".join(
         result.output.split())
+
+
+def test_embed_cli_writes_parquet_and_refuses_bad_output_paths(run_dir, tmp_path):
+    items = tmp_path / "new.csv"
+    attrs = Recommender.load(run_dir).tables.item_attributes
+    known = attrs.loc[attrs["kind"] == "brand", "value"].iloc[0]
+    items.write_text(f"item_id,brand\nnew1,{known}\nnew2,brandXYZ\n")
+    runner = CliRunner()
+
+    def embed(out: str):
+        return runner.invoke(app, ["embed", run_dir, "--items", str(items), "-s", "cosmetics",
+                                   "--out", out])
+
+    ok = embed(str(tmp_path / "e.parquet"))
+    assert ok.exit_code == 0, ok.output
+    assert "warning: 1 attribute value(s) of the new items are not in the graph" in " ".join(
+        ok.output.split()) and "brand=brandXYZ" in ok.output
+    import pandas as pd
+    assert list(pd.read_parquet(tmp_path / "e.parquet")["item_id"]) == ["new1", "new2"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for out, words in ((str(folder), "is a folder"), ("", "needs a file path"),
+                       (str(items), "is the input file")):
+        result = embed(out)
+        assert result.exit_code == 2 and words in result.output, (out, result.output)
+    assert items.read_text().startswith("item_id,brand")  # the input is intact
+    assert not list(tmp_path.glob(".*tmp")) and not list(folder.iterdir())
