@@ -6,17 +6,25 @@ All state of one instance lives under its *home* folder::
 
     <home>/build/server/     compiled main + classpath.txt (Maven output)
     <home>/build/shell/      cypher-shell classpath (Maven output)
-    <home>/data/             the Neo4j store (survives restarts)
+    <home>/data/             the Neo4j store (survives restarts; mode 0700)
+    <home>/store.json        the store's authentication mode, fixed at its first start
     <home>/server.json       uri, pid, port, auth flag of the running instance (no secrets)
     <home>/server.log        the server's stdout/stderr
+    <home>/.start.lock       held (flock) while a start or stop is in progress
 
 :func:`start` is idempotent (a second call finds the running server and returns it) and waits
-until Bolt answers; :func:`stop` shuts the DBMS down cleanly (SIGTERM, then SIGKILL after a
-grace period). Several instances may run side by side with different homes and ports.
+until Bolt answers; two starts at once are serialised by a lock, so the second one finds the
+server the first one started. :func:`stop` shuts the DBMS down cleanly (SIGTERM, then SIGKILL
+after a grace period), and signals a pid only after checking that it is this home's JVM (its
+command line names the main class and this home's data folder), so a stale ``server.json``
+never kills an unrelated process. A store first started with authentication is not served
+without it unless the caller says so (``allow_no_auth``). Several instances may run side by side
+with different homes and ports.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -25,6 +33,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,6 +92,43 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _command_line(pid: int) -> str:
+    """The command line of ``pid`` ('' when it cannot be read)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        pass
+    try:  # no /proc (macOS): ask ps
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _ours(state: ServerState) -> bool:
+    """Whether ``state.pid`` is alive and is the JVM this home started (not a reused pid)."""
+    if not _alive(state.pid):
+        return False
+    if state.pid in _CHILDREN:
+        return True
+    cmd = _command_line(state.pid)
+    return MAIN_CLASS in cmd and str(Path(state.home) / "data") in cmd
+
+
+@contextmanager
+def _home_lock(home: Path) -> Iterator[None]:
+    """Serialise starts and stops of one home (an OS file lock, released on exit or crash)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".start.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -128,7 +175,7 @@ def status(home: str | Path) -> dict:
     state = read_state(home)
     if state is None:
         return {"running": False, "bolt": False, "home": str(home)}
-    running = _alive(state.pid)
+    running = _ours(state)
     return {**asdict(state), "running": running, "bolt": running and _port_open(state.port)}
 
 
@@ -164,7 +211,8 @@ def _wait_for_bolt(proc: subprocess.Popen, port: int, log: Path, timeout: float,
 
 
 def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = None,
-          heap: str = "1g", timeout: float = 180.0, java: str | None = None) -> ServerState:
+          heap: str = "1g", timeout: float = 180.0, java: str | None = None,
+          allow_no_auth: bool = False) -> ServerState:
     """Start the local Neo4j under ``home`` unless it already runs; return its state.
 
     Args:
@@ -175,13 +223,37 @@ def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = 
         heap: JVM ``-Xmx``.
         timeout: seconds to wait for Bolt to answer.
         java: the ``java`` executable (default: ``$JAVA_HOME/bin/java`` or ``java`` on PATH).
+        allow_no_auth: serve a store that was created with authentication without it.
 
     Raises:
-        StoreError: the port is taken by another process, Maven or Java are missing, or the
-            server did not come up (the message carries the end of its log).
+        StoreError: the port is taken by another process, Maven or Java are missing, the
+            store needs authentication and no password was given, or the server did not come
+            up (the message carries the end of its log).
     """
     home = Path(home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    with _home_lock(home):
+        return _start(home, port, password, heap, timeout, java, allow_no_auth)
+
+
+def _check_auth_mode(home: Path, password: str | None, allow_no_auth: bool) -> None:
+    """Keep the store's authentication mode: refuse to serve an authenticated store openly."""
+    mode_file = home / "store.json"
+    created_with_auth = False
+    if mode_file.is_file():
+        try:
+            created_with_auth = bool(json.loads(mode_file.read_text()).get("auth"))
+        except (ValueError, AttributeError):
+            created_with_auth = True  # unreadable: assume the safer mode
+    if created_with_auth and not password and not allow_no_auth:
+        raise StoreError(f"the Neo4j store in {home / 'data'} was created with authentication; "
+                         "start it with --auth (password in NEO4J_PASSWORD), or with --no-auth "
+                         "to serve it without authentication on purpose")
+    atomic_write(mode_file, json.dumps({"auth": bool(password) or (created_with_auth
+                                                                   and not allow_no_auth)}))
+
+
+def _start(home: Path, port: int, password: str | None, heap: str, timeout: float,
+           java: str | None, allow_no_auth: bool) -> ServerState:
     current = status(home)
     if current["running"]:
         if current["bolt"]:
@@ -192,6 +264,10 @@ def start(home: str | Path, port: int = DEFAULT_PORT, *, password: str | None = 
     if _port_open(port):
         raise StoreError(f"port {port} is already in use by another process; choose another "
                          "with --port, or point NEO4J_URI at the server that holds it")
+    _check_auth_mode(home, password, allow_no_auth)
+    data = home / "data"
+    data.mkdir(mode=0o700, exist_ok=True)
+    data.chmod(0o700)  # the store's files are the graph itself: owner only
     classpath = _maven_classpath("server", home)
     java = java or (str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
                     if os.environ.get("JAVA_HOME") else shutil.which("java"))
@@ -244,21 +320,25 @@ def _terminate(pid: int, grace: float) -> bool:
 def stop(home: str | Path, grace: float = 60.0) -> bool:
     """Stop the instance under ``home``. Returns False when none was running."""
     home = Path(home).resolve()
-    state = read_state(home)
-    if state is None:
-        return False
-    was_running = _alive(state.pid)
-    if was_running and not _terminate(state.pid, grace):
-        logger.warning("Neo4j (pid %d) did not stop within %.0fs and was killed", state.pid,
-                       grace)
-    _state_file(home).unlink(missing_ok=True)
-    return was_running
+    with _home_lock(home):
+        state = read_state(home)
+        if state is None:
+            return False
+        was_running = _ours(state)
+        if not was_running and _alive(state.pid):
+            logger.warning("server.json names pid %d, which is not this home's Neo4j (a stale "
+                           "record); not signalling it", state.pid)
+        if was_running and not _terminate(state.pid, grace):
+            logger.warning("Neo4j (pid %d) did not stop within %.0fs and was killed",
+                           state.pid, grace)
+        _state_file(home).unlink(missing_ok=True)
+        return was_running
 
 
 def kill(home: str | Path) -> None:
     """SIGKILL the instance under ``home`` (a crash, for fault-injection tests)."""
     state = read_state(home)
-    if state is not None and _alive(state.pid):
+    if state is not None and _ours(state):
         os.kill(state.pid, signal.SIGKILL)
         while _alive(state.pid):
             time.sleep(0.05)

@@ -21,9 +21,10 @@ app = typer.Typer(help="Start, stop and use the project's local Neo4j 5.26 serve
 @app.command()
 def start(
     port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.")] = server.DEFAULT_PORT,
-    auth: Annotated[bool, typer.Option(
-        help="Enable authentication; the password of user neo4j is taken from NEO4J_PASSWORD."
-    )] = False,
+    auth: Annotated[bool | None, typer.Option(
+        help="Enable authentication; the password of user neo4j is taken from NEO4J_PASSWORD. "
+             "A store created with --auth is only served without it given --no-auth.",
+        show_default=False)] = None,
     heap: Annotated[str, typer.Option(help="JVM maximum heap (-Xmx).")] = "1g",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180.0,
 ) -> None:
@@ -35,7 +36,8 @@ def start(
         if not password:
             fail("--auth needs the password in the environment variable NEO4J_PASSWORD")
     try:
-        state = server.start(neo4j_home(), port, password=password, heap=heap, timeout=timeout)
+        state = server.start(neo4j_home(), port, password=password, heap=heap, timeout=timeout,
+                             allow_no_auth=auth is False)
     except GraphRecError as exc:
         fail(str(exc))
     console.print(f"Neo4j running at {state.uri} (pid {state.pid}, "

@@ -3,6 +3,8 @@ server instance of its own started by the project's launcher."""
 
 import json
 import os
+import stat
+import subprocess
 import threading
 
 import pytest
@@ -20,10 +22,22 @@ def test_auth_enabled_server(tmp_path):
     password = os.environ.get("GRAPHREC_TEST_NEO4J_PASSWORD") or "a-Test-secret-42"
     home = tmp_path / "auth"
     port = free_port()
-    state = server.start(home, port, password=password)
+    states: list = []
+
+    def start_one() -> None:
+        states.append(server.start(home, port, password=password))
+
+    starters = [threading.Thread(target=start_one) for _ in range(2)]  # two starts at once
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join(300)
+    assert len(states) == 2 and states[0].pid == states[1].pid  # one JVM, both told of it
+    state = states[0]
     try:
         again = server.start(home, port, password=password)  # idempotent: same process
         assert again.pid == state.pid and state.auth
+        assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
         assert server.status(home)["bolt"]
         for where in (home / "server.json", home / "server.log"):
             assert password not in where.read_text()
@@ -40,6 +54,28 @@ def test_auth_enabled_server(tmp_path):
         assert server.stop(home)
     assert not server.status(home)["running"]
     assert not server.stop(home)
+    # the store remembers that it was created with authentication
+    with pytest.raises(StoreError, match="created with authentication.*--no-auth"):
+        server.start(home, port)
+    assert not server.status(home)["running"]
+
+
+def test_stop_never_signals_a_process_that_is_not_our_server(tmp_path):
+    """A stale server.json whose pid now belongs to another process: stop leaves it alone."""
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        home = tmp_path / "stale"
+        home.mkdir()
+        (home / "server.json").write_text(json.dumps({
+            "uri": "bolt://127.0.0.1:1", "pid": other.pid, "port": 1, "home": str(home),
+            "auth": False, "started_at": 0.0}))
+        assert not server.status(home)["running"]
+        assert not server.stop(home)
+        assert other.poll() is None  # still alive: not signalled
+        assert not (home / "server.json").exists()  # the stale record is gone
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
