@@ -1,5 +1,7 @@
 import multiprocessing
+import random
 import threading
+import time
 
 import pytest
 
@@ -48,29 +50,35 @@ def test_scenario_read_and_stats(tmp_path):
     assert store.stats()["totals"]["users"] == 0
 
 
-def _load_namespaced(path: str, namespace: str, barrier) -> None:
+def _load_namespaced(path: str, namespace: str, delay: float, barrier) -> None:
     tables = with_namespace(tiny_tables(), namespace)
     barrier.wait()
+    time.sleep(delay)
     LocalStore(path).load(tables, dataset=DatasetRecord(source=namespace, namespace=namespace),
                           progress=False)
 
 
-def test_concurrent_loads_from_two_processes_both_land(tmp_path):
-    """Writers are serialised by a file lock: no load overwrites another's version."""
+def test_concurrent_loads_from_two_processes_all_land(tmp_path):
+    """Writers are serialised by a file lock: over 50 rounds of two processes loading at once
+    (start offsets of 0-30 ms, so the read-merge-switch steps interleave differently), no load
+    overwrites another's version."""
     ctx = multiprocessing.get_context("fork")
-    for attempt in range(3):
-        path = str(tmp_path / f"s{attempt}")
+    rng = random.Random(0)
+    path = str(tmp_path / "s")
+    rounds = 50
+    for r in range(rounds):
         barrier = ctx.Barrier(2)
-        procs = [ctx.Process(target=_load_namespaced, args=(path, ns, barrier))
-                 for ns in ("p", "q")]
+        procs = [ctx.Process(target=_load_namespaced,
+                             args=(path, f"r{r}{side}", rng.uniform(0, 0.03), barrier))
+                 for side in "ab"]
         for p in procs:
             p.start()
         for p in procs:
-            p.join(60)
+            p.join(30)
             assert p.exitcode == 0
-        store = LocalStore(path)
-        assert len(store.read().users) == 10
-        assert {r.namespace for r in store.datasets()} == {"p", "q"}
+    store = LocalStore(path)
+    assert len(store.read().users) == 5 * 2 * rounds
+    assert len(store.datasets()) == 2 * rounds
 
 
 def test_a_second_writer_waits_for_the_lock_or_gives_up(tmp_path, capfd):
