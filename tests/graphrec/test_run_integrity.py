@@ -57,6 +57,17 @@ def nan_weights(run: Path) -> None:
     torch.save(state, run / "weights.pt")
 
 
+class Payload:
+    """An object whose unpickling would run a command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/graphrec-pwned",))
+
+
+def pickled_payload(run: Path) -> None:
+    torch.save({"weight": Payload()}, run / "weights.pt")
+
+
 def outside_graph(run: Path) -> None:
     (run / "graph" / "CURRENT").write_text("../../../elsewhere")
 
@@ -81,6 +92,8 @@ CASES = {
     "truncated weights": (lambda r: (r / "weights.pt").write_bytes(
         (r / "weights.pt").read_bytes()[:100]), True, "weights.pt", "cannot be read"),
     "NaN weights": (nan_weights, True, "weights.pt", "non-finite value"),
+    "pickle payload in weights.pt": (pickled_payload, True, "weights.pt",
+                                     "cannot be read as weights"),
     "config without target": (edit_json("config.json", lambda c: {
         k: v for k, v in c.items() if k != "target"}), True, "config.json", "names no target"),
     "garbage decision.json": (lambda r: (r / "decision.json").write_text("\x00garbage"), True,

@@ -3,6 +3,7 @@ server instance of its own started by the project's launcher."""
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import threading
@@ -16,6 +17,17 @@ from loaders import SyntheticConfig, generate_synthetic
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.neo4j
+
+
+def non_loopback_address() -> str | None:
+    """An address of this machine other than 127.0.0.0/8, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))  # no packet is sent for UDP connect
+            address = sock.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
 
 
 def test_auth_enabled_server(tmp_path):
@@ -38,6 +50,9 @@ def test_auth_enabled_server(tmp_path):
         again = server.start(home, port, password=password)  # idempotent: same process
         assert again.pid == state.pid and state.auth
         assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
+        outside = non_loopback_address()
+        if outside is not None:  # Bolt listens on 127.0.0.1 only
+            assert not server._port_open(port, host=outside)
         assert server.status(home)["bolt"]
         for where in (home / "server.json", home / "server.log"):
             assert password not in where.read_text()
