@@ -62,30 +62,27 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def measure(tables) -> dict:
+    """Seconds of the statistics, a local-store load and a read of ``tables``; peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LocalStore(tmp)
+        return {"stats_s": round(timed(lambda: stats_from_tables(tables)), 2),
+                "load_s": round(timed(lambda: store.load(tables, progress=False)), 2),
+                "read_s": round(timed(store.read), 2),
+                "peak_rss_gib": round(peak_rss_gib(), 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default="10000,30000")
     parser.add_argument("--values", default="100000,1000000")
     args = parser.parse_args()
     rows = []
-    for n in [int(x) for x in args.scenarios.split(",") if x]:
-        t = many_scenarios(n)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = LocalStore(tmp)
-            rows.append({"shape": "scenarios", "n": n,
-                         "stats_s": round(timed(lambda: stats_from_tables(t)), 2),
-                         "load_s": round(timed(lambda: store.load(t, progress=False)), 2),
-                         "read_s": round(timed(store.read), 2),
-                         "peak_rss_gib": round(peak_rss_gib(), 2)})
-    for n in [int(x) for x in args.values.split(",") if x]:
-        t = many_values(n)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = LocalStore(tmp)
-            rows.append({"shape": "attribute values", "n": n,
-                         "stats_s": round(timed(lambda: stats_from_tables(t)), 2),
-                         "load_s": round(timed(lambda: store.load(t, progress=False)), 2),
-                         "read_s": round(timed(store.read), 2),
-                         "peak_rss_gib": round(peak_rss_gib(), 2)})
+    shapes = [("scenarios", many_scenarios, args.scenarios),
+              ("attribute values", many_values, args.values)]
+    for shape, build, sizes in shapes:
+        for n in [int(x) for x in sizes.split(",") if x]:
+            rows.append({"shape": shape, "n": n, **measure(build(n))})
     columns = ["shape", "n", "stats_s", "load_s", "read_s", "peak_rss_gib"]
     print_table(columns, ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows])
     write_results("limits", rows, columns, "python -m benchmarks.limits " + " ".join(
