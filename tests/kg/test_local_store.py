@@ -141,3 +141,40 @@ def test_stats_per_scenario_match_a_direct_count_on_many_scenarios():
         rows = t.interactions[t.interactions["scenario"] == name]
         assert per[name] == {"items": 1, "users": rows["user_id"].nunique(),
                              "interactions": len(rows)}
+
+
+def _load_forever(path: str, tables: KGTables, started) -> None:
+    started.set()
+    while True:  # re-loads until killed, so the kill lands at any step of a load
+        LocalStore(path).load(tables, dataset=DatasetRecord(source="big"), merge=True,
+                              progress=False)
+
+
+def test_kill_9_at_many_points_leaves_the_old_or_the_new_graph(tmp_path):
+    """A writer killed with SIGKILL at 12 random moments: each time the store reads as one
+    whole graph (never a mix), and the next load gives exact content."""
+    from loaders import SyntheticConfig, generate_synthetic
+
+    big = generate_synthetic(SyntheticConfig(n_users=400, seed=1)).tables
+    path = str(tmp_path / "s")
+    LocalStore(path).load(tiny_tables(), dataset=DatasetRecord(source="big"), progress=False)
+    merged = tiny_tables().union(big)
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(0)
+    for _ in range(12):
+        started = ctx.Event()
+        proc = ctx.Process(target=_load_forever, args=(path, big, started))
+        proc.start()
+        started.wait(10)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.kill()
+        proc.join(10)
+        got = LocalStore(path).read()
+        assert len(got.users) in (len(tiny_tables().users), len(merged.users))
+        assert_same_tables(got, merged if len(got.users) == len(merged.users)
+                           else tiny_tables())
+    LocalStore(path, lock_timeout=5).load(big, dataset=DatasetRecord(source="big"),
+                                          merge=True, progress=False)
+    assert_same_tables(LocalStore(path).read(), merged)
+    leftovers = [p.name for p in (tmp_path / "s").iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
