@@ -62,13 +62,12 @@ def export(
                 record, same_ids = _run_dataset(run_dir, store.datasets())
                 store.load(rec.tables, dataset=record, merge=merge or same_ids,
                            progress=not quiet)
-            items = rec.index.ids["item"]
+            items, item_vectors = rec.item_embeddings()
             n_items = store.write_embeddings(
-                schema.ITEM, items, rec.item_embeddings(items).tolist(), progress=not quiet)
+                schema.ITEM, items, item_vectors.tolist(), progress=not quiet)
             n_users = 0
             if users:
-                ids = rec.index.ids["user"]
-                vectors = rec.user_embeddings(ids)
+                ids, vectors = rec.user_embeddings()
                 if dp_epsilon is not None:
                     vectors = privatise_embeddings(vectors, dp_epsilon, dp_delta)
                 n_users = store.write_embeddings(

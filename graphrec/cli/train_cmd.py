@@ -128,30 +128,79 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
     typer.echo(str(run_dir))
 
 
+FORMATS = ("table", "json", "csv")
+
+
 def recommend(
     run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
-    user: Annotated[list[str], typer.Option("--user", "-u", help="User id (repeatable).")],
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Target scenario.")],
-    k: Annotated[int, typer.Option("-k", help="How many items.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", "-u", help="User id (repeatable).")] = None,
+    users_file: Annotated[Path | None, typer.Option(
+        "--users-file", help="A file of user ids, one per line.")] = None,
+    all_users: Annotated[bool, typer.Option(
+        "--all-users", help="Every user of the graph (needs --out).")] = False,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", "-s", help="Scenario to recommend from (default the run's target).")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="How many items.", min=1)] = 10,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="table | json | csv.")] = "table",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the rows to this file (csv, or json with --format json).")] = None,
+    fallback: Annotated[str | None, typer.Option(
+        help="For users the run does not know: 'popularity' (default: an error).")] = None,
+    batch: Annotated[int, typer.Option(help="Users scored per batch.", min=1)] = 1000,
     pseudonymise: Annotated[bool, typer.Option(
         help=f"The run's user ids are pseudonyms: map --user through the key in ${KEY_ENV}.")
     ] = False,
 ) -> None:
-    """Top-k items of a scenario for users, from a trained run."""
+    """Top-k items for users, from a trained run. Users come from --user, --users-file or
+    --all-users; rows go to the terminal or to --out."""
     from graphrec.serving import Recommender
 
     try:
+        if output_format not in FORMATS:
+            raise ConfigError(f"--format must be one of {list(FORMATS)}, not {output_format!r}")
+        if sum([bool(user), users_file is not None, all_users]) != 1:
+            raise ConfigError("name the users with exactly one of --user, --users-file and "
+                              "--all-users")
+        if all_users and out is None:
+            raise ConfigError("--all-users writes a file: add --out PATH")
+        if out is not None:
+            check_output(out, *([users_file] if users_file else []))
+        rec = Recommender.load(run_dir)
+        if users_file is not None:
+            if not users_file.is_file():
+                raise DataError("file not found", source=str(users_file))
+            ids = [line.strip() for line in users_file.read_text("utf-8").splitlines()
+                   if line.strip()]
+        elif all_users:
+            ids = list(rec.index.ids["user"])
+        else:
+            ids = list(user or [])
         if pseudonymise:
             key = resolve_key(pseudonym_key())
-            user = [pseudonym(u, key) for u in user]
-        rows = Recommender.load(run_dir).recommend(user, scenario, k)
+            ids = [pseudonym(u, key) for u in ids]
+        parts = [rec.recommend(ids[start:start + batch], scenario, k, fallback=fallback)
+                 for start in range(0, len(ids), batch)]
+        rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["user_id", "rank", "item_id", "score"])
     except GraphRecError as exc:
         fail(str(exc))
-    if as_json:
+    shown = scenario or rec.target
+    if out is not None:
+        if output_format == "json":
+            atomic_write(out, rows.to_json(orient="records", indent=2))
+        else:
+            atomic_write(out, lambda tmp: rows.to_csv(tmp, index=False))
+        err_console.print(f"wrote {len(rows):,} rows for {len(ids):,} users to {out}")
+    elif output_format == "json":
         typer.echo(rows.to_json(orient="records", indent=2))
+    elif output_format == "csv":
+        typer.echo(rows.to_csv(index=False), nl=False)
     else:
-        console.print(table(rows.to_dict("records"), f"top {k} in {scenario}"))
+        console.print(table(rows.assign(score=rows["score"].map("{:.4f}".format))
+                            .to_dict("records"), f"top {k} in {shown}"))
 
 
 def embed(
@@ -180,7 +229,7 @@ def embed(
                  for _, row in df.iterrows()]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnknownAttributeWarning)
-            emb = rec.embed_new_items(attrs, scenario)
+            _, emb = rec.embed_new_items(attrs, scenario, list(df["item_id"].astype(str)))
     except GraphRecError as exc:
         fail(str(exc))
     for warning in caught:

@@ -11,6 +11,7 @@ can serve several graphs (the joint graph in training, a target-only graph after
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -224,16 +225,42 @@ class GraphModel(nn.Module):
         Returns:
             ``[len(neighbours), dim]``.
         """
+        def edge_type(node_type: str) -> tuple[str, str, str]:
+            return (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
+                    else schema.item_attribute_edge(node_type))
+        return self._embed_new(graph, schema.PYG_ITEM, neighbours, edge_type)
+
+    @torch.no_grad()
+    def embed_new_users(self, graph: ModelGraph, items: list[list[int]]) -> Tensor:
+        """Embeddings of users that are not in ``graph`` (fold-in), from the items they
+        interacted with: each new user node is joined to its items and propagated like any
+        user, with no id embedding of its own (as a cold-start user), so no retraining.
+
+        Args:
+            graph: the graph the model serves (the new users are added to a copy of it).
+            items: per new user, the indices of its items.
+
+        Returns:
+            ``[len(items), dim]``, comparable with the served user embeddings.
+        """
+        return self._embed_new(graph, schema.PYG_USER, [{schema.PYG_ITEM: i} for i in items],
+                               lambda _: schema.USER_ITEM)
+
+    def _embed_new(self, graph: ModelGraph, new_type: str,
+                   neighbours: list[dict[str, list[int]]],
+                   edge_type: Callable[[str], tuple[str, str, str]]) -> Tensor:
+        """Add ``len(neighbours)`` nodes of ``new_type`` to a copy of ``graph``, joined by
+        ``edge_type(neighbour type)`` edges (new node as source) and their reverses, propagate,
+        and return the new nodes' embeddings ``[len(neighbours), dim]``."""
         data = copy.copy(graph.data)
-        n_items = self.num_nodes[schema.PYG_ITEM]
-        data[schema.PYG_ITEM].num_nodes = n_items + len(neighbours)
+        n_old = self.num_nodes[new_type]
+        data[new_type].num_nodes = n_old + len(neighbours)
         by_type: dict[str, list[tuple[int, int]]] = {}
         for row, entry in enumerate(neighbours):
             for node_type, idx in entry.items():
-                by_type.setdefault(node_type, []).extend((n_items + row, int(i)) for i in idx)
+                by_type.setdefault(node_type, []).extend((n_old + row, int(i)) for i in idx)
         for node_type, pairs in by_type.items():
-            et = (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
-                  else schema.item_attribute_edge(node_type))
+            et = edge_type(node_type)
             new = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t()
             old = data[et].edge_index if et in data.edge_types else new[:, :0]
             data[et].edge_index = torch.cat([old, new], 1)
@@ -242,7 +269,7 @@ class GraphModel(nn.Module):
                 for t, m in graph.mask.items()}
         out = self.propagate(self._inputs(data, mask), self.prepare(data))
         out = self._finish(out, self._scenario_of_items(data))
-        return out[schema.PYG_ITEM][n_items:]
+        return out[new_type][n_old:]
 
 
 def _group_stats(x: Tensor, group: Tensor, n_groups: int) -> tuple[Tensor, Tensor]:

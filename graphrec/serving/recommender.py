@@ -1,12 +1,16 @@
 """Library API: load a trained run and ask it for embeddings and recommendations.
 
->>> rec = Recommender.load("runs/joint-20261127-120000")
->>> rec.recommend("u12", scenario="cosmetics", k=10)
->>> rec.similar_items("clothing:i3", target_scenario="cosmetics", k=5)
->>> rec.embed_new_items([{"brand": ["brand4"], "category": ["cat6"]}], scenario="cosmetics")
+>>> rec = Recommender.load(".graphrec/runs/joint-20261127-120000")
+>>> rec.recommend("u12", k=10)                      # the run's target scenario by default
+>>> rec.predict(["u12"], ["cosmetics:i3"])          # scores of (user, item) pairs
+>>> rec.similar_items("clothing:i3", scenario="cosmetics", k=5)
+>>> rec.add_items(["cosmetics:new1"], [{"brand": ["brand4"]}], scenario="cosmetics")
+>>> rec.fold_in_users({"visitor1": ["cosmetics:i3", "clothing:i9"]})
 
-All calls take batches and are vectorised; unknown ids and scenarios raise
-:class:`graphrec.errors.DataError` naming what exists.
+Every scoring method returns a DataFrame with a ``score`` column; every embedding method returns
+``(ids, tensor)``. ``scenario=`` defaults to the run's target everywhere. All calls take batches;
+what does not change between calls (candidates per scenario, seen items) is cached. Unknown ids
+and scenarios raise :class:`graphrec.errors.DataError` naming what exists.
 """
 
 from __future__ import annotations
@@ -49,12 +53,15 @@ class Recommender:
     """
 
     def __init__(self, model: GraphModel, graph: ModelGraph, index: GraphIndex,
-                 tables: KGTables, blend: Mapping[str, float] | None = None):
+                 tables: KGTables, blend: Mapping[str, float] | None = None,
+                 target: str | None = None, run_dir: str | Path | None = None):
         self.model = model.eval()
         self.graph = graph
         self.index = index
         self.tables = tables
         self.blend = dict(blend) if blend else None
+        self.target = target
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         with torch.no_grad():
             self._emb = model(graph)
         self._scorer: EmbeddingScorer | BlendedScorer = EmbeddingScorer(self._emb["user"],
@@ -64,13 +71,25 @@ class Recommender:
             self._scorer = BlendedScorer(self._scorer, knn, **self.blend)
         inter = tables.interactions
         train = inter[inter["split"].isin(TRAIN_SPLITS)]
-        self._seen = train.groupby("user_id")["item_id"].agg(list).to_dict()
+        self._seen: dict[str, list[str]] = train.groupby("user_id")["item_id"].agg(
+            list).to_dict()
+        # what serving reuses on every call: item rows (graph items, then added ones), the
+        # candidates of each scenario, each user's seen rows, the popularity fallback
+        self._item_ids: list[str] = list(index.ids[schema.PYG_ITEM])
+        self._n_graph_items = len(self._item_ids)
+        self._item_row: dict[str, int] = dict(index.lookup(schema.PYG_ITEM))
+        self._items: Tensor = self._emb["item"]
+        self._scenario_rows: dict[str, Tensor] = {}
+        self._seen_cache: dict[str, Tensor] = {}
+        self._popular: Tensor | None = None
+        self._added_scenario: dict[str, str] = {}
+        self._added_users: dict[str, Tensor] = {}
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Recommender:
         """Load a run directory written by ``graphrec train`` (weights with
         ``weights_only=True``)."""
-        spec, _, tables, state = load_run_files(run_dir)
+        spec, config, tables, state = load_run_files(run_dir)
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
                                   spec.get("co_interactions", 0), spec.get("co_support", 1))
         kwargs = dict(spec["kwargs"])
@@ -86,7 +105,8 @@ class Recommender:
         known = spec.get("known_scenarios")
         graph = model.prepare_graph(data, None if not known else {
             schema.PYG_USER: known_users(tables, index, known)})
-        return cls(model, graph, index, tables, spec.get("blend"))
+        target = config.get("target") if isinstance(config.get("target"), str) else None
+        return cls(model, graph, index, tables, spec.get("blend"), target, run_dir)
 
     @property
     def scenarios(self) -> list[str]:
@@ -98,87 +118,241 @@ class Recommender:
         model's dot products, or their blend with item-kNN (``hybrid``)."""
         return self._scorer
 
-    def evaluate(self, scenario: str, split: str = "test", ks: Sequence[int] = (10, 20),
-                 subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
-                 bootstrap: int = 1000) -> dict[str, dict]:
-        """Metrics of this model on the held-out ``split`` of ``scenario`` (see
-        :func:`graphrec.evaluation.evaluate`; 95% bootstrap intervals over test users). An
-        unknown scenario raises :class:`DataError` listing the scenarios."""
-        return evaluate(self.scorer, self.index, self.tables, scenario, split, tuple(ks),
-                        tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
+    def evaluate(self, scenario: str | None = None, split: str = "test",
+                 ks: Sequence[int] = (10, 20), subsets: Sequence[str] = DEFAULT_SUBSETS,
+                 protocol: Protocol | None = None, bootstrap: int = 1000) -> dict[str, dict]:
+        """Metrics of this model on the held-out ``split`` of ``scenario`` (default the run's
+        target; see :func:`graphrec.evaluation.evaluate`; 95% bootstrap intervals over test
+        users). An unknown scenario raises :class:`DataError` listing the scenarios."""
+        return evaluate(self.scorer, self.index, self.tables, self._scenario(scenario), split,
+                        tuple(ks), tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
 
-    def item_embeddings(self, item_ids: Sequence[str]) -> Tensor:
-        """``[len(item_ids), dim]`` embeddings of existing items (any scenario)."""
-        return self._emb["item"][torch.as_tensor(self.index.index("item", item_ids))]
+    # -- ids and candidates --------------------------------------------------------------------
 
-    def scenario_item_embeddings(self, scenario: str) -> pd.DataFrame:
-        """All items of ``scenario`` with their embeddings (``item_id``, ``embedding``)."""
-        idx = self.index.scenario_items(scenario)
-        emb = self._emb["item"][torch.as_tensor(idx)].numpy()
-        return pd.DataFrame({"item_id": [self.index.ids["item"][i] for i in idx],
-                             "embedding": list(emb)})
+    def _scenario(self, scenario: str | None) -> str:
+        if scenario is None:
+            if self.target is None:
+                raise ConfigError("this run names no target scenario; pass scenario=")
+            return self.target
+        if scenario not in self.index.lookup(schema.PYG_SCENARIO):
+            raise DataError(f"unknown scenario {scenario!r}; scenarios are {self.scenarios}")
+        return scenario
 
-    def user_embeddings(self, user_ids: Sequence[str]) -> Tensor:
-        """``[len(user_ids), dim]`` user embeddings. A user is one node across scenarios, so
-        a cold-start user of a target scenario is served from what they did elsewhere."""
-        return self._emb["user"][torch.as_tensor(self.index.index("user", user_ids))]
+    def _item_rows(self, item_ids: Sequence[str]) -> Tensor:
+        """Rows of :attr:`_items` (graph items, then added ones) for ``item_ids``."""
+        out = []
+        for v in item_ids:
+            row = self._item_row.get(v)
+            if row is None:
+                sample = self.index.ids["item"][:5]
+                raise DataError(f"unknown item id {v!r}; known ids include {sample} "
+                                f"({len(self._item_row)} in all)")
+            out.append(row)
+        return torch.as_tensor(out, dtype=torch.long)
 
-    def recommend(self, users: str | Sequence[str], scenario: str, k: int = 10,
-                  exclude_seen: bool = True) -> pd.DataFrame:
-        """Top-``k`` items of ``scenario`` for each user.
+    def _candidates(self, scenario: str) -> Tensor:
+        """Rows of every item of ``scenario`` (cached; added items included)."""
+        if scenario not in self._scenario_rows:
+            rows = list(self.index.scenario_items(scenario))
+            rows += [self._item_row[i] for i, sc in self._added_scenario.items() if sc == scenario]
+            self._scenario_rows[scenario] = torch.as_tensor(rows, dtype=torch.long)
+        return self._scenario_rows[scenario]
+
+    def _user_vectors(self, users: list[str], fallback: str | None) -> tuple[Tensor, Tensor]:
+        """``(vectors [n, dim], known [n] bool)``; unknown users raise unless ``fallback``."""
+        rows, known = [], []
+        lookup = self.index.lookup(schema.PYG_USER)
+        for u in users:
+            if u in lookup:
+                rows.append(lookup[u])
+                known.append(True)
+            elif u in self._added_users:
+                rows.append(-1)
+                known.append(True)
+            elif fallback == "popularity":
+                rows.append(-1)
+                known.append(False)
+            else:
+                sample = self.index.ids["user"][:5]
+                raise DataError(f"unknown user id {u!r}; known ids include {sample} "
+                                f"({len(lookup)} in all). Fold new users in with "
+                                "fold_in_users(), or pass fallback='popularity'")
+        emb = self._emb["user"]
+        vectors = torch.zeros(len(users), emb.shape[1])
+        for pos, (u, row) in enumerate(zip(users, rows, strict=True)):
+            if row >= 0:
+                vectors[pos] = emb[row]
+            elif u in self._added_users:
+                vectors[pos] = self._added_users[u]
+        return vectors, torch.as_tensor(known, dtype=torch.bool)
+
+    def _scores(self, users: list[str], vectors: Tensor, rows: Tensor) -> Tensor:
+        """``[len(users), len(rows)]`` served scores: the model's dot products, blended with
+        item-kNN for ``hybrid`` runs (graph users and graph items only; users and items added
+        after training have no co-occurrence evidence, so their kNN part is 0)."""
+        scores = vectors @ self._items[rows].T
+        if self.blend is None:
+            return scores
+        b = self._scorer
+        scores = (1.0 - b.weight) * scores / b.model_scale
+        lookup = self.index.lookup(schema.PYG_USER)
+        graph_users = [p for p, u in enumerate(users) if u in lookup]
+        graph_items = torch.nonzero(rows < self._n_graph_items).squeeze(1)
+        if graph_users and len(graph_items):
+            user_idx = torch.as_tensor([lookup[users[p]] for p in graph_users])
+            knn = b.knn.score(user_idx, rows[graph_items]).float()
+            part = scores[graph_users][:, graph_items] + b.weight * knn / b.knn_scale
+            scores[torch.as_tensor(graph_users).unsqueeze(1), graph_items.unsqueeze(0)] = part
+        return scores
+
+    def _seen_rows(self, user: str) -> Tensor:
+        """Rows of the items ``user`` interacted with in training (cached per user)."""
+        rows = self._seen_cache.get(user)
+        if rows is None:
+            items = self._seen.get(user, [])
+            rows = torch.as_tensor([self._item_row[i] for i in items if i in self._item_row],
+                                   dtype=torch.long)
+            self._seen_cache[user] = rows
+        return rows
+
+    def _popularity(self) -> Tensor:
+        """Training interactions per item row (the fallback for unknown users)."""
+        if self._popular is None:
+            inter = self.tables.interactions
+            counts = inter[inter["split"].isin(TRAIN_SPLITS)]["item_id"].value_counts()
+            pop = torch.zeros(len(self._items))
+            lookup = self.index.lookup(schema.PYG_ITEM)
+            for item, n in counts.items():
+                if item in lookup:
+                    pop[lookup[item]] = float(n)
+            self._popular = pop
+        return self._popular
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def recommend(self, users: str | Sequence[str], scenario: str | None = None, k: int = 10,
+                  exclude_seen: bool = True, items: Sequence[str] | None = None,
+                  fallback: str | None = None) -> pd.DataFrame:
+        """Top-``k`` items for each user.
+
+        Args:
+            users: one id or many (graph users, or users added with :meth:`fold_in_users`).
+            scenario: the scenario to recommend from (default the run's target).
+            k: items per user.
+            exclude_seen: leave out the items each user interacted with in training.
+            items: restrict the candidates to these ids (of ``scenario``).
+            fallback: ``"popularity"`` ranks by training popularity for unknown users (their
+                ``score`` is the item's interaction count); None raises for them.
 
         Returns:
             DataFrame ``user_id, rank, item_id, score`` (``k`` rows per user, or fewer when the
             scenario has fewer unseen items).
         """
+        if fallback not in (None, "popularity"):
+            raise ConfigError(f"fallback must be None or 'popularity', not {fallback!r}")
         users = [users] if isinstance(users, str) else list(users)
-        candidates = self.index.scenario_items(scenario)
-        scores = self.scorer.score(torch.as_tensor(self.index.index("user", users)),
-                                   torch.as_tensor(candidates))
+        scenario = self._scenario(scenario)
+        candidates = self._candidates(scenario)
+        if items is not None:
+            wanted = self._item_rows(list(items))
+            outside = [i for i, r in zip(items, wanted.tolist(), strict=True)
+                       if not bool((candidates == r).any())]
+            if outside:
+                raise DataError(f"items {outside[:5]} are not in scenario {scenario!r}")
+            candidates = wanted
+        vectors, known = self._user_vectors(users, fallback)
+        scores = self._scores(users, vectors, candidates)
+        if not bool(known.all()):
+            scores[~known] = self._popularity()[candidates]
         if exclude_seen:
-            pos = {int(c): p for p, c in enumerate(candidates)}
+            position = torch.full((len(self._items),), -1, dtype=torch.long)
+            position[candidates] = torch.arange(len(candidates))
             for row, u in enumerate(users):
-                seen = [pos[int(j)] for j in self.index.index("item", self._seen.get(u, []))
-                        if int(j) in pos]
-                if seen:
-                    scores[row, torch.as_tensor(seen)] = -torch.inf
+                seen = self._seen_rows(u)
+                if len(seen):
+                    cols = position[seen]
+                    cols = cols[cols >= 0]
+                    scores[row, cols] = -torch.inf
         top = torch.topk(scores, min(k, len(candidates)), dim=1)
-        rows = []
-        for row, u in enumerate(users):
-            for rank, (score, col) in enumerate(zip(top.values[row], top.indices[row],
-                                                    strict=True)):
-                if torch.isfinite(score):
-                    rows.append((u, rank + 1, self.index.ids["item"][candidates[col]],
-                                 float(score)))
+        ids = self._item_ids
+        rows = [(u, rank + 1, ids[int(candidates[col])], float(score))
+                for row, u in enumerate(users)
+                for rank, (score, col) in enumerate(zip(top.values[row].tolist(),
+                                                        top.indices[row].tolist(),
+                                                        strict=True))
+                if score != -torch.inf]
         return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score"])
 
-    def similar_items(self, items: str | Sequence[str], target_scenario: str,
-                      k: int = 10) -> pd.DataFrame:
-        """For each item (any scenario), the ``k`` most similar items of ``target_scenario``
-        by cosine similarity of embeddings (the item itself excluded).
+    def predict(self, users: Sequence[str], items: Sequence[str]) -> pd.DataFrame:
+        """Scores of (user, item) pairs, as :meth:`recommend` ranks them.
 
         Returns:
-            DataFrame ``item_id, rank, similar_item_id, similarity``.
+            DataFrame ``user_id, item_id, score`` in the order given.
+        """
+        users, items = list(users), list(items)
+        if len(users) != len(items):
+            raise ConfigError(f"predict needs pairs: {len(users)} users but {len(items)} items")
+        rows = self._item_rows(items)
+        vectors, _ = self._user_vectors(users, None)
+        if self.blend is None:
+            scores = (vectors * self._items[rows]).sum(1)
+        else:  # one pair at a time through the blend (kNN evidence is per pair)
+            scores = torch.stack([self._scores([u], vectors[p:p + 1], rows[p:p + 1])[0, 0]
+                                  for p, u in enumerate(users)]) if users else torch.zeros(0)
+        return pd.DataFrame({"user_id": users, "item_id": items, "score": scores.tolist()})
+
+    def similar_items(self, items: str | Sequence[str], scenario: str | None = None,
+                      k: int = 10) -> pd.DataFrame:
+        """For each item (any scenario, added items included), the ``k`` most similar items
+        of ``scenario`` (default the run's target) by cosine similarity of embeddings, the
+        item itself excluded.
+
+        Returns:
+            DataFrame ``item_id, rank, similar_item_id, score``; ``score`` is the cosine, in
+            [-1, 1] (the ``similar_items`` cookbook query reports the same scale).
         """
         items = [items] if isinstance(items, str) else list(items)
-        query = torch.nn.functional.normalize(self.item_embeddings(items), dim=1)
-        candidates = self.index.scenario_items(target_scenario)
-        cand = torch.nn.functional.normalize(self._emb["item"][torch.as_tensor(candidates)],
-                                             dim=1)
+        query = torch.nn.functional.normalize(self._items[self._item_rows(items)], dim=1)
+        candidates = self._candidates(self._scenario(scenario))
+        cand = torch.nn.functional.normalize(self._items[candidates], dim=1)
         sims = query @ cand.T
-        own = {int(c): p for p, c in enumerate(candidates)}
-        for row, idx in enumerate(self.index.index("item", items)):
-            if int(idx) in own:
-                sims[row, own[int(idx)]] = -torch.inf
-        top = torch.topk(sims, min(k, len(candidates) - 1 if len(candidates) > 1 else 1), dim=1)
-        rows = [(item, rank + 1, self.index.ids["item"][candidates[col]], float(sim))
+        position = {int(c): p for p, c in enumerate(candidates)}
+        for row, item_row in enumerate(self._item_rows(items).tolist()):
+            if item_row in position:
+                sims[row, position[item_row]] = -torch.inf
+        top = torch.topk(sims, min(k, max(len(candidates) - 1, 1)), dim=1)
+        rows = [(item, rank + 1, self._item_ids[int(candidates[col])], float(sim))
                 for row, item in enumerate(items)
                 for rank, (sim, col) in enumerate(zip(top.values[row], top.indices[row],
                                                       strict=True)) if torch.isfinite(sim)]
-        return pd.DataFrame(rows, columns=["item_id", "rank", "similar_item_id", "similarity"])
+        return pd.DataFrame(rows, columns=["item_id", "rank", "similar_item_id", "score"])
+
+    # -- embeddings: always (ids, tensor) ------------------------------------------------------
+
+    def item_embeddings(self, items: Sequence[str] | None = None, scenario: str | None = None
+                        ) -> tuple[list[str], Tensor]:
+        """``(ids, [n, dim])`` of the given items, or of every item of ``scenario``, or of
+        every item (added items included)."""
+        if items is not None:
+            items = list(items)
+            return items, self._items[self._item_rows(items)]
+        if scenario is not None:
+            rows = self._candidates(self._scenario(scenario))
+            return [self._item_ids[int(r)] for r in rows], self._items[rows]
+        return list(self._item_ids), self._items
+
+    def user_embeddings(self, users: Sequence[str] | None = None) -> tuple[list[str], Tensor]:
+        """``(ids, [n, dim])`` user embeddings (every graph user when ``users`` is None). A
+        user is one node across scenarios, so a cold-start user of a target scenario is served
+        from what they did elsewhere; users added by :meth:`fold_in_users` are included."""
+        if users is None:
+            return list(self.index.ids["user"]), self._emb["user"]
+        users = list(users)
+        return users, self._user_vectors(users, None)[0]
 
     def embed_new_items(self, attributes: Sequence[Mapping[str, Sequence[str]]],
-                        scenario: str | None = None) -> Tensor:
+                        scenario: str | None = None, ids: Sequence[str] | None = None
+                        ) -> tuple[list[str], Tensor]:
         """Embeddings of brand-new items from their attributes alone, without retraining.
 
         Args:
@@ -186,10 +360,15 @@ class Recommender:
                 raise; unknown values of a known kind have no node yet and are left out, with
                 one :class:`UnknownAttributeWarning` saying how many.
             scenario: the scenario the new items belong to (adds the scenario node's message).
+            ids: their ids (default ``new:0``, ``new:1``, ...).
 
         Returns:
-            ``[len(attributes), dim]``, comparable with :meth:`item_embeddings`.
+            ``(ids, [len(attributes), dim])``, comparable with :meth:`item_embeddings`. Use
+            :meth:`add_items` to serve them.
         """
+        ids = [f"new:{p}" for p in range(len(attributes))] if ids is None else list(ids)
+        if len(ids) != len(attributes):
+            raise ConfigError(f"{len(ids)} ids for {len(attributes)} items")
         kinds = sorted(set(self.tables.item_attributes["kind"]))
         lookups = {t: self.index.lookup(t) for t in kinds}
         neighbours = []
@@ -204,10 +383,10 @@ class Recommender:
                 entry[kind] = [lookups[kind][v] for v in values if v in lookups[kind]]
                 for v in values:
                     if v not in lookups[kind]:
-                        dropped.setdefault(f"{kind}={v}", 0)
-                        dropped[f"{kind}={v}"] += 1
+                        dropped[f"{kind}={v}"] = dropped.get(f"{kind}={v}", 0) + 1
             if scenario is not None:
-                entry[schema.PYG_SCENARIO] = [int(self.index.index("scenario", [scenario])[0])]
+                entry[schema.PYG_SCENARIO] = [int(self.index.index(
+                    "scenario", [self._scenario(scenario)])[0])]
             neighbours.append(entry)
         if dropped:
             shown = ", ".join(sorted(dropped)[:5]) + (" ..." if len(dropped) > 5 else "")
@@ -215,4 +394,63 @@ class Recommender:
                           f"in the graph and were left out ({len(dropped)} distinct: {shown}); "
                           "items with no known value are embedded from their scenario alone",
                           UnknownAttributeWarning, stacklevel=2)
-        return self.model.embed_new_items(self.graph, neighbours)
+        return ids, self.model.embed_new_items(self.graph, neighbours)
+
+    def add_items(self, ids: Sequence[str], attributes: Sequence[Mapping[str, Sequence[str]]],
+                  scenario: str) -> None:
+        """Embed new items (:meth:`embed_new_items`) and serve them from now on:
+        :meth:`recommend`, :meth:`predict` and :meth:`similar_items` rank them with the rest
+        of ``scenario``, without retraining (in memory; the run directory is unchanged).
+
+        Raises:
+            DataError: an id exists already.
+        """
+        scenario = self._scenario(scenario)
+        taken = [i for i in ids if i in self._item_row]
+        if taken:
+            raise DataError(f"item ids {taken[:5]} exist already")
+        ids, emb = self.embed_new_items(attributes, scenario, ids)
+        for pos, item in enumerate(ids):
+            self._item_row[item] = len(self._item_ids) + pos
+            self._added_scenario[item] = scenario
+        self._item_ids = self._item_ids + ids
+        self._items = torch.cat([self._items, emb])
+        self._scenario_rows.pop(scenario, None)
+        if self._popular is not None:
+            self._popular = torch.cat([self._popular, torch.zeros(len(ids))])
+
+    def fold_in_users(self, interactions: Mapping[str, Sequence[str]]
+                      ) -> tuple[list[str], Tensor]:
+        """Add users the graph has never seen from the items they interacted with, without
+        retraining: each is joined to its items and propagated as a cold-start user is, and
+        served by :meth:`recommend` (its items excluded) from now on (in memory).
+
+        Args:
+            interactions: new user id -> ids of the graph items it interacted with.
+
+        Returns:
+            ``(ids, [n, dim])`` of the new users.
+
+        Raises:
+            DataError: a user id exists already, or an item id is unknown.
+        """
+        users = list(interactions)
+        lookup = self.index.lookup(schema.PYG_USER)
+        taken = [u for u in users if u in lookup or u in self._added_users]
+        if taken:
+            raise DataError(f"user ids {taken[:5]} exist already")
+        items = [self.index.index(schema.PYG_ITEM, list(interactions[u])).tolist()
+                 for u in users]
+        emb = self.model.embed_new_users(self.graph, items)
+        for pos, u in enumerate(users):
+            self._added_users[u] = emb[pos]
+            self._seen[u] = list(interactions[u])
+            self._seen_cache.pop(u, None)
+        return users, emb
+
+    def __repr__(self) -> str:
+        what = f"hybrid blend {self.blend['weight']:g} with item-kNN" if self.blend else "model"
+        source = f"{self.run_dir}" if self.run_dir else "in memory"
+        return (f"Recommender({self.model.__class__.__name__} {what}, target "
+                f"{self.target!r}, {len(self.index.ids['user']):,} users, "
+                f"{len(self._item_ids):,} items in {len(self.scenarios)} scenarios, {source})")

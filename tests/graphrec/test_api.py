@@ -40,7 +40,11 @@ def test_similar_items_across_scenarios(run_dir):
     out = rec.similar_items(["clothing:i3", "cosmetics:i5"], "cosmetics", k=4)
     assert len(out) == 8 and "cosmetics:i5" not in set(
         out.loc[out.item_id == "cosmetics:i5", "similar_item_id"])
-    assert out["similarity"].between(-1.0001, 1.0001).all()
+    assert out["score"].between(-1.0001, 1.0001).all()
+    alone = rec.similar_items("clothing:i3", k=4)  # the run's target by default
+    first = out[out.item_id == "clothing:i3"]
+    assert list(alone["similar_item_id"]) == list(first["similar_item_id"])
+    assert alone["score"].tolist() == pytest.approx(first["score"].tolist(), abs=1e-5)
 
 
 def test_new_item_from_attributes_matches_an_in_graph_cold_item(run_dir):
@@ -50,9 +54,10 @@ def test_new_item_from_attributes_matches_an_in_graph_cold_item(run_dir):
     cold = t.items.loc[~t.items["item_id"].isin(warm) & (t.items["scenario"] == "cosmetics"),
                        "item_id"].iloc[0]
     attrs = t.item_attributes[t.item_attributes["item_id"] == cold]
-    new = rec.embed_new_items([{k: list(g["value"]) for k, g in attrs.groupby("kind")}],
-                              "cosmetics")
-    known = rec.item_embeddings([cold])
+    ids, new = rec.embed_new_items([{k: list(g["value"]) for k, g in attrs.groupby("kind")}],
+                                   "cosmetics")
+    assert ids == ["new:0"]
+    _, known = rec.item_embeddings([cold])
     assert torch.nn.functional.cosine_similarity(new, known).item() > 0.98
     with pytest.raises(DataError, match="unknown attribute kind 'colour'"):
         rec.embed_new_items([{"colour": ["red"]}])
@@ -136,3 +141,52 @@ def test_embed_cli_writes_parquet_and_refuses_bad_output_paths(run_dir, tmp_path
         assert result.exit_code == 2 and words in result.output, (out, result.output)
     assert items.read_text().startswith("item_id,brand")  # the input is intact
     assert not list(tmp_path.glob(".*tmp")) and not list(folder.iterdir())
+
+
+def test_predict_matches_recommend_and_items_restrict_the_candidates(run_dir):
+    rec = Recommender.load(run_dir)
+    top = rec.recommend("u1", k=5)  # the run's target, cosmetics
+    assert all(i.startswith("cosmetics:") for i in top["item_id"])
+    pairs = rec.predict(["u1"] * 5, list(top["item_id"]))
+    assert pairs["score"].tolist() == pytest.approx(top["score"].tolist(), abs=1e-5)
+    chosen = list(top["item_id"].iloc[[4, 2]])
+    restricted = rec.recommend("u1", items=chosen, k=10)
+    assert list(restricted["item_id"]) == [chosen[1], chosen[0]]
+    with pytest.raises(DataError, match="not in scenario 'cosmetics'"):
+        rec.recommend("u1", items=["clothing:i3"])
+    assert "target 'cosmetics'" in repr(rec) and "HeteroLightGCN" in repr(rec)
+
+
+def test_unknown_users_get_an_error_or_the_popularity_fallback(run_dir):
+    rec = Recommender.load(run_dir)
+    with pytest.raises(DataError, match="fold_in_users.*fallback='popularity'"):
+        rec.recommend("stranger")
+    out = rec.recommend(["stranger", "u1"], k=3, fallback="popularity")
+    inter = rec.tables.interactions
+    train = inter[inter["split"].isin(["train"]) & (inter["scenario"] == "cosmetics")]
+    assert out[out.user_id == "stranger"]["score"].tolist() == sorted(
+        train["item_id"].value_counts().head(3).astype(float).tolist(), reverse=True)
+
+
+def test_fold_in_a_new_user_and_serve_added_items_without_retraining(run_dir):
+    rec = Recommender.load(run_dir)
+    t = rec.tables.interactions
+    history = list(t[(t.user_id == "u1") & (t.split == "train")]["item_id"])
+    ids, emb = rec.fold_in_users({"twin": history})
+    assert ids == ["twin"] and emb.shape == (1, rec.user_embeddings(["u1"])[1].shape[1])
+    # the same history as u1 propagates to a vector close to u1's own
+    _, u1 = rec.user_embeddings(["u1"])
+    assert torch.nn.functional.cosine_similarity(emb, u1).item() > 0.8
+    served = rec.recommend("twin", k=10)
+    assert not set(served["item_id"]) & set(history) and len(served) == 10
+    attrs = rec.tables.item_attributes
+    brand = attrs.loc[attrs["kind"] == "brand", "value"].iloc[0]
+    rec.add_items(["cosmetics:brand-new"], [{"brand": [brand]}], scenario="cosmetics")
+    everything = rec.recommend("u1", k=10_000)
+    assert "cosmetics:brand-new" in set(everything["item_id"])
+    similar = rec.similar_items("cosmetics:brand-new", k=3)
+    assert len(similar) == 3 and similar["score"].between(-1.0001, 1.0001).all()
+    ids_all, vectors = rec.item_embeddings(scenario="cosmetics")
+    assert ids_all[-1] == "cosmetics:brand-new" and len(ids_all) == vectors.shape[0]
+    with pytest.raises(DataError, match="exist already"):
+        rec.add_items(["cosmetics:brand-new"], [{"brand": [brand]}], scenario="cosmetics")

@@ -1,6 +1,7 @@
 """The CLI end to end (typer's runner in-process; Neo4j commands against the real server)."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -33,9 +34,33 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     selected = summary["runs"][summary["selected"]]
     assert f"graphrec recommend {selected}" in flat(result.output)
     served = runner.invoke(app, ["recommend", selected, "-s", "cosmetics", "-u", "u0", "-k",
-                                 "3", "--json"])
+                                 "3", "--format", "json"])
     assert served.exit_code == 0, served.output
     assert len(json.loads(served.output)) == 3
+    # the target by default; csv; a users file; every user to a file; unknown users
+    as_csv = runner.invoke(app, ["recommend", selected, "-u", "u0", "-k", "3", "--format",
+                                 "csv"])
+    assert as_csv.output.splitlines()[0] == "user_id,rank,item_id,score"
+    assert [line.split(",")[2] for line in as_csv.output.splitlines()[1:]] == [
+        r["item_id"] for r in json.loads(served.output)]
+    users = tmp_path / "users.txt"
+    users.write_text("u0\nu1\n\n")
+    from_file = runner.invoke(app, ["recommend", selected, "--users-file", str(users), "-k", "2",
+                                    "--format", "json"])
+    assert [r["user_id"] for r in json.loads(from_file.output)] == ["u0", "u0", "u1", "u1"]
+    table_out = runner.invoke(app, ["recommend", selected, "-u", "u0", "-k", "1"])
+    assert re.search(r"\b\d\.\d{4}\b", table_out.output)  # scores rounded in tables
+    every = tmp_path / "all.csv"
+    written = runner.invoke(app, ["recommend", selected, "--all-users", "-k", "2", "--out",
+                                  str(every), "--batch", "100"])
+    assert written.exit_code == 0, written.output
+    assert len(pd.read_csv(every)) == 2 * len(Recommender.load(selected).index.ids["user"])
+    assert runner.invoke(app, ["recommend", selected, "--all-users"]).exit_code == 2
+    unknown = runner.invoke(app, ["recommend", selected, "-u", "nobody"])
+    assert unknown.exit_code == 2 and "fallback" in flat(unknown.output)
+    popular = runner.invoke(app, ["recommend", selected, "-u", "nobody", "--fallback",
+                                  "popularity", "--format", "json"])
+    assert len(json.loads(popular.output)) == 10
     chosen = next(r for r in summary["results"] if r["strategy"] == summary["selected"])
     again = Recommender.load(selected).evaluate("cosmetics", "test", (20,), ("all",),
                                                 bootstrap=0)

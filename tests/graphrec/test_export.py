@@ -36,6 +36,8 @@ def test_export_and_similar_items_query(neo4j_store, tmp_path, monkeypatch):
     assert len(rows) == 5 and all(r["item"].startswith("cosmetics:") for r in rows)
     assert rows[0]["item"] == expected["similar_item_id"].iloc[0]
     assert len({r["item"] for r in rows} & set(expected["similar_item_id"])) >= 4
+    # one scale: both report the cosine
+    assert rows[0]["score"] == pytest.approx(expected["score"].iloc[0], abs=2e-3)
     result = runner.invoke(app, ["kg", "query", "similar_items", "-p", "item=clothing:i3",
                                  "-p", "scenario=cosmetics", "-p", "k=3", "--json"])
     assert [r["item"] for r in json.loads(result.output)] == [r["item"] for r in rows[:3]]
