@@ -120,12 +120,69 @@ class RunConfig:
                    privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
+    def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+        """Parse the TOML file ``path`` with ``overrides`` applied (:func:`apply_overrides`)."""
+        return cls.from_dict(apply_overrides(read_toml(path), overrides or []), str(path))
+
+    def to_dict(self) -> dict:
+        """The effective configuration as TOML-shaped sections (every [train] value, the
+        defaults included; what ``graphrec config show`` prints)."""
+        train = {"target": self.target}
+        if len(self.strategies) == 1:
+            train["strategy"] = self.strategies[0]
+        else:
+            train["strategies"] = list(self.strategies)
+        train.update({f.name: getattr(self.train, f.name) for f in fields(TrainConfig)})
+        out = {"data": self.data, "train": train}
+        if self.split:
+            out["split"] = self.split
+        privacy = {f.name: getattr(self.privacy, f.name) for f in fields(self.privacy)
+                   if f.name != "key"}
+        out["privacy"] = privacy
+        if self.options:
+            out["strategy"] = {name: {f.name: getattr(s, f.name) for f in fields(s)}
+                               for name, s in self.options.items()}
+        return out
+
+
+def read_toml(path: str | Path) -> dict:
+    """The parsed TOML file (a :class:`ConfigError` naming it when missing or invalid)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """``raw`` with ``section.key=value`` overrides (``-o`` on the command line); a bare
+    ``key=value`` means ``train.key``, ``strategy.reptile.iterations=50`` a strategy's setting.
+    Values are read as TOML (``32``, ``0.5``, ``true``, ``[1, 2]``, ``"text"``), and as plain
+    text when they are not TOML. Unknown keys are refused later, as in the file."""
+    out = {section: dict(value) if isinstance(value, dict) else value
+           for section, value in raw.items()}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        parts = key.strip().split(".")
+        if len(parts) == 1:
+            parts = ["train", *parts]
         try:
-            raw = tomllib.loads(path.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        return cls.from_dict(raw, str(path))
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            else:
+                child = node[part] = dict(child)
+            node = child
+        node[parts[-1]] = value
+    return out

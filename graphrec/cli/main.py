@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from graphrec import __version__
-from graphrec.cli import kg_cmd, neo4j_cmd
+from graphrec.cli import config_cmd, kg_cmd, neo4j_cmd
 from graphrec.cli.demo_cmd import demo
 from graphrec.cli.evaluate_cmd import evaluate
 from graphrec.cli.export_cmd import export
@@ -20,6 +20,7 @@ app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-
                   rich_markup_mode=None)
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
+app.add_typer(config_cmd.app, name="config")
 app.command()(demo)
 for _command in (train, transfer, evaluate, recommend, embed, export):
     app.command()(_command)

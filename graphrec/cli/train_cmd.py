@@ -63,18 +63,41 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, datasets: li
                      cfg.train.seed, decision)
 
 
-def _load_config(path: Path) -> RunConfig:
-    """The run config; under torchrun every process takes rank 0's seed (a seed drawn because
-    the file gives none differs per process)."""
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", help="Overrides [train] seed.", show_default=False)]
+EpochsOpt = Annotated[int | None, typer.Option(
+    "--epochs", help="Overrides [train] epochs (the cap; early stopping still applies).",
+    show_default=False, min=1)]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", "-o", help="Override a setting: key=value for [train], section.key=value "
+                        "otherwise, e.g. -o dim=32 -o strategy.reptile.iterations=50 "
+                        "(repeatable).")]
+
+
+def overrides_of(seed: int | None, epochs: int | None, settings: list[str] | None
+                 ) -> list[str]:
+    """The ``-o`` overrides with ``--seed`` and ``--epochs`` folded in (they win)."""
+    out = list(settings or [])
+    if seed is not None:
+        out.append(f"train.seed={seed}")
+    if epochs is not None:
+        out.append(f"train.epochs={epochs}")
+    return out
+
+
+def _load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """The run config with ``overrides``; under torchrun every process takes rank 0's seed (a
+    seed drawn because the file gives none differs per process)."""
     from graphrec.config import RunConfig
     from graphrec.training import distributed
 
-    cfg = RunConfig.from_file(path)
+    cfg = RunConfig.from_file(path, overrides)
     seed = distributed.agree_int(cfg.train.seed)
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
 
 
-def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
+def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
+          seed: SeedOpt = None, epochs: EpochsOpt = None, settings: SetOpt = None) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
     Under ``torchrun`` the batches are split across the processes."""
     from graphrec.strategies import compare
@@ -82,7 +105,7 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
 
     try:
         distributed.init_from_env()
-        cfg = _load_config(config)
+        cfg = _load_config(config, overrides_of(seed, epochs, settings))
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
                               f"{list(cfg.strategies)}")
@@ -99,7 +122,8 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> N
     typer.echo(str(run_dir))
 
 
-def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -> None:
+def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
+             seed: SeedOpt = None, epochs: EpochsOpt = None, settings: SetOpt = None) -> None:
     """Compare strategies (``[train] strategies``) with target-only on the target's valid
     split; save the one selected on validation, with ``decision.json`` (every strategy's gain
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
@@ -109,7 +133,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False) -
 
     try:
         distributed.init_from_env()
-        cfg = _load_config(config)
+        cfg = _load_config(config, overrides_of(seed, epochs, settings))
         tables, datasets = _tables(cfg)
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from graphrec.config import RunConfig
@@ -23,3 +26,41 @@ def test_example_config_parses():
 def test_unknown_or_missing_keys_are_errors(raw, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig.from_dict(raw)
+
+
+def test_overrides_follow_the_file_rules_and_config_show_round_trips(tmp_path):
+    from typer.testing import CliRunner
+
+    from graphrec.cli.main import app
+    from graphrec.config import apply_overrides
+
+    raw = {"train": {"target": "cosmetics", "dim": 64}}
+    out = apply_overrides(raw, ["dim=32", "train.lr=0.5", "strategy.reptile.iterations=7",
+                                "data.loader=synthetic", "train.loss=softmax"])
+    assert out["train"] == {"target": "cosmetics", "dim": 32, "lr": 0.5, "loss": "softmax"}
+    assert out["strategy"] == {"reptile": {"iterations": 7}} and raw["train"]["dim"] == 64
+    with pytest.raises(ConfigError, match="must look like section.key=value"):
+        apply_overrides(raw, ["dim"])
+    runner = CliRunner()
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\n[train]\ntarget = "cosmetics"\n')
+    shown = runner.invoke(app, ["config", "show", "-c", str(config), "-o", "dim=16",
+                                "--json"])
+    assert shown.exit_code == 0, shown.output
+    effective = json.loads(shown.output)
+    assert effective["train"]["dim"] == 16 and effective["train"]["patience"] == 5
+    as_toml = runner.invoke(app, ["config", "show", "-c", str(config), "-o", "dim=16"]).output
+    again = tmp_path / "again.toml"
+    again.write_text(as_toml)
+    assert runner.invoke(app, ["config", "show", "-c", str(again)]).output == as_toml
+    defaults = runner.invoke(app, ["config", "show"]).output
+    assert "[train]" in defaults and "[strategy.hybrid]" in defaults and "what" not in defaults
+    bad = runner.invoke(app, ["train", "-c", str(config), "-o", "colour=red", "--quiet"])
+    assert bad.exit_code == 2 and "unknown key(s) ['colour'] in [train]" in bad.output
+    trained = runner.invoke(app, ["train", "-c", str(config), "--quiet", "--seed", "3",
+                                  "--epochs", "1", "-o", "dim=8", "-o", "data.options.n_users=80",
+                                  "--runs", str(tmp_path / "runs")])
+    assert trained.exit_code == 0, trained.output
+    saved = json.loads((Path(trained.output.strip().splitlines()[-1]) / "config.json")
+                       .read_text())
+    assert (saved["seed"], saved["train"]["epochs"], saved["train"]["dim"]) == (3, 1, 8)
