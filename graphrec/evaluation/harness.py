@@ -164,8 +164,13 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
         raise ConfigError(f"unknown subset(s) {bad}; subsets are {list(SUBSETS)}")
     inter = tables.interactions
     if split not in set(inter["split"]):
-        raise ConfigError(f"no interactions in split {split!r}; splits are "
-                          f"{sorted(set(inter['split']))}")
+        splits = sorted(set(inter["split"]))
+        hint = ""
+        if splits == ["all"]:
+            hint = ("; the data set comes without a split: add a [split] section to the "
+                    "config, e.g. method = \"temporal\" with valid = 0.1 and test = 0.1, or "
+                    "method = \"leave-one-out\"")
+        raise ConfigError(f"no interactions in split {split!r}; splits are {splits}{hint}")
     in_scenario = inter[inter["scenario"] == scenario]
     train = in_scenario[in_scenario["split"].isin(train_splits)]
     held = in_scenario[in_scenario["split"] == split]

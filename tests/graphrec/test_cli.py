@@ -179,3 +179,25 @@ def test_help_keeps_brackets_and_defaults_at_80_columns(args, expected):
     assert result.exit_code == 0, result.output
     assert expected in " ".join(result.output.split())
     assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+def test_tabular_data_without_a_split_says_how_to_split(tmp_path):
+    rows = "\n".join(f"u{u},i{(u * 3 + j) % 20},{100 * u + j}" for u in range(30)
+                     for j in range(4))
+    (tmp_path / "r.csv").write_text("user,item,t\n" + rows + "\n")
+    (tmp_path / "map.toml").write_text('scenario = "shop"\n[interactions]\npath = "r.csv"\n'
+                                       'user = "user"\nitem = "item"\nts = "t"\n')
+    loaded = runner.invoke(app, ["kg", "load", "tabular", str(tmp_path / "map.toml"), "--dir",
+                                 str(tmp_path / "s"), "--quiet"])
+    assert loaded.exit_code == 0 and "has no train/valid/test split" in flat(loaded.output)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[data]\nloader = "tabular"\npath = "{tmp_path / "map.toml"}"\n'
+                      '[train]\ntarget = "shop"\nepochs = 1\n')
+    result = runner.invoke(app, ["train", "-c", str(config), "--quiet",
+                                 "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "comes without a split: add a [split] section" in flat(result.output)
+    config.write_text(config.read_text() + '[split]\nmethod = "leave-one-out"\n')
+    result = runner.invoke(app, ["train", "-c", str(config), "--quiet", "-o", "dim=8",
+                                 "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
