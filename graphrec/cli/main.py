@@ -12,6 +12,7 @@ from graphrec.cli import config_cmd, kg_cmd, neo4j_cmd
 from graphrec.cli.demo_cmd import demo
 from graphrec.cli.evaluate_cmd import evaluate
 from graphrec.cli.export_cmd import export
+from graphrec.cli.plot_cmd import plot
 from graphrec.cli.train_cmd import embed, recommend, train, transfer
 
 app = typer.Typer(help="graphrec: cross-scenario knowledge transfer over a user-item-attribute "
@@ -22,7 +23,7 @@ app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(neo4j_cmd.app, name="neo4j")
 app.add_typer(config_cmd.app, name="config")
 app.command()(demo)
-for _command in (train, transfer, evaluate, recommend, embed, export):
+for _command in (train, transfer, evaluate, recommend, embed, export, plot):
     app.command()(_command)
 
 

@@ -190,3 +190,16 @@ def test_fold_in_a_new_user_and_serve_added_items_without_retraining(run_dir):
     assert ids_all[-1] == "cosmetics:brand-new" and len(ids_all) == vectors.shape[0]
     with pytest.raises(DataError, match="exist already"):
         rec.add_items(["cosmetics:brand-new"], [{"brand": [brand]}], scenario="cosmetics")
+
+
+def test_plot_draws_the_saved_history_without_retraining(run_dir, tmp_path):
+    from PIL import Image
+
+    result = CliRunner().invoke(app, ["plot", run_dir, "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    for name in ("training.png", "metrics.png"):
+        with Image.open(tmp_path / "p" / name) as image:
+            assert image.size[0] > 300 and image.size[1] > 200
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    assert CliRunner().invoke(app, ["plot", run_dir, "--out", str(blocked)]).exit_code == 2
