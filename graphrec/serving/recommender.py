@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
@@ -34,6 +35,8 @@ from graphrec.serving.run_dir import load_run_files
 from kg import schema
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
+
+SCORE_CHUNK = 256  # users scored at once: [256, items] floats at a time
 
 
 class UnknownAttributeWarning(UserWarning):
@@ -80,6 +83,8 @@ class Recommender:
         self._item_row: dict[str, int] = dict(index.lookup(schema.PYG_ITEM))
         self._items: Tensor = self._emb["item"]
         self._scenario_rows: dict[str, Tensor] = {}
+        self._scenario_matrix: dict[str, Tensor] = {}
+        self._id_array: np.ndarray | None = None
         self._seen_cache: dict[str, Tensor] = {}
         self._popular: Tensor | None = None
         self._added_scenario: dict[str, str] = {}
@@ -186,11 +191,23 @@ class Recommender:
                 vectors[pos] = self._added_users[u]
         return vectors, torch.as_tensor(known, dtype=torch.bool)
 
-    def _scores(self, users: list[str], vectors: Tensor, rows: Tensor) -> Tensor:
+    def _matrix(self, scenario: str) -> tuple[Tensor, Tensor]:
+        """``(candidate rows, their embeddings transposed [dim, n])`` of ``scenario``, cached
+        (gathering 10^5 rows on every call would cost more than the scoring)."""
+        rows = self._candidates(scenario)
+        cached = self._scenario_matrix.get(scenario)
+        if cached is None or cached.shape[1] != len(rows):
+            cached = self._items[rows].T.contiguous()
+            self._scenario_matrix[scenario] = cached
+        return rows, cached
+
+    def _scores(self, users: list[str], vectors: Tensor, rows: Tensor,
+                matrix: Tensor | None = None) -> Tensor:
         """``[len(users), len(rows)]`` served scores: the model's dot products, blended with
         item-kNN for ``hybrid`` runs (graph users and graph items only; users and items added
-        after training have no co-occurrence evidence, so their kNN part is 0)."""
-        scores = vectors @ self._items[rows].T
+        after training have no co-occurrence evidence, so their kNN part is 0). ``matrix``:
+        the rows' embeddings transposed, when cached."""
+        scores = vectors @ (self._items[rows].T if matrix is None else matrix)
         if self.blend is None:
             return scores
         b = self._scorer
@@ -261,27 +278,46 @@ class Recommender:
                 raise DataError(f"items {outside[:5]} are not in scenario {scenario!r}")
             candidates = wanted
         vectors, known = self._user_vectors(users, fallback)
-        scores = self._scores(users, vectors, candidates)
-        if not bool(known.all()):
-            scores[~known] = self._popularity()[candidates]
+        matrix = self._matrix(scenario)[1] if items is None else None
         if exclude_seen:
             position = torch.full((len(self._items),), -1, dtype=torch.long)
             position[candidates] = torch.arange(len(candidates))
-            for row, u in enumerate(users):
-                seen = self._seen_rows(u)
-                if len(seen):
-                    cols = position[seen]
-                    cols = cols[cols >= 0]
-                    scores[row, cols] = -torch.inf
-        top = torch.topk(scores, min(k, len(candidates)), dim=1)
-        ids = self._item_ids
-        rows = [(u, rank + 1, ids[int(candidates[col])], float(score))
-                for row, u in enumerate(users)
-                for rank, (score, col) in enumerate(zip(top.values[row].tolist(),
-                                                        top.indices[row].tolist(),
-                                                        strict=True))
-                if score != -torch.inf]
-        return pd.DataFrame(rows, columns=["user_id", "rank", "item_id", "score"])
+        k = min(k, len(candidates))
+        values, columns = [], []
+        for start in range(0, len(users), SCORE_CHUNK):  # bounded memory for big batches
+            part = users[start:start + SCORE_CHUNK]
+            scores = self._scores(part, vectors[start:start + SCORE_CHUNK], candidates, matrix)
+            unknown = ~known[start:start + SCORE_CHUNK]
+            if bool(unknown.any()):
+                scores[unknown] = self._popularity()[candidates]
+            if exclude_seen:
+                seen = [self._seen_rows(u) for u in part]
+                lengths = torch.as_tensor([len(r) for r in seen])
+                if int(lengths.sum()):
+                    cols = position[torch.cat(seen)]
+                    owner = torch.repeat_interleave(torch.arange(len(part)), lengths)
+                    inside = cols >= 0
+                    scores[owner[inside], cols[inside]] = -torch.inf
+            top = torch.topk(scores, k, dim=1)
+            values.append(top.values)
+            columns.append(top.indices)
+        if not users:
+            return pd.DataFrame(columns=["user_id", "rank", "item_id", "score"])
+        values_np = torch.cat(values).numpy().ravel()
+        item_rows = candidates[torch.cat(columns)].numpy().ravel()
+        keep = np.isfinite(values_np)
+        frame = pd.DataFrame({"user_id": np.repeat(np.asarray(users, dtype=object), k),
+                              "rank": np.tile(np.arange(1, k + 1), len(users)),
+                              "item_id": self._item_id_array()[item_rows],
+                              "score": values_np.astype(float)})
+        return frame[keep].reset_index(drop=True)
+
+    def _item_id_array(self) -> np.ndarray:
+        """Item ids as a numpy object array (cached; rebuilt when items are added)."""
+        if self._id_array is None or len(self._id_array) != len(self._item_ids):
+            self._id_array = np.asarray(self._item_ids, dtype=object)
+        return self._id_array
+
 
     def predict(self, users: Sequence[str], items: Sequence[str]) -> pd.DataFrame:
         """Scores of (user, item) pairs, as :meth:`recommend` ranks them.
@@ -416,6 +452,7 @@ class Recommender:
         self._item_ids = self._item_ids + ids
         self._items = torch.cat([self._items, emb])
         self._scenario_rows.pop(scenario, None)
+        self._scenario_matrix.pop(scenario, None)
         if self._popular is not None:
             self._popular = torch.cat([self._popular, torch.zeros(len(ids))])
 
