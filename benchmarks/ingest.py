@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import platform
 import socket
+import sys
 import tempfile
 import time
 
 import torch
 
+from benchmarks.report import write_results
 from kg import server
 from kg.store import LocalStore, Neo4jConfig, Neo4jStore
 from loaders import get_loader
@@ -49,8 +51,13 @@ def main() -> None:
         state = server.start(home, _free_port())
         try:
             with Neo4jStore(Neo4jConfig(uri=state.uri, batch_size=args.batch_size)) as store:
-                for run in ("first load", "re-run (idempotent)"):
-                    report = store.load(ds.tables, progress=False)
+                runs = (("first load (bulk CREATE path)", "auto"),
+                        ("re-run (idempotent MERGE)", "auto"),
+                        ("first load forced through MERGE", "merge"))
+                for run, mode in runs:
+                    if mode == "merge":
+                        store.clear()
+                    report = store.load(ds.tables, progress=False, mode=mode)
                     n_nodes = sum(report.nodes.values())
                     n_rels = sum(report.relationships.values())
                     node_s = sum(report.seconds[k] for k in report.nodes)
@@ -75,6 +82,15 @@ def main() -> None:
         print(f"| neo4j | {run} | {n_nodes:,} | {nps:,.0f} | {n_rels:,} | {rps:,.0f} | "
               f"{ips:,.0f} | {total:.1f} |")
     print(f"| local (Parquet) | first load | – | – | – | – | – | {local_s:.1f} |")
+    write_results(f"ingest_{args.dataset}", [
+        {"store": "neo4j", "run": run, "nodes": n, "nodes_per_s": round(nps),
+         "relationships": r, "relationships_per_s": round(rps), "interacted_per_s": round(ips),
+         "total_s": round(total, 1)} for run, n, nps, r, rps, ips, total in rows] + [
+        {"store": "local", "run": "first load", "total_s": round(local_s, 1)}],
+        ["store", "run", "nodes", "nodes_per_s", "relationships", "relationships_per_s",
+         "interacted_per_s", "total_s"],
+        "python -m benchmarks.ingest " + " ".join(sys.argv[1:]), dataset=args.dataset,
+        protocol=f"Neo4j 5.26 Community, -Xmx1g, batch {args.batch_size} rows, fresh server")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,14 @@ class LoadReport:
         nodes: node rows sent, per label.
         relationships: relationship rows sent, per type.
         seconds: wall time of the write phase, per step and ``total``.
+        mode: how Neo4j wrote it: ``create`` (bulk path into an empty database) or ``merge``
+            (idempotent upserts); ``atomic`` for the local store.
     """
 
     nodes: dict[str, int] = field(default_factory=dict)
     relationships: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    mode: str = "atomic"
 
 
 def stats_from_tables(tables: KGTables) -> dict:

@@ -2,7 +2,10 @@
 
 Writes create the uniqueness constraints first, then send batched, idempotent
 ``UNWIND $rows AS row MERGE ...`` transactions, so a load that was cut off (server killed,
-network lost) can simply be run again: nothing is duplicated and nothing is lost. Values always
+network lost) can simply be run again: nothing is duplicated and nothing is lost. A first load
+into an empty database takes a bulk path instead (``CREATE``, interactions grouped by user),
+which writes the same graph about three times faster; its re-run after a cut goes through
+``MERGE``. Values always
 travel as parameters; the only names put into query text are relationship types built from
 attribute kinds, which :mod:`kg.schema` has checked against a strict identifier pattern.
 """
@@ -13,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import neo4j
@@ -40,6 +44,9 @@ CONSTRAINTS = [
     "CREATE CONSTRAINT graphrec_dataset_key IF NOT EXISTS "
     "FOR (n:GraphrecDataset) REQUIRE n.key IS UNIQUE",
 ]
+
+#: transactions in flight for the relationships of a bulk (first) load
+BULK_PARALLEL = 2
 
 # one node per loaded data set (kg.store.datasets.DatasetRecord): not part of the knowledge
 # graph, never read as one; `finished` stays null until the load's last write
@@ -87,6 +94,36 @@ def _records(df: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
     out = pd.DataFrame({short: df[col] for short, col in columns.items()})
     out = out.astype(object).where(out.notna(), None)
     return out.to_dict("records")
+
+
+def _grouped_by_user(inter: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
+    """Interaction rows grouped per user: ``{"u": user, "x": [{"i", "s", "w", "t", "sp"}],
+    "n": count}``; a user with very many interactions is split over several rows."""
+    rows = _records(inter.sort_values("user_id", kind="stable"), columns)
+    out: list[dict] = []
+    for row in rows:
+        user = row.pop("u")
+        if out and out[-1]["u"] == user and len(out[-1]["x"]) < 1000:
+            out[-1]["x"].append(row)
+        else:
+            out.append({"u": user, "x": [row]})
+    for row in out:
+        row["n"] = len(row["x"])
+    return out
+
+
+def _weighted_batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
+    """Batches of about ``size`` graph elements (a row counts ``row["n"]``, or 1)."""
+    batch: list[dict] = []
+    weight = 0
+    for row in rows:
+        batch.append(row)
+        weight += row.get("n", 1)
+        if weight >= size:
+            yield batch
+            batch, weight = [], 0
+    if batch:
+        yield batch
 
 
 class Neo4jStore:
@@ -181,14 +218,38 @@ class Neo4jStore:
             self._auto(statement)
         self._auto("CALL db.awaitIndexes(300)")
 
-    def _write_rows(self, query: str, rows: list[dict], bar: tqdm | None) -> None:
-        for batch in _batches(rows, self.config.batch_size):
-            self.run_write(query, rows=batch)
-            if bar is not None:
-                bar.update(len(batch))
+    def _write_rows(self, query: str, rows: list[dict], bar: tqdm | None,
+                    parallel: int = 1) -> None:
+        """Send ``rows`` in batches; ``parallel`` > 1 keeps that many transactions in flight
+        (bulk path only: the client packs the next batch while the server writes one)."""
+        batches = _weighted_batches(rows, self.config.batch_size)
+        if parallel <= 1:
+            for batch in batches:
+                self.run_write(query, rows=batch)
+                if bar is not None:
+                    bar.update(sum(row.get("n", 1) for row in batch))
+            return
+        with ThreadPoolExecutor(parallel) as pool:
+            pending = set()
+            for batch in batches:
+                if len(pending) >= parallel:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        n = future.result()
+                        if bar is not None:
+                            bar.update(n)
+                pending.add(pool.submit(self._write_batch, query, batch))
+            for future in pending:
+                n = future.result()
+                if bar is not None:
+                    bar.update(n)
+
+    def _write_batch(self, query: str, batch: list[dict]) -> int:
+        self.run_write(query, rows=batch)
+        return sum(row.get("n", 1) for row in batch)
 
     def load(self, tables: KGTables, *, dataset: DatasetRecord | None = None,
-             merge: bool = False, progress: bool = True) -> LoadReport:
+             merge: bool = False, progress: bool = True, mode: str = "auto") -> LoadReport:
         """Validate ``tables`` and upsert them into Neo4j (see the module docstring).
 
         The verdict is the local store's on the same sequence of loads: the incoming tables
@@ -197,6 +258,11 @@ class Neo4jStore:
         Checks run before the first write: a refused load writes nothing. The load is recorded
         as started before its first write and finished after its last; a load cut off in
         between is reported by :meth:`read`, :meth:`datasets` and ``graphrec kg stats``.
+
+        ``mode``: ``"auto"`` writes a first load into an empty database with ``CREATE`` (bulk
+        path) and every other load with idempotent ``MERGE``; ``"create"`` or ``"merge"``
+        force one (``"create"`` only into an empty database). A cut-off bulk load is re-run
+        through the ``MERGE`` path (the database is no longer empty), which completes it.
 
         Raises:
             DataError: the tables, or the graph they would make, break a rule.
@@ -209,26 +275,35 @@ class Neo4jStore:
         held = self.datasets()
         check_load(held, record, merge=merge, shared_ids=self._existing_ids(tables),
                    where=f"Neo4j at {self.config.uri}")
-        if held or self._has_nodes():
+        empty = not held and not self._has_nodes()
+        if not empty:
             self._read_tables().union(tables).validate()
+        if mode not in ("auto", "create", "merge"):
+            raise StoreError(f"load mode must be 'auto', 'create' or 'merge', not {mode!r}")
+        if mode == "create" and not empty:
+            raise StoreError("the CREATE path needs an empty database; use mode='merge'")
+        create = empty if mode == "auto" else mode == "create"
         self._write_record(record)
-        steps = self._load_steps(tables)
-        total = sum(len(rows) for _, _, rows, _ in steps)
+        steps = self._load_steps(tables, create=create)
+        total = sum(count for *_, count in steps)
         seconds: dict[str, float] = {}
         nodes: dict[str, int] = {}
         rels: dict[str, int] = {}
         with tqdm(total=total, desc="neo4j load", unit="row", disable=not progress,
                   leave=False) as bar:
-            for name, query, rows, kind in steps:
+            for name, query, rows, kind, count in steps:
                 start = time.perf_counter()
                 bar.set_postfix_str(name)
-                self._write_rows(query, rows, bar)
+                # relationships of a first load in BULK_PARALLEL concurrent transactions: the client
+                # packs one batch while the server writes another (CREATE takes no range locks)
+                self._write_rows(query, rows, bar, BULK_PARALLEL if create and kind == "rel" else 1)
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
                 target = nodes if kind == "node" else rels
-                target[name] = target.get(name, 0) + len(rows)
+                target[name] = target.get(name, 0) + count
         self._write_record(record.finishing())
         seconds["total"] = time.perf_counter() - t0
-        return LoadReport(nodes=nodes, relationships=rels, seconds=seconds)
+        return LoadReport(nodes=nodes, relationships=rels, seconds=seconds,
+                          mode="create" if create else "merge")
 
     def _write_record(self, record: DatasetRecord) -> None:
         props = {k: v for k, v in record.to_dict().items()}
@@ -256,51 +331,87 @@ class Neo4jStore:
                              "ORDER BY d.started")
         return [DatasetRecord.from_dict(r["d"]) for r in rows]
 
-    def _load_steps(self, t: KGTables) -> list[tuple[str, str, list[dict], str]]:
-        """(name, query, rows, node|rel) in dependency order."""
-        steps = [
-            (schema.SCENARIO, "UNWIND $rows AS row MERGE (:Scenario {name: row.s})",
-             _records(t.scenarios, {"s": "scenario"}), "node"),
-            (schema.USER, "UNWIND $rows AS row MERGE (:User {user_id: row.u})",
-             _records(t.users, {"u": "user_id"}), "node"),
-            (schema.ITEM, "UNWIND $rows AS row MERGE (i:Item {item_id: row.i}) "
-                          "SET i.scenario = row.s",
-             _records(t.items, {"i": "item_id", "s": "scenario"}), "node"),
-        ]
+    def _load_steps(self, t: KGTables, create: bool = False
+                    ) -> list[tuple[str, str, list[dict], str, int]]:
+        """(name, query, rows, node|rel, graph elements) in dependency order.
+
+        ``create``: the database is known to be empty, so nodes and relationships are written
+        with ``CREATE`` (no existence check; the uniqueness constraints still guard the node
+        keys) and interactions are sent grouped by user (one user lookup per batch row). The
+        graph written is the same as the ``MERGE`` path's (a test compares them).
+        """
+        verb = "CREATE" if create else "MERGE"
+        if create:
+            nodes = [
+                (schema.SCENARIO, "UNWIND $rows AS row CREATE (:Scenario {name: row.s})",
+                 _records(t.scenarios, {"s": "scenario"})),
+                (schema.USER, "UNWIND $rows AS row CREATE (:User {user_id: row.u})",
+                 _records(t.users, {"u": "user_id"})),
+                (schema.ITEM, "UNWIND $rows AS row CREATE (:Item {item_id: row.i, "
+                              "scenario: row.s})",
+                 _records(t.items, {"i": "item_id", "s": "scenario"})),
+            ]
+            attr_query = ("UNWIND $rows AS row CREATE (:Attribute {key: row.key, kind: row.kind, "
+                          "value: row.value})")
+        else:
+            nodes = [
+                (schema.SCENARIO, "UNWIND $rows AS row MERGE (:Scenario {name: row.s})",
+                 _records(t.scenarios, {"s": "scenario"})),
+                (schema.USER, "UNWIND $rows AS row MERGE (:User {user_id: row.u})",
+                 _records(t.users, {"u": "user_id"})),
+                (schema.ITEM, "UNWIND $rows AS row MERGE (i:Item {item_id: row.i}) "
+                              "SET i.scenario = row.s",
+                 _records(t.items, {"i": "item_id", "s": "scenario"})),
+            ]
+            attr_query = ("UNWIND $rows AS row MERGE (a:Attribute {key: row.key}) "
+                          "SET a.kind = row.kind, a.value = row.value")
+        steps = [(name, query, rows, "node", len(rows)) for name, query, rows in nodes]
         attrs = pd.concat([t.item_attributes[["kind", "value"]],
                            t.user_attributes[["kind", "value"]]]).drop_duplicates()
         attrs = attrs.assign(key=[schema.attribute_key(k, v)
                                   for k, v in zip(attrs["kind"], attrs["value"], strict=True)])
-        steps.append((schema.ATTRIBUTE,
-                      "UNWIND $rows AS row MERGE (a:Attribute {key: row.key}) "
-                      "SET a.kind = row.kind, a.value = row.value",
-                      _records(attrs, {"key": "key", "kind": "kind", "value": "value"}), "node"))
+        rows = _records(attrs, {"key": "key", "kind": "kind", "value": "value"})
+        steps.append((schema.ATTRIBUTE, attr_query, rows, "node", len(rows)))
+        rows = _records(t.items, {"i": "item_id", "s": "scenario"})
         steps.append((schema.IN_SCENARIO,
                       "UNWIND $rows AS row MATCH (i:Item {item_id: row.i}) "
-                      "MATCH (s:Scenario {name: row.s}) MERGE (i)-[:IN_SCENARIO]->(s)",
-                      _records(t.items, {"i": "item_id", "s": "scenario"}), "rel"))
+                      f"MATCH (s:Scenario {{name: row.s}}) {verb} (i)-[:IN_SCENARIO]->(s)",
+                      rows, "rel", len(rows)))
         for label, table, id_col in ((schema.ITEM, t.item_attributes, "item_id"),
                                      (schema.USER, t.user_attributes, "user_id")):
             key_prop = schema.NODE_KEYS[label]
             for kind, part in table.groupby("kind", sort=True):
                 rel = schema.has_kind_type(str(kind))  # validated identifier
                 part = part.assign(key=[schema.attribute_key(str(kind), v) for v in part["value"]])
+                rows = _records(part, {"id": id_col, "key": "key"})
                 steps.append((rel,
                               f"UNWIND $rows AS row MATCH (n:{label} {{{key_prop}: row.id}}) "
-                              f"MATCH (a:Attribute {{key: row.key}}) MERGE (n)-[:{rel}]->(a)",
-                              _records(part, {"id": id_col, "key": "key"}), "rel"))
-        steps.append((schema.INTERACTED,
-                      "UNWIND $rows AS row MATCH (u:User {user_id: row.u}) "
-                      "MATCH (i:Item {item_id: row.i}) MERGE (u)-[r:INTERACTED]->(i) "
-                      "SET r.scenario = row.s, r.weight = row.w, r.ts = row.t, r.split = row.sp",
-                      _records(t.interactions, {"u": "user_id", "i": "item_id", "s": "scenario",
-                                                "w": "weight", "t": "ts", "sp": "split"}), "rel"))
+                              f"MATCH (a:Attribute {{key: row.key}}) {verb} (n)-[:{rel}]->(a)",
+                              rows, "rel", len(rows)))
+        columns = {"u": "user_id", "i": "item_id", "s": "scenario", "w": "weight", "t": "ts",
+                   "sp": "split"}
+        if create:
+            steps.append((schema.INTERACTED,
+                          "UNWIND $rows AS row MATCH (u:User {user_id: row.u}) "
+                          "UNWIND row.x AS x MATCH (i:Item {item_id: x.i}) "
+                          "CREATE (u)-[:INTERACTED {scenario: x.s, weight: x.w, ts: x.t, "
+                          "split: x.sp}]->(i)",
+                          _grouped_by_user(t.interactions, columns), "rel",
+                          len(t.interactions)))
+        else:
+            steps.append((schema.INTERACTED,
+                          "UNWIND $rows AS row MATCH (u:User {user_id: row.u}) "
+                          "MATCH (i:Item {item_id: row.i}) MERGE (u)-[r:INTERACTED]->(i) "
+                          "SET r.scenario = row.s, r.weight = row.w, r.ts = row.t, "
+                          "r.split = row.sp",
+                          _records(t.interactions, columns), "rel", len(t.interactions)))
         for relation, part in t.item_links.groupby("relation", sort=True):
             rel = schema.check_item_link_type(str(relation))
+            rows = _records(part, {"a": "item_id", "b": "other_id"})
             steps.append((rel,
                           f"UNWIND $rows AS row MATCH (a:Item {{item_id: row.a}}) "
-                          f"MATCH (b:Item {{item_id: row.b}}) MERGE (a)-[:{rel}]->(b)",
-                          _records(part, {"a": "item_id", "b": "other_id"}), "rel"))
+                          f"MATCH (b:Item {{item_id: row.b}}) {verb} (a)-[:{rel}]->(b)",
+                          rows, "rel", len(rows)))
         return steps
 
     # -- embeddings ----------------------------------------------------------------------------
@@ -427,4 +538,8 @@ class Neo4jStore:
 
     def clear(self) -> None:
         """Delete every node and relationship, in batches (constraints stay)."""
+        # relationships first, in bounded transactions: DETACH DELETE of 10,000 nodes at once
+        # would delete all their relationships in one transaction (over a million on
+        # MovieLens-1M, beyond the server's transaction memory)
+        self._auto("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS")
         self._auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")

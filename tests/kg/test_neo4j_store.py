@@ -113,3 +113,21 @@ def test_routing_uri_reads_and_writes_through_the_routing_table(neo4j_store):
         assert store.stats() == neo4j_store.stats()
     with pytest.raises(StoreError, match="invalid Neo4j URI 'neo5://"):
         Neo4jStore(dataclasses.replace(config, uri=f"neo5://{host}"))
+
+
+def test_bulk_create_path_and_merge_path_write_the_same_graph(neo4j_store):
+    from loaders import SyntheticConfig, generate_synthetic
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150, seed=4)).tables
+    report = neo4j_store.load(tables, progress=False)  # empty database: the bulk path
+    assert report.mode == "create"
+    assert report.relationships["INTERACTED"] == len(tables.interactions)
+    created = neo4j_store.read()
+    assert_same_tables(created, tables)
+    assert neo4j_store.load(tables, progress=False).mode == "merge"  # a re-run: idempotent
+    assert_same_tables(neo4j_store.read(), tables)
+    with pytest.raises(StoreError, match="needs an empty database"):
+        neo4j_store.load(tables, progress=False, mode="create")
+    neo4j_store.clear()
+    assert neo4j_store.load(tables, progress=False, mode="merge").mode == "merge"
+    assert_same_tables(neo4j_store.read(), created)
