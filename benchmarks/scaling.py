@@ -49,8 +49,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure(size: int, neo4j: bool) -> dict:
-    """Every stage at ``size`` interactions (run in a child process)."""
+def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
+    """Every stage at ``size`` interactions (run in a child process); the stages done so far
+    are written to ``progress_file`` after each one, so a child killed mid-way (out of
+    memory) still reports what it measured."""
     import torch
 
     from graphrec.data.graph import build_graph
@@ -74,6 +76,8 @@ def measure(size: int, neo4j: bool) -> dict:
         out[f"{name}_rss_gib"] = round(rss_gib(), 2)
         print(f"  {size:>10,} {name}: {out[f'{name}_s']:.1f} s, peak RSS "
               f"{out[f'{name}_rss_gib']:.2f} GiB", file=sys.stderr, flush=True)
+        if progress_file is not None:
+            progress_file.write_text(json.dumps(out))
         return value
 
     users = max(200, size // PER_USER)
@@ -169,30 +173,40 @@ def main() -> None:
     parser.add_argument("--neo4j-max", type=int, default=1_000_000)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-neo4j", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-progress", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.child_neo4j)))
+        print(json.dumps(measure(args.child, args.child_neo4j, args.child_progress)))
         return
     rows = []
     for size in [int(x) for x in args.sizes.split(",") if x]:
-        cmd = [sys.executable, "-m", "benchmarks.scaling", "--child", str(size)]
-        if size <= args.neo4j_max:
-            cmd.append("--child-neo4j")
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            print(f"size {size:,}: the child failed (exit {done.returncode})", file=sys.stderr)
-            continue
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        with tempfile.TemporaryDirectory() as tmp:
+            progress = Path(tmp) / "progress.json"
+            cmd = [sys.executable, "-m", "benchmarks.scaling", "--child", str(size),
+                   "--child-progress", str(progress)]
+            if size <= args.neo4j_max:
+                cmd.append("--child-neo4j")
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+            if done.returncode == 0:
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                continue
+            partial = json.loads(progress.read_text()) if progress.is_file() else {"size": size}
+            failed_at = next((s for s in STAGES if f"{s}_s" not in partial
+                              and not (s == "neo4j_load" and size > args.neo4j_max)), None)
+            print(f"size {size:,}: the child failed (exit {done.returncode}) in {failed_at}",
+                  file=sys.stderr)
+            rows.append({**partial, "failed_at": failed_at, "exit": done.returncode})
+    rows = [r for r in rows if "interactions" in r]
     exponents = {name: slope([r["interactions"] for r in rows if r.get(f"{name}_s")],
                              [r[f"{name}_s"] for r in rows if r.get(f"{name}_s")])
                  for name in STAGES}
     biggest = max(rows, key=lambda r: r["interactions"])
-    bars = {"epoch_s_at_1e7_le_900": biggest["interactions"] >= 9_000_000
-            and biggest["epoch_s"] <= 900,
-            "peak_rss_gib_at_1e7_le_12": biggest["interactions"] >= 9_000_000
-            and biggest["peak_rss_gib"] <= 12}
+    at_1e7 = biggest["interactions"] >= 9_000_000 and "failed_at" not in biggest
+    bars = {"every_stage_finishes_at_1e7": at_1e7,
+            "epoch_s_at_1e7_le_900": at_1e7 and biggest["epoch_s"] <= 900,
+            "peak_rss_gib_at_1e7_le_12": at_1e7 and biggest["peak_rss_gib"] <= 12}
     columns = ["interactions", "users", "items", "edges", *[f"{s}_s" for s in STAGES],
-               "neo4j_relationships_per_s", "peak_rss_gib"]
+               "neo4j_relationships_per_s", "peak_rss_gib", "failed_at"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for r in rows:

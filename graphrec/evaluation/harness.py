@@ -212,6 +212,11 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
     return out
 
 
+#: scores held at once by full-ranking evaluation (users per chunk = this / candidates): the
+#: memory is a few copies of [chunk, candidates] floats whatever the number of test users
+FULL_CHUNK_SCORES = 20_000_000
+
+
 def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.ndarray,
           others: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int
           ) -> dict:
@@ -219,20 +224,27 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
     position = {int(item): p for p, item in enumerate(candidates)}
     groups = rows.groupby("user_id")["item_id"].agg(list)
     users = index.index("user", groups.index)
-    scores = scorer.score(torch.as_tensor(users), torch.as_tensor(candidates)).float()
     positives = [np.array([position[item_pos[i]] for i in items]) for items in groups]
     exclude = [np.array([position[item_pos[i]] for i in others.get(u, [])
                          if item_pos[i] in position], dtype=np.int64) for u in groups.index]
-    per_user = user_metrics(full_ranks(scores, positives, exclude), ks, protocol.ties)
+    chunk = max(1, FULL_CHUNK_SCORES // max(1, len(candidates)))
+    item_tensor = torch.as_tensor(candidates)
+    ranks, tops = [], {k: [] for k in ks}
+    for start in range(0, len(users), chunk):
+        part = slice(start, start + chunk)
+        scores = scorer.score(torch.as_tensor(users[part]), item_tensor).float()
+        ranks += full_ranks(scores, positives[part], exclude[part])
+        for row, (ex, pos) in enumerate(zip(exclude[part], positives[part], strict=True)):
+            ex = np.setdiff1d(ex, pos)  # recommendation lists keep this split's positives
+            if len(ex):
+                scores[row, torch.as_tensor(ex)] = -torch.inf
+        for k in ks:
+            tops[k].append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices)
+    per_user = user_metrics(ranks, ks, protocol.ties)
     result = {"users": len(groups), "rows": len(rows),
               **_summarise(per_user, np.arange(len(groups)), bootstrap, seed)}
-    for row, (ex, pos) in enumerate(zip(exclude, positives, strict=True)):
-        ex = np.setdiff1d(ex, pos)  # recommendation lists keep this split's positives
-        if len(ex):
-            scores[row, torch.as_tensor(ex)] = -torch.inf
     for k in ks:
-        top = torch.topk(scores, min(k, scores.shape[1]), dim=1).indices
-        result[f"coverage@{k}"] = coverage(top, len(candidates))
+        result[f"coverage@{k}"] = coverage(torch.cat(tops[k]), len(candidates))
     return result
 
 
