@@ -108,11 +108,13 @@ def main() -> None:
         rows.append({"method": run, "valid_ndcg@20": round(result.valid_score, 4),
                      "best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "epoch_cap": config.epochs, "stopped": result.stopped,
+                     "seconds_to_selected_model": round(result.seconds, 1),
                      "recall@20": round(m["recall@20"], 4), "ndcg@20": round(m["ndcg@20"], 4),
                      "test": m})
         print(lines[-1], flush=True)
     write_results("ml1m_cold_items", rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
-                                            "best_epoch", "epochs_run", "stopped"],
+                                            "best_epoch", "epochs_run", "stopped",
+                                            "seconds_to_selected_model"],
                   "python -m benchmarks.ml1m " + " ".join(sys.argv[1:]), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
                   "item_cold_testing; epoch selected on a validation split of cold items")

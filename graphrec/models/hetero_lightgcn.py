@@ -11,6 +11,8 @@ other (see :class:`graphrec.models.base.GraphModel` for cold-start nodes).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -20,15 +22,29 @@ from graphrec.pyg import HeteroData
 EdgeType = tuple[str, str, str]
 
 
+#: edges from which an adjacency is stored as CSR instead of COO. Measured forward + backward of
+#: one propagation on this 2-core CPU: MovieLens-1M 0.019 s (COO) vs 0.022 s (CSR); the
+#: synthetic graph of 10^6 interactions 0.15 s either way; of 10^7, 4.28 s vs 3.38 s
+CSR_MIN_EDGES = 2_000_000
+
+
 def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int) -> Tensor:
-    """Sparse ``[num_dst, num_src]`` matrix with entries ``1/sqrt(deg_src * deg_dst)``."""
+    """Sparse ``[num_dst, num_src]`` matrix with entries ``1/sqrt(deg_src * deg_dst)``: COO,
+    or CSR from :data:`CSR_MIN_EDGES` edges on, where it multiplies faster."""
     src, dst = edge_index
     ones = torch.ones(src.numel(), device=edge_index.device)
     deg_src = torch.zeros(num_src, device=edge_index.device).index_add_(0, src, ones)
     deg_dst = torch.zeros(num_dst, device=edge_index.device).index_add_(0, dst, ones)
     values = (deg_src[src] * deg_dst[dst]).clamp(min=1).rsqrt()
-    return torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_dst, num_src),
-                                   check_invariants=False).coalesce()
+    coo = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_dst, num_src),
+                                  check_invariants=False).coalesce()
+    if coo._nnz() < CSR_MIN_EDGES:
+        return coo
+    # CSR: the same matrix; torch calls its CSR layout "beta" in a notice, silenced here only
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                                category=UserWarning)
+        return coo.to_sparse_csr()
 
 
 class HeteroLightGCN(GraphModel):

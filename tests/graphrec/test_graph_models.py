@@ -119,3 +119,24 @@ def test_relation_aware_model_trains_through_transfer():
     result = compare(tables, "cosmetics", ("joint",), config, progress=False)[0]
     assert result.model.__class__.__name__ == "HeteroSAGE"
     assert 0.0 < result.test["all"]["ndcg@20"] <= 1.0
+
+
+def test_csr_and_coo_adjacencies_propagate_the_same(monkeypatch):
+    """Large graphs store adjacencies as CSR (faster there): same propagation and gradients."""
+    from graphrec.models import hetero_lightgcn
+    from loaders import SyntheticConfig, generate_synthetic
+
+    data, _ = build_graph(generate_synthetic(SyntheticConfig(n_users=120, seed=1)).tables,
+                          ("train",))
+    outputs = []
+    for threshold in (10**12, 0):  # COO everywhere, then CSR everywhere
+        monkeypatch.setattr(hetero_lightgcn, "CSR_MIN_EDGES", threshold)
+        model = build_model("lightgcn", data, 16, 2, seed=0)
+        graph = model.prepare_graph(data)
+        layouts = {adj.layout for adj in graph.cache.values()}
+        assert layouts == ({torch.sparse_coo} if threshold else {torch.sparse_csr})
+        out = model(graph)
+        (out["user"].square().sum() + out["item"].sum()).backward()
+        outputs.append((out["user"].detach(), model.embedding["item"].weight.grad.clone()))
+    assert torch.allclose(outputs[0][0], outputs[1][0], atol=1e-6)
+    assert torch.allclose(outputs[0][1], outputs[1][1], atol=1e-5)
