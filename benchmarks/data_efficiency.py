@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.report import write_results
+from benchmarks.report import save_figure, write_results
 from graphrec.data.splits import k_shot, leave_one_out, subsample_training
 from graphrec.strategies import run_strategy
 from graphrec.training import TrainConfig
@@ -55,11 +55,7 @@ def plot(fractions: list[float], curves: dict[str, np.ndarray], title: str, out:
     ax.set_ylabel("test NDCG@20 (full ranking)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def main() -> None:

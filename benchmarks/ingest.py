@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import socket
 import sys
 import tempfile
 import time
@@ -22,12 +21,6 @@ from benchmarks.report import write_results
 from kg import server
 from kg.store import LocalStore, Neo4jConfig, Neo4jStore
 from loaders import get_loader
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:
@@ -48,7 +41,7 @@ def main() -> None:
         local.load(ds.tables, progress=False)
         local_s = time.perf_counter() - start
         home = f"{tmp}/neo4j"
-        state = server.start(home, _free_port())
+        state = server.start(home, server.free_port())
         try:
             with Neo4jStore(Neo4jConfig(uri=state.uri, batch_size=args.batch_size)) as store:
                 runs = (("first load (bulk CREATE path)", "auto"),

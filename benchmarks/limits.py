@@ -15,14 +15,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
 
 import pandas as pd
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import peak_rss_gib, print_table, write_results
 from kg.store import LocalStore, stats_from_tables
 from kg.tables import make_tables
 
@@ -56,10 +55,6 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def measure(tables) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 from pathlib import Path
 
 import torch
@@ -43,6 +44,26 @@ def write_results(name: str, rows: list[dict], columns: list[str], command: str,
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     atomic_write(RESULTS / f"{name}.md", "\n".join(lines) + "\n")
     return RESULTS / f"{name}.json"
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, GiB (``ru_maxrss``: KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Finish a benchmark figure (legends, tight layout), write it as a 120-dpi PNG at
+    ``path`` (folder created) and close it."""
+    import matplotlib.pyplot as plt
+
+    for ax in fig.axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def machine() -> str:

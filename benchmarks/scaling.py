@@ -25,28 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.report import peak_rss_gib, save_figure, write_results
+
 STAGES = ("generate", "local_load", "neo4j_load", "build_graph", "epoch", "evaluate",
           "recommend_1000")
 PER_USER = 50  # interactions per user, about: 3 sources x 0.8 x 20 + target 0.6 x 5
 IMG = Path(__file__).parent.parent / "docs" / "img" / "scaling.png"
-
-
-def rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
@@ -73,7 +63,7 @@ def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
         start = time.perf_counter()
         value = fn()
         out[f"{name}_s"] = round(time.perf_counter() - start, 2)
-        out[f"{name}_rss_gib"] = round(rss_gib(), 2)
+        out[f"{name}_rss_gib"] = round(peak_rss_gib(), 2)
         print(f"  {size:>10,} {name}: {out[f'{name}_s']:.1f} s, peak RSS "
               f"{out[f'{name}_rss_gib']:.2f} GiB", file=sys.stderr, flush=True)
         if progress_file is not None:
@@ -92,7 +82,7 @@ def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
         stage("local_load", lambda: store.load(tables, progress=False))
         if neo4j:
             home = Path(tmp) / "neo4j"
-            state = server.start(home, free_port(), heap="2g")
+            state = server.start(home, server.free_port(), heap="2g")
             try:
                 with Neo4jStore(Neo4jConfig(uri=state.uri)) as neo:
                     report = stage("neo4j_load", lambda: neo.load(tables, progress=False))
@@ -126,9 +116,9 @@ def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
                                                 ("all",), bootstrap=0))
     out["test_users"] = result["all"]["users"]
     rec = Recommender(model, graph, index, tables, target=target)
-    served = [u for u in index.ids["user"][:1000]]
+    served = list(index.ids["user"][:1000])
     stage("recommend_1000", lambda: rec.recommend(served, k=10))
-    out["peak_rss_gib"] = round(rss_gib(), 2)
+    out["peak_rss_gib"] = round(peak_rss_gib(), 2)
     return out
 
 
@@ -158,16 +148,10 @@ def plot(rows: list[dict]) -> None:
     ax.set_ylabel("seconds (2-core CPU)")
     ax.set_title("graphrec: cost per stage vs data size")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    IMG.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(IMG, dpi=120)
-    plt.close(fig)
+    save_figure(fig, IMG)
 
 
 def main() -> None:
-    from benchmarks.report import write_results
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--neo4j-max", type=int, default=1_000_000)

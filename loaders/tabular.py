@@ -38,6 +38,7 @@ line (the header is line 1) and the rule broken.
 
 from __future__ import annotations
 
+import io
 import tomllib
 from pathlib import Path
 
@@ -56,19 +57,21 @@ _SECTIONS = {
 }
 
 
-def _check_text(path: Path) -> None:
-    """UTF-8 text without NUL bytes, or a :class:`DataError` naming the first bad line."""
-    with open(path, "rb") as handle:
-        for line, raw in enumerate(handle, start=1):
-            if b"\x00" in raw:
-                raise DataError("binary data (a NUL byte); expected UTF-8 text",
-                                source=str(path), line=line)
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"bytes are not valid UTF-8 ({exc.reason} at byte "
-                                f"{exc.start} of the line); re-encode the file",
-                                source=str(path), line=line) from None
+def _utf8_text(path: Path) -> str:
+    """The file as UTF-8 text (one read); a :class:`DataError` naming the line of the first NUL
+    byte or invalid byte (pandas would drop a NUL silently)."""
+    raw = path.read_bytes()
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError("binary data (a NUL byte); expected UTF-8 text", source=str(path),
+                        line=raw.count(b"\n", 0, nul) + 1)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        raise DataError(f"bytes are not valid UTF-8 ({exc.reason} at byte "
+                        f"{exc.start - start} of the line); re-encode the file",
+                        source=str(path), line=raw.count(b"\n", 0, exc.start) + 1) from None
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -77,8 +80,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
         if path.suffix == ".parquet":
             return pd.read_parquet(path).astype(str)
         sep = "\t" if path.suffix in (".tsv", ".tab") else ","
-        _check_text(path)
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(io.StringIO(_utf8_text(path)), sep=sep, dtype=str,
+                           keep_default_na=False)
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataError(f"cannot be parsed: {exc}", source=str(path)) from None
 

@@ -4,19 +4,13 @@ starts it with the project's launcher); without it, one is started here by the s
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from kg import server
+from kg.server import free_port
 from kg.store import Neo4jConfig, Neo4jStore
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

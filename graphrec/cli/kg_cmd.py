@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -17,6 +18,8 @@ from kg.privacy import KEY_ENV, PrivacyConfig
 from kg.store.datasets import DatasetRecord, check_namespace, incomplete_message, with_namespace
 from loaders import LOADERS, load_dataset
 
+T = TypeVar("T")
+
 app = typer.Typer(help="Build and explore the knowledge graph.", no_args_is_help=True,
                   rich_markup_mode=None)
 
@@ -24,6 +27,15 @@ StoreOpt = Annotated[str, typer.Option(
     "--store", envvar="GRAPHREC_STORE", help="Where the graph lives: local | neo4j.")]
 DirOpt = Annotated[Path | None, typer.Option(
     "--dir", help="Local store directory (default $GRAPHREC_HOME/store).")]
+
+
+def read_store(store: str, directory: Path | None, read: Callable[[Any], T]) -> T:
+    """``read(opened store)``; a failure to open or read exits with its message."""
+    try:
+        with open_store(store, directory) as st:
+            return read(st)
+    except GraphRecError as exc:
+        fail(str(exc))
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
@@ -107,12 +119,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Node and relationship counts per label and per scenario."""
-    try:
-        with open_store(store, directory) as st:
-            result = st.stats()
-            held = st.datasets()
-    except GraphRecError as exc:
-        fail(str(exc))
+    result, held = read_store(store, directory, lambda st: (st.stats(), st.datasets()))
     problem = incomplete_message(held, store)
     if as_json:
         typer.echo(json.dumps({**result, "datasets": [r.to_dict() for r in held],
@@ -135,11 +142,7 @@ def datasets(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The data sets the store holds: source, namespace, when loaded, whether complete."""
-    try:
-        with open_store(store, directory) as st:
-            held = st.datasets()
-    except GraphRecError as exc:
-        fail(str(exc))
+    held = read_store(store, directory, lambda st: st.datasets())
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in held], indent=2))
         return
@@ -226,9 +229,8 @@ def bridges(
     product links and popularity agreement, shared and bridge attributes, components."""
     from kg.bridges import bridges_report, report_dict  # scipy and networkx: only when needed
 
+    tables = read_store(store, directory, lambda st: st.read())
     try:
-        with open_store(store, directory) as st:
-            tables = st.read()
         reports = bridges_report(tables, target, source or None, components=components)
     except GraphRecError as exc:
         fail(str(exc))

@@ -164,42 +164,38 @@ class Recommender:
         return self._scenario_rows[scenario]
 
     def _user_vectors(self, users: list[str], fallback: str | None) -> tuple[Tensor, Tensor]:
-        """``(vectors [n, dim], known [n] bool)``; unknown users raise unless ``fallback``."""
-        rows, known = [], []
+        """``(vectors [n, dim], known [n] bool)``; unknown users raise unless ``fallback``
+        (their vectors are zero; :meth:`recommend` ranks them by popularity)."""
         lookup = self.index.lookup(schema.PYG_USER)
-        for u in users:
-            if u in lookup:
-                rows.append(lookup[u])
-                known.append(True)
+        emb = self._emb["user"]
+        vectors = torch.zeros(len(users), emb.shape[1])
+        known = torch.ones(len(users), dtype=torch.bool)
+        graph_pos, graph_rows = [], []
+        for pos, u in enumerate(users):
+            row = lookup.get(u)
+            if row is not None:
+                graph_pos.append(pos)
+                graph_rows.append(row)
             elif u in self._added_users:
-                rows.append(-1)
-                known.append(True)
+                vectors[pos] = self._added_users[u]
             elif fallback == "popularity":
-                rows.append(-1)
-                known.append(False)
+                known[pos] = False
             else:
                 sample = self.index.ids["user"][:5]
                 raise DataError(f"unknown user id {u!r}; known ids include {sample} "
                                 f"({len(lookup)} in all). Fold new users in with "
                                 "fold_in_users(), or pass fallback='popularity'")
-        emb = self._emb["user"]
-        vectors = torch.zeros(len(users), emb.shape[1])
-        for pos, (u, row) in enumerate(zip(users, rows, strict=True)):
-            if row >= 0:
-                vectors[pos] = emb[row]
-            elif u in self._added_users:
-                vectors[pos] = self._added_users[u]
-        return vectors, torch.as_tensor(known, dtype=torch.bool)
+        if graph_pos:  # one gather for every graph user
+            vectors[torch.as_tensor(graph_pos)] = emb[torch.as_tensor(graph_rows)]
+        return vectors, known
 
     def _matrix(self, scenario: str) -> tuple[Tensor, Tensor]:
         """``(candidate rows, their embeddings transposed [dim, n])`` of ``scenario``, cached
         (gathering 10^5 rows on every call would cost more than the scoring)."""
         rows = self._candidates(scenario)
-        cached = self._scenario_matrix.get(scenario)
-        if cached is None or cached.shape[1] != len(rows):
-            cached = self._items[rows].T.contiguous()
-            self._scenario_matrix[scenario] = cached
-        return rows, cached
+        if scenario not in self._scenario_matrix:  # add_items() drops its scenario's entry
+            self._scenario_matrix[scenario] = self._items[rows].T.contiguous()
+        return rows, self._scenario_matrix[scenario]
 
     def _scores(self, users: list[str], vectors: Tensor, rows: Tensor,
                 matrix: Tensor | None = None) -> Tensor:
@@ -272,8 +268,8 @@ class Recommender:
         candidates = self._candidates(scenario)
         if items is not None:
             wanted = self._item_rows(list(items))
-            outside = [i for i, r in zip(items, wanted.tolist(), strict=True)
-                       if not bool((candidates == r).any())]
+            inside = set(candidates.tolist())
+            outside = [i for i, r in zip(items, wanted.tolist(), strict=True) if r not in inside]
             if outside:
                 raise DataError(f"items {outside[:5]} are not in scenario {scenario!r}")
             candidates = wanted
@@ -313,8 +309,8 @@ class Recommender:
         return frame[keep].reset_index(drop=True)
 
     def _item_id_array(self) -> np.ndarray:
-        """Item ids as a numpy object array (cached; rebuilt when items are added)."""
-        if self._id_array is None or len(self._id_array) != len(self._item_ids):
+        """Item ids as a numpy object array (cached; add_items() drops it)."""
+        if self._id_array is None:
             self._id_array = np.asarray(self._item_ids, dtype=object)
         return self._id_array
 
@@ -453,6 +449,7 @@ class Recommender:
         self._items = torch.cat([self._items, emb])
         self._scenario_rows.pop(scenario, None)
         self._scenario_matrix.pop(scenario, None)
+        self._id_array = None
         if self._popular is not None:
             self._popular = torch.cat([self._popular, torch.zeros(len(ids))])
 

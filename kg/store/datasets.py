@@ -18,6 +18,7 @@ of loads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
@@ -123,25 +124,24 @@ def with_namespace(tables: KGTables, namespace: str) -> KGTables:
 
 
 def check_load(held: list[DatasetRecord], incoming: DatasetRecord, *, merge: bool,
-               shared_ids: int, where: str) -> None:
+               shared_ids: Callable[[], int], where: str) -> None:
     """Refuse a load that would mix unrelated data sets (see the module docstring).
 
     Args:
         held: the data sets the store holds.
         incoming: the one being loaded.
         merge: the caller asked to merge.
-        shared_ids: how many of the incoming user and item ids the store already has.
+        shared_ids: counts the incoming user and item ids the store already has; called only
+            when a namespaced data set joins others (it reads the store).
         where: the store, for the message.
 
     Raises:
         DatasetConflictError: the load is refused; the message says why and what to do.
     """
-    incomplete = [r for r in held if not r.complete and r.key != incoming.key]
-    if incomplete:
-        raise DatasetConflictError(
-            f"{where} holds an incomplete load of {incomplete[0].label} (started "
-            f"{incomplete[0].started}); re-run that load, or `graphrec kg clear`, first")
     others = [r for r in held if r.key != incoming.key]
+    problem = incomplete_message(others, where)
+    if problem:
+        raise DatasetConflictError(problem)
     if not others or merge:
         return
     names = ", ".join(r.label for r in others)
@@ -151,9 +151,10 @@ def check_load(held: list[DatasetRecord], incoming: DatasetRecord, *, merge: boo
             "equal ids the same user or item. Give it its own ids with --namespace NAME, "
             "pass --merge if the data sets really share ids, or empty the store with "
             "`graphrec kg clear`")
-    if shared_ids:
+    shared = shared_ids()
+    if shared:
         raise DatasetConflictError(
-            f"{where} already has {shared_ids:,} of the user and item ids of "
+            f"{where} already has {shared:,} of the user and item ids of "
             f"{incoming.label}; namespace {incoming.namespace!r} is taken, choose another")
 
 

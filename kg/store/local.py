@@ -138,7 +138,7 @@ class LocalStore:
 
     def _recover(self) -> None:
         """Remove partial versions of killed writers (called under the lock)."""
-        live = self._live() if (self.path / CURRENT).is_file() else None
+        live = self._live()
         for entry in self.path.iterdir():
             stale = entry.name.startswith(".tmp-") or (
                 entry.name.startswith("v") and entry.is_dir() and entry != live)
@@ -170,8 +170,10 @@ class LocalStore:
         with self._writing():
             live = self._live()
             stored, held = self._read_version(live)
-            shared = int(stored.users["user_id"].isin(set(tables.users["user_id"])).sum()
-                         + stored.items["item_id"].isin(set(tables.items["item_id"])).sum())
+            def shared() -> int:
+                return int(stored.users["user_id"].isin(tables.users["user_id"]).sum()
+                           + stored.items["item_id"].isin(tables.items["item_id"]).sum())
+
             check_load(held, record, merge=merge, shared_ids=shared, where=str(self.path))
             merged = stored.union(tables).validate()
             records = [r for r in held if r.key != record.key] + [record.finishing()]

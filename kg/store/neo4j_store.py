@@ -96,6 +96,20 @@ def _records(df: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
     return out.to_dict("records")
 
 
+def _node_query(label: str, key: dict[str, str], other: dict[str, str], create: bool) -> str:
+    """``UNWIND $rows`` query writing ``label`` nodes: ``CREATE`` with every property (bulk
+    path), or ``MERGE`` on the key and ``SET`` of the others. ``label`` and the property names
+    are fixed identifiers of :mod:`kg.schema`, never input."""
+    def props(mapping: dict[str, str]) -> str:
+        return ", ".join(f"{prop}: row.{short}" for prop, short in mapping.items())
+    if create:
+        return f"UNWIND $rows AS row CREATE (:{label} {{{props({**key, **other})}}})"
+    query = f"UNWIND $rows AS row MERGE (n:{label} {{{props(key)}}})"
+    if other:
+        query += " SET " + ", ".join(f"n.{prop} = row.{short}" for prop, short in other.items())
+    return query
+
+
 def _grouped_by_user(inter: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
     """Interaction rows grouped per user: ``{"u": user, "x": [{"i", "s", "w", "t", "sp"}],
     "n": count}``; a user with very many interactions is split over several rows."""
@@ -273,7 +287,7 @@ class Neo4jStore:
         t0 = time.perf_counter()
         self.ensure_schema()
         held = self.datasets()
-        check_load(held, record, merge=merge, shared_ids=self._existing_ids(tables),
+        check_load(held, record, merge=merge, shared_ids=lambda: self._existing_ids(tables),
                    where=f"Neo4j at {self.config.uri}")
         empty = not held and not self._has_nodes()
         if not empty:
@@ -306,9 +320,8 @@ class Neo4jStore:
                           mode="create" if create else "merge")
 
     def _write_record(self, record: DatasetRecord) -> None:
-        props = {k: v for k, v in record.to_dict().items()}
         self.run_write(f"MERGE (d:{DATASET_LABEL} {{key: $key}}) SET d = $props, d.key = $key",
-                       key=record.key, props=props)
+                       key=record.key, props=record.to_dict())
 
     def _has_nodes(self) -> bool:
         return bool(self.run_read("MATCH (n) RETURN 1 AS x LIMIT 1"))
@@ -341,37 +354,21 @@ class Neo4jStore:
         graph written is the same as the ``MERGE`` path's (a test compares them).
         """
         verb = "CREATE" if create else "MERGE"
-        if create:
-            nodes = [
-                (schema.SCENARIO, "UNWIND $rows AS row CREATE (:Scenario {name: row.s})",
-                 _records(t.scenarios, {"s": "scenario"})),
-                (schema.USER, "UNWIND $rows AS row CREATE (:User {user_id: row.u})",
-                 _records(t.users, {"u": "user_id"})),
-                (schema.ITEM, "UNWIND $rows AS row CREATE (:Item {item_id: row.i, "
-                              "scenario: row.s})",
-                 _records(t.items, {"i": "item_id", "s": "scenario"})),
-            ]
-            attr_query = ("UNWIND $rows AS row CREATE (:Attribute {key: row.key, kind: row.kind, "
-                          "value: row.value})")
-        else:
-            nodes = [
-                (schema.SCENARIO, "UNWIND $rows AS row MERGE (:Scenario {name: row.s})",
-                 _records(t.scenarios, {"s": "scenario"})),
-                (schema.USER, "UNWIND $rows AS row MERGE (:User {user_id: row.u})",
-                 _records(t.users, {"u": "user_id"})),
-                (schema.ITEM, "UNWIND $rows AS row MERGE (i:Item {item_id: row.i}) "
-                              "SET i.scenario = row.s",
-                 _records(t.items, {"i": "item_id", "s": "scenario"})),
-            ]
-            attr_query = ("UNWIND $rows AS row MERGE (a:Attribute {key: row.key}) "
-                          "SET a.kind = row.kind, a.value = row.value")
-        steps = [(name, query, rows, "node", len(rows)) for name, query, rows in nodes]
         attrs = pd.concat([t.item_attributes[["kind", "value"]],
                            t.user_attributes[["kind", "value"]]]).drop_duplicates()
         attrs = attrs.assign(key=[schema.attribute_key(k, v)
                                   for k, v in zip(attrs["kind"], attrs["value"], strict=True)])
-        rows = _records(attrs, {"key": "key", "kind": "kind", "value": "value"})
-        steps.append((schema.ATTRIBUTE, attr_query, rows, "node", len(rows)))
+        # (label, row key of its key property, other properties -> row keys, rows)
+        node_specs = [
+            (schema.SCENARIO, "s", {}, _records(t.scenarios, {"s": "scenario"})),
+            (schema.USER, "u", {}, _records(t.users, {"u": "user_id"})),
+            (schema.ITEM, "i", {"scenario": "s"},
+             _records(t.items, {"i": "item_id", "s": "scenario"})),
+            (schema.ATTRIBUTE, "key", {"kind": "kind", "value": "value"},
+             _records(attrs, {"key": "key", "kind": "kind", "value": "value"})),
+        ]
+        steps = [(label, _node_query(label, {schema.NODE_KEYS[label]: key}, other, create),
+                  rows, "node", len(rows)) for label, key, other, rows in node_specs]
         rows = _records(t.items, {"i": "item_id", "s": "scenario"})
         steps.append((schema.IN_SCENARIO,
                       "UNWIND $rows AS row MATCH (i:Item {item_id: row.i}) "
