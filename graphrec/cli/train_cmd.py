@@ -68,16 +68,22 @@ SeedOpt = Annotated[int | None, typer.Option(
 EpochsOpt = Annotated[int | None, typer.Option(
     "--epochs", help="Overrides [train] epochs (the cap; early stopping still applies).",
     show_default=False, min=1)]
+DeviceOpt = Annotated[str | None, typer.Option(
+    "--device", help="Overrides [train] device: cpu, cuda (under torchrun each process's own "
+                     "GPU) or cuda:N.", show_default=False)]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", "-o", help="Override a setting: key=value for [train], section.key=value "
                         "otherwise, e.g. -o dim=32 -o strategy.reptile.iterations=50 "
                         "(repeatable).")]
 
 
-def overrides_of(seed: int | None, epochs: int | None, settings: list[str] | None
-                 ) -> list[str]:
-    """The ``-o`` overrides with ``--seed`` and ``--epochs`` folded in (they win)."""
+def overrides_of(seed: int | None, epochs: int | None, settings: list[str] | None,
+                 device: str | None = None) -> list[str]:
+    """The ``-o`` overrides with ``--seed``, ``--epochs`` and ``--device`` folded in (they
+    win)."""
     out = list(settings or [])
+    if device is not None:
+        out.append(f"train.device={device}")
     if seed is not None:
         out.append(f"train.seed={seed}")
     if epochs is not None:
@@ -92,20 +98,21 @@ def _load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
     from graphrec.training import distributed
 
     cfg = RunConfig.from_file(path, overrides)
+    distributed.init_from_env(cfg.train.device)  # the device picks the collective backend
     seed = distributed.agree_int(cfg.train.seed)
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
 
 
 def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
-          seed: SeedOpt = None, epochs: EpochsOpt = None, settings: SetOpt = None) -> None:
+          seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
+          settings: SetOpt = None) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
     Under ``torchrun`` the batches are split across the processes."""
     from graphrec.strategies import compare
     from graphrec.training import distributed
 
     try:
-        distributed.init_from_env()
-        cfg = _load_config(config, overrides_of(seed, epochs, settings))
+        cfg = _load_config(config, overrides_of(seed, epochs, settings, device))
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
                               f"{list(cfg.strategies)}")
@@ -123,7 +130,8 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
 
 
 def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
-             seed: SeedOpt = None, epochs: EpochsOpt = None, settings: SetOpt = None) -> None:
+             seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
+          settings: SetOpt = None) -> None:
     """Compare strategies (``[train] strategies``) with target-only on the target's valid
     split; save the one selected on validation, with ``decision.json`` (every strategy's gain
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
@@ -132,8 +140,7 @@ def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
     from graphrec.training import distributed
 
     try:
-        distributed.init_from_env()
-        cfg = _load_config(config, overrides_of(seed, epochs, settings))
+        cfg = _load_config(config, overrides_of(seed, epochs, settings, device))
         tables, datasets = _tables(cfg)
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against

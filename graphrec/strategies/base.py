@@ -25,6 +25,7 @@ from graphrec.models import GraphModel, ModelGraph, build_model
 from graphrec.pyg import HeteroData
 from graphrec.training import FitResult, PairObjective, TrainConfig, Trainer
 from graphrec.training.bridges import BridgeSimulation
+from graphrec.training.device import resolve_device, to_device
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -119,12 +120,13 @@ class StrategyRun:
                             normalize=config.loss == "softmax", **options)
         if init is not None:
             model.load_state_dict(init)
+        model.to(resolve_device(config.device))
         return model, model.prepare_graph(data, known)
 
     def validator(self, graph: ModelGraph, index: GraphIndex) -> Callable[[GraphModel], float]:
         """model -> NDCG@k on the target's ``valid`` split (all users; 0 without rows)."""
         def score(model: GraphModel) -> float:
-            emb = model(graph)
+            emb = to_device(model(graph), "cpu")
             res = evaluate(EmbeddingScorer(emb["user"], emb["item"]), index, self.tables,
                            self.target, "valid", (self.config.k,), ("all",), self.protocol)
             return res["all"][f"ndcg@{self.config.k}"] if res else 0.0
@@ -137,8 +139,10 @@ class StrategyRun:
         fit = Trainer(model, graph, objective, self.validator(graph, index), config,
                       progress=self.progress, **trainer_options).fit()
         with torch.no_grad():
-            emb = model(graph)
-        return TrainedModel(fit, emb, index, model, graph)
+            emb = to_device(model(graph), "cpu")
+        # what leaves training lives on the CPU, whichever device trained it
+        fit.state = to_device(fit.state, "cpu")
+        return TrainedModel(fit, emb, index, model.cpu(), to_device(graph, "cpu"))
 
     def train(self, graph_scenarios: list[str] | None, pair_scenarios: list[str],
               init: dict | None = None, *, config: TrainConfig | None = None,

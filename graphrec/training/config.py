@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from graphrec.errors import ConfigError
+from graphrec.training.device import check_device_name
 from graphrec.training.losses import LOSSES
 from kg.registry import Settings
 
@@ -16,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 #: optimiser steps per epoch when ``batch_size`` is left to the data
 STEPS_PER_EPOCH = 100
+#: ``[train] negative_sampling`` choices
+NEGATIVE_SAMPLING = ("per_pair", "shared")
 #: the smallest automatic batch
 MIN_BATCH = 4096
 
@@ -50,6 +53,10 @@ class TrainConfig(Settings):
     loss: str = "bpr"
     #: negatives per training pair, uniform over the pair's scenario
     negatives: int = 1
+    #: ``per_pair``: ``negatives`` drawn for every pair; ``shared``: ``negatives`` drawn per
+    #: batch and scenario and shared by the batch's pairs (softmax loss only; cheap at
+    #: hundreds or thousands of negatives)
+    negative_sampling: str = "per_pair"
     #: temperature of the softmax loss
     temperature: float = 0.1
     #: share of bridge users (training edges in the target and another scenario) whose target
@@ -63,10 +70,19 @@ class TrainConfig(Settings):
     co_support: int = 2
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
+    #: where training runs: ``cpu``, ``cuda`` (under torchrun: each process's own GPU) or
+    #: ``cuda:N``; results come back to the CPU (see training.device)
+    device: str = "cpu"
 
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; losses are {list(LOSSES)}")
+        check_device_name(self.device)
+        if self.negative_sampling not in NEGATIVE_SAMPLING:
+            raise ConfigError(f"unknown negative_sampling {self.negative_sampling!r}; choices "
+                              f"are {list(NEGATIVE_SAMPLING)}")
+        if self.negative_sampling == "shared" and self.loss != "softmax":
+            raise ConfigError('negative_sampling = "shared" needs loss = "softmax"')
         if self.bridge is not None and not 0.0 <= self.bridge <= 1.0:
             raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
         if not 0.0 <= self.id_dropout < 1.0:

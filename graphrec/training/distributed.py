@@ -37,16 +37,19 @@ def world_size() -> int:
     return dist.get_world_size() if is_active() else 1
 
 
-def init_from_env() -> bool:
-    """Join the process group ``torchrun`` describes in the environment (``WORLD_SIZE`` > 1);
-    gloo, or NCCL when CUDA is available. Returns whether training is distributed."""
+def init_from_env(device: str = "cpu") -> bool:
+    """Join the process group ``torchrun`` describes in the environment (``WORLD_SIZE`` > 1).
+    Training on ``cpu``: gloo. On ``cuda``: NCCL for the GPU tensors (gradients) and gloo for
+    the CPU ones (the scalars of :func:`agree`), each process on GPU ``LOCAL_RANK``. Returns
+    whether training is distributed."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-        if backend == "nccl":
+        if device.startswith("cuda"):
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dist.init_process_group(backend="cpu:gloo,cuda:nccl")
+        else:
+            dist.init_process_group(backend="gloo")
     return is_active()
 
 

@@ -12,7 +12,8 @@ Negatives come as ``[B]`` (one per pair) or ``[B, n]`` (``n`` per pair). Two los
   on cosine scores divided by a temperature (sampled softmax; Wu et al., "On the effectiveness
   of sampled softmax loss for item recommendation", TOIS 2024). The negatives are uniform over
   the scenario's items, so the sampling correction ``log Q`` is the same constant for every
-  item and drops out.
+  item and drops out. With ``[train] negative_sampling = "shared"`` the negatives are drawn
+  once per batch and scenario and shared by its pairs (:meth:`SoftmaxLoss.shared`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,26 @@ class SoftmaxLoss:
         n = nn.functional.normalize(emb["item"][neg.reshape(len(neg), -1)], dim=-1)
         logits = torch.cat([(u * p).sum(-1, keepdim=True),
                             torch.einsum("bd,bnd->bn", u, n)], 1) / self.temperature
+        per_pair = -torch.log_softmax(logits, 1)[:, 0]
+        return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
+
+    def shared(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, cand: Tensor,
+               allowed: Tensor, denominator: int, weights: Tensor | None = None
+               ) -> tuple[Tensor, Tensor]:
+        """The same loss against negatives shared by the batch
+        (:class:`~graphrec.training.negatives.SharedNegatives`): one ``[B, m]`` product.
+
+        Args:
+            cand: ``[m]`` item indices of the shared negatives.
+            allowed: ``[B, m]`` which of them are a pair's negatives (its own scenario, not
+                its positive); the others are left out of its softmax.
+            (others as in :meth:`__call__`)
+        """
+        u = nn.functional.normalize(emb["user"][users], dim=-1)
+        p = nn.functional.normalize(emb["item"][pos], dim=-1)
+        c = nn.functional.normalize(emb["item"][cand], dim=-1)
+        neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
+        logits = torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
         per_pair = -torch.log_softmax(logits, 1)[:, 0]
         return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
 

@@ -52,3 +52,30 @@ class UniformNegatives:
             mask = pool_of_pair == p
             neg[mask] = pool[gen.integers(len(pool), size=(int(mask.sum()), self.count))]
         return neg[:, 0] if self.count == 1 else neg
+
+
+class SharedNegatives:
+    """``count`` negatives per scenario shared by every pair of a batch (uniform over the
+    scenario's items, with replacement), drawn afresh for each batch.
+
+    One ``[B, count]`` score matrix then costs a single matrix product instead of a gather of
+    ``B x count`` item rows, so hundreds or thousands of negatives per pair cost little more
+    than one (as in-batch and shared-sample softmax training does; Wu et al., TOIS 2024). A
+    pair only competes with the negatives of its own scenario.
+
+    Args:
+        count: negatives per scenario and batch.
+    """
+
+    def __init__(self, count: int = 1024):
+        if count < 1:
+            raise ConfigError(f"negatives must be >= 1, not {count}")
+        self.count = count
+
+    def draw(self, pools: list[np.ndarray], gen: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``(items, pool)``: ``[S * count]`` item indices and the scenario (index into
+        ``pools``) each was drawn from."""
+        items = np.concatenate([pool[gen.integers(len(pool), size=self.count)]
+                                for pool in pools])
+        return items, np.repeat(np.arange(len(pools)), self.count)

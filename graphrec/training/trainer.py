@@ -34,13 +34,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from graphrec.errors import NonFiniteLossError, TrainingError
+from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
 from graphrec.training.bridges import BridgeSimulation
 from graphrec.training.config import TrainConfig
-from graphrec.training.losses import BPRLoss, PairLoss, make_loss
-from graphrec.training.negatives import TrainingPairs, UniformNegatives
+from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
+from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ class PairObjective:
     """
 
     def __init__(self, pairs: TrainingPairs, batch_size: int, loss: PairLoss | None = None,
-                 sampler: UniformNegatives | None = None, weight_decay: float = 0.0,
+                 sampler: UniformNegatives | SharedNegatives | None = None,
+                 weight_decay: float = 0.0,
                  bridges: BridgeSimulation | None = None):
         if len(pairs) == 0:
             raise TrainingError("no training pairs: the chosen split/scenarios hold no "
@@ -111,7 +112,11 @@ class PairObjective:
         self.batch_size = batch_size
         self.loss = loss or BPRLoss(weight_decay)
         self.sampler = sampler or UniformNegatives()
+        if isinstance(self.sampler, SharedNegatives) and not isinstance(self.loss, SoftmaxLoss):
+            raise ConfigError("shared negatives need the softmax loss (loss = \"softmax\")")
         self.bridges = bridges
+        self.pool_of_pair = torch.as_tensor(np.array(pairs.pool_of_pair))
+        self.batch_gen = np.random.default_rng(0)
         self.users = torch.as_tensor(pairs.users)
         self.items = torch.as_tensor(pairs.items)
         self.weights = (None if pairs.weights is None
@@ -123,18 +128,34 @@ class PairObjective:
     def from_config(cls, pairs: TrainingPairs, config: TrainConfig,
                     bridges: BridgeSimulation | None = None) -> PairObjective:
         """The objective ``[train]`` describes: its loss, negatives per pair and batch size."""
+        sampler = (SharedNegatives(config.negatives) if config.negative_sampling == "shared"
+                   else UniformNegatives(config.negatives))
         return cls(pairs, config.batch_for(len(pairs)),
                    make_loss(config.loss, config.weight_decay, config.temperature),
-                   UniformNegatives(config.negatives), bridges=bridges)
+                   sampler, bridges=bridges)
+
+    def _follow(self, model: nn.Module) -> None:
+        """Keep the index tensors on the model's device (``[train] device``)."""
+        device = next(model.parameters()).device
+        if self.users.device != device:
+            self.users, self.items = self.users.to(device), self.items.to(device)
+            self.pool_of_pair = self.pool_of_pair.to(device)
+            if self.weights is not None:
+                self.weights = self.weights.to(device)
 
     def epoch_batches(self, model: nn.Module, graph: ModelGraph,
                       gen: np.random.Generator) -> list[torch.Tensor]:
+        self._follow(model)
         self.graph = (graph if self.bridges is None
                       else self.bridges.epoch_graph(model, graph, gen))
         order = gen.permutation(len(self.pairs))
-        self.neg = torch.as_tensor(self.sampler.draw(self.pairs.pools, self.pairs.pool_of_pair,
-                                                     gen))
-        return [torch.as_tensor(order[s:s + self.batch_size])
+        if isinstance(self.sampler, SharedNegatives):
+            # drawn batch by batch in batch_loss, from a generator seeded by this epoch's draw
+            self.batch_gen = np.random.default_rng(int(gen.integers(2**63)))
+        else:
+            self.neg = torch.as_tensor(self.sampler.draw(
+                self.pairs.pools, self.pairs.pool_of_pair, gen)).to(self.users.device)
+        return [torch.as_tensor(order[s:s + self.batch_size]).to(self.users.device)
                 for s in range(0, len(order), self.batch_size)]
 
     def epoch_graph(self, graph: ModelGraph) -> ModelGraph:
@@ -144,8 +165,18 @@ class PairObjective:
     def batch_loss(self, emb: dict[str, torch.Tensor], batch: torch.Tensor, part: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, penalty)`` of this process's ``part`` of ``batch`` (pair positions)."""
+        weights = None if self.weights is None else self.weights[part]
+        if isinstance(self.sampler, SharedNegatives):
+            # every process draws the batch's sample (same generator), then scores its part
+            items, pool = self.sampler.draw(self.pairs.pools, self.batch_gen)
+            device = self.users.device
+            cand, pos = torch.as_tensor(items).to(device), self.items[part]
+            allowed = ((self.pool_of_pair[part, None] == torch.as_tensor(pool).to(device)[None])
+                       & (pos[:, None] != cand[None]))
+            return self.loss.shared(emb, self.users[part], pos, cand, allowed, len(batch),
+                                    weights)
         return self.loss(emb, self.users[part], self.items[part], self.neg[part], len(batch),
-                         None if self.weights is None else self.weights[part])
+                         weights)
 
     def backward(self, model: nn.Module, graph: ModelGraph, batch: torch.Tensor
                  ) -> tuple[float, int]:

@@ -64,3 +64,27 @@ def test_overrides_follow_the_file_rules_and_config_show_round_trips(tmp_path):
     saved = json.loads((Path(trained.output.strip().splitlines()[-1]) / "config.json")
                        .read_text())
     assert (saved["seed"], saved["train"]["epochs"], saved["train"]["dim"]) == (3, 1, 8)
+    assert saved["train"]["device"] == "cpu"
+
+
+def test_train_device_is_checked_before_anything_runs(tmp_path):
+    import torch
+    from typer.testing import CliRunner
+
+    from graphrec.cli.main import app
+
+    runner = CliRunner()
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\n[train]\ntarget = "cosmetics"\n')
+    base = ["train", "-c", str(config), "--quiet", "--epochs", "1", "-o", "dim=8",
+            "-o", "data.options.n_users=80", "--runs", str(tmp_path / "runs")]
+    bad = runner.invoke(app, [*base, "--device", "tpu"])
+    assert bad.exit_code == 2
+    assert "unknown device 'tpu'; use 'cpu', 'cuda' or 'cuda:N'" in bad.output
+    gpu = runner.invoke(app, [*base, "--device", "cuda:99"])
+    assert gpu.exit_code == 2
+    if torch.cuda.is_available():
+        assert "GPU 99 asked for" in gpu.output
+    else:
+        assert "torch sees no CUDA GPU" in gpu.output and "--device cpu" in gpu.output
+    assert not (tmp_path / "runs").exists()  # refused before a run directory was written

@@ -16,7 +16,8 @@ from graphrec.serving import Recommender
 from graphrec.serving.run_dir import write_run
 from graphrec.strategies import run_strategy
 from graphrec.training import BPRLoss, BridgeSimulation, SoftmaxLoss, TrainConfig
-from graphrec.training.negatives import UniformNegatives
+from graphrec.training.device import to_device
+from graphrec.training.negatives import SharedNegatives, UniformNegatives
 from kg import schema
 from loaders import SyntheticConfig, generate_synthetic
 from tests.helpers import tiny_tables
@@ -37,6 +38,55 @@ def test_softmax_loss_matches_its_definition_and_needs_no_penalty():
         expected += -(logits[0] - torch.logsumexp(torch.stack(logits), 0))
     assert loss.item() == pytest.approx(expected.item() / 4, rel=1e-5)
     assert penalty.item() == 0.0
+
+
+def test_shared_softmax_leaves_out_what_is_not_allowed_and_matches_the_per_pair_loss():
+    gen = torch.Generator().manual_seed(2)
+    emb = {"user": torch.randn(3, 4, generator=gen), "item": torch.randn(7, 4, generator=gen)}
+    users, pos = torch.tensor([0, 1, 2]), torch.tensor([1, 5, 2])
+    cand = torch.tensor([0, 3, 4, 5, 6, 2])
+    allowed = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1], [1, 0, 1, 1, 0, 0]],
+                           dtype=torch.bool)
+    loss, penalty = SoftmaxLoss(0.2).shared(emb, users, pos, cand, allowed, denominator=5)
+    # the same pairs with exactly their allowed negatives, through the per-pair loss
+    expected = sum(SoftmaxLoss(0.2)(emb, users[r:r + 1], pos[r:r + 1],
+                                    cand[allowed[r]].unsqueeze(0), denominator=5)[0].item()
+                   for r in range(3))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert penalty.item() == 0.0
+
+
+def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
+    pools = [np.array([0, 1, 2]), np.array([10, 11])]
+    items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
+    assert items.shape == pool.shape == (80,)
+    assert set(items[pool == 0]) == {0, 1, 2} and set(items[pool == 1]) == {10, 11}
+    with pytest.raises(ConfigError, match="negatives must be >= 1"):
+        SharedNegatives(0)
+
+
+def test_training_with_shared_negatives_learns_and_repeats_under_its_seed():
+    tables = generate_synthetic(SyntheticConfig(n_users=120, seed=4)).tables
+    config = TrainConfig(dim=8, epochs=3, patience=None, seed=5, loss="softmax",
+                         negative_sampling="shared", negatives=32, co_interactions=0)
+    first = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    again = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    losses = [row["loss"] for row in first.history]
+    assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
+    assert losses == [row["loss"] for row in again.history]
+    # the model scores cosines, as the loss does
+    assert torch.allclose(first.embeddings["item"].norm(dim=1), torch.ones(1), atol=1e-5)
+
+
+def test_to_device_moves_every_tensor_of_a_prepared_graph_and_nothing_else():
+    tables = tiny_tables()
+    data, _ = build_graph(tables)
+    graph = build_model("sage", data, 4, 1, seed=0).prepare_graph(data)
+    moved = to_device(graph, "meta")
+    assert moved.data is graph.data and set(moved.cache) == set(graph.cache)
+    assert all(v.is_meta for v in [*moved.cache.values(), *moved.mask.values()])
+    assert moved.item_scenario.is_meta and not graph.item_scenario.is_meta
+    assert to_device({"a": [torch.ones(2), "label"]}, "meta")["a"][1] == "label"
 
 
 def test_bpr_with_several_negatives_is_the_mean_of_one_negative_losses():
@@ -73,6 +123,9 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
     ({"co_support": 0}, "co_support must be >= 1"),
     ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
     ({"negative": 4}, r"unknown training option\(s\) \['negative'\]"),
+    ({"negative_sampling": "batch"}, "unknown negative_sampling 'batch'; choices are"),
+    ({"negative_sampling": "shared"}, 'negative_sampling = "shared" needs loss = "softmax"'),
+    ({"device": "gpu"}, "unknown device 'gpu'"),
 ])
 def test_train_section_refuses_what_it_does_not_know(bad, match):
     with pytest.raises(ConfigError, match=match):
