@@ -14,7 +14,7 @@ unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD NEO4J_DATABASE
 trap '.venv/bin/graphrec neo4j stop || true' EXIT
 NEO4J_URI="$(.venv/bin/graphrec neo4j status --uri)"
 export NEO4J_URI
-.venv/bin/ruff check graphrec kg loaders tests benchmarks
+.venv/bin/ruff check graphrec kg loaders tests benchmarks notebooks
 .venv/bin/python -m pytest -ra -p no:cacheprovider "$@" | tee "$GRAPHREC_HOME/pytest.log"
 status=${PIPESTATUS[0]}
 if grep -qE '^SKIPPED|[0-9]+ skipped' "$GRAPHREC_HOME/pytest.log"; then
