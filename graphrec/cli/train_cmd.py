@@ -131,7 +131,7 @@ def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
 
 def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
              seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
-          settings: SetOpt = None) -> None:
+             settings: SetOpt = None) -> None:
     """Compare strategies (``[train] strategies``) with target-only on the target's valid
     split; save the one selected on validation, with ``decision.json`` (every strategy's gain
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run

@@ -58,19 +58,7 @@ def to_device(value: Any, device: torch.device | str) -> Any:
         return {k: to_device(v, device) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(to_device(v, device) for v in value)
-    fields = getattr(value, "__dataclass_fields__", None)
-    if fields is not None:
-        return dataclasses.replace(value, **{f: to_device(getattr(value, f), device)
-                                             for f in fields if getattr(value, f) is not None
-                                             and _holds_tensor(getattr(value, f))})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: to_device(getattr(value, f.name), device)
+                                             for f in dataclasses.fields(value)})
     return value
-
-
-def _holds_tensor(value: Any) -> bool:
-    if isinstance(value, torch.Tensor):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_tensor(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_tensor(v) for v in value)
-    return False

@@ -116,7 +116,7 @@ class PairObjective:
             raise ConfigError("shared negatives need the softmax loss (loss = \"softmax\")")
         self.bridges = bridges
         self.pool_of_pair = torch.as_tensor(np.array(pairs.pool_of_pair))
-        self.batch_gen = np.random.default_rng(0)
+        self.batch_gen: np.random.Generator | None = None  # shared draws: set per epoch
         self.users = torch.as_tensor(pairs.users)
         self.items = torch.as_tensor(pairs.items)
         self.weights = (None if pairs.weights is None
