@@ -19,9 +19,10 @@ BPR pairs of meta-training come only from the meta-training scenarios. Both run 
 written into the model's gradients: reptile's ``theta - theta'`` with plain SGD at ``meta_lr``
 (which is exactly the interpolation above), first-order MAML's query gradient with Adam. Every
 ``eval_every`` iterations the weights are scored on the target's ``valid`` split and the best
-kept. Then the model adapts to the target exactly as ``finetune`` does (BPR on the target's
-pairs, half the learning rate, epoch chosen on valid); that stage's time is reported as the
-adaptation time.
+kept. Meta-training always uses BPR with one negative on unnormalised scores (a task has too
+few pairs for a many-negative softmax). Then the model adapts to the target exactly as
+``finetune`` does (the run's loss on the target's pairs, half the learning rate, epoch chosen
+on valid); that stage's time is reported as the adaptation time.
 """
 
 from __future__ import annotations
@@ -199,13 +200,14 @@ class MetaLearning(Strategy):
         """
         meta: MetaConfig = self.settings
         data, index = run.graph()
-        model, graph = run.new_model(data)
+        bpr = replace(run.config, loss="bpr", negatives=1, negative_sampling="per_pair")
+        model, graph = run.new_model(data, config=bpr)
         tasks = TaskSampler(run.tables, index, run.sources or [run.target])
-        objective = MetaObjective(self.algorithm, model, tasks, meta, run.config)
+        objective = MetaObjective(self.algorithm, model, tasks, meta, bpr)
         optimizer = (adam(run.config.lr * meta.meta_lr) if self.algorithm == "maml"
                      else lambda params: torch.optim.SGD(params, lr=meta.meta_lr))
         iterations = min(meta.iterations, ITERATIONS_PER_EPOCH * run.config.epochs)
-        config = replace(run.config, epochs=iterations, patience=None)  # keep the best
+        config = replace(bpr, epochs=iterations, patience=None)  # keep the best
         trained = run.fit(model, graph, index, objective, config, name=self.name,
                           optimizer=optimizer, schedule=EvalSchedule(meta.eval_every),
                           unit="iteration")

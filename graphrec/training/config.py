@@ -19,6 +19,12 @@ logger = logging.getLogger(__name__)
 STEPS_PER_EPOCH = 100
 #: ``[train] negative_sampling`` choices
 NEGATIVE_SAMPLING = ("per_pair", "shared")
+#: ``negatives`` per loss when the config leaves it out: the softmax loss learns from many
+#: (chosen on the validation splits of CDRIB, XMarket and MovieLens-1M, docs/benchmarks.md
+#: "Training levers"), BPR from one
+DEFAULT_NEGATIVES = {"softmax": 1024, "bpr": 1}
+#: ``negative_sampling`` per loss when the config leaves it out
+DEFAULT_NEGATIVE_SAMPLING = {"softmax": "shared", "bpr": "per_pair"}
 #: the smallest automatic batch
 MIN_BATCH = 4096
 
@@ -49,16 +55,18 @@ class TrainConfig(Settings):
     seed: int | None = None
     #: share of user/item id embeddings dropped per training step (cold-start robustness)
     id_dropout: float = 0.0
-    #: pair loss: ``bpr`` or ``softmax`` (sampled softmax on cosines, see training.losses)
-    loss: str = "bpr"
-    #: negatives per training pair, uniform over the pair's scenario
-    negatives: int = 1
+    #: pair loss: ``softmax`` (sampled softmax on cosines) or ``bpr``; see training.losses
+    loss: str = "softmax"
+    #: negatives per training pair, uniform over the pair's scenario; None: the loss's
+    #: default (:data:`DEFAULT_NEGATIVES`)
+    negatives: int | None = None
     #: ``per_pair``: ``negatives`` drawn for every pair; ``shared``: ``negatives`` drawn per
     #: batch and scenario and shared by the batch's pairs (softmax loss only; cheap at
-    #: hundreds or thousands of negatives)
-    negative_sampling: str = "per_pair"
+    #: hundreds or thousands of negatives); None: the loss's default
+    #: (:data:`DEFAULT_NEGATIVE_SAMPLING`)
+    negative_sampling: str | None = None
     #: temperature of the softmax loss
-    temperature: float = 0.1
+    temperature: float = 0.2
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)
@@ -77,12 +85,17 @@ class TrainConfig(Settings):
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; losses are {list(LOSSES)}")
+        if self.negatives is None:
+            object.__setattr__(self, "negatives", DEFAULT_NEGATIVES[self.loss])
+        if self.negative_sampling is None:
+            object.__setattr__(self, "negative_sampling", DEFAULT_NEGATIVE_SAMPLING[self.loss])
         check_device_name(self.device)
         if self.negative_sampling not in NEGATIVE_SAMPLING:
             raise ConfigError(f"unknown negative_sampling {self.negative_sampling!r}; choices "
                               f"are {list(NEGATIVE_SAMPLING)}")
         if self.negative_sampling == "shared" and self.loss != "softmax":
-            raise ConfigError('negative_sampling = "shared" needs loss = "softmax"')
+            raise ConfigError('negative_sampling = "shared" needs loss = "softmax"; leave '
+                              "negative_sampling out to get the loss's default")
         if self.bridge is not None and not 0.0 <= self.bridge <= 1.0:
             raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
         if not 0.0 <= self.id_dropout < 1.0:

@@ -34,6 +34,13 @@ class PairLoss(Protocol):
         ...
 
 
+def rows(table: Tensor, index: Tensor) -> Tensor:
+    """``table[index]`` (``[*index.shape, d]``) through ``index_select``, whose gradient is
+    accumulated in a fixed order: the backward of ``table[index]`` adds repeated rows with
+    atomics on the CPU, so a run would not repeat exactly under its seed."""
+    return table.index_select(0, index.reshape(-1)).reshape(*index.shape, table.shape[-1])
+
+
 def _per_pair_total(per_pair: Tensor, weights: Tensor | None) -> Tensor:
     return (per_pair if weights is None else weights * per_pair).sum()
 
@@ -60,7 +67,7 @@ class BPRLoss:
             denominator: the whole batch's size.
             weights: ``[B]`` loss weight per pair (default 1).
         """
-        u, p, n = emb["user"][users], emb["item"][pos], emb["item"][neg]
+        u, p, n = rows(emb["user"], users), rows(emb["item"], pos), rows(emb["item"], neg)
         pos_score = (u * p).sum(-1)
         if neg.dim() == 1:
             per_pair = -nn.functional.logsigmoid(pos_score - (u * n).sum(-1))
@@ -93,9 +100,9 @@ class SoftmaxLoss:
     def __call__(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, neg: Tensor,
                  denominator: int, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same arguments as :class:`BPRLoss`; ``neg`` ``[B, n]`` (or ``[B]``: one each)."""
-        u = nn.functional.normalize(emb["user"][users], dim=-1)
-        p = nn.functional.normalize(emb["item"][pos], dim=-1)
-        n = nn.functional.normalize(emb["item"][neg.reshape(len(neg), -1)], dim=-1)
+        u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
+        p = nn.functional.normalize(rows(emb["item"], pos), dim=-1)
+        n = nn.functional.normalize(rows(emb["item"], neg.reshape(len(neg), -1)), dim=-1)
         logits = torch.cat([(u * p).sum(-1, keepdim=True),
                             torch.einsum("bd,bnd->bn", u, n)], 1) / self.temperature
         per_pair = -torch.log_softmax(logits, 1)[:, 0]
@@ -113,9 +120,9 @@ class SoftmaxLoss:
                 its positive); the others are left out of its softmax.
             (others as in :meth:`__call__`)
         """
-        u = nn.functional.normalize(emb["user"][users], dim=-1)
-        p = nn.functional.normalize(emb["item"][pos], dim=-1)
-        c = nn.functional.normalize(emb["item"][cand], dim=-1)
+        u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
+        p = nn.functional.normalize(rows(emb["item"], pos), dim=-1)
+        c = nn.functional.normalize(rows(emb["item"], cand), dim=-1)
         neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
         logits = torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
         per_pair = -torch.log_softmax(logits, 1)[:, 0]

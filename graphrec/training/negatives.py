@@ -56,7 +56,9 @@ class UniformNegatives:
 
 class SharedNegatives:
     """``count`` negatives per scenario shared by every pair of a batch (uniform over the
-    scenario's items, with replacement), drawn afresh for each batch.
+    scenario's items, with replacement), drawn afresh for each batch. A scenario with at most
+    ``count`` items gives each of its items once instead: the softmax is then the full one,
+    at a smaller cost.
 
     One ``[B, count]`` score matrix then costs a single matrix product instead of a gather of
     ``B x count`` item rows, so hundreds or thousands of negatives per pair cost little more
@@ -74,8 +76,10 @@ class SharedNegatives:
 
     def draw(self, pools: list[np.ndarray], gen: np.random.Generator
              ) -> tuple[np.ndarray, np.ndarray]:
-        """``(items, pool)``: ``[S * count]`` item indices and the scenario (index into
-        ``pools``) each was drawn from."""
-        items = np.concatenate([pool[gen.integers(len(pool), size=self.count)]
-                                for pool in pools])
-        return items, np.repeat(np.arange(len(pools)), self.count)
+        """``(items, pool)``: ``[M]`` item indices (``min(count, len(pool))`` per scenario) and
+        the scenario (index into ``pools``) each was drawn from."""
+        drawn = [pool if len(pool) <= self.count else pool[gen.integers(len(pool),
+                                                                        size=self.count)]
+                 for pool in pools]
+        return (np.concatenate(drawn),
+                np.repeat(np.arange(len(pools)), [len(d) for d in drawn]))

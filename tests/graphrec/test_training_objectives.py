@@ -57,10 +57,15 @@ def test_shared_softmax_leaves_out_what_is_not_allowed_and_matches_the_per_pair_
 
 
 def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
-    pools = [np.array([0, 1, 2]), np.array([10, 11])]
+    pools = [np.arange(100), np.arange(200, 260)]
     items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
     assert items.shape == pool.shape == (80,)
-    assert set(items[pool == 0]) == {0, 1, 2} and set(items[pool == 1]) == {10, 11}
+    assert set(items[pool == 0]) <= set(range(100)) and set(items[pool == 1]) <= set(
+        range(200, 260))
+    # a scenario with no more items than negatives gives each item once: the full softmax
+    small = [np.array([0, 1, 2]), np.arange(200, 260)]
+    items, pool = SharedNegatives(40).draw(small, np.random.default_rng(0))
+    assert list(items[pool == 0]) == [0, 1, 2] and (pool == 1).sum() == 40
     with pytest.raises(ConfigError, match="negatives must be >= 1"):
         SharedNegatives(0)
 
@@ -115,6 +120,38 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
         UniformNegatives(0)
 
 
+@pytest.mark.parametrize("loss", [SoftmaxLoss(0.2), BPRLoss(1e-4)], ids=["softmax", "bpr"])
+def test_loss_gradients_repeat_exactly_with_repeated_rows(loss):
+    # the backward of table[index] adds repeated rows with CPU atomics (order varies)
+    def grads():
+        gen = torch.Generator().manual_seed(0)
+        emb = {"user": torch.randn(50, 16, generator=gen).requires_grad_(),
+               "item": torch.randn(30, 16, generator=gen).requires_grad_()}
+        users, pos = torch.randint(50, (4096,), generator=gen), torch.randint(30, (4096,),
+                                                                               generator=gen)
+        if isinstance(loss, SoftmaxLoss):
+            cand = torch.randint(30, (1024,), generator=gen)
+            value, _ = loss.shared(emb, users, pos, cand, cand[None] != pos[:, None], 4096)
+        else:
+            value, _ = loss(emb, users, pos, torch.randint(30, (4096, 4), generator=gen), 4096)
+        value.backward()
+        return emb["user"].grad, emb["item"].grad
+    first = grads()
+    for _ in range(3):
+        assert all(torch.equal(a, b) for a, b in zip(first, grads(), strict=True))
+
+
+def test_negatives_left_out_follow_the_loss():
+    default = TrainConfig()
+    assert (default.loss, default.negatives, default.negative_sampling) == (
+        "softmax", 1024, "shared")
+    bpr = TrainConfig.from_dict({"loss": "bpr"})
+    assert (bpr.negatives, bpr.negative_sampling) == (1, "per_pair")
+    chosen = TrainConfig.from_dict({"negatives": 64, "negative_sampling": "per_pair"})
+    assert (chosen.loss, chosen.negatives, chosen.negative_sampling) == (
+        "softmax", 64, "per_pair")
+
+
 @pytest.mark.parametrize("bad, match", [
     ({"loss": "hinge"}, "unknown loss 'hinge'; losses are"),
     ({"bridge": 1.5}, r"bridge must be in \[0, 1\]"),
@@ -124,7 +161,8 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
     ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
     ({"negative": 4}, r"unknown training option\(s\) \['negative'\]"),
     ({"negative_sampling": "batch"}, "unknown negative_sampling 'batch'; choices are"),
-    ({"negative_sampling": "shared"}, 'negative_sampling = "shared" needs loss = "softmax"'),
+    ({"loss": "bpr", "negative_sampling": "shared"},
+     'negative_sampling = "shared" needs loss = "softmax"'),
     ({"device": "gpu"}, "unknown device 'gpu'"),
 ])
 def test_train_section_refuses_what_it_does_not_know(bad, match):
