@@ -11,7 +11,10 @@ planted structure at seed 0 (test split, full ranking, NDCG@20, epoch selected o
   ``target-only`` and beats ``joint``;
 - meta-learning: with 20 target interactions in all, ``reptile`` > 1.5x ``target-only``.
 
-    python -m benchmarks.quality [--epochs 15] [--seed 0]
+    python -m benchmarks.quality [--epochs N] [--seed 0]
+
+Training uses graphrec's defaults (epoch cap 100 with early stopping) unless ``--epochs``
+caps it.
 
 Prints a table and writes ``benchmarks/results/quality.{json,md}``; exits with status 1 when a
 bar fails.
@@ -87,13 +90,13 @@ def meta_rows(config: TrainConfig) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                        help="epoch cap (default graphrec's; early stopping applies)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = []
-    for part, epochs in ((transfer_rows, args.epochs), (guard_rows, args.epochs),
-                         (meta_rows, 20)):
-        rows += part(TrainConfig(epochs=epochs, seed=args.seed))
+    for part in (transfer_rows, guard_rows, meta_rows):
+        rows += part(TrainConfig(epochs=args.epochs, seed=args.seed))
     for row in rows:
         for key in ("value", "bar"):
             if isinstance(row[key], float):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +24,11 @@ if TYPE_CHECKING:  # the commands import torch only when they run (a fast --help
     from graphrec.strategies import StrategyResult
     from kg.tables import KGTables
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="TOML config file.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="TOML config file (not with --resume).", show_default=False)]
+ResumeOpt = Annotated[Path | None, typer.Option(
+    "--resume", help="Continue an interrupted run from its run directory, with the settings "
+                     "it started with.", show_default=False)]
 RunsOpt = Annotated[Path | None, typer.Option(
     "--runs", help="Folder for run directories (default $GRAPHREC_HOME/runs).")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars.")]
@@ -51,8 +56,9 @@ def _tables(cfg: RunConfig) -> tuple[KGTables, list[dict]]:
 
 
 def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, datasets: list[dict],
-          runs: Path | None, decision: dict | None = None) -> Path:
-    """Write the run directory (:func:`graphrec.serving.write_run`)."""
+          runs: Path | None, decision: dict | None = None, path: Path | None = None) -> Path:
+    """Write the run directory (:func:`graphrec.serving.write_run`; into ``path`` when the
+    run made it at its start)."""
     from graphrec.serving import write_run
 
     privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
@@ -60,7 +66,7 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, datasets: li
               "target": cfg.target, "model": cfg.model, "train": dataclasses.asdict(cfg.train),
               "strategy_settings": {n: dataclasses.asdict(s) for n, s in cfg.options.items()}}
     return write_run(runs or graphrec_home() / "runs", result, tables, config, cfg.model,
-                     cfg.train.seed, decision)
+                     cfg.train.seed, decision, path)
 
 
 SeedOpt = Annotated[int | None, typer.Option(
@@ -103,56 +109,140 @@ def _load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
 
 
-def train(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
+def _absolute_paths(data: dict) -> dict:
+    """``[data]`` with its local paths made absolute, so a resumed run finds them from any
+    folder."""
+    out = dict(data)
+    for key in ("path", "dir"):
+        if key in out and out[key] != "-" and Path(out[key]).exists():
+            out[key] = str(Path(out[key]).resolve())
+    return out
+
+
+def _begin(command: str, config: Path | None, overrides: list[str], runs: Path | None,
+           resume: Path | None, name_of: Callable[[RunConfig], str]
+           ) -> tuple[RunConfig, Path | None]:
+    """The run's settings and its run directory, made now so that training can checkpoint
+    into it (:mod:`graphrec.training.checkpoint`), or the interrupted run ``resume`` names.
+    ``name_of`` checks the settings and names the directory. Under ``torchrun`` with several
+    processes there are no checkpoints (run directory None)."""
+    from graphrec.config import RunConfig
+    from graphrec.serving.run_dir import MANIFEST, RESUME, new_run_dir, read_run_json
+    from graphrec.training import distributed
+    from graphrec.training.device import resolve_device
+
+    if resume is None:
+        if config is None:
+            raise ConfigError(f"{command} needs --config FILE (or --resume RUN_DIR)")
+        cfg = _load_config(config, overrides)
+        name = name_of(cfg)
+        resolve_device(cfg.train.device)  # refused before a run directory is made
+        if distributed.world_size() > 1:
+            return cfg, None
+        # the seed is fixed now, so that the resumed run draws what this one would have
+        cfg = dataclasses.replace(cfg, data=_absolute_paths(cfg.data),
+                                  train=cfg.train.with_seed())
+        run_dir = new_run_dir(runs or graphrec_home() / "runs", name)
+        atomic_write(run_dir / RESUME, json.dumps({"command": command,
+                                                   "config": cfg.to_dict()}, indent=2))
+        err_console.print(f"run directory {run_dir} (if interrupted: graphrec {command} "
+                          f"--resume {run_dir})", highlight=False, markup=False)
+        return cfg, run_dir
+    if config is not None or overrides:
+        raise ConfigError("--resume continues with the settings the run started with; drop "
+                          "--config and the overrides")
+    if (resume / MANIFEST).is_file():
+        raise ConfigError(f"{resume}: the run finished; there is nothing to resume")
+    saved = read_run_json(resume, RESUME)
+    if not isinstance(saved, dict) or saved.get("command") != command:
+        raise ConfigError(f"{resume / RESUME}: not a run of `graphrec {command}` (it says "
+                          f"{saved.get('command') if isinstance(saved, dict) else saved!r})")
+    if distributed.world_size() > 1:
+        raise ConfigError("--resume runs in one process; start it without torchrun")
+    cfg = RunConfig.from_dict(saved["config"], str(resume / RESUME))
+    distributed.init_from_env(cfg.train.device)
+    return cfg, resume
+
+
+def _checkpoints(run_dir: Path | None):
+    from graphrec.serving.run_dir import CHECKPOINTS
+    from graphrec.training.checkpoint import Checkpoints
+
+    return None if run_dir is None else Checkpoints(run_dir / CHECKPOINTS)
+
+
+def _interrupted(command: str, run_dir: Path | None) -> None:
+    """Ctrl-C: say how to resume, exit 130."""
+    hint = f"; resume with: graphrec {command} --resume {run_dir}" if run_dir else ""
+    err_console.print(f"interrupted{hint}", highlight=False, markup=False)
+    raise typer.Exit(130)
+
+
+def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
           seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
-          settings: SetOpt = None) -> None:
+          settings: SetOpt = None, resume: ResumeOpt = None) -> None:
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
-    Under ``torchrun`` the batches are split across the processes."""
+    Every epoch is checkpointed in the run directory, so an interrupted run continues with
+    ``--resume RUN_DIR``. Under ``torchrun`` the batches are split across the processes."""
     from graphrec.strategies import compare
     from graphrec.training import distributed
 
-    try:
-        cfg = _load_config(config, overrides_of(seed, epochs, settings, device))
+    def one_strategy(cfg: RunConfig) -> str:
         if len(cfg.strategies) != 1:
-            raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` for "
-                              f"{list(cfg.strategies)}")
+            raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` "
+                              f"for {list(cfg.strategies)}")
+        return cfg.strategies[0]
+
+    run_dir = None
+    try:
+        cfg, run_dir = _begin("train", config, overrides_of(seed, epochs, settings, device),
+                              runs, resume, one_strategy)
         tables, datasets = _tables(cfg)
-        result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options)[0]
+        result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options,
+                         checkpoints=_checkpoints(run_dir))[0]
         if result.model is None:
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         if distributed.rank() != 0:
             return  # rank 0 saves and reports
-        run_dir = _save(result, cfg, tables, datasets, runs)
+        run_dir = _save(result, cfg, tables, datasets, runs, path=run_dir)
     except GraphRecError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted("train", run_dir)
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
     typer.echo(str(run_dir))
 
 
-def transfer(config: ConfigOpt, runs: RunsOpt = None, quiet: QuietOpt = False,
+def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
              seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
-             settings: SetOpt = None) -> None:
+             settings: SetOpt = None, resume: ResumeOpt = None) -> None:
     """Compare strategies (``[train] strategies``) with target-only on the target's valid
     split; save the one selected on validation, with ``decision.json`` (every strategy's gain
     over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
-    directory."""
+    directory. Every epoch is checkpointed, so an interrupted run continues with
+    ``--resume RUN_DIR``."""
     from graphrec.strategies import compare, decision_rows, strategy_decision
     from graphrec.training import distributed
 
+    run_dir = None
     try:
-        cfg = _load_config(config, overrides_of(seed, epochs, settings, device))
+        cfg, run_dir = _begin("transfer", config, overrides_of(seed, epochs, settings, device),
+                              runs, resume, lambda cfg: "transfer")
         tables, datasets = _tables(cfg)
         strategies = cfg.strategies
         if "target-only" not in strategies:  # the reference every transfer is judged against
             strategies = ("target-only", *strategies)
-        results = compare(tables, cfg.target, strategies, cfg.train, not quiet, cfg.options)
+        results = compare(tables, cfg.target, strategies, cfg.train, not quiet, cfg.options,
+                          checkpoints=_checkpoints(run_dir))
         decision = strategy_decision(results, cfg.target)
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
-        run_dir = _save(best, cfg, tables, datasets, runs, decision)
+        run_dir = _save(best, cfg, tables, datasets, runs, decision, path=run_dir)
     except GraphRecError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted("transfer", run_dir)
     console.print(table(strategy_rows(results, cfg.train.k),
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
     console.print(table(decision_rows(decision), "negative-transfer check (valid split)"))

@@ -9,6 +9,10 @@ Layout of ``<runs>/<strategy>-<time>/``::
     model.json         model name, constructor arguments and the graph it serves
     graph/<table>.parquet  the knowledge graph the model propagates over (canonical tables)
     decision.json      (``graphrec transfer``, ``guarded``) what was decided and why
+    resume.json        (``graphrec train``/``transfer``) the command and its effective settings,
+                       written when the run starts
+    checkpoints/       while training runs: one file per training stage
+                       (:mod:`graphrec.training.checkpoint`); removed when the run is written
     manifest.json      sha256 of every other file, written last
 
 :func:`write_run` is the one writer (``graphrec train``, ``transfer`` and ``demo``);
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,8 +70,14 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
+#: a run's resume file and checkpoint folder (present while it trains)
+RESUME = "resume.json"
+CHECKPOINTS = "checkpoints"
+
+
 def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict,
-              model_name: str, seed: int, decision: dict | None = None) -> Path:
+              model_name: str, seed: int, decision: dict | None = None,
+              path: Path | None = None) -> Path:
     """Write a complete run directory for a learned strategy's result (see the module
     docstring) under ``runs``; returns its path.
 
@@ -78,13 +89,15 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
         model_name: the registered model name.
         seed: the seed the run used.
         decision: ``decision.json`` (default the result's own decision, if any).
+        path: the run directory made when training started (:func:`new_run_dir`; its
+            checkpoints are removed once everything else is written); None: a new one.
 
     Raises:
         ConfigError: the strategy learned nothing to save (a training-free baseline).
     """
     if result.model is None:
         raise ConfigError(f"strategy {result.name!r} learns nothing to save")
-    path = new_run_dir(runs, result.name)
+    path = new_run_dir(runs, result.name) if path is None else Path(path)
     LocalStore(path / "graph").load(tables, progress=False)
     state = result.model.state_dict()
     atomic_write(path / "weights.pt", lambda tmp: torch.save(state, tmp))
@@ -106,6 +119,7 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
     decision = decision if decision is not None else result.decision
     if decision is not None:
         atomic_write(path / "decision.json", _json(decision))
+    shutil.rmtree(path / CHECKPOINTS, ignore_errors=True)
     atomic_write(path / MANIFEST, _json({"sha256": {
         rel: _sha256(path / rel) for rel in _run_files(path)}}))
     return path
@@ -190,7 +204,12 @@ def load_run_files(path: str | Path) -> tuple[dict, dict, KGTables, dict]:
     path = Path(path)
     for name in ("model.json", "config.json", "weights.pt", "graph", MANIFEST):
         if not (path / name).exists():
-            raise RunError(f"{path} is not a complete run directory: {name} is missing")
+            hint = ""
+            if (path / RESUME).is_file():
+                command = _json_object(path, RESUME).get("command", "train")
+                hint = (f"; its training did not finish: resume it with `graphrec {command} "
+                        f"--resume {path}`")
+            raise RunError(f"{path} is not a complete run directory: {name} is missing{hint}")
     verify_run(path)
     spec = _json_object(path, "model.json", ("name", "kwargs"))
     if not isinstance(spec["kwargs"], dict):

@@ -25,6 +25,7 @@ from graphrec.models import GraphModel, ModelGraph, build_model
 from graphrec.pyg import HeteroData
 from graphrec.training import FitResult, PairObjective, TrainConfig, Trainer
 from graphrec.training.bridges import BridgeSimulation
+from graphrec.training.checkpoint import Checkpoints
 from graphrec.training.device import resolve_device, to_device
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
@@ -91,6 +92,8 @@ class StrategyRun:
     protocol: Protocol | None = None
     progress: bool = True
     started: float = field(default_factory=time.perf_counter)
+    #: the run's stage checkpoints (None: none; see graphrec.training.checkpoint)
+    checkpoints: Checkpoints | None = None
 
     @property
     def scenarios(self) -> list[str]:
@@ -136,8 +139,10 @@ class StrategyRun:
             config: TrainConfig | None = None, **trainer_options: Any) -> TrainedModel:
         """Train ``model`` on ``objective`` with the one trainer, selecting on target valid."""
         config = config or self.config
+        name = trainer_options.get("name", "train")
+        checkpoint = self.checkpoints.next_stage(name) if self.checkpoints else None
         fit = Trainer(model, graph, objective, self.validator(graph, index), config,
-                      progress=self.progress, **trainer_options).fit()
+                      progress=self.progress, checkpoint=checkpoint, **trainer_options).fit()
         with torch.no_grad():
             emb = to_device(model(graph), "cpu")
         # what leaves training lives on the CPU, whichever device trained it

@@ -33,6 +33,7 @@ from graphrec.strategies.reptile import Reptile
 from graphrec.strategies.shot import Shot
 from graphrec.strategies.target_only import TargetOnly
 from graphrec.training import TrainConfig
+from graphrec.training.checkpoint import Checkpoints
 from kg.registry import Settings, resolve
 
 #: every strategy, in the order tables list them
@@ -106,21 +107,25 @@ def run_strategy(name: str, tables, target: str, config: TrainConfig,
 
 
 def _run(strategy: Strategy, tables, target: str, config: TrainConfig, progress: bool,
-         protocol: Protocol | None) -> StrategyResult:
+         protocol: Protocol | None, checkpoints: Checkpoints | None = None) -> StrategyResult:
     get_model(config.model)  # fail early on an unknown model name
-    return strategy.run(StrategyRun(tables, target, config.with_seed(), protocol, progress))
+    return strategy.run(StrategyRun(tables, target, config.with_seed(), protocol, progress,
+                                    checkpoints=checkpoints))
 
 
 def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
             config: TrainConfig | None = None, progress: bool = True,
             options: Mapping | None = None,
-            protocol: Protocol | None = None) -> list[StrategyResult]:
-    """Run every strategy on the same data, target and seed."""
+            protocol: Protocol | None = None,
+            checkpoints: Checkpoints | None = None) -> list[StrategyResult]:
+    """Run every strategy on the same data, target and seed. With ``checkpoints`` every
+    training stage saves itself after each epoch, and a run repeated with the same arguments
+    and checkpoints resumes where it stopped (:mod:`graphrec.training.checkpoint`)."""
     config = (config or TrainConfig()).with_seed()
     settings = strategy_settings(options)  # every name and setting checked before training
     chosen = [get_strategy(name) for name in strategies]
-    return [_run(cls(settings.get(cls.name)), tables, target, config, progress, protocol)
-            for cls in chosen]
+    return [_run(cls(settings.get(cls.name)), tables, target, config, progress, protocol,
+                 checkpoints) for cls in chosen]
 
 
 def item_embedding_table(result: StrategyResult) -> pd.DataFrame:

@@ -30,6 +30,16 @@ class EarlyStopping:
         self.state = copy.deepcopy(model.state_dict())
         self.waited = 0
 
+    def snapshot(self) -> dict:
+        """What a checkpoint keeps of the stopper (:meth:`restore` reads it back)."""
+        return {"state": self.state, "best_epoch": self.best_epoch,
+                "best_score": float(self.best_score), "waited": self.waited}
+
+    def restore(self, saved: dict) -> None:
+        """Continue from a :meth:`snapshot`."""
+        self.state, self.best_epoch = saved["state"], int(saved["best_epoch"])
+        self.best_score, self.waited = float(saved["best_score"]), int(saved["waited"])
+
     def update(self, score: float, epoch: int, model: nn.Module) -> bool:
         """Record an evaluation; True when training should stop."""
         if score > self.best_score:

@@ -38,7 +38,9 @@ from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
 from graphrec.training.bridges import BridgeSimulation
+from graphrec.training.checkpoint import StageCheckpoint
 from graphrec.training.config import TrainConfig
+from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
 from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
@@ -211,12 +213,15 @@ class Trainer:
         progress: show a progress bar.
         unit: what one step of the outer loop is called in the history (``epoch``, or
             ``iteration`` for meta-learning).
+        checkpoint: where the stage saves itself after every epoch and resumes from
+            (:mod:`graphrec.training.checkpoint`); None: no checkpoints.
     """
 
     def __init__(self, model: nn.Module, graph: ModelGraph, objective: Objective,
                  validate: Callable[[nn.Module], float], config: TrainConfig, *,
                  name: str = "train", optimizer: Callable | None = None,
-                 schedule: EvalSchedule | None = None, progress: bool = True, unit: str = "epoch"):
+                 schedule: EvalSchedule | None = None, progress: bool = True, unit: str = "epoch",
+                 checkpoint: StageCheckpoint | None = None):
         if config.seed is None:
             raise TrainingError("the trainer needs a concrete seed; call config.with_seed()")
         self.model, self.graph, self.objective = model, graph, objective
@@ -224,6 +229,35 @@ class Trainer:
         self.optimizer = optimizer or adam(config.lr)
         self.schedule = schedule or EvalSchedule()
         self.progress, self.unit = progress, unit
+        self.checkpoint = checkpoint
+
+    def _say(self, text: str) -> None:
+        """A line on stderr, named after the stage (rank 0; nothing without progress)."""
+        if self.progress and distributed.rank() == 0:
+            print(f"{self.name}: {text}", file=sys.stderr, flush=True)
+
+    def _save(self, epoch: int, finished: bool, model: nn.Module, opt: torch.optim.Optimizer,
+              stopper: EarlyStopping, history: list[dict], gen: np.random.Generator,
+              started: float, stopped: str) -> None:
+        """Checkpoint the stage after ``epoch`` (rank 0 writes; every rank reads)."""
+        if self.checkpoint is None or distributed.rank() != 0:
+            return
+        self.checkpoint.save(
+            epoch=epoch, finished=finished, model=to_device(model.state_dict(), "cpu"),
+            optimizer=to_device(opt.state_dict(), "cpu"),
+            stopper=to_device(stopper.snapshot(), "cpu"), history=history,
+            numpy_rng=gen.bit_generator.state, torch_rng=torch.get_rng_state(),
+            seconds=time.perf_counter() - started, stopped=stopped)
+
+    def _finished(self, saved: dict) -> FitResult:
+        """The result of a stage that finished before the run was interrupted."""
+        best = saved["stopper"]
+        self.model.load_state_dict(best["state"])
+        self.model.eval()
+        self._say(f"finished before the interruption: best {self.unit} {best['best_epoch']} "
+                  f"(valid {best['best_score']:.4f}); stopped: {saved['stopped']}")
+        return FitResult(best["state"], int(best["best_epoch"]), float(best["best_score"]),
+                         list(saved["history"]), saved["stopped"])
 
     def _line(self, live: bool, epoch: int, epochs: int, row: dict) -> None:
         """One progress line per epoch when there is no terminal to draw a bar on."""
@@ -239,18 +273,31 @@ class Trainer:
         """
         model, config = self.model, self.config
         epochs = config.epochs
+        saved = self.checkpoint.load() if self.checkpoint is not None else None
+        if saved is not None and saved["finished"]:
+            return self._finished(saved)
         gen = np.random.default_rng(config.seed)
         torch.manual_seed(config.seed)
         opt = self.optimizer([p for p in model.parameters() if p.requires_grad])
         stopper = EarlyStopping(model, config.patience)
         history: list[dict] = []
+        first, spent = 1, 0.0
+        if saved is not None:  # an interrupted stage: continue after its last epoch
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            stopper.restore(saved["stopper"])
+            history = list(saved["history"])
+            gen.bit_generator.state = saved["numpy_rng"]
+            torch.set_rng_state(saved["torch_rng"])
+            first, spent = int(saved["epoch"]) + 1, float(saved["seconds"])
+            self._say(f"resuming after {self.unit} {saved['epoch']}")
         # a bar on a terminal; one line per epoch where stderr is a file or a pipe (logs get no
         # carriage-return frames); nothing without progress
         live = self.progress and sys.stderr.isatty()
-        bar = tqdm(range(1, epochs + 1), desc=self.name, disable=not live, leave=False,
-                   unit=self.unit)
-        started = time.perf_counter()
-        stopped = EPOCH_CAP
+        bar = tqdm(range(first, epochs + 1), desc=self.name, disable=not live, leave=False,
+                   unit=self.unit, initial=first - 1, total=epochs)
+        started = time.perf_counter() - spent
+        stopped, epoch = EPOCH_CAP, first - 1
         for epoch in bar:
             model.train()
             total, seen = 0.0, 0
@@ -287,13 +334,15 @@ class Trainer:
                     and distributed.agree(time.perf_counter() - started) >= config.time_budget):
                 stopped = TIME_BUDGET
                 break
+            self._save(epoch, False, model, opt, stopper, history, gen, started, stopped)
         if stopped == EPOCH_CAP and stopper.waited < (config.patience or 1):
             stopped = EPOCH_CAP_RISING
+        self._save(epoch, True, model, opt, stopper, history, gen, started, stopped)
         model.load_state_dict(stopper.state)
         model.eval()
-        if self.progress and not live and distributed.rank() == 0:
-            print(f"{self.name}: best {self.unit} {stopper.best_epoch} (valid "
-                  f"{stopper.best_score:.4f}); stopped: {stopped}", file=sys.stderr, flush=True)
+        if not live:
+            self._say(f"best {self.unit} {stopper.best_epoch} (valid "
+                      f"{stopper.best_score:.4f}); stopped: {stopped}")
         if stopped == EPOCH_CAP_RISING:
             logger.warning("%s: stopped at the %s cap (%d) while validation was still "
                            "improving (best at %d); raise epochs or time_budget", self.name,
