@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,16 @@ def _checkpoints(run_dir: Path | None):
     return None if run_dir is None else Checkpoints(run_dir / CHECKPOINTS)
 
 
+def _failed(message: str, run_dir: Path | None, resumed: bool) -> None:
+    """A refused run: a run directory it made that holds no checkpoint yet is removed (it
+    could only repeat the refusal), then the error is printed."""
+    from graphrec.serving.run_dir import CHECKPOINTS
+
+    if run_dir is not None and not resumed and not any((run_dir / CHECKPOINTS).glob("*.pt")):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    fail(message)
+
+
 def _interrupted(command: str, run_dir: Path | None) -> None:
     """Ctrl-C: say how to resume, exit 130."""
     hint = f"; resume with: graphrec {command} --resume {run_dir}" if run_dir else ""
@@ -206,7 +217,7 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
             return  # rank 0 saves and reports
         run_dir = _save(result, cfg, tables, datasets, runs, path=run_dir)
     except GraphRecError as exc:
-        fail(str(exc))
+        _failed(str(exc), run_dir, resume is not None)
     except KeyboardInterrupt:
         _interrupted("train", run_dir)
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
@@ -240,7 +251,7 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
             return
         run_dir = _save(best, cfg, tables, datasets, runs, decision, path=run_dir)
     except GraphRecError as exc:
-        fail(str(exc))
+        _failed(str(exc), run_dir, resume is not None)
     except KeyboardInterrupt:
         _interrupted("transfer", run_dir)
     console.print(table(strategy_rows(results, cfg.train.k),

@@ -172,3 +172,12 @@ def test_resume_refusals(tmp_path, args, match):
     (cut / "resume.json").write_text(json.dumps({"command": "train", "config": {}}))
     result = runner.invoke(app, [a.format(cut=cut) for a in args])
     assert result.exit_code != 0 and match in " ".join(result.output.split())
+
+
+def test_a_refused_run_leaves_no_run_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path / "home"))
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG.format(epochs=2).replace('"cosmetics"', '"cosmetix"'))
+    result = runner.invoke(app, ["train", "-c", str(config), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "unknown scenario 'cosmetix'" in result.output
+    assert list((tmp_path / "runs").iterdir()) == []
