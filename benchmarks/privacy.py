@@ -55,7 +55,8 @@ def ndcg(scorer, result, tables, target) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xmarket", default=None)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                        help="epoch cap (default graphrec's; early stopping applies)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; LightGCN 64 dims, at most {args.epochs} epochs, seed 0\n")

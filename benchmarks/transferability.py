@@ -63,7 +63,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xmarket", default=None, help="XMarket folder (omit to skip)")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                        help="epoch cap (default graphrec's; early stopping applies)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "

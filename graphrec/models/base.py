@@ -59,6 +59,8 @@ class GraphModel(nn.Module):
             score nodes from their neighbours alone, as it must for cold-start nodes.
         normalize: L2-normalise the output embeddings, so dot products are cosines (models
             trained with the softmax loss, which scores cosines).
+        normalize_items: with ``normalize``, normalise item embeddings too (False: only
+            users are normalised, and an item's norm can carry how likely it is overall).
     """
 
     #: whether outputs depend on neighbours (attributes, other scenarios); False for MF
@@ -66,9 +68,9 @@ class GraphModel(nn.Module):
 
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
                  user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0,
-                 normalize: bool = False):
+                 normalize: bool = False, normalize_items: bool = True):
         super().__init__()
-        self.normalize = normalize
+        self.normalize, self.normalize_items = normalize, normalize_items
         if not 0.0 <= id_dropout < 1.0:
             raise ConfigError(f"id_dropout must be in [0, 1), not {id_dropout}")
         self.id_dropout = id_dropout
@@ -93,7 +95,8 @@ class GraphModel(nn.Module):
         """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
         return {"dim": self.dim, "num_layers": self.num_layers,
                 "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm,
-                "id_dropout": self.id_dropout, "normalize": self.normalize}
+                "id_dropout": self.id_dropout, "normalize": self.normalize,
+                "normalize_items": self.normalize_items}
 
     # subclasses ---------------------------------------------------------------------------------
 
@@ -158,8 +161,9 @@ class GraphModel(nn.Module):
                 mean, std = self.norm_mean, self.norm_std
             out = {**out, schema.PYG_ITEM: (items - mean[item_scenario]) / std[item_scenario]}
         if self.normalize:
-            out = {t: nn.functional.normalize(v, dim=-1) if t in (schema.PYG_USER,
-                                                                   schema.PYG_ITEM) else v
+            kinds = (schema.PYG_USER, schema.PYG_ITEM) if self.normalize_items else (
+                schema.PYG_USER,)
+            out = {t: nn.functional.normalize(v, dim=-1) if t in kinds else v
                    for t, v in out.items()}
         return out
 

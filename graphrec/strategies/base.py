@@ -120,7 +120,8 @@ class StrategyRun:
         config = config or self.config
         model = build_model(config.model, data, config.dim, config.num_layers,
                             seed=config.seed, id_dropout=config.id_dropout,
-                            normalize=config.loss == "softmax", **options)
+                            normalize=config.loss == "softmax",
+                            normalize_items=config.normalize_items, **options)
         if init is not None:
             model.load_state_dict(init)
         model.to(resolve_device(config.device))

@@ -67,6 +67,9 @@ class TrainConfig(Settings):
     negative_sampling: str | None = None
     #: temperature of the softmax loss
     temperature: float = 0.2
+    #: softmax loss: normalise item embeddings as well as users' (False: items keep their
+    #: norm, which can carry popularity)
+    normalize_items: bool = True
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)

@@ -90,19 +90,26 @@ class SoftmaxLoss:
 
     Args:
         temperature: divides the cosines; small values weigh hard negatives more.
+        normalize_items: False scores ``u / |u|`` against the item embedding as it is, so an
+            item's norm can carry its overall popularity (the per-user ranking is that of the
+            plain dot product).
     """
 
-    def __init__(self, temperature: float):
+    def __init__(self, temperature: float, normalize_items: bool = True):
         if temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {temperature}")
         self.temperature = temperature
+        self.normalize_items = normalize_items
+
+    def _items(self, rows_: Tensor) -> Tensor:
+        return nn.functional.normalize(rows_, dim=-1) if self.normalize_items else rows_
 
     def __call__(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, neg: Tensor,
                  denominator: int, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same arguments as :class:`BPRLoss`; ``neg`` ``[B, n]`` (or ``[B]``: one each)."""
         u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
-        p = nn.functional.normalize(rows(emb["item"], pos), dim=-1)
-        n = nn.functional.normalize(rows(emb["item"], neg.reshape(len(neg), -1)), dim=-1)
+        p = self._items(rows(emb["item"], pos))
+        n = self._items(rows(emb["item"], neg.reshape(len(neg), -1)))
         logits = torch.cat([(u * p).sum(-1, keepdim=True),
                             torch.einsum("bd,bnd->bn", u, n)], 1) / self.temperature
         per_pair = -torch.log_softmax(logits, 1)[:, 0]
@@ -121,8 +128,8 @@ class SoftmaxLoss:
             (others as in :meth:`__call__`)
         """
         u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
-        p = nn.functional.normalize(rows(emb["item"], pos), dim=-1)
-        c = nn.functional.normalize(rows(emb["item"], cand), dim=-1)
+        p = self._items(rows(emb["item"], pos))
+        c = self._items(rows(emb["item"], cand))
         neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
         logits = torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
         per_pair = -torch.log_softmax(logits, 1)[:, 0]
@@ -133,12 +140,13 @@ class SoftmaxLoss:
 LOSSES = ("bpr", "softmax")
 
 
-def make_loss(name: str, weight_decay: float, temperature: float) -> PairLoss:
+def make_loss(name: str, weight_decay: float, temperature: float,
+              normalize_items: bool = True) -> PairLoss:
     """The pair loss named ``name`` (:data:`LOSSES`)."""
     if name == "bpr":
         return BPRLoss(weight_decay)
     if name == "softmax":
-        return SoftmaxLoss(temperature)
+        return SoftmaxLoss(temperature, normalize_items)
     raise ConfigError(f"unknown loss {name!r}; losses are {list(LOSSES)}")
 
 

@@ -133,7 +133,8 @@ class PairObjective:
         sampler = (SharedNegatives(config.negatives) if config.negative_sampling == "shared"
                    else UniformNegatives(config.negatives))
         return cls(pairs, config.batch_for(len(pairs)),
-                   make_loss(config.loss, config.weight_decay, config.temperature),
+                   make_loss(config.loss, config.weight_decay, config.temperature,
+                             config.normalize_items),
                    sampler, bridges=bridges)
 
     def _follow(self, model: nn.Module) -> None:

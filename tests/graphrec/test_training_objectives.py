@@ -56,6 +56,30 @@ def test_shared_softmax_leaves_out_what_is_not_allowed_and_matches_the_per_pair_
     assert penalty.item() == 0.0
 
 
+def test_softmax_without_item_normalisation_scores_unit_users_against_raw_items():
+    gen = torch.Generator().manual_seed(3)
+    emb = {"user": torch.randn(2, 4, generator=gen), "item": 3 * torch.randn(5, 4, generator=gen)}
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([1, 4]), torch.tensor([[0, 2], [3, 0]])
+    loss, _ = SoftmaxLoss(0.5, normalize_items=False)(emb, users, pos, neg, denominator=2)
+    u = torch.nn.functional.normalize(emb["user"], dim=-1)
+    logits = torch.stack([torch.stack([u[b] @ emb["item"][pos[b]],
+                                       *(u[b] @ emb["item"][j] for j in neg[b])])
+                          for b in range(2)]) / 0.5
+    expected = -torch.log_softmax(logits, 1)[:, 0].sum() / 2
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # the model serves the same scale: unit users, items as they are
+    tables = tiny_tables()
+    data, _ = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0, normalize=True, normalize_items=False)
+    out = model(model.prepare_graph(data))
+    norms = out["user"].norm(dim=-1)
+    norms = norms[norms > 0]  # a user without edges or id embedding stays at 0
+    assert len(norms) > 0 and torch.allclose(norms, torch.ones_like(norms))
+    assert not torch.allclose(out["item"].norm(dim=-1), torch.ones(len(out["item"])))
+    assert model.init_kwargs()["normalize_items"] is False
+    assert TrainConfig().normalize_items is True
+
+
 def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
     pools = [np.arange(100), np.arange(200, 260)]
     items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
