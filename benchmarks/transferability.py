@@ -30,7 +30,7 @@ from scipy import stats
 from benchmarks.report import print_table
 from graphrec.data.splits import leave_one_out
 from graphrec.strategies import run_strategy
-from graphrec.strategies.base import finish, train_scenarios
+from graphrec.strategies.base import StrategyRun
 from graphrec.training import TrainConfig
 from kg.bridges import bridges_report
 from kg.tables import KGTables
@@ -53,9 +53,9 @@ def single_source_gain(tables: KGTables, target: str, source: str, config: Train
                        alone: float) -> float:
     """Test NDCG@20 of joint over ``target`` + ``source`` minus target-only's."""
     chosen = [target, source]
-    started = time.perf_counter()
-    trained = train_scenarios(tables, target, chosen, chosen, config, progress=False)
-    result = finish("joint", trained, tables, target, config, started)
+    run = StrategyRun(tables, target, config.with_seed(), progress=False)
+    result = run.finish("joint", run.train(chosen, chosen, name=f"joint ({'+'.join(chosen)})"),
+                        chosen)
     return result.test["all"]["ndcg@20"] - alone
 
 
