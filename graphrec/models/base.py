@@ -61,6 +61,10 @@ class GraphModel(nn.Module):
             trained with the softmax loss, which scores cosines).
         normalize_items: with ``normalize``, normalise item embeddings too (False: only
             users are normalised, and an item's norm can carry how likely it is overall).
+        item_bias: append a bias channel: item vectors get ``w . e_i + c`` (a linear function
+            of the item's propagated embedding, so cold-start items get one from their
+            attributes) and user vectors a constant 1, so every dot product adds the item's
+            bias to the user-item score. Outputs then have ``dim + 1`` columns.
     """
 
     #: whether outputs depend on neighbours (attributes, other scenarios); False for MF
@@ -68,7 +72,8 @@ class GraphModel(nn.Module):
 
     def __init__(self, num_nodes: dict[str, int], dim: int = 64, num_layers: int = 2,
                  user_head: bool = False, scenario_norm: bool = False, id_dropout: float = 0.0,
-                 normalize: bool = False, normalize_items: bool = True):
+                 normalize: bool = False, normalize_items: bool = True,
+                 item_bias: bool = False):
         super().__init__()
         self.normalize, self.normalize_items = normalize, normalize_items
         if not 0.0 <= id_dropout < 1.0:
@@ -90,13 +95,19 @@ class GraphModel(nn.Module):
             n_scen = num_nodes[schema.PYG_SCENARIO]
             self.register_buffer("norm_mean", torch.zeros(n_scen, dim))
             self.register_buffer("norm_std", torch.ones(n_scen, dim))
+        # the item bias channel (zero at start: scores begin as plain cosines / dot products)
+        self.bias_head = nn.Linear(dim, 1) if item_bias else None
+        if self.bias_head is not None:
+            nn.init.zeros_(self.bias_head.weight)
+            nn.init.zeros_(self.bias_head.bias)
 
     def init_kwargs(self) -> dict:
         """Constructor arguments (besides ``num_nodes``) that rebuild this model; JSON-ready."""
         return {"dim": self.dim, "num_layers": self.num_layers,
                 "user_head": self.user_head is not None, "scenario_norm": self.scenario_norm,
                 "id_dropout": self.id_dropout, "normalize": self.normalize,
-                "normalize_items": self.normalize_items}
+                "normalize_items": self.normalize_items,
+                "item_bias": self.bias_head is not None}
 
     # subclasses ---------------------------------------------------------------------------------
 
@@ -160,11 +171,17 @@ class GraphModel(nn.Module):
             else:
                 mean, std = self.norm_mean, self.norm_std
             out = {**out, schema.PYG_ITEM: (items - mean[item_scenario]) / std[item_scenario]}
+        raw_items = out[schema.PYG_ITEM]
         if self.normalize:
             kinds = (schema.PYG_USER, schema.PYG_ITEM) if self.normalize_items else (
                 schema.PYG_USER,)
             out = {t: nn.functional.normalize(v, dim=-1) if t in kinds else v
                    for t, v in out.items()}
+        if self.bias_head is not None:
+            users = out[schema.PYG_USER]
+            out = {**out, schema.PYG_USER: torch.cat([users, users.new_ones(len(users), 1)], 1),
+                   schema.PYG_ITEM: torch.cat([out[schema.PYG_ITEM],
+                                               self.bias_head(raw_items)], 1)}
         return out
 
     @torch.no_grad()

@@ -121,7 +121,8 @@ class StrategyRun:
         model = build_model(config.model, data, config.dim, config.num_layers,
                             seed=config.seed, id_dropout=config.id_dropout,
                             normalize=config.loss == "softmax",
-                            normalize_items=config.normalize_items, **options)
+                            normalize_items=config.normalize_items,
+                            item_bias=config.item_bias, **options)
         if init is not None:
             model.load_state_dict(init)
         model.to(resolve_device(config.device))

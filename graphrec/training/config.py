@@ -70,6 +70,9 @@ class TrainConfig(Settings):
     #: softmax loss: normalise item embeddings as well as users' (False: items keep their
     #: norm, which can carry popularity)
     normalize_items: bool = True
+    #: softmax loss: add a learned item bias to every score (a linear function of the item's
+    #: embedding, so cold-start items get one too; see GraphModel ``item_bias``)
+    item_bias: bool = False
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)
@@ -96,6 +99,8 @@ class TrainConfig(Settings):
         if self.negative_sampling not in NEGATIVE_SAMPLING:
             raise ConfigError(f"unknown negative_sampling {self.negative_sampling!r}; choices "
                               f"are {list(NEGATIVE_SAMPLING)}")
+        if self.item_bias and self.loss != "softmax":
+            raise ConfigError('item_bias needs loss = "softmax"')
         if self.negative_sampling == "shared" and self.loss != "softmax":
             raise ConfigError('negative_sampling = "shared" needs loss = "softmax"; leave '
                               "negative_sampling out to get the loss's default")

@@ -93,21 +93,37 @@ class SoftmaxLoss:
         normalize_items: False scores ``u / |u|`` against the item embedding as it is, so an
             item's norm can carry its overall popularity (the per-user ranking is that of the
             plain dot product).
+        item_bias: the embeddings' last column is a bias channel (the model's ``item_bias``:
+            1 for users, the item's bias for items), left out of the normalisation, so the
+            score is ``cos(u, i) + b_i``.
     """
 
-    def __init__(self, temperature: float, normalize_items: bool = True):
+    def __init__(self, temperature: float, normalize_items: bool = True,
+                 item_bias: bool = False):
         if temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {temperature}")
         self.temperature = temperature
         self.normalize_items = normalize_items
+        self.item_bias = item_bias
 
-    def _items(self, rows_: Tensor) -> Tensor:
-        return nn.functional.normalize(rows_, dim=-1) if self.normalize_items else rows_
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The vector and, with ``item_bias``, its last column (the bias channel)."""
+        return (x[..., :-1], x[..., -1:]) if self.item_bias else (x, None)
+
+    def _users(self, x: Tensor) -> Tensor:
+        vec, channel = self._split(x)
+        vec = nn.functional.normalize(vec, dim=-1)
+        return vec if channel is None else torch.cat([vec, channel], -1)
+
+    def _items(self, x: Tensor) -> Tensor:
+        vec, channel = self._split(x)
+        vec = nn.functional.normalize(vec, dim=-1) if self.normalize_items else vec
+        return vec if channel is None else torch.cat([vec, channel], -1)
 
     def __call__(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, neg: Tensor,
                  denominator: int, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same arguments as :class:`BPRLoss`; ``neg`` ``[B, n]`` (or ``[B]``: one each)."""
-        u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
+        u = self._users(rows(emb["user"], users))
         p = self._items(rows(emb["item"], pos))
         n = self._items(rows(emb["item"], neg.reshape(len(neg), -1)))
         logits = torch.cat([(u * p).sum(-1, keepdim=True),
@@ -127,7 +143,7 @@ class SoftmaxLoss:
                 its positive); the others are left out of its softmax.
             (others as in :meth:`__call__`)
         """
-        u = nn.functional.normalize(rows(emb["user"], users), dim=-1)
+        u = self._users(rows(emb["user"], users))
         p = self._items(rows(emb["item"], pos))
         c = self._items(rows(emb["item"], cand))
         neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
@@ -141,12 +157,12 @@ LOSSES = ("bpr", "softmax")
 
 
 def make_loss(name: str, weight_decay: float, temperature: float,
-              normalize_items: bool = True) -> PairLoss:
+              normalize_items: bool = True, item_bias: bool = False) -> PairLoss:
     """The pair loss named ``name`` (:data:`LOSSES`)."""
     if name == "bpr":
         return BPRLoss(weight_decay)
     if name == "softmax":
-        return SoftmaxLoss(temperature, normalize_items)
+        return SoftmaxLoss(temperature, normalize_items, item_bias)
     raise ConfigError(f"unknown loss {name!r}; losses are {list(LOSSES)}")
 
 

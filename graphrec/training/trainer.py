@@ -134,7 +134,7 @@ class PairObjective:
                    else UniformNegatives(config.negatives))
         return cls(pairs, config.batch_for(len(pairs)),
                    make_loss(config.loss, config.weight_decay, config.temperature,
-                             config.normalize_items),
+                             config.normalize_items, config.item_bias),
                    sampler, bridges=bridges)
 
     def _follow(self, model: nn.Module) -> None:

@@ -80,6 +80,39 @@ def test_softmax_without_item_normalisation_scores_unit_users_against_raw_items(
     assert TrainConfig().normalize_items is True
 
 
+def test_item_bias_adds_a_learned_bias_channel_that_cold_items_get_too():
+    tables = tiny_tables()
+    data, _ = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0, normalize=True, item_bias=True)
+    with torch.no_grad():
+        model.bias_head.weight.fill_(0.5)
+    graph = model.prepare_graph(data)
+    out = model(graph)
+    assert out["user"].shape[1] == out["item"].shape[1] == 5
+    assert torch.equal(out["user"][:, -1], torch.ones(len(out["user"])))
+    raw = model.encode(graph)["item"]
+    assert torch.allclose(out["item"][:, -1], model.bias_head(raw).squeeze(1))
+    assert model.init_kwargs()["item_bias"] is True
+    # the loss scores cos(u, i) + b_i: the bias channel is left out of the normalisation
+    user = out["user"].detach()
+    emb = {"user": torch.cat([3 * user[:, :-1], user[:, -1:]], 1), "item": out["item"].detach()}
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([[0], [0]])
+    loss, _ = SoftmaxLoss(0.5, item_bias=True)(emb, users, pos, neg, denominator=2)
+    cos = torch.nn.functional.cosine_similarity
+
+    def score(u, i):
+        return cos(emb["user"][u, :-1], emb["item"][i, :-1], dim=0) + emb["item"][i, -1]
+    logits = torch.stack([torch.stack([score(u, p), score(u, n[0])])
+                          for u, p, n in zip(users, pos, neg, strict=True)]) / 0.5
+    assert loss.item() == pytest.approx((-torch.log_softmax(logits, 1)[:, 0].sum() / 2).item(),
+                                        rel=1e-5)
+    # a new item from its attributes gets a bias from its own embedding
+    new = model.embed_new_items(graph, [{"scenario": [0]}])
+    assert new.shape == (1, 5) and bool(torch.isfinite(new).all())
+    with pytest.raises(ConfigError, match='item_bias needs loss = "softmax"'):
+        TrainConfig(loss="bpr", item_bias=True)
+
+
 def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
     pools = [np.arange(100), np.arange(200, 260)]
     items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
