@@ -36,7 +36,10 @@ def parse(args: list[str]):
     node = typer.main.get_command(app)
     ctx = node.make_context("graphrec", list(args))
     while hasattr(node, "resolve_command"):
-        rest = list(ctx._protected_args) + list(ctx.args)
+        protected = getattr(ctx, "_protected_args", None)  # click >= 8.2; before: public
+        if protected is None:
+            protected = ctx.protected_args
+        rest = list(protected) + list(ctx.args)
         if not rest:
             break
         name, node, rest = node.resolve_command(ctx, rest)
