@@ -73,6 +73,9 @@ class TrainConfig(Settings):
     #: softmax loss: add a learned item bias to every score (a linear function of the item's
     #: embedding, so cold-start items get one too; see GraphModel ``item_bias``)
     item_bias: bool = False
+    #: softmax loss: weight of an added pairwise (BPR) term on the same logits, which weighs
+    #: every negative alike (0: none)
+    pairwise_weight: float = 0.0
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)
@@ -99,6 +102,10 @@ class TrainConfig(Settings):
         if self.negative_sampling not in NEGATIVE_SAMPLING:
             raise ConfigError(f"unknown negative_sampling {self.negative_sampling!r}; choices "
                               f"are {list(NEGATIVE_SAMPLING)}")
+        if self.pairwise_weight < 0:
+            raise ConfigError(f"pairwise_weight must be >= 0, not {self.pairwise_weight}")
+        if self.pairwise_weight > 0 and self.loss != "softmax":
+            raise ConfigError('pairwise_weight needs loss = "softmax"')
         if self.item_bias and self.loss != "softmax":
             raise ConfigError('item_bias needs loss = "softmax"')
         if self.negative_sampling == "shared" and self.loss != "softmax":

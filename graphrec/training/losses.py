@@ -96,13 +96,33 @@ class SoftmaxLoss:
         item_bias: the embeddings' last column is a bias channel (the model's ``item_bias``:
             1 for users, the item's bias for items), left out of the normalisation, so the
             score is ``cos(u, i) + b_i``.
+        pairwise_weight: adds this times the pairwise (BPR) term on the same logits, the mean
+            over the pair's negatives of ``-log sigmoid(logit(u, i) - logit(u, j))``: it
+            weighs every negative alike, where the softmax weighs the hard ones most.
     """
 
+    def _per_pair(self, logits: Tensor, allowed: Tensor | None = None) -> Tensor:
+        """The loss of each row of ``[B, 1 + n]`` logits (positive first); ``allowed``
+        ``[B, n]`` marks the negatives that count (None: all)."""
+        per_pair = -torch.log_softmax(logits, 1)[:, 0]
+        if self.pairwise_weight > 0:
+            pairwise = nn.functional.softplus(logits[:, 1:] - logits[:, :1])
+            if allowed is None:
+                pairwise = pairwise.mean(1)
+            else:
+                pairwise = ((pairwise * allowed).sum(1)
+                            / allowed.sum(1).clamp(min=1))
+            per_pair = per_pair + self.pairwise_weight * pairwise
+        return per_pair
+
     def __init__(self, temperature: float, normalize_items: bool = True,
-                 item_bias: bool = False):
+                 item_bias: bool = False, pairwise_weight: float = 0.0):
         if temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {temperature}")
+        if pairwise_weight < 0:
+            raise ConfigError(f"pairwise_weight must be >= 0, not {pairwise_weight}")
         self.temperature = temperature
+        self.pairwise_weight = pairwise_weight
         self.normalize_items = normalize_items
         self.item_bias = item_bias
 
@@ -128,7 +148,7 @@ class SoftmaxLoss:
         n = self._items(rows(emb["item"], neg.reshape(len(neg), -1)))
         logits = torch.cat([(u * p).sum(-1, keepdim=True),
                             torch.einsum("bd,bnd->bn", u, n)], 1) / self.temperature
-        per_pair = -torch.log_softmax(logits, 1)[:, 0]
+        per_pair = self._per_pair(logits)
         return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
 
     def shared(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, cand: Tensor,
@@ -148,7 +168,7 @@ class SoftmaxLoss:
         c = self._items(rows(emb["item"], cand))
         neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
         logits = torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
-        per_pair = -torch.log_softmax(logits, 1)[:, 0]
+        per_pair = self._per_pair(logits, allowed)
         return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
 
 
@@ -157,12 +177,13 @@ LOSSES = ("bpr", "softmax")
 
 
 def make_loss(name: str, weight_decay: float, temperature: float,
-              normalize_items: bool = True, item_bias: bool = False) -> PairLoss:
+              normalize_items: bool = True, item_bias: bool = False,
+              pairwise_weight: float = 0.0) -> PairLoss:
     """The pair loss named ``name`` (:data:`LOSSES`)."""
     if name == "bpr":
         return BPRLoss(weight_decay)
     if name == "softmax":
-        return SoftmaxLoss(temperature, normalize_items, item_bias)
+        return SoftmaxLoss(temperature, normalize_items, item_bias, pairwise_weight)
     raise ConfigError(f"unknown loss {name!r}; losses are {list(LOSSES)}")
 
 

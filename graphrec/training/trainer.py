@@ -134,7 +134,8 @@ class PairObjective:
                    else UniformNegatives(config.negatives))
         return cls(pairs, config.batch_for(len(pairs)),
                    make_loss(config.loss, config.weight_decay, config.temperature,
-                             config.normalize_items, config.item_bias),
+                             config.normalize_items, config.item_bias,
+                             config.pairwise_weight),
                    sampler, bridges=bridges)
 
     def _follow(self, model: nn.Module) -> None:

@@ -113,6 +113,32 @@ def test_item_bias_adds_a_learned_bias_channel_that_cold_items_get_too():
         TrainConfig(loss="bpr", item_bias=True)
 
 
+def test_pairwise_weight_adds_the_mean_bpr_term_over_a_pairs_own_negatives():
+    gen = torch.Generator().manual_seed(4)
+    emb = {"user": torch.randn(2, 4, generator=gen), "item": torch.randn(6, 4, generator=gen)}
+    users, pos = torch.tensor([0, 1]), torch.tensor([1, 5])
+    cand = torch.tensor([0, 2, 3, 4])
+    allowed = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 0]], dtype=torch.bool)
+    plain, _ = SoftmaxLoss(0.2).shared(emb, users, pos, cand, allowed, 2)
+    mixed, _ = SoftmaxLoss(0.2, pairwise_weight=0.5).shared(emb, users, pos, cand, allowed, 2)
+    cos = torch.nn.functional.cosine_similarity
+    extra = 0.0
+    for b in range(2):
+        u, p = emb["user"][users[b]], emb["item"][pos[b]]
+        terms = [torch.nn.functional.softplus(-(cos(u, p, dim=0) - cos(u, emb["item"][j], dim=0))
+                                              / 0.2) for j in cand[allowed[b]]]
+        extra += 0.5 * torch.stack(terms).mean().item()
+    assert mixed.item() - plain.item() == pytest.approx(extra / 2, rel=1e-5)
+    # the per-pair form agrees with the shared form on the same negatives
+    per_pair, _ = SoftmaxLoss(0.2, pairwise_weight=0.5)(
+        emb, users[:1], pos[:1], cand[allowed[0]].unsqueeze(0), 1)
+    alone, _ = SoftmaxLoss(0.2, pairwise_weight=0.5).shared(
+        emb, users[:1], pos[:1], cand, allowed[:1], 1)
+    assert per_pair.item() == pytest.approx(alone.item(), rel=1e-5)
+    with pytest.raises(ConfigError, match='pairwise_weight needs loss = "softmax"'):
+        TrainConfig(loss="bpr", pairwise_weight=1.0)
+
+
 def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
     pools = [np.arange(100), np.arange(200, 260)]
     items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
