@@ -200,8 +200,7 @@ class MetaLearning(Strategy):
         """
         meta: MetaConfig = self.settings
         data, index = run.graph()
-        bpr = replace(run.config, loss="bpr", negatives=1, negative_sampling="per_pair",
-                      item_bias=False, pairwise_weight=0.0)
+        bpr = run.config.with_loss("bpr")
         model, graph = run.new_model(data, config=bpr)
         tasks = TaskSampler(run.tables, index, run.sources or [run.target])
         objective = MetaObjective(self.algorithm, model, tasks, meta, bpr)

@@ -103,7 +103,3 @@ class Checkpoints:
                                f"{other.stem[3:]!r}, but the run reached {name!r} there; "
                                "resume with the settings the run started with")
         return StageCheckpoint(path, name)
-
-    def stages(self) -> list[Path]:
-        """The files written so far, in stage order."""
-        return sorted(self.folder.glob("*.pt")) if self.folder.is_dir() else []

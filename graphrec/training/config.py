@@ -127,6 +127,13 @@ class TrainConfig(Settings):
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
 
+    def with_loss(self, loss: str) -> TrainConfig:
+        """These settings with ``loss``: the options that follow the loss (``negatives``,
+        ``negative_sampling``) take its defaults, and the softmax-only ones are reset."""
+        softmax_only = {} if loss == "softmax" else {
+            "normalize_items": True, "item_bias": False, "pairwise_weight": 0.0}
+        return replace(self, loss=loss, negatives=None, negative_sampling=None, **softmax_only)
+
     def batch_for(self, pairs: int) -> int:
         """The batch size for ``pairs`` training pairs: ``batch_size``, or when None
         ``max(MIN_BATCH, ceil(pairs / STEPS_PER_EPOCH))``, so an epoch costs about the same

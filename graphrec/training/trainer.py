@@ -263,9 +263,8 @@ class Trainer:
 
     def _line(self, live: bool, epoch: int, epochs: int, row: dict) -> None:
         """One progress line per epoch when there is no terminal to draw a bar on."""
-        if self.progress and not live and distributed.rank() == 0:
-            print(f"{self.name}: {self.unit} {epoch}/{epochs} {_format(row)}", file=sys.stderr,
-                  flush=True)
+        if not live:
+            self._say(f"{self.unit} {epoch}/{epochs} {_format(row)}")
 
     def fit(self) -> FitResult:
         """Train for at most ``config.epochs``; load and return the best state.
