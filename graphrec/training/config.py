@@ -25,6 +25,10 @@ NEGATIVE_SAMPLING = ("per_pair", "shared")
 DEFAULT_NEGATIVES = {"softmax": 1024, "bpr": 1}
 #: ``negative_sampling`` per loss when the config leaves it out
 DEFAULT_NEGATIVE_SAMPLING = {"softmax": "shared", "bpr": "per_pair"}
+#: ``pairwise_weight`` per loss when the config leaves it out: the softmax adds a BPR term of
+#: weight 1 (level or better on all four validation splits, docs/benchmarks.md "Training
+#: levers"); BPR has no such term
+DEFAULT_PAIRWISE_WEIGHT = {"softmax": 1.0, "bpr": 0.0}
 #: the smallest automatic batch
 MIN_BATCH = 4096
 
@@ -74,8 +78,8 @@ class TrainConfig(Settings):
     #: embedding, so cold-start items get one too; see GraphModel ``item_bias``)
     item_bias: bool = False
     #: softmax loss: weight of an added pairwise (BPR) term on the same logits, which weighs
-    #: every negative alike (0: none)
-    pairwise_weight: float = 0.0
+    #: every negative alike (0: none; None: the loss's default, :data:`DEFAULT_PAIRWISE_WEIGHT`)
+    pairwise_weight: float | None = None
     #: share of bridge users (training edges in the target and another scenario) whose target
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)
@@ -98,6 +102,8 @@ class TrainConfig(Settings):
             object.__setattr__(self, "negatives", DEFAULT_NEGATIVES[self.loss])
         if self.negative_sampling is None:
             object.__setattr__(self, "negative_sampling", DEFAULT_NEGATIVE_SAMPLING[self.loss])
+        if self.pairwise_weight is None:
+            object.__setattr__(self, "pairwise_weight", DEFAULT_PAIRWISE_WEIGHT[self.loss])
         check_device_name(self.device)
         if self.negative_sampling not in NEGATIVE_SAMPLING:
             raise ConfigError(f"unknown negative_sampling {self.negative_sampling!r}; choices "
@@ -129,10 +135,11 @@ class TrainConfig(Settings):
 
     def with_loss(self, loss: str) -> TrainConfig:
         """These settings with ``loss``: the options that follow the loss (``negatives``,
-        ``negative_sampling``) take its defaults, and the softmax-only ones are reset."""
-        softmax_only = {} if loss == "softmax" else {
-            "normalize_items": True, "item_bias": False, "pairwise_weight": 0.0}
-        return replace(self, loss=loss, negatives=None, negative_sampling=None, **softmax_only)
+        ``negative_sampling``, ``pairwise_weight``) take its defaults, and the softmax-only
+        ones are reset."""
+        softmax_only = {} if loss == "softmax" else {"normalize_items": True, "item_bias": False}
+        return replace(self, loss=loss, negatives=None, negative_sampling=None,
+                       pairwise_weight=None, **softmax_only)
 
     def batch_for(self, pairs: int) -> int:
         """The batch size for ``pairs`` training pairs: ``batch_size``, or when None

@@ -139,6 +139,14 @@ def test_pairwise_weight_adds_the_mean_bpr_term_over_a_pairs_own_negatives():
         TrainConfig(loss="bpr", pairwise_weight=1.0)
 
 
+def test_pairwise_weight_follows_the_loss_when_left_out():
+    assert TrainConfig().pairwise_weight == 1.0  # the softmax default
+    assert TrainConfig(loss="bpr").pairwise_weight == 0.0
+    assert TrainConfig(pairwise_weight=0.25).with_loss("bpr").pairwise_weight == 0.0
+    assert TrainConfig(loss="bpr").with_loss("softmax").pairwise_weight == 1.0
+    assert TrainConfig(pairwise_weight=0.0).pairwise_weight == 0.0  # an explicit 0 stays
+
+
 def test_shared_negatives_come_from_every_scenario_in_equal_numbers():
     pools = [np.arange(100), np.arange(200, 260)]
     items, pool = SharedNegatives(40).draw(pools, np.random.default_rng(0))
