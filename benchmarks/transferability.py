@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 
 import numpy as np
 import torch
 from scipy import stats
 
-from benchmarks.report import print_table
+from benchmarks.report import print_table, write_results
 from graphrec.data.splits import leave_one_out
 from graphrec.strategies import run_strategy
 from graphrec.strategies.base import StrategyRun
@@ -69,7 +70,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; LightGCN 64 dims, at most {args.epochs} epochs, patience 5\n")
-    rank_lines, guard_lines, rhos, top1 = [], [], [], []
+    rank_lines, guard_lines, rhos, top1, rows = [], [], [], [], []
     for name, tables, target, seed in settings(args.xmarket, seeds):
         config = TrainConfig(epochs=args.epochs, seed=seed)
         started = time.perf_counter()
@@ -99,6 +100,15 @@ def main() -> None:
             + ", ".join(f"{s} {ev['contribution']:+.4f}" for s, ev in d["sources"].items())
             + f" | {d['chosen']} | {guarded.seconds:.0f} |")
         print(guard_lines[-1], flush=True)
+        rows.append({"setting": name, "target": target, "seed": seed,
+                     "bridges_ranking": [r.source for r in reports],
+                     "measured_gain": gains, "spearman": rho, "top_ranked_is_best": top1[-1],
+                     "target_only_valid": alone.valid_score, "target_only_test_ndcg@20": base,
+                     "joint_valid": joint.valid_score,
+                     "joint_test_ndcg@20": joint.test["all"]["ndcg@20"],
+                     "guarded_valid": guarded.valid_score,
+                     "guarded_test_ndcg@20": guarded.test["all"]["ndcg@20"],
+                     "dropped": list(d["dropped"]), "served": d["chosen"]})
     print()
     print_table(["setting", "bridges ranking (score)", "measured gain over target-only, best "
                  "first (test NDCG@20)", "Spearman", "report s"], rank_lines)
@@ -106,6 +116,13 @@ def main() -> None:
           f"source is the best measured in {sum(top1)} of {len(top1)}\n")
     print_table(["setting", "target-only", "joint (all sources)", "guarded", "dropped",
                  "valid contribution per source", "served", "guarded s"], guard_lines)
+    write_results("transferability", rows,
+                  ["setting", "seed", "spearman", "target_only_test_ndcg@20",
+                   "joint_test_ndcg@20", "guarded_test_ndcg@20", "dropped", "served"],
+                  "python -m benchmarks.transferability " + " ".join(sys.argv[1:]),
+                  protocol="test NDCG@20 of the target (full ranking, expected-rank ties), "
+                           "each method selected on valid; gain = single-source joint minus "
+                           f"target-only; graphrec's defaults, epoch cap {args.epochs}")
 
 
 if __name__ == "__main__":

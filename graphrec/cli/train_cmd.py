@@ -282,6 +282,12 @@ def recommend(
     fallback: Annotated[str | None, typer.Option(
         help="For users the run does not know: 'popularity' (default: an error).")] = None,
     batch: Annotated[int, typer.Option(help="Users scored per batch.", min=1)] = 1000,
+    approximate: Annotated[bool, typer.Option(
+        "--approximate", help="Search an inverted-file index instead of scoring every item "
+                              "(faster for big batches; not for hybrid runs).")] = False,
+    probes: Annotated[int | None, typer.Option(
+        help="Index cells searched per user with --approximate (more: closer to exact).",
+        min=1)] = None,
     pseudonymise: Annotated[bool, typer.Option(
         help=f"The run's user ids are pseudonyms: map --user through the key in ${KEY_ENV}.")
     ] = False,
@@ -313,7 +319,8 @@ def recommend(
         if pseudonymise:
             key = resolve_key(pseudonym_key())
             ids = [pseudonym(u, key) for u in ids]
-        parts = [rec.recommend(ids[start:start + batch], scenario, k, fallback=fallback)
+        parts = [rec.recommend(ids[start:start + batch], scenario, k, fallback=fallback,
+                               approximate=approximate, probes=probes)
                  for start in range(0, len(ids), batch)]
         rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             columns=["user_id", "rank", "item_id", "score"])

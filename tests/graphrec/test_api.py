@@ -192,6 +192,33 @@ def test_fold_in_a_new_user_and_serve_added_items_without_retraining(run_dir):
         rec.add_items(["cosmetics:brand-new"], [{"brand": [brand]}], scenario="cosmetics")
 
 
+def test_approximate_search_matches_exact_when_every_cell_is_probed(run_dir):
+    rec = Recommender.load(run_dir)
+    users = ["u1", "u2", "u7", "stranger"]
+    exact = rec.recommend(users, k=10, fallback="popularity")
+    cells = rec.item_index("cosmetics").clusters
+    approx = rec.recommend(users, k=10, fallback="popularity", approximate=True, probes=cells)
+    assert list(approx["item_id"]) == list(exact["item_id"])
+    assert approx["score"].tolist() == pytest.approx(exact["score"].tolist(), abs=1e-5)
+    few = rec.recommend(users[:3], k=10, approximate=True, probes=1)
+    seen = set(rec.tables.interactions.query("user_id == 'u1' and split == 'train'")["item_id"])
+    assert len(few) > 0 and not set(few.loc[few.user_id == "u1", "item_id"]) & seen
+    with pytest.raises(ConfigError, match="drop items= or approximate"):
+        rec.recommend("u1", items=list(exact["item_id"][:2]), approximate=True)
+    with pytest.raises(ConfigError, match="probes must be >= 1"):
+        rec.recommend("u1", approximate=True, probes=0)
+    hybrid = Recommender(rec.model, rec.graph, rec.index, rec.tables, target="cosmetics",
+                         blend={"weight": 0.5, "model_scale": 1.0, "knn_scale": 1.0})
+    with pytest.raises(ConfigError, match="hybrid run blends item-kNN in"):
+        hybrid.recommend("u1", approximate=True)
+    # an added item enters the index: the cached one is rebuilt
+    attrs = rec.tables.item_attributes
+    brand = attrs.loc[attrs["kind"] == "brand", "value"].iloc[0]
+    rec.add_items(["cosmetics:fresh"], [{"brand": [brand]}], scenario="cosmetics")
+    every = rec.recommend("u1", k=10_000, approximate=True, probes=10_000)
+    assert "cosmetics:fresh" in set(every["item_id"])
+
+
 def test_plot_draws_the_saved_history_without_retraining(run_dir, tmp_path):
     from PIL import Image
 

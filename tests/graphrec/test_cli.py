@@ -21,7 +21,7 @@ def flat(text: str) -> str:
 
 def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
-    result = runner.invoke(app, ["demo", "--quiet", "--epochs", "5"])
+    result = runner.invoke(app, ["demo", "--quiet", "--epochs", "3"])
     assert result.exit_code == 0, result.output
     assert "read back identical to what was loaded: True" in flat(result.output)
     runs = list((tmp_path / "runs").iterdir())
@@ -56,6 +56,13 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     assert written.exit_code == 0, written.output
     assert len(pd.read_csv(every)) == 2 * len(Recommender.load(selected).index.ids["user"])
     assert runner.invoke(app, ["recommend", selected, "--all-users"]).exit_code == 2
+    joint = summary["runs"]["joint"]
+    exact = runner.invoke(app, ["recommend", joint, "-u", "u0", "-k", "5", "--format", "json"])
+    approx = runner.invoke(app, ["recommend", joint, "-u", "u0", "-k", "5", "--format", "json",
+                                 "--approximate", "--probes", "1000"])
+    assert approx.exit_code == 0, approx.output
+    assert [r["item_id"] for r in json.loads(approx.output)] == [
+        r["item_id"] for r in json.loads(exact.output)]
     unknown = runner.invoke(app, ["recommend", selected, "-u", "nobody"])
     assert unknown.exit_code == 2 and "fallback" in flat(unknown.output)
     popular = runner.invoke(app, ["recommend", selected, "-u", "nobody", "--fallback",
