@@ -87,6 +87,7 @@ class Recommender:
         self._scenario_rows: dict[str, Tensor] = {}
         self._scenario_matrix: dict[str, Tensor] = {}
         self._scenario_ivf: dict[str, ClusterIndex] = {}
+        self._scenario_position: dict[str, Tensor] = {}
         self._id_array: np.ndarray | None = None
         self._seen_cache: dict[str, Tensor] = {}
         self._popular: Tensor | None = None
@@ -296,8 +297,7 @@ class Recommender:
             raise ConfigError(f"probes must be >= 1, not {probes}")
         vectors, known = self._user_vectors(users, fallback)
         matrix = self._matrix(scenario)[1] if items is None and not approximate else None
-        position = torch.full((len(self._items),), -1, dtype=torch.long)
-        position[candidates] = torch.arange(len(candidates))
+        position = self._positions(scenario) if items is None else self._position_of(candidates)
         k = min(k, len(candidates))
         chunk = APPROXIMATE_CHUNK if approximate else SCORE_CHUNK  # bounded memory
         values, columns = [], []
@@ -333,6 +333,20 @@ class Recommender:
                               "score": values_np.astype(float)})
         return frame[keep].reset_index(drop=True)
 
+    @staticmethod
+    def _position_of(candidates: Tensor) -> Tensor:
+        """Item row -> position in ``candidates`` (-1 for rows that are not candidates)."""
+        position = torch.full((int(candidates.max()) + 1 if len(candidates) else 0,), -1,
+                              dtype=torch.long)
+        position[candidates] = torch.arange(len(candidates))
+        return position
+
+    def _positions(self, scenario: str) -> Tensor:
+        """:meth:`_position_of` the scenario's candidates (cached; add_items() drops it)."""
+        if scenario not in self._scenario_position:
+            self._scenario_position[scenario] = self._position_of(self._candidates(scenario))
+        return self._scenario_position[scenario]
+
     def _seen_pairs(self, users: list[str], position: Tensor) -> tuple[Tensor, Tensor] | None:
         """``(user positions, candidate positions)`` of the training items of ``users`` that
         are candidates (``position``: item row -> candidate position or -1); None if none."""
@@ -340,7 +354,10 @@ class Recommender:
         lengths = torch.as_tensor([len(r) for r in seen], dtype=torch.long)
         if not int(lengths.sum()):
             return None
-        cols = position[torch.cat(seen)]
+        rows = torch.cat(seen)
+        cols = torch.full_like(rows, -1)
+        known = rows < len(position)  # rows past the last candidate are not candidates
+        cols[known] = position[rows[known]]
         owner = torch.repeat_interleave(torch.arange(len(users)), lengths)
         inside = cols >= 0
         return owner[inside], cols[inside]
@@ -496,6 +513,7 @@ class Recommender:
         self._scenario_rows.pop(scenario, None)
         self._scenario_matrix.pop(scenario, None)
         self._scenario_ivf.pop(scenario, None)
+        self._scenario_position.pop(scenario, None)
         self._id_array = None
         if self._popular is not None:
             self._popular = torch.cat([self._popular, torch.zeros(len(ids))])
