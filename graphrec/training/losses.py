@@ -103,15 +103,15 @@ class SoftmaxLoss:
 
     def _per_pair(self, logits: Tensor, allowed: Tensor | None = None) -> Tensor:
         """The loss of each row of ``[B, 1 + n]`` logits (positive first); ``allowed``
-        ``[B, n]`` marks the negatives that count (None: all)."""
+        ``[B, n]`` marks the negatives that count (None: all); the logits of the others must
+        be ``-inf`` (as :meth:`shared` makes them)."""
         per_pair = -torch.log_softmax(logits, 1)[:, 0]
         if self.pairwise_weight > 0:
             pairwise = nn.functional.softplus(logits[:, 1:] - logits[:, :1])
             if allowed is None:
                 pairwise = pairwise.mean(1)
-            else:
-                pairwise = ((pairwise * allowed).sum(1)
-                            / allowed.sum(1).clamp(min=1))
+            else:  # left-out negatives have logit -inf, so their softplus is exactly 0
+                pairwise = pairwise.sum(1) / allowed.sum(1).clamp(min=1)
             per_pair = per_pair + self.pairwise_weight * pairwise
         return per_pair
 
