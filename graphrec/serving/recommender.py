@@ -297,7 +297,8 @@ class Recommender:
             raise ConfigError(f"probes must be >= 1, not {probes}")
         vectors, known = self._user_vectors(users, fallback)
         matrix = self._matrix(scenario)[1] if items is None and not approximate else None
-        position = self._positions(scenario) if items is None else self._position_of(candidates)
+        position = None if not exclude_seen else (
+            self._positions(scenario) if items is None else self._position_of(candidates))
         k = min(k, len(candidates))
         chunk = APPROXIMATE_CHUNK if approximate else SCORE_CHUNK  # bounded memory
         values, columns = [], []
@@ -333,11 +334,10 @@ class Recommender:
                               "score": values_np.astype(float)})
         return frame[keep].reset_index(drop=True)
 
-    @staticmethod
-    def _position_of(candidates: Tensor) -> Tensor:
-        """Item row -> position in ``candidates`` (-1 for rows that are not candidates)."""
-        position = torch.full((int(candidates.max()) + 1 if len(candidates) else 0,), -1,
-                              dtype=torch.long)
+    def _position_of(self, candidates: Tensor) -> Tensor:
+        """Item row -> position in ``candidates`` (-1 for rows that are not candidates), over
+        every item row (add_items() drops the cached maps, which it makes too short)."""
+        position = torch.full((len(self._items),), -1, dtype=torch.long)
         position[candidates] = torch.arange(len(candidates))
         return position
 
@@ -354,10 +354,7 @@ class Recommender:
         lengths = torch.as_tensor([len(r) for r in seen], dtype=torch.long)
         if not int(lengths.sum()):
             return None
-        rows = torch.cat(seen)
-        cols = torch.full_like(rows, -1)
-        known = rows < len(position)  # rows past the last candidate are not candidates
-        cols[known] = position[rows[known]]
+        cols = position[torch.cat(seen)]
         owner = torch.repeat_interleave(torch.arange(len(users)), lengths)
         inside = cols >= 0
         return owner[inside], cols[inside]
@@ -513,7 +510,7 @@ class Recommender:
         self._scenario_rows.pop(scenario, None)
         self._scenario_matrix.pop(scenario, None)
         self._scenario_ivf.pop(scenario, None)
-        self._scenario_position.pop(scenario, None)
+        self._scenario_position.clear()  # every map is one entry per item row
         self._id_array = None
         if self._popular is not None:
             self._popular = torch.cat([self._popular, torch.zeros(len(ids))])

@@ -101,6 +101,17 @@ class SoftmaxLoss:
             weighs every negative alike, where the softmax weighs the hard ones most.
     """
 
+    def __init__(self, temperature: float, normalize_items: bool = True,
+                 item_bias: bool = False, pairwise_weight: float = 0.0):
+        if temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, not {temperature}")
+        if pairwise_weight < 0:
+            raise ConfigError(f"pairwise_weight must be >= 0, not {pairwise_weight}")
+        self.temperature = temperature
+        self.pairwise_weight = pairwise_weight
+        self.normalize_items = normalize_items
+        self.item_bias = item_bias
+
     def _per_pair(self, logits: Tensor, allowed: Tensor | None = None) -> Tensor:
         """The loss of each row of ``[B, 1 + n]`` logits (positive first); ``allowed``
         ``[B, n]`` marks the negatives that count (None: all); the logits of the others must
@@ -114,17 +125,6 @@ class SoftmaxLoss:
                 pairwise = pairwise.sum(1) / allowed.sum(1).clamp(min=1)
             per_pair = per_pair + self.pairwise_weight * pairwise
         return per_pair
-
-    def __init__(self, temperature: float, normalize_items: bool = True,
-                 item_bias: bool = False, pairwise_weight: float = 0.0):
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be > 0, not {temperature}")
-        if pairwise_weight < 0:
-            raise ConfigError(f"pairwise_weight must be >= 0, not {pairwise_weight}")
-        self.temperature = temperature
-        self.pairwise_weight = pairwise_weight
-        self.normalize_items = normalize_items
-        self.item_bias = item_bias
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """The vector and, with ``item_bias``, its last column (the bias channel)."""
