@@ -1,34 +1,22 @@
-"""Every ``graphrec`` command the README shows parses against the CLI as written: the
-commands, options and values exist (a renamed option or command fails here). What each command
-does is tested where it is built (tests/graphrec/test_cli.py and the notebooks)."""
+"""Every command the README shows exists, and was run.
 
-import re
+Each ``graphrec`` line parses against the CLI as written (a renamed option or command fails
+here), and ``python -m benchmarks.readme_walkthrough`` ran every current README command as a
+new user would: its recorded results must list each of them, with the expected outcome. What
+each command does is tested where it is built (tests/graphrec/test_cli.py and the notebooks).
+"""
+
+import json
 from pathlib import Path
 
 import pytest
 import typer
 
+from benchmarks.readme_walkthrough import RUN_BY_CI, as_written, readme_commands
 from graphrec.cli.main import app
 
-README = Path(__file__).parents[1] / "README.md"
-
-
-def readme_commands() -> list[tuple[int, str]]:
-    """``(line, command)`` of every line of a bash block of the README that runs graphrec."""
-    found, in_bash = [], False
-    for number, line in enumerate(README.read_text("utf-8").splitlines(), 1):
-        if line.startswith("```"):
-            in_bash = line.strip() == "```bash"
-            continue
-        if in_bash and line.startswith("graphrec "):
-            found.append((number, line.split("  #")[0].split(" # ")[0].strip()))
-    return found
-
-
-def as_written(command: str) -> list[str]:
-    """The arguments of a README line: ``[a | b]`` means a, ``[a]`` means a."""
-    command = re.sub(r"\[([^\]|]*?)(?:\s*\|[^\]]*)?\]", r"\1", command)
-    return command.split()[1:]
+WALKTHROUGH = Path(__file__).parents[1] / "benchmarks" / "results" / "readme_walkthrough.json"
+GRAPHREC_LINES = [(n, c) for n, c in readme_commands() if c.startswith("graphrec ")]
 
 
 def parse(args: list[str]):
@@ -48,17 +36,17 @@ def parse(args: list[str]):
 
 
 def test_the_readme_shows_the_cli():
-    commands = {" ".join(as_written(c)[:2]) for _, c in readme_commands()}
-    assert len(readme_commands()) >= 30
+    commands = {" ".join(as_written(c)[1:3]) for _, c in GRAPHREC_LINES}
+    assert len(GRAPHREC_LINES) >= 30
     assert {"train --config", "transfer --config", "train --resume", "kg load",
             "recommend RUN_DIR", "neo4j start"} <= commands
 
 
-@pytest.mark.parametrize(("line", "command"), readme_commands(),
-                         ids=[f"README:{n}" for n, _ in readme_commands()])
+@pytest.mark.parametrize(("line", "command"), GRAPHREC_LINES,
+                         ids=[f"README:{n}" for n, _ in GRAPHREC_LINES])
 def test_readme_command_parses(line, command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # placeholders that name files are created here
-    args = as_written(command)
+    args = as_written(command)[1:]
     for placeholder in ("RUN_DIR", "my.toml", "my_mapping.toml", "second_export.toml"):
         if placeholder in args:
             Path(placeholder).mkdir() if placeholder == "RUN_DIR" else Path(
@@ -73,3 +61,18 @@ def test_readme_command_parses(line, command, tmp_path, monkeypatch):
 def test_a_stale_command_fails_to_parse(bad):
     with pytest.raises(Exception, match="No such|no such|requires an argument"):
         parse(bad)
+
+
+def test_the_walkthrough_ran_every_readme_command_as_expected():
+    rows = json.loads(WALKTHROUGH.read_text("utf-8"))["rows"]
+    ran = {row["readme"]: row for row in rows}
+    current = {command for _, command in readme_commands()}
+    assert current - set(ran) == set(), (
+        "README commands the walkthrough has not run: run "
+        "`.venv/bin/python -m benchmarks.readme_walkthrough` and commit its results")
+    assert set(ran) - current == set(), "results list commands the README no longer shows"
+    failed = [f"README:{r['line']} {r['readme']}: {r['output_tail']}" for r in rows
+              if not r["ok"]]
+    assert failed == []
+    assert ran[RUN_BY_CI]["expect"] == "CI"
+    assert all(isinstance(r["rc"], int) for r in rows if r["readme"] != RUN_BY_CI)

@@ -15,6 +15,8 @@ from kg.errors import GraphRecError
 #: import torch (a test checks they agree)
 SUBSETS = ("all", "warm", "cold_users", "cold_items", "both_cold")
 DEFAULT_SUBSETS = ("all", "cold_users", "cold_items")
+#: graphrec.evaluation.metrics.TIES, repeated for the same reason
+TIES = ("expected", "pessimistic", "optimistic")
 
 
 def evaluate(
@@ -32,6 +34,11 @@ def evaluate(
         "-k", help="Cut-offs (repeatable; default 10 and 20).")] = None,
     negatives: Annotated[int, typer.Option(help="Sampled protocol: negatives per row.")] = 999,
     seed: Annotated[int, typer.Option(help="Sampled protocol: seed of the draw.")] = 2022,
+    ties: Annotated[str, typer.Option(
+        help="How a positive tied with other candidates is ranked: expected (the mean over "
+             "orderings of the tied candidates), pessimistic (after all of them) or "
+             "optimistic (before all of them, some papers' rule; for comparison "
+             "only).")] = "expected",
     bootstrap: Annotated[int, typer.Option(
         help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -50,7 +57,7 @@ def evaluate(
         if not isinstance(target, str):
             raise RunError(f"{run_dir / 'config.json'} names no target scenario; pass "
                            "--scenario")
-        chosen = Protocol(protocol, negatives=negatives, seed=seed)
+        chosen = Protocol(protocol, negatives=negatives, seed=seed, ties=ties)
         result = rec.evaluate(target, split, tuple(k or (10, 20)),
                               tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
         decision_file = run_dir / "decision.json"
@@ -59,7 +66,7 @@ def evaluate(
         fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"scenario": target, "split": split, "protocol": protocol,
-                               "results": result, "decision": decision}, indent=2))
+                               "ties": ties, "results": result, "decision": decision}, indent=2))
         return
     rows = []
     for name, metrics in result.items():
@@ -70,7 +77,8 @@ def evaluate(
             ci = metrics.get("ci95", {}).get(key)
             row[key] = f"{value:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
         rows.append(row)
-    console.print(table(rows, f"{target!r}, {split} split, {protocol} protocol"))
+    console.print(table(rows, f"{target!r}, {split} split, {protocol} protocol, "
+                        f"{ties} ties"))
     if decision is not None:
         console.print(table(decision_rows(decision),
                             "why this model: negative-transfer check on the valid split"))

@@ -105,7 +105,7 @@ def load(
     if set(tables.interactions["split"]) == {"all"}:
         console.print("note: this data set has no train/valid/test split; training needs one: "
                       "add a [split] section to the run config (method = \"temporal\" or "
-                      "\"leave-one-out\")", highlight=False)
+                      "\"leave-one-out\")", highlight=False, markup=False)
     if ds.info:
         shown = {k: v for k, v in ds.info.items()
                  if k not in ("user_taste", "item_taste", "config")}

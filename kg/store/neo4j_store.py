@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -82,6 +83,12 @@ class Neo4jConfig:
     @property
     def auth(self) -> tuple[str, str] | None:
         return (self.user, self.password) if self.password else None
+
+
+def _live(progress: bool) -> bool:
+    """Draw a progress bar only on a terminal: logs (stderr a file or a pipe) get no
+    carriage-return frames; the commands print their summary line either way."""
+    return progress and sys.stderr.isatty()
 
 
 def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -303,7 +310,7 @@ class Neo4jStore:
         seconds: dict[str, float] = {}
         nodes: dict[str, int] = {}
         rels: dict[str, int] = {}
-        with tqdm(total=total, desc="neo4j load", unit="row", disable=not progress,
+        with tqdm(total=total, desc="neo4j load", unit="row", disable=not _live(progress),
                   leave=False) as bar:
             for name, query, rows, kind, count in steps:
                 start = time.perf_counter()
@@ -434,7 +441,7 @@ class Neo4jStore:
                  "RETURN count(n) AS n")
         rows = [{"id": i, "v": [float(x) for x in v]} for i, v in zip(ids, vectors, strict=True)]
         written = 0
-        with tqdm(total=len(rows), desc=f"{label} embeddings", disable=not progress,
+        with tqdm(total=len(rows), desc=f"{label} embeddings", disable=not _live(progress),
                   leave=False) as bar:
             for batch in _batches(rows, self.config.batch_size):
                 written += self.run_write(query, rows=batch)[0]["n"]

@@ -92,6 +92,17 @@ def test_evaluate_cli_reproduces_training_metrics_and_samples(run_dir):
     assert sampled["rows"] >= sampled["users"] > 0 and "coverage@20" not in sampled
     result = CliRunner().invoke(app, ["evaluate", run_dir, "--subset", "lukewarm"])
     assert result.exit_code == 2 and "unknown subset" in result.output
+    mrr = {}
+    for ties in ("optimistic", "expected", "pessimistic"):
+        result = CliRunner().invoke(app, ["evaluate", run_dir, "--protocol", "sampled",
+                                          "--negatives", "9", "--subset", "all", "--json",
+                                          "--bootstrap", "0", "--ties", ties])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["ties"] == ties
+        mrr[ties] = json.loads(result.output)["results"]["all"]["mrr"]
+    assert mrr["optimistic"] >= mrr["expected"] >= mrr["pessimistic"] > 0
+    result = CliRunner().invoke(app, ["evaluate", run_dir, "--ties", "lucky"])
+    assert result.exit_code == 2 and "tie rule 'lucky'" in result.output
 
 
 def test_train_with_a_split_section_saves_the_resplit_graph(tmp_path):

@@ -21,10 +21,11 @@ def test_round_trip_gives_identical_tables(neo4j_store):
     assert_same_tables(neo4j_store.read(["a"]), t.scenario_subgraph(["a"]))
 
 
-def test_reload_is_idempotent_and_stats_match_the_local_store(neo4j_store, tmp_path):
+def test_reload_is_idempotent_and_stats_match_the_local_store(neo4j_store, tmp_path, capsys):
     t = tiny_tables()
     neo4j_store.load(t, progress=False)
-    neo4j_store.load(t, progress=False)
+    neo4j_store.load(t, progress=True)  # stderr is captured, not a terminal: no bar frames
+    assert "\r" not in capsys.readouterr().err
     local = LocalStore(tmp_path / "local")
     local.load(t, progress=False)
     assert neo4j_store.stats() == local.stats() == stats_from_tables(t)
