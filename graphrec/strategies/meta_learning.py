@@ -19,8 +19,10 @@ BPR pairs of meta-training come only from the meta-training scenarios. Both run 
 written into the model's gradients: reptile's ``theta - theta'`` with plain SGD at ``meta_lr``
 (which is exactly the interpolation above), first-order MAML's query gradient with Adam. Every
 ``eval_every`` iterations the weights are scored on the target's ``valid`` split and the best
-kept. Meta-training always uses BPR with one negative on unnormalised scores (a task has too
-few pairs for a many-negative softmax). Then the model adapts to the target exactly as
+kept; meta-training stops when ``[train] patience`` evaluations in a row bring no improvement
+(``iterations`` caps it, and so does the ``[train] epochs`` budget). Meta-training always
+uses BPR with one negative on unnormalised scores (a task has too few pairs for a
+many-negative softmax). Then the model adapts to the target exactly as
 ``finetune`` does (the run's loss on the target's pairs, half the learning rate, epoch chosen
 on valid); that stage's time is reported as the adaptation time.
 """
@@ -38,7 +40,7 @@ import torch
 from torch import nn
 
 from graphrec.data.pairs import training_pairs
-from graphrec.errors import TrainingError
+from graphrec.errors import ConfigError, TrainingError
 from graphrec.models import GraphModel, ModelGraph
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.training import TrainConfig, UniformNegatives, adam, bpr_loss, distributed
@@ -55,9 +57,10 @@ class MetaConfig(Settings):
 
     what: ClassVar[str] = "meta-learning"
 
-    #: meta-iterations at most; also at most ITERATIONS_PER_EPOCH per ``[train] epochs``, so
-    #: the user's epoch budget bounds meta-training too
-    iterations: int = 150
+    #: meta-iterations at most; None: until ``[train] patience`` evaluations in a row bring no
+    #: improvement. Always at most ITERATIONS_PER_EPOCH per ``[train] epochs``, so the user's
+    #: epoch budget bounds meta-training too
+    iterations: int | None = None
     inner_steps: int = 5
     task_users: int = 64
     #: reptile: interpolation step towards the adapted weights; maml: outer Adam lr multiplier
@@ -65,6 +68,20 @@ class MetaConfig(Settings):
     eval_every: int = 10
     #: tasks per meta-update (the meta-batch; split across processes under torchrun)
     tasks_per_step: int = 1
+
+    def __post_init__(self):
+        counts = {"inner_steps": self.inner_steps, "task_users": self.task_users,
+                  "eval_every": self.eval_every, "tasks_per_step": self.tasks_per_step}
+        if self.iterations is not None:
+            counts["iterations"] = self.iterations
+        for name, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{self.what} setting {name} must be a whole number >= 1, not "
+                                  f"{value!r}")
+        if isinstance(self.meta_lr, bool) or not isinstance(self.meta_lr, int | float) \
+                or self.meta_lr <= 0:
+            raise ConfigError(f"{self.what} setting meta_lr must be a number > 0, not "
+                              f"{self.meta_lr!r}")
 
 
 Task = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -206,8 +223,11 @@ class MetaLearning(Strategy):
         objective = MetaObjective(self.algorithm, model, tasks, meta, bpr)
         optimizer = (adam(run.config.lr * meta.meta_lr) if self.algorithm == "maml"
                      else lambda params: torch.optim.SGD(params, lr=meta.meta_lr))
-        iterations = min(meta.iterations, ITERATIONS_PER_EPOCH * run.config.epochs)
-        config = replace(bpr, epochs=iterations, patience=None)  # keep the best
+        iterations = ITERATIONS_PER_EPOCH * run.config.epochs
+        if meta.iterations is not None:
+            iterations = min(meta.iterations, iterations)
+        # early stopping as any training stage (patience counts evaluations), the best kept
+        config = replace(bpr, epochs=iterations)
         trained = run.fit(model, graph, index, objective, config, name=self.name,
                           optimizer=optimizer, schedule=EvalSchedule(meta.eval_every),
                           unit="iteration")

@@ -89,6 +89,10 @@ class TrainConfig(Settings):
     co_interactions: int = 20
     #: the fewest users two items must share to get a co-interaction edge
     co_support: int = 2
+    #: weight of the co-interaction positives: each training pair ``(u, i)`` adds ``(u, j)``
+    #: for a co-interaction neighbour ``j`` of ``i`` (0: none; needs ``co_interactions``;
+    #: see PairObjective)
+    co_positive_weight: float = 0.0
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
     #: where training runs: ``cpu``, ``cuda`` (under torchrun: each process's own GPU) or
@@ -126,6 +130,12 @@ class TrainConfig(Settings):
                 raise ConfigError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.co_support < 1:
             raise ConfigError(f"co_support must be >= 1, not {self.co_support}")
+        if self.co_positive_weight < 0:
+            raise ConfigError(f"co_positive_weight must be >= 0, not "
+                              f"{self.co_positive_weight}")
+        if self.co_positive_weight > 0 and self.co_interactions == 0:
+            raise ConfigError("co_positive_weight > 0 needs co_interactions > 0 (its positives "
+                              "are the co-interaction neighbours)")
         if self.co_interactions < 0:
             raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
         if self.time_budget is not None and self.time_budget <= 0:

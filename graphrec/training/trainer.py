@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from graphrec.data.co_interactions import CO_OCCURS
 from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
@@ -44,6 +45,7 @@ from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
 from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
+from kg import schema
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +103,19 @@ class PairObjective:
         loss: the pair loss (default :class:`BPRLoss` with ``weight_decay``).
         sampler: the negative sampler (default :class:`UniformNegatives`, one per pair).
         bridges: the bridge-user simulation, or None (propagate over the trainer's graph).
+        co_positive_weight: weight of the co-interaction positives (0: none). Each batch
+            pair ``(u, i)`` then adds a pair ``(u, j)`` of this weight, ``j`` drawn uniformly
+            from ``i``'s co-interaction neighbours (the graph's ``cooccurs`` edges, in every
+            trained scenario), scored against ``j``'s scenario's negatives: item-item
+            co-occurrence as a training signal (UltraGCN's item-item constraint, Mao et al.,
+            CIKM 2021), which teaches a user's items in one scenario to pull the target items
+            their users also took, as item-kNN scores them.
     """
 
     def __init__(self, pairs: TrainingPairs, batch_size: int, loss: PairLoss | None = None,
                  sampler: UniformNegatives | SharedNegatives | None = None,
                  weight_decay: float = 0.0,
-                 bridges: BridgeSimulation | None = None):
+                 bridges: BridgeSimulation | None = None, co_positive_weight: float = 0.0):
         if len(pairs) == 0:
             raise TrainingError("no training pairs: the chosen split/scenarios hold no "
                                 "interactions")
@@ -119,12 +128,18 @@ class PairObjective:
         self.bridges = bridges
         self.pool_of_pair = torch.as_tensor(np.array(pairs.pool_of_pair))
         self.batch_gen: np.random.Generator | None = None  # shared draws: set per epoch
+        self.co_gen: np.random.Generator | None = None  # co-positive draws: set per epoch
         self.users = torch.as_tensor(pairs.users)
         self.items = torch.as_tensor(pairs.items)
         self.weights = (None if pairs.weights is None
                         else torch.as_tensor(pairs.weights, dtype=torch.float32))
         self.neg = torch.empty(0, dtype=torch.long)
         self.graph: ModelGraph | None = None
+        self.co_positive_weight = co_positive_weight
+        #: co-interaction neighbours as CSR (``indptr [I + 1]``, ``neighbours [E]``) and the
+        #: negative pool of every item (-1: not trained), built from the first epoch's graph
+        self.co_neighbours: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.pool_of_item = torch.empty(0, dtype=torch.long)
 
     @classmethod
     def from_config(cls, pairs: TrainingPairs, config: TrainConfig,
@@ -136,7 +151,7 @@ class PairObjective:
                    make_loss(config.loss, config.weight_decay, config.temperature,
                              config.normalize_items, config.item_bias,
                              config.pairwise_weight),
-                   sampler, bridges=bridges)
+                   sampler, bridges=bridges, co_positive_weight=config.co_positive_weight)
 
     def _follow(self, model: nn.Module) -> None:
         """Keep the index tensors on the model's device (``[train] device``)."""
@@ -153,14 +168,47 @@ class PairObjective:
         self.graph = (graph if self.bridges is None
                       else self.bridges.epoch_graph(model, graph, gen))
         order = gen.permutation(len(self.pairs))
+        if self.co_positive_weight > 0 and self.co_neighbours is None:
+            self._build_co_neighbours(graph)
         if isinstance(self.sampler, SharedNegatives):
             # drawn batch by batch in batch_loss, from a generator seeded by this epoch's draw
             self.batch_gen = np.random.default_rng(int(gen.integers(2**63)))
-        else:
+        if self.co_positive_weight > 0:  # its own generator: each process draws for its part
+            self.co_gen = np.random.default_rng(int(gen.integers(2**63)))
+        if not isinstance(self.sampler, SharedNegatives):
             self.neg = torch.as_tensor(self.sampler.draw(
                 self.pairs.pools, self.pairs.pool_of_pair, gen)).to(self.users.device)
         return [torch.as_tensor(order[s:s + self.batch_size]).to(self.users.device)
                 for s in range(0, len(order), self.batch_size)]
+
+    def _build_co_neighbours(self, graph: ModelGraph) -> None:
+        key = (schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)
+        if key not in graph.data.edge_types or graph.data[key].edge_index.shape[1] == 0:
+            raise ConfigError("co_positive_weight > 0 needs co-interaction edges in the graph "
+                              "(co_interactions > 0, and items that share users)")
+        src, dst = graph.data[key].edge_index.cpu()
+        num_items = graph.data[schema.PYG_ITEM].num_nodes
+        indptr = torch.zeros(num_items + 1, dtype=torch.long)
+        indptr[1:] = torch.bincount(src, minlength=num_items).cumsum(0)
+        self.co_neighbours = (indptr, dst[torch.argsort(src, stable=True)])
+        self.pool_of_item = torch.full((num_items,), -1, dtype=torch.long)
+        for number, pool in enumerate(self.pairs.pools):
+            self.pool_of_item[torch.as_tensor(pool, dtype=torch.long)] = number
+
+    def _co_positives(self, part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                          torch.Tensor]:
+        """``(kept, items, pools)``: for the pairs at positions ``part``, which ones got a
+        co-interaction positive (``[B]`` bool), and those positives and their pools."""
+        indptr, neighbours = self.co_neighbours
+        pos = self.items[part].cpu()
+        degree = indptr[pos + 1] - indptr[pos]
+        draw = torch.from_numpy(self.co_gen.random(len(pos)))
+        offset = (draw * degree).long().clamp(max=(degree - 1).clamp(min=0))
+        items = neighbours[(indptr[pos] + offset).clamp(max=max(len(neighbours) - 1, 0))]
+        pools = self.pool_of_item[items]
+        kept = (degree > 0) & (pools >= 0)
+        device = self.users.device
+        return kept.to(device), items[kept].to(device), pools[kept].to(device)
 
     def epoch_graph(self, graph: ModelGraph) -> ModelGraph:
         """The graph this epoch propagates over (``graph`` unless bridge users are hidden)."""
@@ -170,17 +218,29 @@ class PairObjective:
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, penalty)`` of this process's ``part`` of ``batch`` (pair positions)."""
         weights = None if self.weights is None else self.weights[part]
-        if isinstance(self.sampler, SharedNegatives):
-            # every process draws the batch's sample (same generator), then scores its part
+        users, pos, pools = self.users[part], self.items[part], self.pool_of_pair[part]
+        shared = isinstance(self.sampler, SharedNegatives)
+        neg = None if shared else self.neg[part]
+        if shared:  # every process draws the batch's sample (same generator)
             items, pool = self.sampler.draw(self.pairs.pools, self.batch_gen)
+        if self.co_positive_weight > 0:  # the batch's pairs, then their co-positives
+            kept, co_items, co_pools = self._co_positives(part)
+            base = weights if weights is not None else torch.ones(len(part),
+                                                                  device=users.device)
+            weights = torch.cat([base, self.co_positive_weight * base[kept]])
+            users, pos, pools = (torch.cat([users, users[kept]]), torch.cat([pos, co_items]),
+                                 torch.cat([pools, co_pools]))
+            if neg is not None:
+                co_neg = torch.as_tensor(self.sampler.draw(
+                    self.pairs.pools, co_pools.cpu().numpy(), self.co_gen)).to(neg.device)
+                neg = torch.cat([neg, co_neg])
+        if shared:
             device = self.users.device
-            cand, pos = torch.as_tensor(items).to(device), self.items[part]
-            allowed = ((self.pool_of_pair[part, None] == torch.as_tensor(pool).to(device)[None])
+            cand = torch.as_tensor(items).to(device)
+            allowed = ((pools[:, None] == torch.as_tensor(pool).to(device)[None])
                        & (pos[:, None] != cand[None]))
-            return self.loss.shared(emb, self.users[part], pos, cand, allowed, len(batch),
-                                    weights)
-        return self.loss(emb, self.users[part], self.items[part], self.neg[part], len(batch),
-                         weights)
+            return self.loss.shared(emb, users, pos, cand, allowed, len(batch), weights)
+        return self.loss(emb, users, pos, neg, len(batch), weights)
 
     def backward(self, model: nn.Module, graph: ModelGraph, batch: torch.Tensor
                  ) -> tuple[float, int]:

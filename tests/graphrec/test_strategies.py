@@ -98,6 +98,26 @@ def test_meta_learning_evaluates_on_schedule_and_keeps_the_best(strategy):
     assert [row["iteration"] for row in short.decision["meta_history"]] == [10, 16]
 
 
+@pytest.mark.parametrize("strategy", ["reptile", "maml"])
+def test_meta_training_left_uncapped_stops_when_validation_stops_improving(strategy):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    result = run_strategy(strategy, tables, "cosmetics",
+                          TrainConfig(epochs=25, dim=16, seed=0, patience=1),
+                          progress=False, options={strategy: {"eval_every": 5}})
+    valid = [row["valid"] for row in result.decision["meta_history"]]
+    if len(valid) < 8 * 25 // 5:  # stopped before the epoch budget: the last one was no gain
+        assert len(valid) >= 2 and valid[-1] <= max(valid[:-1])
+    else:  # ran the whole budget: every evaluation improved
+        assert valid == sorted(set(valid))
+
+
+@pytest.mark.parametrize("bad", [{"iterations": 0}, {"iterations": "many"},
+                                 {"eval_every": 2.5}, {"meta_lr": 0}])
+def test_meta_learning_settings_are_checked(bad):
+    with pytest.raises(ConfigError, match="meta-learning setting"):
+        MetaConfig.from_dict(bad)
+
+
 def test_strategy_settings_are_checked():
     raw = {"data": {"loader": "synthetic"}, "train": {"target": "cosmetics"},
            "strategy": {"reptile": {"iterations": 5}}}

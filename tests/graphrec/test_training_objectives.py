@@ -3,6 +3,7 @@ simulation, and the ``[train]`` checks that guard them."""
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,12 +11,19 @@ import torch
 
 from graphrec.data.co_interactions import co_interaction_edges
 from graphrec.data.graph import build_graph
+from graphrec.data.pairs import training_pairs
 from graphrec.errors import ConfigError
 from graphrec.models import build_model
 from graphrec.serving import Recommender
 from graphrec.serving.run_dir import write_run
 from graphrec.strategies import run_strategy
-from graphrec.training import BPRLoss, BridgeSimulation, SoftmaxLoss, TrainConfig
+from graphrec.training import (
+    BPRLoss,
+    BridgeSimulation,
+    PairObjective,
+    SoftmaxLoss,
+    TrainConfig,
+)
 from graphrec.training.device import to_device
 from graphrec.training.negatives import SharedNegatives, UniformNegatives
 from kg import schema
@@ -255,6 +263,8 @@ def test_negatives_left_out_follow_the_loss():
     ({"loss": "bpr", "negative_sampling": "shared"},
      'negative_sampling = "shared" needs loss = "softmax"'),
     ({"device": "gpu"}, "unknown device 'gpu'"),
+    ({"co_positive_weight": -1.0}, "co_positive_weight must be >= 0"),
+    ({"co_positive_weight": 1.0, "co_interactions": 0}, "needs co_interactions > 0"),
 ])
 def test_train_section_refuses_what_it_does_not_know(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -433,3 +443,74 @@ def test_the_default_batch_gives_about_a_hundred_steps_per_epoch():
     assert TrainConfig(batch_size=512).batch_for(1_000_000) == 512
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         TrainConfig(batch_size=0)
+
+
+def co_positive_objective(weight: float, sampler) -> tuple[PairObjective, object, set]:
+    """An objective over clothing and cosmetics of a small synthetic graph (shoes not
+    trained), the graph's co-interaction edges, and those edges as a set of pairs."""
+    tables = generate_synthetic(SyntheticConfig(n_users=120, seed=4)).tables
+    data, index = build_graph(tables, co_interactions=5, co_support=1)
+    pairs = training_pairs(tables, index, ["clothing", "cosmetics"])
+    objective = PairObjective(pairs, 256, SoftmaxLoss(0.2, pairwise_weight=1.0)
+                              if isinstance(sampler, SharedNegatives) else BPRLoss(0.0),
+                              sampler, co_positive_weight=weight)
+    graph = SimpleNamespace(data=data)
+    objective._build_co_neighbours(graph)
+    edges = data[(schema.PYG_ITEM, "cooccurs", schema.PYG_ITEM)].edge_index
+    return objective, index, set(map(tuple, edges.T.tolist()))
+
+
+def test_co_positives_are_co_interaction_neighbours_of_the_pairs_items_in_trained_scenarios():
+    objective, index, edges = co_positive_objective(1.0, SharedNegatives(16))
+    objective.co_gen = np.random.default_rng(0)
+    part = torch.arange(400)
+    kept, items, pools = objective._co_positives(part)
+    own = objective.items[part][kept]
+    assert len(items) > 100
+    assert all((a, b) in edges for a, b in zip(own.tolist(), items.tolist(), strict=True))
+    trained = {"clothing": 0, "cosmetics": 1}  # the pairs' pools, scenarios sorted
+    assert [trained[index.item_scenario[i]] for i in items.tolist()] == pools.tolist()
+    # pairs left without one: their item has no neighbour, or the drawn one is in shoes
+    indptr, neighbours = objective.co_neighbours
+    for position in torch.nonzero(~kept).flatten().tolist():
+        item = int(objective.items[position])
+        drawn = neighbours[indptr[item]:indptr[item + 1]].tolist()
+        assert not drawn or any(index.item_scenario[j] == "shoes" for j in drawn)
+    # the draw covers more than the first neighbour
+    firsts = {int(neighbours[indptr[i]]) for i in own.tolist()}
+    assert set(items.tolist()) - firsts
+
+
+@pytest.mark.parametrize("sampler", [SharedNegatives(16), UniformNegatives(1)],
+                         ids=["shared-softmax", "bpr"])
+def test_the_co_positive_term_is_linear_in_its_weight_and_off_at_zero(sampler):
+    losses = {}
+    for weight in (0.0, 0.5, 1.0):  # the same embeddings and draws for every weight
+        objective, index, _ = co_positive_objective(weight, sampler)
+        torch.manual_seed(1)
+        emb = {"user": torch.randn(len(index.ids["user"]), 8),
+               "item": torch.randn(len(index.ids["item"]), 8)}
+        objective.batch_gen = np.random.default_rng(7)
+        objective.co_gen = np.random.default_rng(8)
+        if isinstance(sampler, UniformNegatives):
+            objective.neg = torch.as_tensor(sampler.draw(
+                objective.pairs.pools, objective.pairs.pool_of_pair, np.random.default_rng(3)))
+        part = torch.arange(300)
+        losses[weight] = objective.batch_loss(emb, part, part)[0].item()
+    plain, half, full = losses[0.0], losses[0.5], losses[1.0]  # negatives drawn alike
+    assert full > half > plain
+    assert full - plain == pytest.approx(2 * (half - plain), rel=1e-4)
+
+
+def test_training_with_co_positives_learns_and_repeats_under_its_seed():
+    tables = generate_synthetic(SyntheticConfig(n_users=120, seed=4)).tables
+    config = TrainConfig(dim=8, epochs=3, patience=None, seed=5, negatives=32,
+                         co_interactions=5, co_support=1, co_positive_weight=0.5)
+    first = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    again = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    plain = run_strategy("joint", tables, "cosmetics",
+                         dataclasses.replace(config, co_positive_weight=0.0), progress=False)
+    losses = [row["loss"] for row in first.history]
+    assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
+    assert losses == [row["loss"] for row in again.history]
+    assert losses[0] > plain.history[0]["loss"]  # the added term counts in the loss
