@@ -116,7 +116,8 @@ def main() -> None:
     command = "python -m benchmarks.cdrib " + " ".join(sys.argv[1:])
     columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
                "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
-    write_results(f"cdrib_{'_'.join(domains)}", rows, columns, command,
+    model = "" if args.model == "lightgcn" else f"_{args.model}"  # other models: own file
+    write_results(f"cdrib_{'_'.join(domains)}{model}", rows, columns, command,
                   seed=args.seed, dataset=str(args.path), config=str(config),
                   protocol="test split; sampled: the authors' 999 negatives, averaged over "
                            "rows, ties by expected rank (sampled_expected) and by the authors' "
