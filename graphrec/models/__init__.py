@@ -9,6 +9,7 @@ from graphrec.models.hetero_lightgcn import HeteroLightGCN
 from graphrec.models.hetero_sage import HeteroSAGE, graph_edge_types
 from graphrec.models.mf import MatrixFactorization
 from graphrec.pyg import HeteroData
+from kg.errors import ConfigError
 from kg.registry import resolve
 
 MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE,
@@ -24,8 +25,14 @@ def model_kwargs(name: str, data: HeteroData, dim: int, num_layers: int,
                  **options: bool | float) -> dict:
     """Constructor arguments of model ``name`` for graph ``data`` (JSON-serialisable);
     ``options`` are :class:`GraphModel` switches (``user_head``, ``scenario_norm``,
-    ``id_dropout``)."""
+    ``id_dropout``) and ``relation_weights`` (lightgcn: learn a weight per edge type of
+    ``data``)."""
+    relation_weights = bool(options.pop("relation_weights", False))
     kwargs: dict = {"dim": dim, "num_layers": num_layers, **options}
+    if relation_weights:
+        if get_model(name) is not HeteroLightGCN:
+            raise ConfigError(f"relation_weights needs model = \"lightgcn\", not {name!r}")
+        kwargs["relation_weights"] = [list(et) for et in graph_edge_types(data)]
     if get_model(name) is HeteroSAGE:
         kwargs["edge_types"] = [list(et) for et in graph_edge_types(data)]
     return kwargs

@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from graphrec.models.base import GraphModel
 from graphrec.pyg import HeteroData
@@ -48,7 +48,50 @@ def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int) -> Tens
 
 
 class HeteroLightGCN(GraphModel):
-    """Id embeddings for every node type, LightGCN propagation over every edge type."""
+    """Id embeddings for every node type, LightGCN propagation over every edge type.
+
+    Args:
+        relation_weights: edge types whose share of a node's message is learned: each gets a
+            logit (0 at start), and a node's message is the softmax-weighted sum over the edge
+            types reaching it instead of their plain mean (equal at start). Lets training
+            weigh, say, the co-interaction links against the scenario node. None: the plain
+            mean, no extra parameters.
+        (others: :class:`GraphModel`)
+    """
+
+    def __init__(self, num_nodes: dict[str, int], *,
+                 relation_weights: list[list[str]] | None = None, **kwargs):
+        super().__init__(num_nodes, **kwargs)
+        self.relation_types = ([tuple(et) for et in relation_weights]
+                               if relation_weights else None)
+        if self.relation_types:
+            self.relation_logits = nn.Parameter(torch.zeros(len(self.relation_types)))
+            self._relation_index = {et: n for n, et in enumerate(self.relation_types)}
+
+    def init_kwargs(self) -> dict:
+        relations = ([list(et) for et in self.relation_types] if self.relation_types
+                     else None)
+        return {**super().init_kwargs(), "relation_weights": relations}
+
+    def relation_shares(self, cache: dict[EdgeType, Tensor]) -> dict[EdgeType, Tensor]:
+        """Each edge type's share of its destination's message: ``1 / (edge types reaching
+        the destination)`` without ``relation_weights``, else the softmax of their logits
+        (edge types without a logit count with logit 0)."""
+        by_dst: dict[str, list[EdgeType]] = {}
+        for et in cache:
+            by_dst.setdefault(et[2], []).append(et)
+        shares = {}
+        zero = torch.zeros((), device=self._device())
+        for types in by_dst.values():
+            if self.relation_types is None:
+                weights = [1.0 / len(types)] * len(types)
+            else:
+                logits = torch.stack([self.relation_logits[self._relation_index[et]]
+                                      if et in self._relation_index else zero
+                                      for et in types])
+                weights = list(torch.softmax(logits, 0))
+            shares.update(zip(types, weights, strict=True))
+        return shares
 
     def prepare(self, data: HeteroData) -> dict[EdgeType, Tensor]:
         device = self._device()
@@ -59,13 +102,18 @@ class HeteroLightGCN(GraphModel):
     def propagate(self, x: dict[str, Tensor], cache: dict[EdgeType, Tensor]
                   ) -> dict[str, Tensor]:
         total = dict(x)
+        shares = self.relation_shares(cache) if self.relation_types else None
         for _ in range(self.num_layers):
             sums: dict[str, Tensor] = {}
             counts: dict[str, int] = {}
-            for (src, _, dst), adj in cache.items():
+            for et, adj in cache.items():
+                src, _, dst = et
                 msg = adj @ x[src]
+                if shares is not None:  # weighted sum (the shares of a destination sum to 1)
+                    msg = shares[et] * msg
                 sums[dst] = sums[dst] + msg if dst in sums else msg
                 counts[dst] = counts.get(dst, 0) + 1
-            x = {t: sums[t] / counts[t] if t in sums else x[t] for t in x}
+            x = {t: (sums[t] if shares is not None else sums[t] / counts[t]) if t in sums
+                 else x[t] for t in x}
             total = {t: total[t] + x[t] for t in total}
         return {t: v / (self.num_layers + 1) for t, v in total.items()}

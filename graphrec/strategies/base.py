@@ -122,7 +122,8 @@ class StrategyRun:
                             seed=config.seed, id_dropout=config.id_dropout,
                             normalize=config.loss == "softmax",
                             normalize_items=config.normalize_items,
-                            item_bias=config.item_bias, **options)
+                            item_bias=config.item_bias,
+                            relation_weights=config.relation_weights, **options)
         if init is not None:
             model.load_state_dict(init)
         model.to(resolve_device(config.device))

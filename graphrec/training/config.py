@@ -93,6 +93,9 @@ class TrainConfig(Settings):
     #: for a co-interaction neighbour ``j`` of ``i`` (0: none; needs ``co_interactions``;
     #: see PairObjective)
     co_positive_weight: float = 0.0
+    #: lightgcn: learn each edge type's share of the messages a node receives (False: the
+    #: plain mean over edge types; see HeteroLightGCN ``relation_weights``)
+    relation_weights: bool = False
     #: seconds one training stage may run (checked after each epoch); None: no limit
     time_budget: float | None = None
     #: where training runs: ``cpu``, ``cuda`` (under torchrun: each process's own GPU) or

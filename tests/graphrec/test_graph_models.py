@@ -140,3 +140,34 @@ def test_csr_and_coo_adjacencies_propagate_the_same(monkeypatch):
         outputs.append((out["user"].detach(), model.embedding["item"].weight.grad.clone()))
     assert torch.allclose(outputs[0][0], outputs[1][0], atol=1e-6)
     assert torch.allclose(outputs[0][1], outputs[1][1], atol=1e-5)
+
+
+def test_learned_relation_weights_start_at_the_plain_mean_and_learn_a_share_per_edge_type():
+    data, _ = build_graph(tiny_tables())
+    plain = build_model("lightgcn", data, 8, 2, seed=0)
+    weighted = build_model("lightgcn", data, 8, 2, seed=0, relation_weights=True)
+    assert plain.init_kwargs()["relation_weights"] is None
+    assert {tuple(et) for et in weighted.init_kwargs()["relation_weights"]} == {
+        et for et in data.edge_types if data[et].edge_index.numel()}
+    graph = weighted.prepare_graph(data)
+    before = weighted(graph)
+    for t, value in plain(plain.prepare_graph(data)).items():  # logits 0: the plain mean
+        assert torch.allclose(value, before[t], atol=1e-6), t
+    # a step moves the logits, and each destination's shares still sum to 1
+    before["user"][0].sum().backward()
+    assert weighted.relation_logits.grad.abs().sum() > 0
+    with torch.no_grad():
+        weighted.relation_logits.add_(torch.linspace(-1, 1, len(weighted.relation_types)))
+        shares = weighted.relation_shares(graph.cache)
+    for dst in {et[2] for et in graph.cache}:
+        total = sum(float(v) for et, v in shares.items() if et[2] == dst)
+        assert total == pytest.approx(1.0, abs=1e-6), dst
+    after = weighted(graph)
+    assert not torch.allclose(after["user"], before["user"].detach())
+    # rebuilt from its saved arguments and weights, it propagates the same
+    again = get_model("lightgcn")({t: data[t].num_nodes for t in data.node_types},
+                                  **weighted.init_kwargs())
+    again.load_state_dict(weighted.state_dict())
+    assert torch.allclose(again(again.prepare_graph(data))["item"], after["item"])
+    with pytest.raises(ConfigError, match='relation_weights needs model = "lightgcn"'):
+        build_model("sage", data, 8, 2, relation_weights=True)
