@@ -53,6 +53,8 @@ README = ROOT / "README.md"
 RUN_BY_CI = "bash scripts/test.sh"
 NEO4J_PORT = 7687
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: the installed CLI, beside this interpreter
+GRAPHREC = str(Path(sys.executable).with_name("graphrec"))
 
 
 def readme_commands() -> list[tuple[int, str]]:
@@ -178,10 +180,10 @@ class Walkthrough:
         folder = self.home / "runs"
         return set(folder.iterdir()) if folder.is_dir() else set()
 
-    def interrupted_run(self, graphrec: str) -> Path:
+    def interrupted_run(self) -> Path:
         """A ``train --config my.toml`` run stopped by SIGINT after its first checkpoint."""
         before = self.runs()
-        proc = subprocess.Popen([graphrec, "train", "--config", "my.toml", "--quiet"],
+        proc = subprocess.Popen([GRAPHREC, "train", "--config", "my.toml", "--quiet"],
                                 cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True,
                                 # a background shell starts us with SIGINT ignored, and an
@@ -200,9 +202,9 @@ class Walkthrough:
             raise SystemExit(f"could not interrupt a run (exit {proc.returncode}):\n{output}")
         return next(iter(new))
 
-    def fill(self, args: list[str], graphrec: str) -> list[str]:
+    def fill(self, args: list[str]) -> list[str]:
         """README arguments with placeholders replaced and the executable resolved."""
-        filled = [graphrec if i == 0 and a == "graphrec" else a for i, a in enumerate(args)]
+        filled = [GRAPHREC if i == 0 and a == "graphrec" else a for i, a in enumerate(args)]
         if "RUN_DIR" in filled:
             if self.run_dir is None:
                 raise SystemExit("RUN_DIR used before `graphrec train --config my.toml` ran")
@@ -210,7 +212,6 @@ class Walkthrough:
         return filled
 
     def walk(self) -> None:
-        graphrec = str(Path(sys.executable).with_name("graphrec"))
         import torch  # only to know what --device cuda:0 must do here
 
         has_cuda = torch.cuda.is_available()
@@ -232,13 +233,13 @@ class Walkthrough:
                 continue
             if args[1:3] == ["kg", "load"] and not {"--namespace", "--merge", "--store"} & set(
                     args):
-                self.prepare([graphrec, "kg", "clear", "--yes"])
+                self.prepare([GRAPHREC, "kg", "clear", "--yes"])
                 note = "alternative load: the store was emptied first"
             if args[1:3] == ["neo4j", "start"]:
                 with socket.socket() as sock:
                     if sock.connect_ex(("127.0.0.1", NEO4J_PORT)) == 0:
                         raise SystemExit(f"port {NEO4J_PORT} is taken; stop that server first")
-            step = Step(self.fill(args, graphrec))
+            step = Step(self.fill(args))
             if args[1:3] == ["neo4j", "shell"]:
                 step.stdin, note = "RETURN 1 + 1 AS two;\n", "one statement on stdin"
             if "--device" in args and args[args.index("--device") + 1].startswith("cuda"):
@@ -246,7 +247,7 @@ class Walkthrough:
                     step.expect = "refused: torch sees no CUDA GPU on this machine"
                     note = "no GPU here: must be refused before a run directory is made"
             if args[1:3] == ["train", "--resume"]:
-                resumed = self.interrupted_run(graphrec)
+                resumed = self.interrupted_run()
                 step.args = [str(resumed) if a == str(self.run_dir) else a for a in step.args]
                 note = "RUN_DIR: a run of my.toml interrupted by SIGINT after one checkpoint"
             for name in ("recs.csv", "new.parquet"):
@@ -266,14 +267,12 @@ class Walkthrough:
                                   "note": "run by CI (.ci/run) on every change",
                                   "output_tail": ""})
                 continue
-            self.record(line, command, self.execute(Step(self.fill(as_written(command),
-                                                                     graphrec))),
+            self.record(line, command, self.execute(Step(self.fill(as_written(command)))),
                         "run last, after every command that needs the server")
         self.rows.sort(key=lambda r: r["line"])
 
     def stop_server(self) -> None:
-        graphrec = str(Path(sys.executable).with_name("graphrec"))
-        subprocess.run([graphrec, "neo4j", "stop"], cwd=self.cwd, env=self.env,
+        subprocess.run([GRAPHREC, "neo4j", "stop"], cwd=self.cwd, env=self.env,
                        capture_output=True, check=False, timeout=120)
 
 

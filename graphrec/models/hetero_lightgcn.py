@@ -74,23 +74,18 @@ class HeteroLightGCN(GraphModel):
         return {**super().init_kwargs(), "relation_weights": relations}
 
     def relation_shares(self, cache: dict[EdgeType, Tensor]) -> dict[EdgeType, Tensor]:
-        """Each edge type's share of its destination's message: ``1 / (edge types reaching
-        the destination)`` without ``relation_weights``, else the softmax of their logits
-        (edge types without a logit count with logit 0)."""
+        """With ``relation_weights``: each edge type's share of its destination's message, the
+        softmax of the logits of the edge types reaching that destination (an edge type
+        without a logit counts with logit 0)."""
         by_dst: dict[str, list[EdgeType]] = {}
         for et in cache:
             by_dst.setdefault(et[2], []).append(et)
-        shares = {}
         zero = torch.zeros((), device=self._device())
+        shares = {}
         for types in by_dst.values():
-            if self.relation_types is None:
-                weights = [1.0 / len(types)] * len(types)
-            else:
-                logits = torch.stack([self.relation_logits[self._relation_index[et]]
-                                      if et in self._relation_index else zero
-                                      for et in types])
-                weights = list(torch.softmax(logits, 0))
-            shares.update(zip(types, weights, strict=True))
+            logits = torch.stack([self.relation_logits[self._relation_index[et]]
+                                  if et in self._relation_index else zero for et in types])
+            shares.update(zip(types, torch.softmax(logits, 0), strict=True))
         return shares
 
     def prepare(self, data: HeteroData) -> dict[EdgeType, Tensor]:
@@ -103,17 +98,18 @@ class HeteroLightGCN(GraphModel):
                   ) -> dict[str, Tensor]:
         total = dict(x)
         shares = self.relation_shares(cache) if self.relation_types else None
+        # a destination's message: the mean over the edge types reaching it, or with
+        # relation_weights their shares' weighted sum (the shares sum to 1: divide by 1)
+        divisor: dict[str, int] = {}
+        for _, _, dst in cache:
+            divisor[dst] = 1 if shares is not None else divisor.get(dst, 0) + 1
         for _ in range(self.num_layers):
             sums: dict[str, Tensor] = {}
-            counts: dict[str, int] = {}
             for et, adj in cache.items():
-                src, _, dst = et
-                msg = adj @ x[src]
-                if shares is not None:  # weighted sum (the shares of a destination sum to 1)
+                msg = adj @ x[et[0]]
+                if shares is not None:
                     msg = shares[et] * msg
-                sums[dst] = sums[dst] + msg if dst in sums else msg
-                counts[dst] = counts.get(dst, 0) + 1
-            x = {t: (sums[t] if shares is not None else sums[t] / counts[t]) if t in sums
-                 else x[t] for t in x}
+                sums[et[2]] = sums[et[2]] + msg if et[2] in sums else msg
+            x = {t: sums[t] / divisor[t] if t in sums else x[t] for t in x}
             total = {t: total[t] + x[t] for t in total}
         return {t: v / (self.num_layers + 1) for t, v in total.items()}

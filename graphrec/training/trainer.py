@@ -46,6 +46,7 @@ from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
 from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 from kg import schema
+from kg.progress import live_bar
 
 logger = logging.getLogger(__name__)
 
@@ -202,13 +203,17 @@ class PairObjective:
         indptr, neighbours = self.co_neighbours
         pos = self.items[part].cpu()
         degree = indptr[pos + 1] - indptr[pos]
-        draw = torch.from_numpy(self.co_gen.random(len(pos)))
-        offset = (draw * degree).long().clamp(max=(degree - 1).clamp(min=0))
-        items = neighbours[(indptr[pos] + offset).clamp(max=max(len(neighbours) - 1, 0))]
+        draw = torch.from_numpy(self.co_gen.random(len(pos)))  # one per pair, as ever drawn
+        linked = degree > 0
+        # floor(draw * degree) < degree, but the product can round up to degree: clamp
+        offset = (draw[linked] * degree[linked]).long().clamp(max=degree[linked] - 1)
+        items = neighbours[indptr[pos[linked]] + offset]
         pools = self.pool_of_item[items]
-        kept = (degree > 0) & (pools >= 0)
+        trained = pools >= 0  # a neighbour in a scenario this objective does not train: none
+        kept = linked.clone()
+        kept[linked] = trained
         device = self.users.device
-        return kept.to(device), items[kept].to(device), pools[kept].to(device)
+        return kept.to(device), items[trained].to(device), pools[trained].to(device)
 
     def epoch_graph(self, graph: ModelGraph) -> ModelGraph:
         """The graph this epoch propagates over (``graph`` unless bridge users are hidden)."""
@@ -354,7 +359,7 @@ class Trainer:
             self._say(f"resuming after {self.unit} {saved['epoch']}")
         # a bar on a terminal; one line per epoch where stderr is a file or a pipe (logs get no
         # carriage-return frames); nothing without progress
-        live = self.progress and sys.stderr.isatty()
+        live = live_bar(self.progress)
         bar = tqdm(range(first, epochs + 1), desc=self.name, disable=not live, leave=False,
                    unit=self.unit, initial=first - 1, total=epochs)
         started = time.perf_counter() - spent

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 
 from kg import schema
 from kg.errors import StoreError
+from kg.progress import live_bar
 from kg.store.base import LoadReport
 from kg.store.datasets import DatasetRecord, check_load, incomplete_message
 from kg.tables import KGTables, make_tables
@@ -83,12 +83,6 @@ class Neo4jConfig:
     @property
     def auth(self) -> tuple[str, str] | None:
         return (self.user, self.password) if self.password else None
-
-
-def _live(progress: bool) -> bool:
-    """Draw a progress bar only on a terminal: logs (stderr a file or a pipe) get no
-    carriage-return frames; the commands print their summary line either way."""
-    return progress and sys.stderr.isatty()
 
 
 def _batches(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -310,7 +304,7 @@ class Neo4jStore:
         seconds: dict[str, float] = {}
         nodes: dict[str, int] = {}
         rels: dict[str, int] = {}
-        with tqdm(total=total, desc="neo4j load", unit="row", disable=not _live(progress),
+        with tqdm(total=total, desc="neo4j load", unit="row", disable=not live_bar(progress),
                   leave=False) as bar:
             for name, query, rows, kind, count in steps:
                 start = time.perf_counter()
@@ -441,7 +435,7 @@ class Neo4jStore:
                  "RETURN count(n) AS n")
         rows = [{"id": i, "v": [float(x) for x in v]} for i, v in zip(ids, vectors, strict=True)]
         written = 0
-        with tqdm(total=len(rows), desc=f"{label} embeddings", disable=not _live(progress),
+        with tqdm(total=len(rows), desc=f"{label} embeddings", disable=not live_bar(progress),
                   leave=False) as bar:
             for batch in _batches(rows, self.config.batch_size):
                 written += self.run_write(query, rows=batch)[0]["n"]
