@@ -38,11 +38,11 @@ from benchmarks.levers import DATA, load
 from benchmarks.report import train_config, write_results
 from graphrec.data.pairs import training_pairs
 from graphrec.evaluation.baselines import ItemKNN
-from graphrec.evaluation.harness import evaluate
+from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import StrategyRun
 from graphrec.training import PairObjective
 from graphrec.training.device import to_device
-from graphrec.training.losses import SoftmaxLoss, rows
+from graphrec.training.losses import SoftmaxLoss
 
 
 class KnnChannel:
@@ -102,45 +102,35 @@ class KnnChannel:
 
 class ChannelSoftmax(SoftmaxLoss):
     """The default shared-negative softmax with ``beta * log(1 + knn)`` added to its logits
-    (``beta``: the model's ``knn_beta`` parameter)."""
+    (``beta``: the model's ``knn_beta`` parameter; the pair's own user left out)."""
 
     def __init__(self, channel: KnnChannel, model: nn.Module, **kwargs):
         super().__init__(**kwargs)
         self.channel, self.model = channel, model
 
-    def shared(self, emb, users, pos, cand, allowed, denominator, weights=None):
-        u = self._users(rows(emb["user"], users))
-        p = self._items(rows(emb["item"], pos))
-        c = self._items(rows(emb["item"], cand))
-        beta = self.model.knn_beta
-        pos_knn = torch.log1p(self.channel.diagonal(users, pos, True)).to(u.device)
-        cand_knn = torch.log1p(self.channel.block(users, cand, True)).to(u.device)
-        neg = (u @ c.T / self.temperature + beta * cand_knn).masked_fill(~allowed,
-                                                                         float("-inf"))
-        first = (u * p).sum(-1) / self.temperature + beta * pos_knn
-        logits = torch.cat([first[:, None], neg], 1)
-        per_pair = self._per_pair(logits, allowed)
-        total = per_pair.sum() if weights is None else (weights * per_pair).sum()
-        return total / denominator, logits.new_zeros(())
+    def shared_logits(self, emb, users, pos, cand, allowed):
+        logits = super().shared_logits(emb, users, pos, cand, allowed)
+        knn = torch.cat([self.channel.diagonal(users, pos, True)[:, None],
+                         self.channel.block(users, cand, True)], 1)
+        return logits + self.model.knn_beta * torch.log1p(knn).to(logits.device)
 
 
 class ChannelScorer:
-    """Served score: ``cos(u, i) / temperature + beta * log(1 + knn(u, i))``."""
+    """Served score: ``cos(u, i) / temperature + beta * log(1 + knn(u, i))``, the cosines
+    from the model's (unit) embeddings."""
 
     def __init__(self, emb: dict[str, Tensor], beta: float, temperature: float,
                  channel: KnnChannel):
-        self.users = nn.functional.normalize(emb["user"], dim=-1)
-        self.items = nn.functional.normalize(emb["item"], dim=-1)
+        self.cosines = EmbeddingScorer(emb["user"], emb["item"])
         self.beta, self.temperature, self.channel = beta, temperature, channel
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
-        cos = self.users[users] @ self.items[items].T
-        return cos / self.temperature + self.beta * torch.log1p(
+        return self.cosines.score(users, items) / self.temperature + self.beta * torch.log1p(
             self.channel.block(users, items, False))
 
     def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
-        cos = torch.einsum("bd,bnd->bn", self.users[users], self.items[items])
-        return cos / self.temperature + self.beta * torch.log1p(self.channel.pairs(users, items))
+        return (self.cosines.score_pairs(users, items) / self.temperature
+                + self.beta * torch.log1p(self.channel.pairs(users, items)))
 
 
 def main() -> None:
@@ -163,12 +153,12 @@ def main() -> None:
     knn = ItemKNN(tables, index)
     channel = KnnChannel(knn.history)
 
-    def scorer(m: nn.Module) -> ChannelScorer:
-        return ChannelScorer(to_device(m(graph), "cpu"), float(m.knn_beta.detach()),
-                             config.temperature, channel)
+    def scorer(m: nn.Module, emb: dict[str, Tensor]) -> ChannelScorer:
+        return ChannelScorer(emb, float(m.knn_beta.detach()), config.temperature, channel)
 
     def validate(m: nn.Module) -> float:
-        res = evaluate(scorer(m), index, tables, target, "valid", (k,), ("all",), protocol)
+        res = evaluate(scorer(m, to_device(m(graph), "cpu")), index, tables, target, "valid",
+                       (k,), ("all",), protocol)
         return res["all"][f"ndcg@{k}"] if res else 0.0
 
     run.validator = lambda *_: validate  # select on the blended score
@@ -180,8 +170,7 @@ def main() -> None:
     started = time.perf_counter()
     trained = run.fit(model, graph, index, objective, name="residual")
     seconds = time.perf_counter() - started
-    served = ChannelScorer(trained.embeddings, float(model.knn_beta.detach()),
-                           config.temperature, channel)
+    served = scorer(model, trained.embeddings)
     valid = evaluate(served, index, tables, target, "valid", (k,), ("all",), protocol)
     row = {"data": args.data, "target": target, "beta_start": args.beta, "train": args.train,
            f"valid_ndcg@{k}": round(valid["all"][f"ndcg@{k}"], 4),

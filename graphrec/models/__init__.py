@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from graphrec.errors import ConfigError
 from graphrec.models.base import GraphModel, ModelGraph
 from graphrec.models.hetero_lightgcn import HeteroLightGCN
 from graphrec.models.hetero_sage import HeteroSAGE, graph_edge_types
 from graphrec.models.mf import MatrixFactorization
 from graphrec.pyg import HeteroData
-from kg.errors import ConfigError
 from kg.registry import resolve
 
 MODELS: dict[str, type[GraphModel]] = {"lightgcn": HeteroLightGCN, "sage": HeteroSAGE,

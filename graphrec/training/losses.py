@@ -163,13 +163,19 @@ class SoftmaxLoss:
                 its positive); the others are left out of its softmax.
             (others as in :meth:`__call__`)
         """
+        logits = self.shared_logits(emb, users, pos, cand, allowed)
+        per_pair = self._per_pair(logits, allowed)
+        return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
+
+    def shared_logits(self, emb: dict[str, Tensor], users: Tensor, pos: Tensor, cand: Tensor,
+                      allowed: Tensor) -> Tensor:
+        """``[B, 1 + m]`` logits of :meth:`shared`: the positive first, then the shared
+        negatives, ``-inf`` where ``allowed`` is False."""
         u = self._users(rows(emb["user"], users))
         p = self._items(rows(emb["item"], pos))
         c = self._items(rows(emb["item"], cand))
         neg = (u @ c.T).masked_fill(~allowed, float("-inf"))
-        logits = torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
-        per_pair = self._per_pair(logits, allowed)
-        return _per_pair_total(per_pair, weights) / denominator, logits.new_zeros(())
+        return torch.cat([(u * p).sum(-1, keepdim=True), neg], 1) / self.temperature
 
 
 #: ``[train] loss`` names
