@@ -67,6 +67,9 @@ def main() -> None:
                              '\'{"bridge": 0.5}\'')
     parser.add_argument("--options", default="{}",
                         help='JSON settings per strategy, e.g. \'{"reptile": {"iterations": 50}}\'')
+    parser.add_argument("--tag", default="",
+                        help="Write the rows to cdrib_<domains>_<tag>.json (a run of a few "
+                             "strategies beside the headline rows).")
     args = parser.parse_args()
     options = json.loads(args.options)
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
@@ -111,13 +114,15 @@ def main() -> None:
                          "full_expected": full,
                          "mrr_expected": round(fair["mrr"], 4),
                          "mrr_authors_ties": round(m["mrr"], 4),
-                         "full_ndcg@20": round(full["ndcg@20"], 4)})
+                         "full_ndcg@20": round(full["ndcg@20"], 4),
+                         "decision": result.decision})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     command = "python -m benchmarks.cdrib " + " ".join(sys.argv[1:])
     columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
                "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
     model = "" if args.model == "lightgcn" else f"_{args.model}"  # other models: own file
-    write_results(f"cdrib_{'_'.join(domains)}{model}", rows, columns, command,
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(f"cdrib_{'_'.join(domains)}{model}{tag}", rows, columns, command,
                   seed=args.seed, dataset=str(args.path), config=str(config),
                   protocol="test split; sampled: the authors' 999 negatives, averaged over "
                            "rows, ties by expected rank (sampled_expected) and by the authors' "

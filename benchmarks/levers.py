@@ -10,11 +10,14 @@ the benchmark selects on, and on CDRIB also the authors' 999-negative draw appli
         '{}' '{"loss": "softmax", "negative_sampling": "shared", "negatives": 1024}'
     python -m benchmarks.levers cdrib-game ../shared/data/cdrib_amazon '{}'
     python -m benchmarks.levers ml1m ../shared/data/ml1m_coldstart '{"temperature": 0.2}'
+    python -m benchmarks.levers cdrib-game ../shared/data/cdrib_amazon '{}' --strategy hybrid \
+        --options '{"hybrid": {"baseline": "ease"}}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from benchmarks.cdrib import authors_protocol
@@ -52,7 +55,11 @@ def main() -> None:
     parser.add_argument("train", nargs="+", help="JSON [train] settings, one row each.")
     parser.add_argument("--strategy", default="joint")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--options", default="{}",
+                        help="JSON [strategy.<name>] settings, e.g. "
+                             "'{\"hybrid\": {\"baseline\": \"ease\"}}'.")
     args = parser.parse_args()
+    options = json.loads(args.options)
     target, k = DATA[args.data]
     tables, protocol = load(args.data, args.path)
     print(f"| data | strategy | [train] | valid NDCG@{k} | valid MRR (authors' draw) | "
@@ -61,7 +68,7 @@ def main() -> None:
         config = train_config(spec, None, k=k, seed=args.seed)
         start = time.perf_counter()
         result = run_strategy(args.strategy, tables, target, config, progress=False,
-                              protocol=protocol)
+                              protocol=protocol, options=options)
         seconds = time.perf_counter() - start
         mrr = "-"
         if args.data.startswith("cdrib"):
@@ -69,9 +76,14 @@ def main() -> None:
             res = evaluate(result.scorer, result.index, tables, target, "valid", (10,),
                            ("all",), draw, ("train",))
             mrr = f"{res['all']['mrr']:.4f}"
-        print(f"| {args.data} | {args.strategy} | `{spec}` | {result.valid_score:.4f} | {mrr} | "
+        print(f"| {args.data} | {args.strategy} {args.options if options else ''} | `{spec}` | "
+              f"{result.valid_score:.4f} | {mrr} | "
               f"{result.best_epoch} | {len(result.history)} | {result.stopped} | "
               f"{seconds:.0f} |", flush=True)
+        chosen = {k: v for k, v in (result.decision or {}).items()
+                  if k in ("blend_weight", "l2", "valid_ndcg_by_l2")}
+        if chosen:
+            print(f"  chosen on validation: {chosen}", flush=True)
 
 
 if __name__ == "__main__":

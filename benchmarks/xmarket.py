@@ -23,6 +23,7 @@ bootstrap intervals over test users; rows also go to ``benchmarks/results/`` as 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -52,7 +53,13 @@ def main() -> None:
                         help="Validation protocol of epoch and blend selection.")
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults.")
+    parser.add_argument("--options", default="{}",
+                        help='JSON settings per strategy, e.g. \'{"ease": {"l2": [100]}}\'')
+    parser.add_argument("--tag", default="",
+                        help="Write the rows to xmarket_<target>_<tag>.json (a run of a few "
+                             "strategies beside the headline rows).")
     args = parser.parse_args()
+    options = json.loads(args.options)
     markets = [args.target, *args.sources.split(",")]
     tables = get_loader("xmarket")(args.path, markets=markets).tables
     tables = leave_one_out(tables, args.target)
@@ -66,7 +73,8 @@ def main() -> None:
     for name in args.strategies.split(","):
         start = time.perf_counter()
         result = run_strategy(name, tables, args.target, config, progress=False,
-                              protocol=SAMPLED if args.select == "sampled" else None)
+                              protocol=SAMPLED if args.select == "sampled" else None,
+                              options=options)
         seconds = time.perf_counter() - start
         s = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
                      SAMPLED, bootstrap=1000)["all"]
@@ -83,7 +91,7 @@ def main() -> None:
                      "stopped": result.stopped, "seconds": round(seconds, 1),
                      "sampled": s, "full": f, "decision": result.decision})
     command = "python -m benchmarks.xmarket " + " ".join(sys.argv[1:])
-    write_results(f"xmarket_{args.target}", rows,
+    write_results(f"xmarket_{args.target}" + (f"_{args.tag}" if args.tag else ""), rows,
                   ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
                    "epochs_run", "stopped", "seconds"], command, seed=args.seed,
                   dataset=str(args.path), markets=markets, config=str(config),

@@ -1,9 +1,10 @@
-"""A blend of two scorers: the graph model's dot products and item-kNN's co-occurrence sums.
+"""A blend of two scorers: the graph model's dot products and a neighbourhood baseline's
+co-occurrence sums (item-kNN's cosines or EASE's weights).
 
-Item-kNN is exact where its sparse evidence exists and silent (score 0) elsewhere; the graph
+The baseline is exact where its sparse evidence exists and silent (score 0) elsewhere; the graph
 model scores every pair. Their weighted sum, each scorer divided by a fixed scale so that the
-weight means the same on any data set, keeps item-kNN's ranking where it has evidence and the
-graph model's where it has none. The ``hybrid`` strategy chooses the weight on validation.
+weight means the same on any data set, keeps the baseline's ranking where it has evidence and
+the graph model's where it has none. The ``hybrid`` strategy chooses the weight on validation.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ class BlendedScorer:
     """``(1 - weight) * model / model_scale + weight * knn / knn_scale``.
 
     Args:
-        model, knn: scorers (:class:`graphrec.evaluation.harness.Scorer`).
-        weight: the share of item-kNN, in [0, 1].
+        model, knn: scorers (:class:`graphrec.evaluation.harness.Scorer`); ``knn`` is the
+            baseline (item-kNN or EASE).
+        weight: the share of the baseline, in [0, 1].
         model_scale, knn_scale: positive scales (:func:`score_scale`).
     """
 

@@ -53,12 +53,13 @@ class Recommender:
         graph: the graph it serves, prepared for it (:meth:`GraphModel.prepare_graph`).
         index: id maps of that graph.
         tables: the knowledge graph (canonical tables).
-        blend: serve the model blended with item-kNN (``hybrid`` runs:
-            :meth:`BlendedScorer.to_dict`); None serves the model's dot products.
+        blend: serve the model blended with a baseline (``hybrid`` runs: the weight and
+            scales of :meth:`BlendedScorer.to_dict`, ``baseline``, default ``item-knn``, and
+            its ``baseline_settings``); None serves the model's dot products.
     """
 
     def __init__(self, model: GraphModel, graph: ModelGraph, index: GraphIndex,
-                 tables: KGTables, blend: Mapping[str, float] | None = None,
+                 tables: KGTables, blend: Mapping[str, object] | None = None,
                  target: str | None = None, run_dir: str | Path | None = None):
         self.model = model.eval()
         self.graph = graph
@@ -72,8 +73,11 @@ class Recommender:
         self._scorer: EmbeddingScorer | BlendedScorer = EmbeddingScorer(self._emb["user"],
                                                                         self._emb["item"])
         if self.blend is not None:
-            knn = build_baseline("item-knn", tables, index)
-            self._scorer = BlendedScorer(self._scorer, knn, **self.blend)
+            numbers = {key: self.blend[key] for key in ("weight", "model_scale", "knn_scale")
+                       if key in self.blend}
+            knn = build_baseline(self.blend.get("baseline", "item-knn"), tables, index,
+                                 **self.blend.get("baseline_settings", {}))
+            self._scorer = BlendedScorer(self._scorer, knn, **numbers)
         inter = tables.interactions
         train = inter[inter["split"].isin(TRAIN_SPLITS)]
         self._seen: dict[str, list[str]] = train.groupby("user_id")["item_id"].agg(
@@ -124,7 +128,7 @@ class Recommender:
     @property
     def scorer(self) -> EmbeddingScorer | BlendedScorer:
         """What this run serves, as a scorer for :func:`graphrec.evaluation.evaluate`: the
-        model's dot products, or their blend with item-kNN (``hybrid``)."""
+        model's dot products, or their blend with a baseline (``hybrid``)."""
         return self._scorer
 
     def evaluate(self, scenario: str | None = None, split: str = "test",
@@ -204,8 +208,9 @@ class Recommender:
     def _scores(self, users: list[str], vectors: Tensor, rows: Tensor,
                 matrix: Tensor | None = None) -> Tensor:
         """``[len(users), len(rows)]`` served scores: the model's dot products, blended with
-        item-kNN for ``hybrid`` runs (graph users and graph items only; users and items added
-        after training have no co-occurrence evidence, so their kNN part is 0). ``matrix``:
+        the baseline (item-kNN or EASE) for ``hybrid`` runs (graph users and graph items only;
+        users and items added after training have no co-occurrence evidence, so their baseline
+        part is 0). ``matrix``:
         the rows' embeddings transposed, when cached."""
         scores = vectors @ (self._items[rows].T if matrix is None else matrix)
         if self.blend is None:
@@ -265,7 +270,7 @@ class Recommender:
                 (:class:`graphrec.serving.ivf.ClusterIndex`, built on first use and cached)
                 instead of scoring every item: several times the batch throughput at 10^5
                 items, at a recall against exact search that ``benchmarks.system`` reports.
-                Not for ``hybrid`` runs (their item-kNN part is not in the index) or with
+                Not for ``hybrid`` runs (their baseline part is not in the index) or with
                 ``items``.
             probes: cells searched per user with ``approximate`` (default
                 :data:`graphrec.serving.ivf.DEFAULT_PROBES`; more is slower and closer to
@@ -288,8 +293,9 @@ class Recommender:
                 raise DataError(f"items {outside[:5]} are not in scenario {scenario!r}")
             candidates = wanted
         if approximate and self.blend is not None:
+            baseline = self.blend.get("baseline", "item-knn")
             raise ConfigError("approximate search ranks the model's scores only; this hybrid "
-                              "run blends item-kNN in, so serve it exactly")
+                              f"run blends {baseline} in, so serve it exactly")
         if approximate and items is not None:
             raise ConfigError("approximate search covers a whole scenario; drop items= or "
                               "approximate")
@@ -545,7 +551,8 @@ class Recommender:
         return users, emb
 
     def __repr__(self) -> str:
-        what = f"hybrid blend {self.blend['weight']:g} with item-kNN" if self.blend else "model"
+        what = (f"hybrid blend {self.blend['weight']:g} with "
+                f"{self.blend.get('baseline', 'item-knn')}" if self.blend else "model")
         source = f"{self.run_dir}" if self.run_dir else "in memory"
         return (f"Recommender({self.model.__class__.__name__} {what}, target "
                 f"{self.target!r}, {len(self.index.ids['user']):,} users, "

@@ -67,7 +67,8 @@ class StrategyResult:
     co_support: int = 1
     #: why the (last) training stage stopped (:attr:`FitResult.stopped`); None: not trained
     stopped: str | None = None
-    #: the item-kNN blend served with the model (``hybrid``; BlendedScorer.to_dict), or None
+    #: the baseline blend served with the model (``hybrid``: BlendedScorer.to_dict, the
+    #: baseline's name and settings), or None
     blend: dict | None = None
 
 

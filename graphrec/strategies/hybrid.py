@@ -1,6 +1,6 @@
-"""``hybrid``: the joint graph model blended with item-kNN, the blend weight chosen on the
-target's validation split. Reported apart from the graph model alone: it is the best *served*
-model, not a claim about the graph model."""
+"""``hybrid``: the joint graph model blended with a neighbourhood baseline (item-kNN or EASE),
+the blend weight chosen on the target's validation split. Reported apart from the graph model
+alone: it is the best *served* model, not a claim about the graph model."""
 
 from __future__ import annotations
 
@@ -14,16 +14,24 @@ from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
+from graphrec.strategies.baselines import EASE_L2, EASEConfig, select_ease
 from kg.registry import Settings
+
+#: the baselines a hybrid can blend the graph model with
+BLEND_BASELINES = ("item-knn", "ease")
 
 
 @dataclass(frozen=True)
 class HybridConfig(Settings):
-    """``[strategy.hybrid]``: the item-kNN weights tried on validation."""
+    """``[strategy.hybrid]``: the baseline blended in (``auto``: item-kNN and EASE both tried,
+    the better blend on validation kept), the blend weights tried on validation, and EASE's
+    ridge weights (``l2``, chosen on validation first) when EASE is tried."""
 
     what = "hybrid strategy"
 
     weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    baseline: str = "auto"
+    l2: tuple[float, ...] = EASE_L2
 
     def __post_init__(self):
         if not self.weights:
@@ -31,12 +39,23 @@ class HybridConfig(Settings):
         for w in self.weights:
             if not 0.0 <= w <= 1.0:
                 raise ConfigError(f"blend weight must be in [0, 1], not {w}")
+        if self.baseline not in ("auto", *BLEND_BASELINES):
+            raise ConfigError(f"[strategy.hybrid] baseline must be one of "
+                              f"{['auto', *BLEND_BASELINES]}, not {self.baseline!r}")
+        EASEConfig(l2=self.l2)  # the same checks as [strategy.ease]
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        """The baselines tried, in order (the first wins a tie)."""
+        return BLEND_BASELINES if self.baseline == "auto" else (self.baseline,)
 
 
 class Hybrid(Strategy):
-    """Train the graph model as ``joint`` does, then pick the item-kNN weight of the blend
-    (:class:`~graphrec.evaluation.blend.BlendedScorer`) that validates best (NDCG@k, full
-    ranking of the target's valid split; the smaller weight on a tie)."""
+    """Train the graph model as ``joint`` does, fit each baseline tried (EASE's ``l2`` chosen
+    on validation), then keep the baseline and its weight in the blend
+    (:class:`~graphrec.evaluation.blend.BlendedScorer`) that validate best (NDCG@k, full
+    ranking of the target's valid split; on a tie the smaller weight, then the baseline tried
+    first)."""
 
     name = "hybrid"
     settings_type = HybridConfig
@@ -45,22 +64,41 @@ class Hybrid(Strategy):
         trained = run.train(None, run.scenarios, name=self.name)
         emb = trained.embeddings
         model = EmbeddingScorer(emb["user"], emb["item"])
-        knn = build_baseline("item-knn", run.tables, trained.index)
         inter = run.tables.interactions
         valid = inter[(inter["scenario"] == run.target) & (inter["split"] == "valid")]
         users = torch.as_tensor(np.unique(trained.index.index("user", valid["user_id"])))
         items = torch.as_tensor(trained.index.scenario_items(run.target))
-        scales = (score_scale(model, users, items), score_scale(knn, users, items))
+        model_scale = score_scale(model, users, items)
         k = run.config.k
-        tried = {}
-        for weight in sorted(set(self.settings.weights)):
-            blend = BlendedScorer(model, knn, weight, *scales)
-            res = evaluate(blend, trained.index, run.tables, run.target, "valid", (k,),
-                           ("all",), run.protocol)
-            tried[weight] = res["all"][f"ndcg@{k}"] if res else 0.0
-        best = max(tried, key=lambda w: (tried[w], -w))
-        scorer = BlendedScorer(model, knn, best, *scales)
-        return run.finish(self.name, trained, scorer=scorer, valid_score=tried[best],
-                          blend=scorer.to_dict(),
-                          decision={"blend_weight": best, "valid_ndcg_by_weight": {
-                              str(w): s for w, s in tried.items()}})
+        chosen, by_baseline, decision = None, {}, {}
+        for name in self.settings.baselines:
+            if name == "ease":
+                knn, ease_decision = select_ease(run, trained.index,
+                                                 EASEConfig(l2=self.settings.l2))
+                decision.update(ease_decision)
+                settings = {"l2": knn.l2}
+            else:
+                knn, settings = build_baseline(name, run.tables, trained.index), {}
+            knn_scale = score_scale(knn, users, items)
+            tried = {}
+            for weight in sorted(set(self.settings.weights)):
+                blend = BlendedScorer(model, knn, weight, model_scale, knn_scale)
+                res = evaluate(blend, trained.index, run.tables, run.target, "valid", (k,),
+                               ("all",), run.protocol)
+                tried[weight] = res["all"][f"ndcg@{k}"] if res else 0.0
+            best = max(tried, key=lambda w: (tried[w], -w))
+            by_baseline[name] = {"valid_ndcg": tried[best], "blend_weight": best,
+                                 "valid_ndcg_by_weight": {str(w): v for w, v in tried.items()}}
+            if chosen is None or tried[best] > chosen[0]:
+                chosen = (tried[best], name, settings,
+                          BlendedScorer(model, knn, best, model_scale, knn_scale))
+        score, name, settings, scorer = chosen
+        decision = {"baseline": name, "blend_weight": scorer.weight,
+                    "valid_ndcg_by_weight": by_baseline[name]["valid_ndcg_by_weight"],
+                    "valid_ndcg_by_baseline": {b: v["valid_ndcg"]
+                                               for b, v in by_baseline.items()},
+                    **decision}
+        return run.finish(self.name, trained, scorer=scorer, valid_score=score,
+                          blend={**scorer.to_dict(), "baseline": name,
+                                 "baseline_settings": settings},
+                          decision=decision)

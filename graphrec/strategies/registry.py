@@ -18,6 +18,7 @@ from graphrec.models import get_model
 from graphrec.strategies.adabn import AdaBN
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import (
+    EASE,
     AttributeKNN,
     AttributePopularity,
     ItemKNN,
@@ -38,7 +39,7 @@ from kg.registry import Settings, resolve
 
 #: every strategy, in the order tables list them
 STRATEGY_CLASSES: tuple[type[Strategy], ...] = (
-    Popularity, AttributePopularity, ItemKNN, AttributeKNN,
+    Popularity, AttributePopularity, ItemKNN, AttributeKNN, EASE,
     TargetOnly, Joint, Finetune, FeatureExtraction, AdaBN,
     Guarded, Reptile, MAML, Shot, Hybrid,
 )

@@ -220,7 +220,7 @@ def test_approximate_search_matches_exact_when_every_cell_is_probed(run_dir):
         rec.recommend("u1", approximate=True, probes=0)
     hybrid = Recommender(rec.model, rec.graph, rec.index, rec.tables, target="cosmetics",
                          blend={"weight": 0.5, "model_scale": 1.0, "knn_scale": 1.0})
-    with pytest.raises(ConfigError, match="hybrid run blends item-kNN in"):
+    with pytest.raises(ConfigError, match="hybrid run blends item-knn in"):
         hybrid.recommend("u1", approximate=True)
     # an added item enters the index: the cached one is rebuilt
     attrs = rec.tables.item_attributes

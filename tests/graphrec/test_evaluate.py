@@ -6,11 +6,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 
 from graphrec.data.graph import build_graph
 from graphrec.evaluation import EmbeddingScorer, Protocol, evaluate
-from graphrec.evaluation.baselines import build_baseline
+from graphrec.evaluation.baselines import build_baseline, ease_weights
 from graphrec.evaluation.harness import sample_negatives
 from graphrec.evaluation.metrics import Ranks, bootstrap_ci, coverage, user_metrics
 from kg.errors import ConfigError
@@ -152,6 +153,52 @@ def test_baselines_by_hand():
     assert pairs.flatten().tolist() == pytest.approx([r, 1 + r, 1 + r, 1 + r])
     with pytest.raises(ConfigError, match="Could not resolve baseline"):
         build_baseline("item-cnn", tables, index)
+
+
+def ridge_without_self(history: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's weights one column at a time, the definition written out: column i is the ridge
+    regression of item i's user column on every other item's (so its own weight is 0)."""
+    n = history.shape[1]
+    weights = np.zeros((n, n))
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        x = history[:, others]
+        weights[others, i] = np.linalg.solve(x.T @ x + l2 * np.eye(n - 1), x.T @ history[:, i])
+    return weights
+
+
+@pytest.mark.parametrize("l2", [0.5, 3.0, 50.0])
+def test_ease_weights_equal_one_ridge_regression_per_item(l2):
+    rng = np.random.default_rng(int(l2 * 10))
+    history = (rng.random((40, 12)) < 0.3).astype(np.float64)
+    got = ease_weights(sp.csr_matrix(history), l2)
+    assert got.dtype == np.float32 and np.all(np.diag(got) == 0)
+    np.testing.assert_allclose(got, ridge_without_self(history, l2), atol=2e-5)
+
+
+def test_ease_scores_sum_the_weights_of_the_users_items_and_zero_for_unseen_items():
+    tables = hand_tables()
+    _, index = build_graph(tables)
+    ease = build_baseline("ease", tables, index, l2=2.0)
+    users = torch.arange(len(index.ids["user"]))
+    items = torch.arange(len(index.ids["item"]))
+    scores = ease.score(users, items).numpy()
+    trained = ["s:0", "s:1", "s:2", "t:0", "t:1"]  # s:3 and s:4 have no training interaction
+    history = np.zeros((len(users), len(trained)))
+    for u, i in tables.interactions.query("split == 'train'")[["user_id", "item_id"]].values:
+        history[index.index("user", [u])[0], trained.index(i)] = 1.0
+    expected = history @ ridge_without_self(history, 2.0)
+    cols = index.index("item", trained)
+    np.testing.assert_allclose(scores[:, cols], expected, atol=1e-5)
+    assert not scores[:, index.index("item", ["s:3", "s:4"])].any()
+    pairs = ease.score_pairs(users[:2], torch.stack([items[cols[:2]], items[cols[1:3]]]))
+    np.testing.assert_allclose(pairs.numpy(), [scores[0, cols[:2]], scores[1, cols[1:3]]],
+                               atol=1e-6)
+    for bad in (0.0, -1.0, float("nan"), "a lot"):
+        with pytest.raises(ConfigError, match="EASE l2 must be a positive number"):
+            build_baseline("ease", tables, index, l2=bad)
+    with pytest.raises(ConfigError, match="5 items with interactions exceed max_items=4"):
+        build_baseline("ease", tables, index, max_items=4)
 
 
 def test_rating_threshold_and_split_candidates_by_hand():

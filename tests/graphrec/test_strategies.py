@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from graphrec.cli.main import app
 from graphrec.config import RunConfig
 from graphrec.serving import Recommender
+from graphrec.serving.run_dir import write_run
 from graphrec.strategies import CONFIGURABLE, LEARNED, STRATEGIES, run_strategy
 from graphrec.strategies.base import StrategyRun
 from graphrec.strategies.meta_learning import MetaConfig
@@ -128,7 +129,7 @@ def test_strategy_settings_are_checked():
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
         run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(CONFIGURABLE) == {"guarded", "reptile", "maml", "shot", "hybrid"}
+    assert set(CONFIGURABLE) == {"ease", "guarded", "reptile", "maml", "shot", "hybrid"}
 
 
 def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
@@ -194,14 +195,59 @@ def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
     only_model = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                               options={"hybrid": {"weights": [0.0]}})
     only_knn = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
-                            options={"hybrid": {"weights": [1.0]}})
+                            options={"hybrid": {"weights": [1.0], "baseline": "item-knn"}})
     assert only_model.test["all"]["ndcg@20"] == pytest.approx(joint.test["all"]["ndcg@20"])
     assert only_knn.test["all"]["ndcg@20"] == pytest.approx(knn.test["all"]["ndcg@20"])
-    both = run_strategy("hybrid", tables, "cosmetics", config, progress=False)
+    assert only_knn.blend["baseline"] == "item-knn" and only_knn.blend["baseline_settings"] == {}
+    both = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                        options={"hybrid": {"baseline": "item-knn"}})
     tried = both.decision["valid_ndcg_by_weight"]
     assert len(tried) == 11 and both.valid_score == max(tried.values())
     assert tried[str(both.blend["weight"])] == both.valid_score
     assert both.valid_score >= max(joint.valid_score, knn.valid_score) - 1e-12
+    # the default tries item-kNN and EASE and keeps the blend that validates best
+    auto = run_strategy("hybrid", tables, "cosmetics", config, progress=False)
+    by_baseline = auto.decision["valid_ndcg_by_baseline"]
+    assert set(by_baseline) == {"item-knn", "ease"}
+    assert by_baseline["item-knn"] == both.valid_score
+    assert auto.valid_score == max(by_baseline.values()) == by_baseline[auto.blend["baseline"]]
     with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
         run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                      options={"hybrid": {"weights": [1.5]}})
+
+
+def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measured(
+        tmp_path, capsys):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=3, dim=16, seed=0)
+    ease = run_strategy("ease", tables, "cosmetics", config, progress=False,
+                        options={"ease": {"l2": [1, 10, 100]}})
+    tried = ease.decision["valid_ndcg_by_l2"]
+    assert set(tried) == {"1.0", "10.0", "100.0"} and ease.valid_score == max(tried.values())
+    assert tried[str(ease.decision["l2"])] == ease.valid_score
+    only_ease = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                             options={"hybrid": {"baseline": "ease", "weights": [1.0],
+                                                 "l2": [1, 10, 100]}})
+    assert only_ease.decision["l2"] == ease.decision["l2"]
+    assert only_ease.test["all"]["ndcg@20"] == pytest.approx(ease.test["all"]["ndcg@20"])
+    both = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                        options={"hybrid": {"baseline": "ease", "l2": [10]}})
+    assert both.blend["baseline"] == "ease" and both.blend["baseline_settings"] == {"l2": 10.0}
+    # a saved ease hybrid reloads with the same baseline and serves the measured numbers
+    run_dir = write_run(tmp_path, both, tables, {"train": {"target": "cosmetics"}},
+                        "lightgcn", seed=0)
+    served = Recommender.load(run_dir)
+    assert "with ease" in repr(served)
+    again = served.evaluate("cosmetics", "test", (20,), ("all",), bootstrap=0)
+    assert again["all"]["ndcg@20"] == pytest.approx(both.test["all"]["ndcg@20"], abs=1e-6)
+    for bad, message in (({"baseline": "user-knn"}, "baseline must be one of"),
+                         ({"l2": [0]}, "l2 values must be > 0"), ({"l2": []}, "at least one")):
+        with pytest.raises(ConfigError, match=message):
+            run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                         options={"hybrid": bad})
+    run_strategy("ease", tables, "cosmetics", config, options={"ease": {"l2": [10, 100]}})
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" valid")[0] for line in lines] == ["ease: l2 10", "ease: l2 100"]
+    with pytest.raises(ConfigError, match="exceed max_items=10"):
+        run_strategy("ease", tables, "cosmetics", config, progress=False,
+                     options={"ease": {"max_items": 10}})
