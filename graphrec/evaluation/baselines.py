@@ -150,8 +150,9 @@ class EASE(Baseline):
     """EASE (Steck, WWW 2019): ``B = I - P / diag(P)`` with ``P = (X^T X + l2 I)^-1`` and a zero
     diagonal, over the items with training interactions (the others score 0).
 
-    The ``[items, items]`` Gram matrix is inverted densely in float32 (Cholesky): memory about
-    ``2 * 4 * items^2`` bytes at its peak, about a minute for 21,000 items on two CPU cores.
+    The ``[items, items]`` Gram matrix is inverted densely in float32 (Cholesky): two such
+    matrices are held at the peak (``2 * 4 * items^2`` bytes, 3.3 GiB at 21,070 items) and a
+    fit took about 70 s at 21,070 items on two CPU cores (``benchmarks.cdrib``).
 
     Args:
         l2: the ridge weight (> 0); larger values shrink the weights of rare items more.
@@ -165,7 +166,8 @@ class EASE(Baseline):
     def __init__(self, tables: KGTables, index: GraphIndex,
                  train_splits: tuple[str, ...] = TRAIN_SPLITS, l2: float = 100.0,
                  max_items: int = MAX_EASE_ITEMS):
-        if not (isinstance(l2, (int, float)) and l2 > 0 and np.isfinite(l2)):
+        if isinstance(l2, bool) or not (isinstance(l2, (int, float)) and l2 > 0
+                                        and np.isfinite(l2)):
             raise ConfigError(f"EASE l2 must be a positive number, not {l2!r}")
         self.l2 = float(l2)
         history = _user_item_matrix(tables, index, train_splits)
@@ -193,7 +195,7 @@ class EASE(Baseline):
 def ease_weights(history: sp.csr_matrix, l2: float) -> np.ndarray:
     """EASE's ``[items, items]`` weights of a binary ``[users, items]`` matrix (float32, zero
     diagonal): ``B[j, i] = -P[j, i] / P[i, i]`` with ``P = (history^T history + l2 I)^-1``."""
-    gram = torch.from_numpy((history.T @ history).toarray().astype(np.float32))
+    gram = torch.from_numpy((history.T @ history).toarray().astype(np.float32, copy=False))
     gram.diagonal().add_(l2)
     factor = torch.linalg.cholesky(gram)
     del gram

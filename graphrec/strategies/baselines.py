@@ -80,9 +80,10 @@ class EASEConfig(Settings):
         if not self.l2:
             raise ConfigError("[strategy.ease] l2 must name at least one weight")
         for value in self.l2:
-            if not (isinstance(value, (int, float)) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
                 raise ConfigError(f"[strategy.ease] l2 values must be > 0, not {value!r}")
-        if not (isinstance(self.max_items, int) and self.max_items > 0):
+        if isinstance(self.max_items, bool) or not (isinstance(self.max_items, int)
+                                                    and self.max_items > 0):
             raise ConfigError(f"[strategy.ease] max_items must be a positive integer, not "
                               f"{self.max_items!r}")
 
@@ -107,7 +108,8 @@ class EASE(Baseline):
 
 def select_ease(run: StrategyRun, index, settings: EASEConfig | None = None):
     """Fit EASE once per ``settings.l2`` and keep the one that validates best (NDCG@k on the
-    target's valid split; the larger weight on a tie).
+    target's valid split; the larger weight on a tie). The best fit so far is kept beside the
+    one being fitted: three ``[items, items]`` float32 matrices at the peak.
 
     Returns:
         ``(scorer, decision)``: the fitted :class:`graphrec.evaluation.baselines.EASE` and

@@ -194,7 +194,7 @@ def test_ease_scores_sum_the_weights_of_the_users_items_and_zero_for_unseen_item
     pairs = ease.score_pairs(users[:2], torch.stack([items[cols[:2]], items[cols[1:3]]]))
     np.testing.assert_allclose(pairs.numpy(), [scores[0, cols[:2]], scores[1, cols[1:3]]],
                                atol=1e-6)
-    for bad in (0.0, -1.0, float("nan"), "a lot"):
+    for bad in (0.0, -1.0, float("nan"), "a lot", True):
         with pytest.raises(ConfigError, match="EASE l2 must be a positive number"):
             build_baseline("ease", tables, index, l2=bad)
     with pytest.raises(ConfigError, match="5 items with interactions exceed max_items=4"):
