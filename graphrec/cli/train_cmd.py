@@ -195,14 +195,18 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
     """Train one strategy (``[train] strategy``) and save a run directory; print its path.
     Every epoch is checkpointed in the run directory, so an interrupted run continues with
     ``--resume RUN_DIR``. Under ``torchrun`` the batches are split across the processes."""
-    from graphrec.strategies import compare
+    from graphrec.strategies import compare, get_strategy
     from graphrec.training import distributed
 
     def one_strategy(cfg: RunConfig) -> str:
         if len(cfg.strategies) != 1:
             raise ConfigError(f"{config}: train runs one strategy; use `graphrec transfer` "
                               f"for {list(cfg.strategies)}")
-        return cfg.strategies[0]
+        name = cfg.strategies[0]
+        if not get_strategy(name).learned:  # refused before any data is read
+            raise ConfigError(f"{config}: strategy {name!r} is a training-free baseline and "
+                              f"learns nothing to save; compare it with `graphrec transfer`")
+        return name
 
     run_dir = None
     try:

@@ -57,6 +57,10 @@ def test_overrides_follow_the_file_rules_and_config_show_round_trips(tmp_path):
     assert "[train]" in defaults and "[strategy.hybrid]" in defaults and "what" not in defaults
     bad = runner.invoke(app, ["train", "-c", str(config), "-o", "colour=red", "--quiet"])
     assert bad.exit_code == 2 and "unknown key(s) ['colour'] in [train]" in bad.output
+    baseline = runner.invoke(app, ["train", "-c", str(config), "-o", "strategy=ease",
+                                   "--quiet", "--runs", str(tmp_path / "none")])
+    assert baseline.exit_code == 2 and "'ease' is a training-free baseline" in baseline.output
+    assert not (tmp_path / "none").exists()  # refused before a run directory is made
     trained = runner.invoke(app, ["train", "-c", str(config), "--quiet", "--seed", "3",
                                   "--epochs", "1", "-o", "dim=8", "-o", "data.options.n_users=80",
                                   "--runs", str(tmp_path / "runs")])
