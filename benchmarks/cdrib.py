@@ -58,7 +58,7 @@ def main() -> None:
     # so their scores are all equal, and the authors' tie rule (ties favour the positive) would
     # rank every positive first
     parser.add_argument("--strategies",
-                        default="popularity,item-knn,joint,finetune,feature-extraction,adabn,"
+                        default="popularity,item-knn,ease,joint,finetune,feature-extraction,adabn,"
                                 "hybrid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
