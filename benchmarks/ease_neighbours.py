@@ -29,6 +29,7 @@ import graphrec.data.graph as graph_module
 from benchmarks.cdrib import authors_protocol
 from benchmarks.levers import DATA, load
 from benchmarks.report import train_config
+from graphrec.data.co_interactions import edge_tensor, top_per_group
 from graphrec.evaluation import evaluate
 from graphrec.evaluation.baselines import ease_weights
 from graphrec.strategies import run_strategy
@@ -59,16 +60,10 @@ def ease_neighbour_edges(user_item: torch.Tensor, num_users: int, item_scenario:
         if min_users > 1:
             support = np.asarray(shared[part].todense())
             scores[support < min_users] = 0.0
-        for group in groups:
-            block = scores[:, group]
-            take = min(k, len(group))
-            top = np.argsort(-block, axis=1, kind="stable")[:, :take]
-            keep = np.take_along_axis(block, top, 1) > 0
-            src.append(active[np.repeat(part, take)[keep.ravel()]])
-            dst.append(active[group[top][keep]])
-    if not src:
-        return torch.empty(2, 0, dtype=torch.long)
-    return torch.from_numpy(np.stack([np.concatenate(src), np.concatenate(dst)]).astype(np.int64))
+        rows, cols = top_per_group(part, scores, groups, k)
+        src.append(active[rows])
+        dst.append(active[cols])
+    return edge_tensor(src, dst)
 
 
 def main() -> None:

@@ -55,14 +55,38 @@ def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario:
         if min_users > 1:  # shared users = cosine x the two norms (binary columns)
             shared = np.rint(sims * norms[part][:, None] * norms[None, :])
             sims[shared < min_users] = 0.0
-        for group in groups:
-            block = sims[:, group]
-            take = min(k, len(group))
-            # top-k by similarity, ties by the smaller index (a stable sort of -sim)
-            top = np.argsort(-block, axis=1, kind="stable")[:, :take]
-            keep = np.take_along_axis(block, top, 1) > 0
-            src.append(np.repeat(part, take)[keep.ravel()])
-            dst.append(group[top][keep])
+        pairs = top_per_group(part, sims, groups, k)
+        src.append(pairs[0])
+        dst.append(pairs[1])
+    return edge_tensor(src, dst)
+
+
+def top_per_group(rows: np.ndarray, scores: np.ndarray, groups: list[np.ndarray], k: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, its ``k`` best-scoring columns within every group (only scores > 0; ties
+    by the smaller column, a stable sort of ``-score``).
+
+    Args:
+        rows: ``[R]`` the item of each row of ``scores``.
+        scores: ``[R, items]`` scores of every candidate column.
+        groups: the columns of each group (scenario).
+
+    Returns:
+        ``(src, dst)``: the row's item and the chosen column of every kept pair.
+    """
+    src, dst = [], []
+    for group in groups:
+        block = scores[:, group]
+        take = min(k, len(group))
+        top = np.argsort(-block, axis=1, kind="stable")[:, :take]
+        keep = np.take_along_axis(block, top, 1) > 0
+        src.append(np.repeat(rows, take)[keep.ravel()])
+        dst.append(group[top][keep])
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def edge_tensor(src: list[np.ndarray], dst: list[np.ndarray]) -> torch.Tensor:
+    """``[2, E]`` int64 edges from the concatenated ``src`` and ``dst`` parts."""
     if not src:
         return torch.empty(2, 0, dtype=torch.long)
     return torch.from_numpy(np.stack([np.concatenate(src), np.concatenate(dst)]).astype(np.int64))

@@ -23,15 +23,19 @@ class Baseline(Strategy):
 
     learned = False
 
+    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict | None]:
+        """The fitted scorer, its validation score and what was decided (None: nothing)."""
+        scorer = build_baseline(self.name, run.tables, index)
+        return scorer, valid_score(scorer, run, index), None
+
     def run(self, run: StrategyRun) -> StrategyResult:
         data, index = run.graph(co_interactions=0)
-        scorer = build_baseline(self.name, run.tables, index)
-        k = run.config.k
-        test = evaluate(scorer, index, run.tables, run.target, "test", (k,),
+        scorer, valid, decision = self.fit(run, index)
+        test = evaluate(scorer, index, run.tables, run.target, "test", (run.config.k,),
                         protocol=run.protocol)
-        return StrategyResult(self.name, test, valid_score(scorer, run, index),
+        return StrategyResult(self.name, test, valid,
                               seconds=time.perf_counter() - run.started, index=index,
-                              scorer=scorer)
+                              scorer=scorer, decision=decision)
 
 
 def valid_score(scorer, run: StrategyRun, index) -> float:
@@ -96,14 +100,9 @@ class EASE(Baseline):
     name = "ease"
     settings_type = EASEConfig
 
-    def run(self, run: StrategyRun) -> StrategyResult:
-        data, index = run.graph(co_interactions=0)
+    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
         scorer, decision = select_ease(run, index, self.settings)
-        test = evaluate(scorer, index, run.tables, run.target, "test", (run.config.k,),
-                        protocol=run.protocol)
-        return StrategyResult(self.name, test, decision["valid_ndcg_by_l2"][str(scorer.l2)],
-                              seconds=time.perf_counter() - run.started, index=index,
-                              scorer=scorer, decision=decision)
+        return scorer, decision["valid_ndcg_by_l2"][str(scorer.l2)], decision
 
 
 def select_ease(run: StrategyRun, index, settings: EASEConfig | None = None):
