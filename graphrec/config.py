@@ -18,8 +18,8 @@ Example::
     seed = 0
 
     [split]                     # optional: re-split the target scenario (graphrec.data.splits)
-    method = "temporal"         # "given" (default), "temporal" or "leave-one-out"
-    valid = 0.1                 # temporal: fractions of the target's interactions
+    method = "temporal"         # "given" (default), "temporal", "leave-one-out" or "cold-items"
+    valid = 0.1                 # fractions of the target's interactions (cold-items: items)
     test = 0.1
     fraction = 0.25             # keep 25% of the target's training interactions
     # shots = 5; per = "user"   # or keep 5 per user ("scenario": 5 in all)

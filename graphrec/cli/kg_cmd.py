@@ -104,8 +104,8 @@ def load(
                   f"(parse {parse_s:.1f}s, write {report.seconds['total']:.1f}s)")
     if set(tables.interactions["split"]) == {"all"}:
         console.print("note: this data set has no train/valid/test split; training needs one: "
-                      "add a [split] section to the run config (method = \"temporal\" or "
-                      "\"leave-one-out\")", highlight=False, markup=False)
+                      "add a [split] section to the run config (method = \"temporal\", "
+                      "\"leave-one-out\" or \"cold-items\")", highlight=False, markup=False)
     if ds.info:
         shown = {k: v for k, v in ds.info.items()
                  if k not in ("user_taste", "item_taste", "config")}

@@ -29,7 +29,8 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
         weights: scenario -> loss weight of its pairs (default: no weights, all 1).
 
     Returns:
-        :class:`TrainingPairs` with one negative pool (the scenario's items) per scenario.
+        :class:`TrainingPairs` with one negative pool per scenario: its items with training
+        interactions (sorted).
     """
     inter = tables.interactions
     part = inter[inter["split"].isin(TRAIN_SPLITS) & inter["scenario"].isin(scenarios)]
@@ -40,7 +41,8 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
             dtype=np.float32)
     return TrainingPairs(
         users=index.index("user", part["user_id"]), items=index.index("item", part["item_id"]),
-        pools=[index.scenario_items(s) for s in names],
+        pools=[np.unique(index.index("item", part.loc[part["scenario"] == s, "item_id"]))
+               for s in names],
         pool_of_pair=part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy(),
         weights=pair_weights)
 

@@ -9,6 +9,8 @@ other scenarios untouched, so the same graph serves every protocol:
   nothing from the future trains the model).
 * :func:`leave_one_out`: per user, the latest interaction is ``test`` and the one before it
   ``valid`` (users with at least three interactions; the XMarket protocol).
+* :func:`cold_item_split`: a seeded share of the scenario's items lose every interaction to
+  ``test`` (and another share to ``valid``): cold-start items, served from their attributes.
 * :func:`subsample_training`: keep only a fraction of the scenario's training interactions
   (the rest are removed, not held out) for data-efficiency curves; ``valid``/``test`` stay.
 * :func:`k_shot`: keep ``k`` training interactions per user of the scenario, or ``k`` in all
@@ -26,7 +28,7 @@ from kg.errors import ConfigError, DataError
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
-METHODS = ("given", "temporal", "leave-one-out")
+METHODS = ("given", "temporal", "leave-one-out", "cold-items")
 
 
 def _scenario_rows(tables: KGTables, scenario: str) -> pd.Series:
@@ -83,6 +85,35 @@ def leave_one_out(tables: KGTables, scenario: str, min_interactions: int = 3) ->
     return _with_splits(tables, part.index, labels)
 
 
+def cold_item_split(tables: KGTables, scenario: str, valid: float = 0.1, test: float = 0.1,
+                    seed: int = 0) -> KGTables:
+    """Cold-start items: a seeded ``test`` share of ``scenario``'s items (those with
+    interactions) move every interaction of theirs to ``test``, a ``valid`` share to ``valid``,
+    and the rest stay ``train``; held-out items therefore have no training interaction and
+    are scored from their attributes (and links) alone. Shares are of items, not of
+    interactions.
+
+    Raises:
+        ConfigError: the shares are not fractions summing below 1.
+        DataError: the scenario has too few items to hold one out.
+    """
+    if not (0 < test < 1 and 0 <= valid < 1 and valid + test < 1):
+        raise ConfigError(f"valid ({valid}) and test ({test}) must be fractions summing below 1")
+    rows = _scenario_rows(tables, scenario)
+    inter = tables.interactions
+    items = np.sort(inter.loc[rows, "item_id"].unique())
+    n_test, n_valid = int(round(len(items) * test)), int(round(len(items) * valid))
+    if n_test < 1 or len(items) - n_test - n_valid < 1:
+        raise DataError(f"scenario {scenario!r} has {len(items)} items with interactions: too "
+                        f"few to hold out a test share of {test} and a valid share of {valid}")
+    order = np.random.default_rng(seed).permutation(len(items))
+    role = pd.Series("train", index=items, dtype=object)
+    role.iloc[order[:n_test]] = "test"
+    role.iloc[order[n_test:n_test + n_valid]] = "valid"
+    index = inter.index[rows]
+    return _with_splits(tables, index, inter.loc[index, "item_id"].map(role))
+
+
 def subsample_training(tables: KGTables, scenario: str, fraction: float, seed: int = 0,
                        train_splits: tuple[str, ...] = TRAIN_SPLITS) -> KGTables:
     """Keep a random ``fraction`` of ``scenario``'s training interactions (at least one).
@@ -134,6 +165,8 @@ def apply_split(tables: KGTables, scenario: str, method: str = "given", valid: f
         tables = temporal_split(tables, scenario, valid, test)
     elif method == "leave-one-out":
         tables = leave_one_out(tables, scenario)
+    elif method == "cold-items":
+        tables = cold_item_split(tables, scenario, valid, test, seed)
     if fraction < 1:
         tables = subsample_training(tables, scenario, fraction, seed)
     if shots is not None:

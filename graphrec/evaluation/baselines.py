@@ -74,10 +74,18 @@ def _item_attribute_matrix(tables: KGTables, index: GraphIndex) -> sp.csr_matrix
 
 
 class Baseline:
-    """Base class: subclasses set up their state in ``__init__`` and implement :meth:`score`."""
+    """Base class: subclasses set up their state in ``__init__`` and implement :meth:`score`;
+    those that score a user from its items alone also implement :meth:`score_histories`."""
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def score_histories(self, histories: sp.csr_matrix, items: Tensor) -> Tensor:
+        """``[n, len(items)]`` scores of users given by their items alone: ``histories`` is a
+        binary ``[n, num_items]`` matrix over the graph's items (users added after fitting,
+        e.g. folded in for serving)."""
+        raise ConfigError(f"{type(self).__name__} cannot score users outside its training "
+                          "data")
 
     def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
         """``[R, N]`` scores of ``users[r]`` for ``items[r, n]`` (through the unique users and
@@ -101,6 +109,9 @@ class Popularity(Baseline):
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         return self.item_scores[items].unsqueeze(0).expand(len(users), -1).float()
+
+    def score_histories(self, histories: sp.csr_matrix, items: Tensor) -> Tensor:
+        return self.item_scores[items].unsqueeze(0).expand(histories.shape[0], -1).float()
 
 
 class AttributePopularity(Popularity):
@@ -141,7 +152,10 @@ class ItemKNN(Baseline):
         self.vectors = sp.diags(inv.astype(np.float32)) @ vectors  # unit rows, [items, feat]
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
-        profiles = self.history[users.numpy()] @ self.vectors  # [U, feat]: sum of unit rows
+        return self.score_histories(self.history[users.numpy()], items)
+
+    def score_histories(self, histories: sp.csr_matrix, items: Tensor) -> Tensor:
+        profiles = histories @ self.vectors  # [U, feat]: sum of the user's items' unit rows
         block = profiles @ self.vectors[items.numpy()].T
         return torch.from_numpy(np.asarray(block.todense(), dtype=np.float32))
 
@@ -183,11 +197,18 @@ class EASE(Baseline):
         self.weights = ease_weights(self.history, self.l2)
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
+        return self._score_active(self.history[users.numpy()], items)
+
+    def score_histories(self, histories: sp.csr_matrix, items: Tensor) -> Tensor:
+        return self._score_active(sp.csr_matrix(histories)[:, self.active], items)
+
+    def _score_active(self, histories: sp.csr_matrix, items: Tensor) -> Tensor:
+        """Scores from ``[n, active items]`` histories."""
         pos = self.position[items.numpy()]
         known = pos >= 0
-        block = np.zeros((len(users), len(pos)), dtype=np.float32)
+        block = np.zeros((histories.shape[0], len(pos)), dtype=np.float32)
         if known.any():
-            rows = self.history[users.numpy()] @ self.weights  # [U, active items]
+            rows = histories @ self.weights  # [U, active items]
             block[:, known] = rows[:, pos[known]]
         return torch.from_numpy(block)
 

@@ -144,6 +144,7 @@ class GraphModel(nn.Module):
         mask = self._interaction_mask(data)
         for t, extra in (known or {}).items():
             mask[t] = torch.maximum(mask[t], extra.float().unsqueeze(1).to(mask[t].device))
+        mask.update(self._reachable_mask(data, mask))
         return ModelGraph(data, self.prepare(data), mask, self._scenario_of_items(data))
 
     def _scenario_of_items(self, data: HeteroData) -> Tensor | None:
@@ -211,6 +212,33 @@ class GraphModel(nn.Module):
                 seen[edge_index[pos].to(self._device())] = 1.0
                 mask[t] = seen.unsqueeze(1)
         return mask
+
+    def _reachable_mask(self, data: HeteroData, mask: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Masks of the other node types (attribute values, scenarios): a node keeps its id
+        embedding only if it is linked to a user or an item whose own embedding is used.
+
+        Training reaches an attribute node only through the warm users and items it is
+        linked to; one linked to cold-start items alone (a director or a release year that
+        only new movies have) keeps its random initial embedding, which would otherwise be
+        propagated into those items as noise. Such a node counts as unknown, as a node added
+        after training does: zero input, its representation comes from its neighbours only.
+        """
+        if not mask:
+            return {}
+        reached: dict[str, Tensor] = {}
+        for et in data.edge_types:
+            # (end of the edge to mark, the end that must be used): either direction
+            for pos, other_pos in ((1, 0), (0, 1)):
+                node_type, other = et[2 * pos], et[2 * other_pos]
+                if node_type in mask or other not in mask:
+                    continue
+                edge_index = data[et].edge_index.to(self._device())
+                if node_type not in reached:
+                    reached[node_type] = torch.zeros(data[node_type].num_nodes, 1,
+                                                     device=self._device())
+                used = mask[other][edge_index[other_pos], 0] > 0
+                reached[node_type][edge_index[pos][used]] = 1.0
+        return reached
 
     def _inputs(self, data: HeteroData, mask: dict[str, Tensor]) -> dict[str, Tensor]:
         """Id embeddings, zero for cold nodes and for nodes beyond the tables (new nodes)."""

@@ -20,6 +20,8 @@ import math
 import torch
 from torch import Tensor
 
+from graphrec.serving.ranking import merge_top_k, top_k
+
 #: k-means rounds when the index is built
 ROUNDS = 10
 #: cells probed per query when the caller does not say
@@ -106,8 +108,9 @@ class ClusterIndex:
                 returned (the users' seen items).
 
         Returns:
-            ``(scores [B, k], positions [B, k])``, best first; where fewer than ``k``
-            candidates are reachable the rest are ``-inf`` and ``-1``.
+            ``(scores [B, k], positions [B, k])``, best first, equal scores by position
+            (:mod:`graphrec.serving.ranking`, as exact serving orders them); where fewer
+            than ``k`` candidates are reachable the rest are ``-inf`` and ``-1``.
         """
         if probes < 1:
             raise ValueError(f"probes must be >= 1, not {probes}")
@@ -145,12 +148,12 @@ class ClusterIndex:
                 hit = rows >= 0
                 scores[rows[hit], ex_place[part][hit]] = -torch.inf
                 row_of[who] = -1
-            top = torch.topk(scores, min(k, size), dim=1)
-            width = top.values.shape[1]
-            best_scores[who, slot, :width] = top.values
-            best_pos[who, slot, :width] = self.members[cell][top.indices]
-        flat_scores = best_scores.reshape(n_q, -1)
-        top = torch.topk(flat_scores, min(k, flat_scores.shape[1]), dim=1)
-        positions = best_pos.reshape(n_q, -1).gather(1, top.indices)
-        positions[~torch.isfinite(top.values)] = -1
-        return top.values, positions
+            # a cell's members are in position order, so its ties fall by position
+            values, columns = top_k(scores, k)
+            width = values.shape[1]
+            best_scores[who, slot, :width] = values
+            best_pos[who, slot, :width] = self.members[cell][columns]
+        values, positions = merge_top_k(best_scores.reshape(n_q, -1),
+                                        best_pos.reshape(n_q, -1), k)
+        positions[~torch.isfinite(values)] = -1
+        return values, positions

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
@@ -32,6 +33,7 @@ from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
 from graphrec.models import GraphModel, ModelGraph, get_model
 from graphrec.serving.ivf import DEFAULT_PROBES, ClusterIndex
+from graphrec.serving.ranking import top_k
 from graphrec.serving.run_dir import load_run_files
 from kg import schema
 from kg.schema import TRAIN_SPLITS
@@ -208,24 +210,49 @@ class Recommender:
     def _scores(self, users: list[str], vectors: Tensor, rows: Tensor,
                 matrix: Tensor | None = None) -> Tensor:
         """``[len(users), len(rows)]`` served scores: the model's dot products, blended with
-        the baseline (item-kNN or EASE) for ``hybrid`` runs (graph users and graph items only;
-        users and items added after training have no co-occurrence evidence, so their baseline
-        part is 0). ``matrix``:
-        the rows' embeddings transposed, when cached."""
+        the baseline (item-kNN or EASE) for ``hybrid`` runs. The baseline scores graph items
+        only: items added after training have no co-occurrence evidence, so their baseline
+        part is 0. Users folded in after training get theirs from the items they were folded
+        in with, as a graph user gets it from its training items. ``matrix``: the rows'
+        embeddings transposed, when cached."""
         scores = vectors @ (self._items[rows].T if matrix is None else matrix)
         if self.blend is None:
             return scores
         b = self._scorer
         scores = (1.0 - b.weight) * scores / b.model_scale
+        graph_items = torch.nonzero(rows < self._n_graph_items).squeeze(1)
+        if not len(graph_items):
+            return scores
         lookup = self.index.lookup(schema.PYG_USER)
         graph_users = [p for p, u in enumerate(users) if u in lookup]
-        graph_items = torch.nonzero(rows < self._n_graph_items).squeeze(1)
-        if graph_users and len(graph_items):
+        if graph_users:
             user_idx = torch.as_tensor([lookup[users[p]] for p in graph_users])
-            knn = b.knn.score(user_idx, rows[graph_items]).float()
-            part = scores[graph_users][:, graph_items] + b.weight * knn / b.knn_scale
-            scores[torch.as_tensor(graph_users).unsqueeze(1), graph_items.unsqueeze(0)] = part
+            self._add_baseline(scores, graph_users, graph_items,
+                               b.knn.score(user_idx, rows[graph_items]))
+        folded = [p for p, u in enumerate(users) if u not in lookup and u in self._added_users]
+        if folded:
+            self._add_baseline(scores, folded, graph_items, b.knn.score_histories(
+                self._fold_in_histories([users[p] for p in folded]), rows[graph_items]))
         return scores
+
+    def _add_baseline(self, scores: Tensor, user_pos: list[int], item_pos: Tensor,
+                      baseline: Tensor) -> None:
+        """Add the blend's baseline part ``[len(user_pos), len(item_pos)]`` to ``scores``."""
+        b = self._scorer
+        part = scores[user_pos][:, item_pos] + b.weight * baseline.float() / b.knn_scale
+        scores[torch.as_tensor(user_pos).unsqueeze(1), item_pos.unsqueeze(0)] = part
+
+    def _fold_in_histories(self, users: list[str]) -> sp.csr_matrix:
+        """Binary ``[len(users), graph items]`` matrix of the graph items folded-in users were
+        added with (:meth:`fold_in_users`)."""
+        rows, cols = [], []
+        for row, user in enumerate(users):
+            items = {self._item_row[i] for i in self._seen.get(user, [])}
+            items = sorted(i for i in items if i < self._n_graph_items)
+            rows += [row] * len(items)
+            cols += items
+        return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                             shape=(len(users), self._n_graph_items))
 
     def _seen_rows(self, user: str) -> Tensor:
         """Rows of the items ``user`` interacted with in training (cached per user)."""
@@ -316,8 +343,8 @@ class Recommender:
                 top_values, top_columns = self.item_index(scenario).search(
                     vectors[start:start + chunk], k, probes or DEFAULT_PROBES, seen)
                 if bool(unknown.any()):  # unknown users have seen nothing: popularity order
-                    top = torch.topk(self._popularity()[candidates], k)
-                    top_values[unknown], top_columns[unknown] = top.values, top.indices
+                    pop_values, pop_columns = top_k(self._popularity()[candidates][None], k)
+                    top_values[unknown], top_columns[unknown] = pop_values, pop_columns
                 values.append(top_values)
                 columns.append(top_columns.clamp(min=0))  # -1 rows have -inf values
                 continue
@@ -326,9 +353,9 @@ class Recommender:
                 scores[unknown] = self._popularity()[candidates]
             if seen is not None:
                 scores[seen] = -torch.inf
-            top = torch.topk(scores, k, dim=1)
-            values.append(top.values)
-            columns.append(top.indices)
+            top_values, top_columns = top_k(scores, k)  # ties as the approximate search has them
+            values.append(top_values)
+            columns.append(top_columns)
         if not users:
             return pd.DataFrame(columns=["user_id", "rank", "item_id", "score"])
         values_np = torch.cat(values).numpy().ravel()

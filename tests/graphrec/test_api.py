@@ -203,6 +203,27 @@ def test_fold_in_a_new_user_and_serve_added_items_without_retraining(run_dir):
         rec.add_items(["cosmetics:brand-new"], [{"brand": [brand]}], scenario="cosmetics")
 
 
+def test_a_folded_in_user_gets_the_hybrid_baseline_part_from_its_items(run_dir):
+    """Served through the blend's baseline alone (weight 1), a user folded in with u1's
+    training items scores every item as u1 does, with item-kNN and with EASE."""
+    rec = Recommender.load(run_dir)
+    t = rec.tables.interactions
+    history = list(t[(t.user_id == "u1") & (t.split == "train")]["item_id"])
+    items = list(rec.item_embeddings(scenario="cosmetics")[0])
+    for baseline, settings in (("item-knn", {}), ("ease", {"l2": 10.0})):
+        hybrid = Recommender(rec.model, rec.graph, rec.index, rec.tables, target="cosmetics",
+                             blend={"weight": 1.0, "baseline": baseline,
+                                    "baseline_settings": settings})
+        hybrid.fold_in_users({"twin": history})
+        twin = hybrid.predict(["twin"] * len(items), items)["score"]
+        own = hybrid.predict(["u1"] * len(items), items)["score"]
+        assert twin.tolist() == pytest.approx(own.tolist(), abs=1e-5), baseline
+        assert own.abs().max() > 0, baseline  # the baseline has evidence for u1
+        served = hybrid.recommend(["twin", "u1"], k=5)
+        assert (list(served[served.user_id == "twin"]["item_id"])
+                == list(served[served.user_id == "u1"]["item_id"])), baseline
+
+
 def test_approximate_search_matches_exact_when_every_cell_is_probed(run_dir):
     rec = Recommender.load(run_dir)
     users = ["u1", "u2", "u7", "stranger"]

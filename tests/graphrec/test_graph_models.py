@@ -171,3 +171,45 @@ def test_learned_relation_weights_start_at_the_plain_mean_and_learn_a_share_per_
     assert torch.allclose(again(again.prepare_graph(data))["item"], after["item"])
     with pytest.raises(ConfigError, match='relation_weights needs model = "lightgcn"'):
         build_model("sage", data, 8, 2, relation_weights=True)
+
+
+def test_attribute_values_of_cold_items_alone_get_no_id_embedding():
+    """A brand only a cold-start item has is never trained: its random initial embedding
+    must not reach any score, while a brand of warm items does; a node known from
+    elsewhere makes its attributes count again."""
+    import dataclasses
+
+    import pandas as pd
+
+    tables = tiny_tables()
+    extra = pd.DataFrame([("a:3", "brand", "nova"), ("a:3", "category", "shoes")],
+                         columns=["item_id", "kind", "value"])
+    tables = dataclasses.replace(
+        tables, item_attributes=pd.concat([tables.item_attributes, extra], ignore_index=True)
+    ).validate()
+    data, index = build_graph(tables)
+    model = build_model("lightgcn", data, 8, 2, seed=0)
+    model.eval()
+    graph = model.prepare_graph(data)
+    brands = index.lookup("brand")
+    nova, acme = brands["nova"], brands["acme"]
+    assert graph.mask["brand"][nova, 0] == 0 and graph.mask["brand"][acme, 0] == 1
+    assert graph.mask["category"].min() == 1 and graph.mask["scenario"].min() == 1
+    before = model(graph)
+
+    def nudged(row: int) -> dict:
+        with torch.no_grad():
+            model.embedding["brand"].weight[row] += 1.0
+        try:
+            return model(graph)
+        finally:
+            with torch.no_grad():
+                model.embedding["brand"].weight[row] -= 1.0
+
+    cold = index.index("item", ["a:3"])[0]
+    assert torch.allclose(nudged(nova)["item"], before["item"])
+    assert not torch.allclose(nudged(acme)["item"], before["item"])
+    assert before["item"][cold].abs().sum() > 0  # still built from its trained category
+    known = torch.zeros(data["item"].num_nodes, dtype=torch.bool)
+    known[cold] = True
+    assert model.prepare_graph(data, {"item": known}).mask["brand"][nova, 0] == 1

@@ -67,3 +67,36 @@ def test_fewer_reachable_items_than_k_pad_with_minus_one():
         index.search(torch.ones(1, 4), 2, probes=0)
     with pytest.raises(ValueError, match="non-empty"):
         ClusterIndex(torch.empty(0, 4))
+
+
+def _reference(scores, k):
+    """Sort each row by (score descending, column ascending) in plain Python."""
+    rows = [sorted(range(len(r)), key=lambda c, r=r: (-r[c], c))[:k] for r in scores.tolist()]
+    return torch.tensor(rows, dtype=torch.long)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_k_breaks_ties_by_position_in_exact_and_approximate_search(seed):
+    """Few distinct values (many exact ties, excluded items at -inf): both paths return the
+    reference order, at the cut of the top k as well as within it."""
+    from graphrec.serving.ranking import merge_top_k, top_k
+
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 4, (30, 60), generator=gen).float()
+    scores[torch.rand(30, 60, generator=gen) < 0.2] = -torch.inf
+    values, columns = top_k(scores, 7)
+    assert torch.equal(columns, _reference(scores, 7))
+    assert torch.equal(values, scores.gather(1, columns))
+    # partial lists in any order, with empty slots: the merge gives the same answer
+    perm = torch.randperm(60, generator=gen)
+    padded = torch.cat([scores[:, perm], torch.full((30, 3), -torch.inf)], 1)
+    positions = torch.cat([perm.expand(30, -1), torch.full((30, 3), -1)], 1)
+    merged_values, merged_positions = merge_top_k(padded, positions, 7)
+    assert torch.equal(merged_positions, columns) and torch.equal(merged_values, values)
+    # items with identical embeddings tie exactly: probing every cell equals exact serving
+    items = torch.randn(12, 4, generator=gen).repeat(5, 1)  # 60 items, each vector 5 times
+    queries = torch.randn(9, 4, generator=gen)
+    index = ClusterIndex(items, clusters=6)
+    _, found = index.search(queries, 8, probes=6)
+    assert torch.equal(found, _reference(queries @ items.T, 8))
+    assert top_k(scores[:, :3], 7)[1].shape == (30, 3)

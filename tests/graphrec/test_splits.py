@@ -1,9 +1,11 @@
-"""Re-splitting a scenario: temporal cut, leave-one-out, nested training fractions."""
+"""Re-splitting a scenario: temporal cut, leave-one-out, cold-start items, nested training
+fractions."""
 
 import pytest
 
 from graphrec.data.splits import (
     apply_split,
+    cold_item_split,
     k_shot,
     leave_one_out,
     subsample_training,
@@ -83,3 +85,23 @@ def test_k_shot_per_user_and_per_scenario(tables):
         k_shot(tables, "clothing", 0)
     with pytest.raises(ConfigError, match="per must be 'user' or 'scenario'"):
         k_shot(tables, "clothing", 3, per="item")
+
+
+def test_cold_item_split_holds_out_whole_items(tables):
+    out = cold_item_split(tables, "cosmetics", valid=0.1, test=0.2, seed=4)
+    p = part(out)
+    roles = p.groupby("item_id")["split"].agg(set)
+    assert all(len(r) == 1 for r in roles)  # an item is train, valid or test, never two
+    n_items = len(roles)
+    counts = roles.map(lambda r: next(iter(r))).value_counts()
+    assert counts["test"] == round(0.2 * n_items) and counts["valid"] == round(0.1 * n_items)
+    assert len(p) == len(part(tables))  # every interaction kept, only relabelled
+    assert part(out, "shoes")["split"].equals(part(tables, "shoes")["split"])
+    again = part(apply_split(tables, "cosmetics", "cold-items", valid=0.1, test=0.2, seed=4))
+    assert again["split"].equals(p["split"])
+    assert not part(cold_item_split(tables, "cosmetics", 0.1, 0.2, seed=5))["split"].equals(
+        p["split"])
+    with pytest.raises(ConfigError, match="fractions summing below 1"):
+        cold_item_split(tables, "cosmetics", valid=0.5, test=0.5)
+    with pytest.raises(DataError, match="too few to hold out"):
+        cold_item_split(tiny_tables(), "c", valid=0.0, test=0.5)

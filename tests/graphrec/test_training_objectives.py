@@ -219,6 +219,17 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
         UniformNegatives(0)
 
 
+def test_negative_pools_hold_each_scenarios_items_with_training_interactions_only():
+    """a:3 (valid only) and b:2 (test only) have no training interaction: never negatives."""
+    tables = tiny_tables()
+    data, index = build_graph(tables)
+    pairs = training_pairs(tables, index, ["a", "b", "c"])
+    pools = [sorted(index.ids["item"][i] for i in pool) for pool in pairs.pools]
+    assert pools == [["a:1", "a:2"], ["b:1"], ["c:1"]]
+    assert sorted(index.ids["item"][i] for i in index.scenario_items("a")) == [
+        "a:1", "a:2", "a:3"]
+
+
 @pytest.mark.parametrize("loss", [SoftmaxLoss(0.2), BPRLoss(1e-4)], ids=["softmax", "bpr"])
 def test_loss_gradients_repeat_exactly_with_repeated_rows(loss):
     # the backward of table[index] adds repeated rows with CPU atomics (order varies)
