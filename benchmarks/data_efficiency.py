@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.report import save_figure, write_results
+from benchmarks.report import save_figure, train_config, write_results
 from graphrec.data.splits import k_shot, leave_one_out, subsample_training
 from graphrec.strategies import run_strategy
-from graphrec.training import TrainConfig
 from loaders import get_loader
 
 DEFAULT_STRATEGIES = ("popularity,item-knn,target-only,joint,finetune,adabn,reptile,maml,shot,"
@@ -74,6 +73,12 @@ def main() -> None:
     parser.add_argument("--leave-one-out", action="store_true",
                         help="split the target leave-one-out first (data sets without splits)")
     parser.add_argument("--plot", type=Path, default=Path("docs/img/data_efficiency.png"))
+    parser.add_argument("--train", default="{}",
+                        help="JSON [train] settings over graphrec's defaults, e.g. "
+                             "'{\"negative_pool\": \"all\"}'.")
+    parser.add_argument("--tag", default="",
+                        help="Suffix of the results' file names (a variant beside the "
+                             "headline rows) and no figure.")
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
     if args.leave_one_out:
@@ -93,8 +98,7 @@ def main() -> None:
         for si, seed in enumerate(seeds):
             part = (k_shot(tables, args.target, amount, args.per, seed) if shots
                     else subsample_training(tables, args.target, amount, seed))
-            config = (TrainConfig(seed=seed) if args.epochs is None
-                      else TrainConfig(epochs=args.epochs, seed=seed))
+            config = train_config(args.train, args.epochs, seed=seed)
             for name in strategies:
                 start = time.perf_counter()
                 result = run_strategy(name, part, args.target, config, progress=False)
@@ -118,14 +122,15 @@ def main() -> None:
         ad = f"{np.mean(adapt[name]):.1f}" if adapt[name] else "-"
         print(f"| {name} | {cells} | {ad} | {seconds[name]:.0f} |")
     kind = f"shots_per_{args.per}" if shots else "fractions"
-    write_results(f"data_efficiency_{args.dataset}_{kind}", rows,
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(f"data_efficiency_{args.dataset}_{kind}{tag}", rows,
                   ["amount", "seed", "method", "valid_ndcg@20", "test_ndcg@20", "best_epoch",
                    "stopped"], "python -m benchmarks.data_efficiency " + " ".join(sys.argv[1:]),
                   seeds=seeds, dataset=f"{args.dataset} {args.path}", target=args.target,
                   protocol="target test split, full ranking over the target's items, all test "
                            "users, ties by expected rank; epoch selected on target valid")
-    if shots:
-        return  # the figure is drawn for fraction sweeps
+    if shots or args.tag:
+        return  # the figure is drawn for the headline fraction sweeps
     plot(fractions, curves, f"{args.dataset}: target {args.target}", args.plot)
     print(f"\nplot: {args.plot}")
 

@@ -22,15 +22,17 @@ def sources_of(tables: KGTables, target: str) -> list[str]:
 
 
 def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
-                   weights: dict[str, float] | None = None) -> TrainingPairs:
+                   weights: dict[str, float] | None = None,
+                   negative_pool: str = "interacted") -> TrainingPairs:
     """The positive pairs of ``scenarios``' training interactions.
 
     Args:
         weights: scenario -> loss weight of its pairs (default: no weights, all 1).
+        negative_pool: ``interacted``: each scenario's negatives come from its items with
+            training interactions; ``all``: from all its items (``[train] negative_pool``).
 
     Returns:
-        :class:`TrainingPairs` with one negative pool per scenario: its items with training
-        interactions (sorted).
+        :class:`TrainingPairs` with one negative pool per scenario (sorted item indices).
     """
     inter = tables.interactions
     part = inter[inter["split"].isin(TRAIN_SPLITS) & inter["scenario"].isin(scenarios)]
@@ -42,6 +44,7 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
     return TrainingPairs(
         users=index.index("user", part["user_id"]), items=index.index("item", part["item_id"]),
         pools=[np.unique(index.index("item", part.loc[part["scenario"] == s, "item_id"]))
+               if negative_pool == "interacted" else np.sort(index.scenario_items(s))
                for s in names],
         pool_of_pair=part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy(),
         weights=pair_weights)

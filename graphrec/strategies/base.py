@@ -175,7 +175,8 @@ class StrategyRun:
         if head_only is not None:
             for pname, param in model.named_parameters():
                 param.requires_grad_(pname.startswith("user_head") == head_only)
-        pairs = training_pairs(self.tables, index, pair_scenarios, weights)
+        pairs = training_pairs(self.tables, index, pair_scenarios, weights,
+                               self.config.negative_pool)
         objective = PairObjective.from_config(pairs, config, self.bridges(graph, index, config))
         return self.fit(model, graph, index, objective, config, name=name)
 

@@ -95,10 +95,11 @@ ITERATIONS_PER_EPOCH = 8
 class TaskSampler:
     """Samples tasks: a scenario, ``task_users`` of its users, their pairs and negatives."""
 
-    def __init__(self, tables: KGTables, index, scenarios: list[str]):
+    def __init__(self, tables: KGTables, index, scenarios: list[str],
+                 negative_pool: str = "interacted"):
         self.by_scenario = []
         for scenario in sorted(scenarios):
-            pairs = training_pairs(tables, index, [scenario])
+            pairs = training_pairs(tables, index, [scenario], negative_pool=negative_pool)
             if len(pairs) == 0:
                 continue
             order = np.argsort(pairs.users, kind="stable")  # each user's pairs contiguous
@@ -219,7 +220,8 @@ class MetaLearning(Strategy):
         data, index = run.graph()
         bpr = run.config.with_loss("bpr")
         model, graph = run.new_model(data, config=bpr)
-        tasks = TaskSampler(run.tables, index, run.sources or [run.target])
+        tasks = TaskSampler(run.tables, index, run.sources or [run.target],
+                            run.config.negative_pool)
         objective = MetaObjective(self.algorithm, model, tasks, meta, bpr)
         optimizer = (adam(run.config.lr * meta.meta_lr) if self.algorithm == "maml"
                      else lambda params: torch.optim.SGD(params, lr=meta.meta_lr))

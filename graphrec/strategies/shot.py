@@ -132,7 +132,8 @@ class Shot(Strategy):
         data, index = run.graph([target])
         known = known_users(run.tables, index, sources)
         model, graph = run.new_model(data, source.fit.state, known={schema.PYG_USER: known})
-        pairs = training_pairs(run.tables, index, [target])
+        pairs = training_pairs(run.tables, index, [target],
+                               negative_pool=run.config.negative_pool)
         if len(pairs) == 0:
             raise TrainingError(f"target {target!r} has no training pairs to adapt on")
         for name, param in model.named_parameters():

@@ -33,6 +33,9 @@ DEFAULT_PAIRWISE_WEIGHT = {"softmax": 1.0, "bpr": 0.0}
 MIN_BATCH = 4096
 
 
+#: values of ``[train] negative_pool``
+NEGATIVE_POOLS = ("interacted", "all")
+
 @dataclass(frozen=True)
 class TrainConfig(Settings):
     """Training knobs. ``from_dict`` rejects unknown keys.
@@ -69,6 +72,12 @@ class TrainConfig(Settings):
     #: hundreds or thousands of negatives); None: the loss's default
     #: (:data:`DEFAULT_NEGATIVE_SAMPLING`)
     negative_sampling: str | None = None
+    #: which items of a scenario negatives are drawn from: ``interacted``, those with
+    #: training interactions (items without any, such as cold-start items waiting to be
+    #: ranked, are never pushed down); ``all``, every item of the scenario, which also teaches
+    #: that items nobody took in training are unlikely (a popularity prior that helps where
+    #: such items compete with the others, e.g. a target with little training data)
+    negative_pool: str = "interacted"
     #: temperature of the softmax loss
     temperature: float = 0.2
     #: softmax loss: normalise item embeddings as well as users' (False: items keep their
@@ -124,6 +133,9 @@ class TrainConfig(Settings):
         if self.negative_sampling == "shared" and self.loss != "softmax":
             raise ConfigError('negative_sampling = "shared" needs loss = "softmax"; leave '
                               "negative_sampling out to get the loss's default")
+        if self.negative_pool not in NEGATIVE_POOLS:
+            raise ConfigError(f"negative_pool must be one of {list(NEGATIVE_POOLS)}, not "
+                              f"{self.negative_pool!r}")
         if self.bridge is not None and not 0.0 <= self.bridge <= 1.0:
             raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
         if not 0.0 <= self.id_dropout < 1.0:

@@ -11,9 +11,10 @@ Negatives come as ``[B]`` (one per pair) or ``[B, n]`` (``n`` per pair). Two los
 * ``softmax`` (:class:`SoftmaxLoss`): the positive against all of its pair's negatives at once,
   on cosine scores divided by a temperature (sampled softmax; Wu et al., "On the effectiveness
   of sampled softmax loss for item recommendation", TOIS 2024). The negatives are uniform over
-  the scenario's items, so the sampling correction ``log Q`` is the same constant for every
-  item and drops out. With ``[train] negative_sampling = "shared"`` the negatives are drawn
-  once per batch and scenario and shared by its pairs (:meth:`SoftmaxLoss.shared`).
+  the scenario's negative pool (``[train] negative_pool``), so the sampling correction
+  ``log Q`` is the same constant for every item and drops out. With ``[train]
+  negative_sampling = "shared"`` the negatives are drawn once per batch and scenario and
+  shared by its pairs (:meth:`SoftmaxLoss.shared`).
 """
 
 from __future__ import annotations

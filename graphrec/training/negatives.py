@@ -34,7 +34,7 @@ class TrainingPairs:
 
 
 class UniformNegatives:
-    """``count`` negatives per pair, uniform over the items of the pair's own scenario (with
+    """``count`` negatives per pair, uniform over the pool of the pair's own scenario (with
     replacement; a negative may be another positive of the user, as in BPR's usual sampler).
 
     Args:
@@ -59,7 +59,7 @@ class UniformNegatives:
 
 class SharedNegatives:
     """``count`` negatives per scenario shared by every pair of a batch (uniform over the
-    scenario's items, with replacement), drawn afresh for each batch. A scenario with at most
+    scenario's pool, with replacement), drawn afresh for each batch. A scenario with at most
     ``count`` items gives each of its items once instead: the softmax is then the full one,
     at a smaller cost.
 

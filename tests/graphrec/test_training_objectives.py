@@ -219,15 +219,18 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
         UniformNegatives(0)
 
 
-def test_negative_pools_hold_each_scenarios_items_with_training_interactions_only():
-    """a:3 (valid only) and b:2 (test only) have no training interaction: never negatives."""
+def test_negative_pools_hold_each_scenarios_items_with_training_interactions_by_default():
+    """a:3 (valid only) and b:2 (test only) have no training interaction: never negatives,
+    unless ``negative_pool = "all"``."""
     tables = tiny_tables()
     data, index = build_graph(tables)
     pairs = training_pairs(tables, index, ["a", "b", "c"])
     pools = [sorted(index.ids["item"][i] for i in pool) for pool in pairs.pools]
     assert pools == [["a:1", "a:2"], ["b:1"], ["c:1"]]
-    assert sorted(index.ids["item"][i] for i in index.scenario_items("a")) == [
-        "a:1", "a:2", "a:3"]
+    every = training_pairs(tables, index, ["a", "b", "c"], negative_pool="all")
+    assert [sorted(index.ids["item"][i] for i in pool) for pool in every.pools] == [
+        ["a:1", "a:2", "a:3"], ["b:1", "b:2"], ["c:1"]]
+    assert TrainConfig().negative_pool == "interacted"
 
 
 @pytest.mark.parametrize("loss", [SoftmaxLoss(0.2), BPRLoss(1e-4)], ids=["softmax", "bpr"])
@@ -266,6 +269,7 @@ def test_negatives_left_out_follow_the_loss():
     ({"loss": "hinge"}, "unknown loss 'hinge'; losses are"),
     ({"bridge": 1.5}, r"bridge must be in \[0, 1\]"),
     ({"negatives": 0}, "negatives must be >= 1"),
+    ({"negative_pool": "warm"}, r"negative_pool must be one of \['interacted', 'all'\]"),
     ({"temperature": 0.0}, "temperature must be > 0"),
     ({"co_support": 0}, "co_support must be >= 1"),
     ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
@@ -525,3 +529,18 @@ def test_training_with_co_positives_learns_and_repeats_under_its_seed():
     assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
     assert losses == [row["loss"] for row in again.history]
     assert losses[0] > plain.history[0]["loss"]  # the added term counts in the loss
+
+
+def test_the_negative_pool_setting_reaches_training():
+    """With a tenth of the target kept, most target items have no training interaction: the
+    two pools train different models from the same seed."""
+    from graphrec.data.splits import subsample_training
+
+    tables = subsample_training(generate_synthetic(SyntheticConfig(n_users=120, seed=1)).tables,
+                                "cosmetics", 0.1, seed=0)
+    losses = {}
+    for pool in ("interacted", "all"):
+        config = TrainConfig(epochs=2, patience=None, seed=0, dim=16, negative_pool=pool)
+        result = run_strategy("target-only", tables, "cosmetics", config, progress=False)
+        losses[pool] = [row["loss"] for row in result.history]
+    assert losses["interacted"] != losses["all"]
