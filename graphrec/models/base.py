@@ -44,9 +44,11 @@ class GraphModel(nn.Module):
 
     Users and items without any interaction edge in the graph (cold-start nodes) get no id
     embedding: their input is zero and their representation comes only from their neighbours
-    (attributes, links, other scenarios), exactly as for a node added after training. That is
-    what makes the models inductive: :meth:`embed_new_items` adds new item nodes with their
-    attribute edges to the graph and propagates, without retraining.
+    (attributes, links, other scenarios), exactly as for a node added after training. Nor do
+    attribute values (and other non-user, non-item nodes) linked only to such nodes, which
+    training never reaches (:meth:`_reachable_mask`). That is what makes the models
+    inductive: :meth:`embed_new_items` adds new item nodes with their attribute edges to the
+    graph and propagates, without retraining.
 
     Args:
         num_nodes: node type -> number of nodes.
