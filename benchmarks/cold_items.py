@@ -19,7 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.report import machine, print_table, train_config, with_ci, write_results
+from benchmarks.report import (
+    machine,
+    print_table,
+    selected_row,
+    train_config,
+    with_ci,
+    write_results,
+)
 from graphrec.data.splits import cold_item_split
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
@@ -60,12 +67,7 @@ def main() -> None:
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
                      f"{m['users']} | {result.valid_score:.4f} | {result.best_epoch} | "
                      f"{result.stopped or '-'} | {result.seconds:.0f} |")
-        rows.append({"method": run, "valid_ndcg@20": round(result.valid_score, 4),
-                     "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                     "epoch_cap": config.epochs, "stopped": result.stopped,
-                     "seconds_to_selected_model": round(result.seconds, 1),
-                     "recall@20": round(m["recall@20"], 4), "ndcg@20": round(m["ndcg@20"], 4),
-                     "test": m})
+        rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
     write_results(f"cold_items_{args.dataset}", rows,
                   ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch",

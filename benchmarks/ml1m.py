@@ -29,7 +29,7 @@ import sys
 import numpy as np
 import torch
 
-from benchmarks.report import print_table, train_config, with_ci, write_results
+from benchmarks.report import print_table, selected_row, train_config, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
 from kg.tables import KGTables
@@ -105,12 +105,7 @@ def main() -> None:
             f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
             f"{result.valid_score:.4f} | {result.best_epoch} |")
-        rows.append({"method": run, "valid_ndcg@20": round(result.valid_score, 4),
-                     "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                     "epoch_cap": config.epochs, "stopped": result.stopped,
-                     "seconds_to_selected_model": round(result.seconds, 1),
-                     "recall@20": round(m["recall@20"], 4), "ndcg@20": round(m["ndcg@20"], 4),
-                     "test": m})
+        rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
     write_results("ml1m_cold_items", rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
                                             "best_epoch", "epochs_run", "stopped",

@@ -80,3 +80,15 @@ def train_config(train_json: str, epochs: int | None, **base: object) -> TrainCo
     if epochs is not None:
         settings["epochs"] = epochs
     return TrainConfig.from_dict(settings)
+
+
+def selected_row(method: str, result, config: TrainConfig, test: dict, k: int = 20) -> dict:
+    """A results row of one selected model: how it was chosen on validation (NDCG@``k``,
+    epochs, why it stopped, seconds) and its ``test`` metrics (one subset of
+    :func:`graphrec.evaluation.evaluate`), JSON-ready."""
+    return {"method": method, f"valid_ndcg@{k}": round(result.valid_score, 4),
+            "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+            "epoch_cap": config.epochs, "stopped": result.stopped,
+            "seconds_to_selected_model": round(result.seconds, 1),
+            f"recall@{k}": round(test[f"recall@{k}"], 4),
+            f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": test}

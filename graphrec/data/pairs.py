@@ -41,13 +41,12 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
     if weights is not None:
         pair_weights = part["scenario"].map(lambda s: weights.get(s, 1.0)).to_numpy(
             dtype=np.float32)
-    return TrainingPairs(
-        users=index.index("user", part["user_id"]), items=index.index("item", part["item_id"]),
-        pools=[np.unique(index.index("item", part.loc[part["scenario"] == s, "item_id"]))
-               if negative_pool == "interacted" else np.sort(index.scenario_items(s))
-               for s in names],
-        pool_of_pair=part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy(),
-        weights=pair_weights)
+    items = index.index("item", part["item_id"])
+    pool_of_pair = part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy()
+    pools = [np.unique(items[pool_of_pair == p]) if negative_pool == "interacted"
+             else index.scenario_items(s) for p, s in enumerate(names)]
+    return TrainingPairs(users=index.index("user", part["user_id"]), items=items, pools=pools,
+                         pool_of_pair=pool_of_pair, weights=pair_weights)
 
 
 def known_users(tables: KGTables, index: GraphIndex, scenarios: list[str]) -> torch.Tensor:

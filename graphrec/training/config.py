@@ -31,10 +31,9 @@ DEFAULT_NEGATIVE_SAMPLING = {"softmax": "shared", "bpr": "per_pair"}
 DEFAULT_PAIRWISE_WEIGHT = {"softmax": 1.0, "bpr": 0.0}
 #: the smallest automatic batch
 MIN_BATCH = 4096
-
-
 #: values of ``[train] negative_pool``
 NEGATIVE_POOLS = ("interacted", "all")
+
 
 @dataclass(frozen=True)
 class TrainConfig(Settings):

@@ -15,10 +15,8 @@ class TrainingPairs:
 
     Attributes:
         users, items: ``[P]`` node indices.
-        pools: item indices to draw negatives from, one array per scenario (its items with
-            training interactions: an item without any would only ever be a negative, and
-            pushing down items the model knows nothing of, such as cold-start items waiting to
-            be scored, teaches it nothing about the others).
+        pools: item indices to draw negatives from, one array per scenario (``[train]
+            negative_pool``: by default its items with training interactions).
         pool_of_pair: ``[P]`` index into ``pools`` of each pair (its own scenario).
         weights: ``[P]`` loss weight of each pair, or None (all 1).
     """
