@@ -163,7 +163,7 @@ def main() -> None:
 
     run.validator = lambda *_: validate  # select on the blended score
     objective = PairObjective.from_config(
-        training_pairs(tables, index, run.scenarios), config, run.bridges(graph, index))
+        training_pairs(tables, index, run.scenarios), config, run.simulations(graph, index))
     objective.loss = ChannelSoftmax(channel, model, temperature=config.temperature,
                                     normalize_items=config.normalize_items,
                                     pairwise_weight=config.pairwise_weight)

@@ -26,6 +26,7 @@ from graphrec.pyg import HeteroData
 from graphrec.training import FitResult, PairObjective, TrainConfig, Trainer
 from graphrec.training.bridges import BridgeSimulation
 from graphrec.training.checkpoint import Checkpoints
+from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.device import resolve_device, to_device
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
@@ -177,24 +178,38 @@ class StrategyRun:
                 param.requires_grad_(pname.startswith("user_head") == head_only)
         pairs = training_pairs(self.tables, index, pair_scenarios, weights,
                                self.config.negative_pool)
-        objective = PairObjective.from_config(pairs, config, self.bridges(graph, index, config))
+        objective = PairObjective.from_config(pairs, config,
+                                              self.simulations(graph, index, config))
         return self.fit(model, graph, index, objective, config, name=name)
 
-    def bridges(self, graph: ModelGraph, index: GraphIndex, config: TrainConfig | None = None
-                ) -> BridgeSimulation | None:
-        """The bridge-user simulation of ``config.bridge`` (None: :meth:`cold_share`) on
-        ``graph`` for the run's target; None when the share is 0 or the graph holds no bridge
-        user (one scenario only, or users never shared across scenarios)."""
+    def simulations(self, graph: ModelGraph, index: GraphIndex,
+                    config: TrainConfig | None = None
+                    ) -> list[BridgeSimulation | ColdItemSimulation]:
+        """The cold-start simulations of ``config`` on ``graph`` for the run's target, in the
+        order they apply: the bridge users of ``config.bridge`` (None: :meth:`cold_share`),
+        then the cold items of ``config.cold_items`` (off by default). A simulation is left
+        out when its share is 0 or the graph holds nothing to hide (no user shared across
+        scenarios, no trained target item)."""
         config = config or self.config
+        out: list[BridgeSimulation | ColdItemSimulation] = []
         share = self.cold_share() if config.bridge is None else config.bridge
-        if share <= 0:
-            return None
-        target = index.ids["scenario"].index(self.target)
-        sim = BridgeSimulation(graph, target, share)
-        if len(sim):
-            logger.info("bridge-user simulation: %d bridge users, %.0f%% hidden per epoch",
-                        len(sim), 100 * share)
-        return sim if len(sim) else None
+        if share > 0:
+            sim = BridgeSimulation(graph, self._target_index(index), share)
+            if len(sim):
+                logger.info("bridge-user simulation: %d bridge users, %.0f%% hidden per "
+                            "epoch", len(sim), 100 * share)
+                out.append(sim)
+        if config.cold_items > 0:
+            sim = ColdItemSimulation(graph, self._target_index(index), config.cold_items)
+            if len(sim):
+                logger.info("cold-item simulation: %d trained target items, %.0f%% made cold "
+                            "per epoch", len(sim), 100 * config.cold_items)
+                out.append(sim)
+        return out
+
+    def _target_index(self, index: GraphIndex) -> int:
+        """The target's position among the graph's scenario nodes."""
+        return index.ids["scenario"].index(self.target)
 
     def cold_share(self) -> float:
         """The share of the target's validation users without training interactions in the

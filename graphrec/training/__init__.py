@@ -2,6 +2,7 @@
 data-parallel helpers."""
 
 from graphrec.training.bridges import BridgeSimulation
+from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.config import TrainConfig
 from graphrec.training.losses import (
     LOSSES,
@@ -15,6 +16,7 @@ from graphrec.training.negatives import TrainingPairs, UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 from graphrec.training.trainer import FitResult, Objective, PairObjective, Trainer, adam
 
-__all__ = ["LOSSES", "BPRLoss", "BridgeSimulation", "EarlyStopping", "EvalSchedule",
+__all__ = ["LOSSES", "BPRLoss", "BridgeSimulation", "ColdItemSimulation",
+           "EarlyStopping", "EvalSchedule",
            "FitResult", "Objective", "PairLoss", "PairObjective", "SoftmaxLoss", "TrainConfig",
            "Trainer", "TrainingPairs", "UniformNegatives", "adam", "bpr_loss", "make_loss"]

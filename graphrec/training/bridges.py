@@ -14,12 +14,14 @@ al., WSDM 2022), and DropoutNet's (Volkovs et al., NeurIPS 2017) for interaction
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from graphrec.errors import ConfigError
 from graphrec.models.base import GraphModel, ModelGraph
+from graphrec.pyg import HeteroData
 from kg import schema
 
 
@@ -50,17 +52,38 @@ class BridgeSimulation:
     def __len__(self) -> int:
         return len(self.bridges)
 
-    def epoch_graph(self, model: GraphModel, graph: ModelGraph, gen: np.random.Generator
-                    ) -> ModelGraph:
-        """``graph`` without the target edges of ``share`` of the bridge users, drawn from
-        ``gen``; every node keeps its id embedding (the mask of ``graph``)."""
+    def hide(self, data: HeteroData, mask: dict[str, torch.Tensor], gen: np.random.Generator
+             ) -> tuple[HeteroData, dict[str, torch.Tensor]]:
+        """``data`` (a shallow copy) without the target edges of ``share`` of the bridge users,
+        drawn from ``gen``; ``mask`` unchanged (every node keeps its id embedding).
+
+        ``data`` must hold the interaction edges of the graph this simulation was built on
+        (apply it before any simulation that removes interaction edges)."""
         if len(self.bridges) == 0:
-            return graph
+            return data, mask
         count = max(1, round(self.share * len(self.bridges)))
         hidden = gen.choice(self.bridges, size=count, replace=False)
         keep = ~(self.in_target & np.isin(self.edge_users, hidden))
-        data = copy.copy(graph.data)
+        data = copy.copy(data)
         edge_index = self.edge_index[:, torch.from_numpy(keep).to(self.edge_index.device)]
         data[schema.USER_ITEM].edge_index = edge_index
         data[schema.reverse_edge(schema.USER_ITEM)].edge_index = edge_index.flip(0)
-        return ModelGraph(data, model.prepare(data), graph.mask, graph.item_scenario)
+        return data, mask
+
+    def epoch_graph(self, model: GraphModel, graph: ModelGraph, gen: np.random.Generator
+                    ) -> ModelGraph:
+        """``graph`` with :meth:`hide` applied, prepared for ``model``."""
+        return simulated_graph([self], model, graph, gen)
+
+
+def simulated_graph(simulations: Sequence, model: GraphModel, graph: ModelGraph,
+                    gen: np.random.Generator) -> ModelGraph:
+    """The graph one training epoch propagates over: ``graph`` with each simulation's
+    ``hide(data, mask, gen)`` applied in turn (bridge users first, see
+    :class:`BridgeSimulation`), prepared once for ``model``. ``graph`` itself is untouched."""
+    if not simulations:
+        return graph
+    data, mask = graph.data, graph.mask
+    for simulation in simulations:
+        data, mask = simulation.hide(data, mask, gen)
+    return ModelGraph(data, model.prepare(data), mask, graph.item_scenario)

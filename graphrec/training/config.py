@@ -92,6 +92,9 @@ class TrainConfig(Settings):
     #: edges are hidden from propagation at each epoch (0: off; None: the share of the
     #: target's validation users who are cold in it, see training.bridges)
     bridge: float | None = None
+    #: share of the target's trained items made cold (interaction and co-interaction edges
+    #: hidden, id embedding dropped) at each epoch (0: off; see training.cold_items)
+    cold_items: float = 0.0
     #: item-item edges per item and scenario from co-interaction (0: none; see
     #: graphrec.data.co_interactions)
     co_interactions: int = 20
@@ -137,6 +140,8 @@ class TrainConfig(Settings):
                               f"{self.negative_pool!r}")
         if self.bridge is not None and not 0.0 <= self.bridge <= 1.0:
             raise ConfigError(f"bridge must be in [0, 1], not {self.bridge}")
+        if not 0.0 <= self.cold_items <= 1.0:
+            raise ConfigError(f"cold_items must be in [0, 1], not {self.cold_items}")
         if not 0.0 <= self.id_dropout < 1.0:
             raise ConfigError(f"id_dropout must be in [0, 1), not {self.id_dropout}")
         for name in ("negatives", "epochs", "batch_size", "dim", "k"):

@@ -38,8 +38,9 @@ from graphrec.data.co_interactions import CO_OCCURS
 from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
-from graphrec.training.bridges import BridgeSimulation
+from graphrec.training.bridges import BridgeSimulation, simulated_graph
 from graphrec.training.checkpoint import StageCheckpoint
+from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.config import TrainConfig
 from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
@@ -58,6 +59,9 @@ EPOCH_CAP = "epoch cap"
 #: the cap came while validation was still improving (the best epoch lies within the last
 #: ``patience`` evaluations): a longer run might have done better
 EPOCH_CAP_RISING = "epoch cap, still improving"
+
+#: a cold-start simulation of the objective: it changes each epoch's propagation graph
+Simulation = BridgeSimulation | ColdItemSimulation
 
 
 @dataclass
@@ -95,15 +99,18 @@ class PairObjective:
 
     An epoch shuffles the pairs, draws their negatives (``sampler``) and cuts the order into
     batches of ``batch_size``; each process scores its contiguous share of a batch. With
-    ``bridges``, the epoch also draws the graph it propagates over (target edges of some bridge
-    users hidden, :class:`~graphrec.training.bridges.BridgeSimulation`).
+    ``simulations``, the epoch also draws the graph it propagates over (target edges of some
+    bridge users hidden, :class:`~graphrec.training.bridges.BridgeSimulation`; some target
+    items made cold, :class:`~graphrec.training.cold_items.ColdItemSimulation`).
 
     Args:
         pairs: the training pairs.
         batch_size: pairs per optimiser step.
         loss: the pair loss (default :class:`BPRLoss` with ``weight_decay``).
         sampler: the negative sampler (default :class:`UniformNegatives`, one per pair).
-        bridges: the bridge-user simulation, or None (propagate over the trainer's graph).
+        simulations: cold-start simulations applied in turn to each epoch's graph (none:
+            propagate over the trainer's graph); see
+            :func:`~graphrec.training.bridges.simulated_graph`.
         co_positive_weight: weight of the co-interaction positives (0: none). Each batch
             pair ``(u, i)`` then adds a pair ``(u, j)`` of this weight, ``j`` drawn uniformly
             from ``i``'s co-interaction neighbours (the graph's ``cooccurs`` edges, in every
@@ -116,7 +123,7 @@ class PairObjective:
     def __init__(self, pairs: TrainingPairs, batch_size: int, loss: PairLoss | None = None,
                  sampler: UniformNegatives | SharedNegatives | None = None,
                  weight_decay: float = 0.0,
-                 bridges: BridgeSimulation | None = None, co_positive_weight: float = 0.0):
+                 simulations: Sequence[Simulation] = (), co_positive_weight: float = 0.0):
         if len(pairs) == 0:
             raise TrainingError("no training pairs: the chosen split/scenarios hold no "
                                 "interactions")
@@ -126,7 +133,7 @@ class PairObjective:
         self.sampler = sampler or UniformNegatives()
         if isinstance(self.sampler, SharedNegatives) and not isinstance(self.loss, SoftmaxLoss):
             raise ConfigError("shared negatives need the softmax loss (loss = \"softmax\")")
-        self.bridges = bridges
+        self.simulations = list(simulations)
         self.pool_of_pair = torch.as_tensor(np.array(pairs.pool_of_pair))
         self.batch_gen: np.random.Generator | None = None  # shared draws: set per epoch
         self.co_gen: np.random.Generator | None = None  # co-positive draws: set per epoch
@@ -144,7 +151,7 @@ class PairObjective:
 
     @classmethod
     def from_config(cls, pairs: TrainingPairs, config: TrainConfig,
-                    bridges: BridgeSimulation | None = None) -> PairObjective:
+                    simulations: Sequence[Simulation] = ()) -> PairObjective:
         """The objective ``[train]`` describes: its loss, negatives per pair and batch size."""
         sampler = (SharedNegatives(config.negatives) if config.negative_sampling == "shared"
                    else UniformNegatives(config.negatives))
@@ -152,7 +159,7 @@ class PairObjective:
                    make_loss(config.loss, config.weight_decay, config.temperature,
                              config.normalize_items, config.item_bias,
                              config.pairwise_weight),
-                   sampler, bridges=bridges, co_positive_weight=config.co_positive_weight)
+                   sampler, simulations=simulations, co_positive_weight=config.co_positive_weight)
 
     def _follow(self, model: nn.Module) -> None:
         """Keep the index tensors on the model's device (``[train] device``)."""
@@ -166,8 +173,8 @@ class PairObjective:
     def epoch_batches(self, model: nn.Module, graph: ModelGraph,
                       gen: np.random.Generator) -> list[torch.Tensor]:
         self._follow(model)
-        self.graph = (graph if self.bridges is None
-                      else self.bridges.epoch_graph(model, graph, gen))
+        self.graph = (simulated_graph(self.simulations, model, graph, gen)
+                      if self.simulations else None)
         order = gen.permutation(len(self.pairs))
         if self.co_positive_weight > 0 and self.co_neighbours is None:
             self._build_co_neighbours(graph)
@@ -216,7 +223,7 @@ class PairObjective:
         return kept.to(device), items[trained].to(device), pools[trained].to(device)
 
     def epoch_graph(self, graph: ModelGraph) -> ModelGraph:
-        """The graph this epoch propagates over (``graph`` unless bridge users are hidden)."""
+        """The graph this epoch propagates over (``graph`` unless a simulation changed it)."""
         return graph if self.graph is None else self.graph
 
     def batch_loss(self, emb: dict[str, torch.Tensor], batch: torch.Tensor, part: torch.Tensor

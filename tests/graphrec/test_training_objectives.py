@@ -20,6 +20,7 @@ from graphrec.strategies import run_strategy
 from graphrec.training import (
     BPRLoss,
     BridgeSimulation,
+    ColdItemSimulation,
     PairObjective,
     SoftmaxLoss,
     TrainConfig,
@@ -445,9 +446,90 @@ def test_the_default_bridge_share_is_the_cold_share_of_the_targets_validation_us
     data, index = build_graph(tables)
     model = build_model("lightgcn", data, 4, 1, seed=0)
     graph = model.prepare_graph(data)
-    assert run.bridges(graph, index).share == pytest.approx(run.cold_share())
+    bridges = [s for s in run.simulations(graph, index) if isinstance(s, BridgeSimulation)]
+    assert len(bridges) == 1 and bridges[0].share == pytest.approx(run.cold_share())
     off = StrategyRun(tables, "cosmetics", TrainConfig(seed=0, bridge=0.0), progress=False)
-    assert off.bridges(graph, index) is None
+    assert not any(isinstance(s, BridgeSimulation) for s in off.simulations(graph, index))
+
+
+def test_cold_item_simulation_is_off_by_default_and_applies_after_bridge_users():
+    from graphrec.strategies.base import StrategyRun
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    data, index = build_graph(tables)
+    model = build_model("lightgcn", data, 4, 1, seed=0)
+    graph = model.prepare_graph(data)
+    run = StrategyRun(tables, "cosmetics", TrainConfig(seed=0), progress=False)
+    assert [type(s) for s in run.simulations(graph, index)] == [BridgeSimulation]
+    both = StrategyRun(tables, "cosmetics", TrainConfig(seed=0, cold_items=0.3),
+                       progress=False)
+    sims = both.simulations(graph, index)
+    # bridge users first: they read the graph's full interaction edges
+    assert [type(s) for s in sims] == [BridgeSimulation, ColdItemSimulation]
+    assert sims[1].share == 0.3
+    off = StrategyRun(tables, "cosmetics", TrainConfig(seed=0, bridge=0.0), progress=False)
+    assert off.simulations(graph, index) == []
+
+
+def test_cold_item_simulation_makes_a_share_of_the_targets_trained_items_cold():
+    tables = generate_synthetic(SyntheticConfig(n_users=120)).tables
+    data, index = build_graph(tables, co_interactions=5)
+    model = build_model("lightgcn", data, 4, 1, seed=0)
+    graph = model.prepare_graph(data)
+    target = index.ids["scenario"].index("cosmetics")
+    sim = ColdItemSimulation(graph, target, 0.5)
+    trained = graph.mask[schema.PYG_ITEM][:, 0] > 0
+    in_target = graph.item_scenario == target
+    assert set(sim.items.tolist()) == set(torch.nonzero(trained & in_target).flatten().tolist())
+    co_key = (schema.PYG_ITEM, "cooccurs", schema.PYG_ITEM)
+    assert graph.data[co_key].edge_index.shape[1] > 0
+    gen = np.random.default_rng(0)
+    before = {t: graph.data[t].edge_index.clone() for t in graph.data.edge_types}
+    drawn = []
+    for _ in range(2):
+        epoch = sim.epoch_graph(model, graph, gen)
+        cold = torch.nonzero((epoch.mask[schema.PYG_ITEM][:, 0] == 0) & trained).flatten()
+        assert len(cold) == round(0.5 * len(sim)) and bool(in_target[cold].all())
+        drawn.append(set(cold.tolist()))
+        hidden = torch.zeros(len(trained), dtype=torch.bool)
+        hidden[cold] = True
+        ui = epoch.data[schema.USER_ITEM].edge_index
+        full = graph.data[schema.USER_ITEM].edge_index
+        # exactly the hidden items' interaction edges are gone, in both directions
+        assert not hidden[ui[1]].any()
+        assert ui.shape[1] == int((~hidden[full[1]]).sum())
+        assert torch.equal(epoch.data[schema.reverse_edge(schema.USER_ITEM)].edge_index,
+                           ui.flip(0))
+        for key in (co_key, schema.reverse_edge(co_key)):
+            co = epoch.data[key].edge_index
+            assert not (hidden[co[0]] | hidden[co[1]]).any()
+            assert co.shape[1] == int((~(hidden[before[key][0]]
+                                        | hidden[before[key][1]])).sum())
+        # attribute edges, the other items and users keep theirs
+        for key in epoch.data.edge_types:
+            if "cooccurs" not in key[1] and schema.PYG_USER not in (key[0], key[2]):
+                assert torch.equal(epoch.data[key].edge_index, before[key])
+        assert torch.equal(epoch.mask[schema.PYG_USER], graph.mask[schema.PYG_USER])
+    assert drawn[0] != drawn[1]
+    # the serving graph is untouched
+    for key, edges in before.items():
+        assert torch.equal(graph.data[key].edge_index, edges)
+    assert int((graph.mask[schema.PYG_ITEM] > 0).sum()) == int(trained.sum())
+    with pytest.raises(ConfigError, match=r"cold-item share must be in \(0, 1\]"):
+        ColdItemSimulation(graph, target, 1.5)
+    with pytest.raises(ConfigError, match=r"cold_items must be in \[0, 1\]"):
+        TrainConfig(cold_items=-0.1)
+
+
+def test_cold_item_simulation_trains_cold_items_from_their_attributes():
+    tables = generate_synthetic(SyntheticConfig(n_users=120)).tables
+    config = TrainConfig(seed=0, epochs=2, patience=None, cold_items=0.5, dim=8)
+    result = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    plain = run_strategy("joint", tables, "cosmetics",
+                         dataclasses.replace(config, cold_items=0.0), progress=False)
+    # the simulation changes what training sees, so the two runs end apart
+    assert not torch.allclose(result.embeddings["item"], plain.embeddings["item"])
+    assert all(np.isfinite(row["loss"]) for row in result.history)
 
 
 def test_the_default_batch_gives_about_a_hundred_steps_per_epoch():

@@ -1,0 +1,86 @@
+"""Cold-item simulation: train the condition a cold-start item is ranked in.
+
+An item without training interactions has no interaction or co-interaction edge and no id
+embedding (:class:`~graphrec.models.base.GraphModel`): its representation comes from its
+attribute values and its scenario alone. Plain training never scores such an item: every
+trained item carries its own id embedding and hears its users. At every epoch this simulation
+makes a random share of the target's trained items cold: their interaction and
+co-interaction edges are hidden from the propagation graph and their id embeddings dropped,
+while their training pairs stay in the loss, so the model learns to place items from their
+attributes, as it must at test time. This is DropoutNet's training condition (Volkovs et al.,
+NeurIPS 2017) applied to a whole node, the item-side counterpart of the bridge-user
+simulation (:mod:`graphrec.training.bridges`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from graphrec.data.co_interactions import CO_OCCURS
+from graphrec.errors import ConfigError
+from graphrec.models.base import GraphModel, ModelGraph
+from graphrec.pyg import HeteroData
+from graphrec.training.bridges import simulated_graph
+from kg import schema
+
+#: the item-item edge types a cold item has none of (both directions)
+_CO_EDGES = ((schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM),
+             schema.reverse_edge((schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)))
+
+
+class ColdItemSimulation:
+    """Per-epoch graphs in which a random share of the target's trained items are cold.
+
+    Args:
+        graph: the full training graph (prepared for the model); its mask says which items
+            are trained (have interaction edges), its item scenarios which are the target's.
+        target: the target scenario's index among the graph's scenario nodes.
+        share: the share of the target's trained items made cold at each epoch, in (0, 1].
+    """
+
+    def __init__(self, graph: ModelGraph, target: int, share: float):
+        if not 0.0 < share <= 1.0:
+            raise ConfigError(f"cold-item share must be in (0, 1], not {share}")
+        if graph.item_scenario is None or schema.PYG_ITEM not in graph.mask:
+            raise ConfigError("cold-item simulation needs interaction and item-scenario edges")
+        self.share = share
+        trained = graph.mask[schema.PYG_ITEM][:, 0].cpu() > 0
+        in_target = graph.item_scenario.cpu() == target
+        #: ``[I]`` the target's items with training interactions, the ones that can be hidden
+        self.items = torch.nonzero(trained & in_target).flatten().numpy()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def hide(self, data: HeteroData, mask: dict[str, torch.Tensor], gen: np.random.Generator
+             ) -> tuple[HeteroData, dict[str, torch.Tensor]]:
+        """``data`` (a shallow copy) without the interaction and co-interaction edges of
+        ``share`` of the trained target items, drawn from ``gen``, and ``mask`` (a copy)
+        without their id embeddings."""
+        if len(self.items) == 0:
+            return data, mask
+        count = max(1, round(self.share * len(self.items)))
+        hidden_items = gen.choice(self.items, size=count, replace=False)
+        hidden = torch.zeros(data[schema.PYG_ITEM].num_nodes, dtype=torch.bool)
+        hidden[torch.from_numpy(hidden_items)] = True
+        data = copy.copy(data)
+        edge_index = data[schema.USER_ITEM].edge_index
+        edge_index = edge_index[:, ~hidden.to(edge_index.device)[edge_index[1]]]
+        data[schema.USER_ITEM].edge_index = edge_index
+        data[schema.reverse_edge(schema.USER_ITEM)].edge_index = edge_index.flip(0)
+        for edge_type in _CO_EDGES:
+            if edge_type in data.edge_types:
+                co = data[edge_type].edge_index
+                gone = hidden.to(co.device)
+                data[edge_type].edge_index = co[:, ~(gone[co[0]] | gone[co[1]])]
+        item_mask = mask[schema.PYG_ITEM]
+        mask = {**mask, schema.PYG_ITEM: item_mask * (~hidden).to(item_mask).unsqueeze(1)}
+        return data, mask
+
+    def epoch_graph(self, model: GraphModel, graph: ModelGraph, gen: np.random.Generator
+                    ) -> ModelGraph:
+        """``graph`` with :meth:`hide` applied, prepared for ``model``."""
+        return simulated_graph([self], model, graph, gen)
