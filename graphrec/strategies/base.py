@@ -28,6 +28,7 @@ from graphrec.training.bridges import BridgeSimulation
 from graphrec.training.checkpoint import Checkpoints
 from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.device import resolve_device, to_device
+from graphrec.training.simulation import Simulation
 from kg.registry import Settings
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -184,14 +185,14 @@ class StrategyRun:
 
     def simulations(self, graph: ModelGraph, index: GraphIndex,
                     config: TrainConfig | None = None
-                    ) -> list[BridgeSimulation | ColdItemSimulation]:
+                    ) -> list[Simulation]:
         """The cold-start simulations of ``config`` on ``graph`` for the run's target, in the
         order they apply: the bridge users of ``config.bridge`` (None: :meth:`cold_share`),
         then the cold items of ``config.cold_items`` (off by default). A simulation is left
         out when its share is 0 or the graph holds nothing to hide (no user shared across
         scenarios, no trained target item)."""
         config = config or self.config
-        out: list[BridgeSimulation | ColdItemSimulation] = []
+        out: list[Simulation] = []
         share = self.cold_share() if config.bridge is None else config.bridge
         if share > 0:
             sim = BridgeSimulation(graph, self._target_index(index), share)

@@ -14,18 +14,18 @@ al., WSDM 2022), and DropoutNet's (Volkovs et al., NeurIPS 2017) for interaction
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from graphrec.errors import ConfigError
-from graphrec.models.base import GraphModel, ModelGraph
+from graphrec.models.base import ModelGraph
 from graphrec.pyg import HeteroData
+from graphrec.training.simulation import Simulation, set_edges
 from kg import schema
 
 
-class BridgeSimulation:
+class BridgeSimulation(Simulation):
     """Per-epoch graphs with the target edges of a random share of bridge users hidden.
 
     Args:
@@ -66,24 +66,5 @@ class BridgeSimulation:
         keep = ~(self.in_target & np.isin(self.edge_users, hidden))
         data = copy.copy(data)
         edge_index = self.edge_index[:, torch.from_numpy(keep).to(self.edge_index.device)]
-        data[schema.USER_ITEM].edge_index = edge_index
-        data[schema.reverse_edge(schema.USER_ITEM)].edge_index = edge_index.flip(0)
+        set_edges(data, schema.USER_ITEM, edge_index)
         return data, mask
-
-    def epoch_graph(self, model: GraphModel, graph: ModelGraph, gen: np.random.Generator
-                    ) -> ModelGraph:
-        """``graph`` with :meth:`hide` applied, prepared for ``model``."""
-        return simulated_graph([self], model, graph, gen)
-
-
-def simulated_graph(simulations: Sequence, model: GraphModel, graph: ModelGraph,
-                    gen: np.random.Generator) -> ModelGraph:
-    """The graph one training epoch propagates over: ``graph`` with each simulation's
-    ``hide(data, mask, gen)`` applied in turn (bridge users first, see
-    :class:`BridgeSimulation`), prepared once for ``model``. ``graph`` itself is untouched."""
-    if not simulations:
-        return graph
-    data, mask = graph.data, graph.mask
-    for simulation in simulations:
-        data, mask = simulation.hide(data, mask, gen)
-    return ModelGraph(data, model.prepare(data), mask, graph.item_scenario)

@@ -21,17 +21,16 @@ import torch
 
 from graphrec.data.co_interactions import CO_OCCURS
 from graphrec.errors import ConfigError
-from graphrec.models.base import GraphModel, ModelGraph
+from graphrec.models.base import ModelGraph
 from graphrec.pyg import HeteroData
-from graphrec.training.bridges import simulated_graph
+from graphrec.training.simulation import Simulation, set_edges
 from kg import schema
 
-#: the item-item edge types a cold item has none of (both directions)
-_CO_EDGES = ((schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM),
-             schema.reverse_edge((schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)))
+#: the item-item edges a cold item has none of (set with their reverse)
+_CO_EDGES = (schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)
 
 
-class ColdItemSimulation:
+class ColdItemSimulation(Simulation):
     """Per-epoch graphs in which a random share of the target's trained items are cold.
 
     Args:
@@ -68,19 +67,11 @@ class ColdItemSimulation:
         hidden[torch.from_numpy(hidden_items)] = True
         data = copy.copy(data)
         edge_index = data[schema.USER_ITEM].edge_index
-        edge_index = edge_index[:, ~hidden.to(edge_index.device)[edge_index[1]]]
-        data[schema.USER_ITEM].edge_index = edge_index
-        data[schema.reverse_edge(schema.USER_ITEM)].edge_index = edge_index.flip(0)
-        for edge_type in _CO_EDGES:
-            if edge_type in data.edge_types:
-                co = data[edge_type].edge_index
-                gone = hidden.to(co.device)
-                data[edge_type].edge_index = co[:, ~(gone[co[0]] | gone[co[1]])]
+        hidden = hidden.to(edge_index.device)
+        set_edges(data, schema.USER_ITEM, edge_index[:, ~hidden[edge_index[1]]])
+        if _CO_EDGES in data.edge_types:
+            co = data[_CO_EDGES].edge_index
+            set_edges(data, _CO_EDGES, co[:, ~(hidden[co[0]] | hidden[co[1]])])
         item_mask = mask[schema.PYG_ITEM]
         mask = {**mask, schema.PYG_ITEM: item_mask * (~hidden).to(item_mask).unsqueeze(1)}
         return data, mask
-
-    def epoch_graph(self, model: GraphModel, graph: ModelGraph, gen: np.random.Generator
-                    ) -> ModelGraph:
-        """``graph`` with :meth:`hide` applied, prepared for ``model``."""
-        return simulated_graph([self], model, graph, gen)

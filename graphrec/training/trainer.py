@@ -38,13 +38,12 @@ from graphrec.data.co_interactions import CO_OCCURS
 from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
-from graphrec.training.bridges import BridgeSimulation, simulated_graph
 from graphrec.training.checkpoint import StageCheckpoint
-from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.config import TrainConfig
 from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
 from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
+from graphrec.training.simulation import Simulation, simulated_graph
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 from kg import schema
 from kg.progress import live_bar
@@ -59,9 +58,6 @@ EPOCH_CAP = "epoch cap"
 #: the cap came while validation was still improving (the best epoch lies within the last
 #: ``patience`` evaluations): a longer run might have done better
 EPOCH_CAP_RISING = "epoch cap, still improving"
-
-#: a cold-start simulation of the objective: it changes each epoch's propagation graph
-Simulation = BridgeSimulation | ColdItemSimulation
 
 
 @dataclass
@@ -110,7 +106,7 @@ class PairObjective:
         sampler: the negative sampler (default :class:`UniformNegatives`, one per pair).
         simulations: cold-start simulations applied in turn to each epoch's graph (none:
             propagate over the trainer's graph); see
-            :func:`~graphrec.training.bridges.simulated_graph`.
+            :func:`~graphrec.training.simulation.simulated_graph`.
         co_positive_weight: weight of the co-interaction positives (0: none). Each batch
             pair ``(u, i)`` then adds a pair ``(u, j)`` of this weight, ``j`` drawn uniformly
             from ``i``'s co-interaction neighbours (the graph's ``cooccurs`` edges, in every
@@ -173,8 +169,7 @@ class PairObjective:
     def epoch_batches(self, model: nn.Module, graph: ModelGraph,
                       gen: np.random.Generator) -> list[torch.Tensor]:
         self._follow(model)
-        self.graph = (simulated_graph(self.simulations, model, graph, gen)
-                      if self.simulations else None)
+        self.graph = simulated_graph(self.simulations, model, graph, gen)
         order = gen.permutation(len(self.pairs))
         if self.co_positive_weight > 0 and self.co_neighbours is None:
             self._build_co_neighbours(graph)
