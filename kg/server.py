@@ -4,13 +4,18 @@ The server is the Maven project in ``kg/neo4j_jars/server``: Neo4j's jars come f
 Central and a tiny Java main (``graphrec.neo4j.LocalServer``) serves Bolt with a capped heap.
 All state of one instance lives under its *home* folder::
 
-    <home>/build/server/     compiled main + classpath.txt (Maven output)
-    <home>/build/shell/      cypher-shell classpath (Maven output)
     <home>/data/             the Neo4j store (survives restarts; mode 0700)
     <home>/store.json        the store's authentication mode, fixed at its first start
     <home>/server.json       uri, pid, port, auth flag of the running instance (no secrets)
     <home>/server.log        the server's stdout/stderr
     <home>/.start.lock       held (flock) while a start or stop is in progress
+
+The compiled main and the resolved classpaths are built once per machine, not per home: Maven's
+output lives in the build cache (:func:`build_cache`, ``$GRAPHREC_CACHE_DIR`` or
+``~/.cache/graphrec``) under a name that hashes the Maven project's files, so a changed pom or
+main is rebuilt, and a classpath whose jars left the local Maven repository is resolved again.
+The same cache keeps a class-data sharing archive of the server's classes, written by the first
+server that stops cleanly and mapped by every later start (:func:`_class_sharing`).
 
 :func:`start` is idempotent (a second call finds the running server and returns it) and waits
 until Bolt answers; two starts at once are serialised by a lock, so the second one finds the
@@ -25,6 +30,7 @@ with different homes and ports.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -60,6 +66,9 @@ class ServerState:
     home: str
     auth: bool
     started_at: float
+    #: where the JVM writes its class-data archive when it exits (first starts only; see
+    #: :func:`_class_sharing`); moved into place by :func:`stop`
+    class_dump: str | None = None
 
 
 def _state_file(home: Path) -> Path:
@@ -142,28 +151,117 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _maven_classpath(project: str, home: Path, quiet: bool = True) -> str:
-    """Build the Maven project ``project`` (server|shell) once; return its runtime classpath."""
-    out = Path(home) / "build" / project
-    cp_file = out / "classpath.txt"
+def build_cache() -> Path:
+    """The folder where Maven's output for the Neo4j projects is kept, shared by every home.
+
+    ``$GRAPHREC_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/graphrec``, else
+    ``~/.cache/graphrec``.
+    """
+    if os.environ.get("GRAPHREC_CACHE_DIR"):
+        return Path(os.environ["GRAPHREC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "graphrec"
+
+
+def _project_digest(project: str) -> str:
+    """A short hash of every file of the Maven project ``project`` (pom and sources)."""
+    digest = hashlib.sha256()
+    root = JARS / project
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _classpath_intact(cp_file: Path) -> bool:
+    """Whether ``cp_file`` exists and every jar it names is still on disk."""
     if not cp_file.is_file():
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise StoreError("Maven (mvn) is not on PATH; install it (apt install maven) so the "
-                             "Neo4j jars can be resolved from Maven Central")
-        cmd = [mvn, "-B", "-f", str(JARS / project / "pom.xml"), f"-Dgraphrec.build={out}",
-               "package"]
-        if quiet:
-            cmd.insert(2, "-q")
-        logger.info("resolving Neo4j %s jars with Maven (first start only)", project)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0 or not cp_file.is_file():
-            tail = (proc.stdout + proc.stderr)[-2000:]
-            raise StoreError(f"Maven build of {JARS / project} failed:\n{tail}")
+        return False
+    entries = [e for e in cp_file.read_text().strip().split(os.pathsep) if e]
+    return bool(entries) and all(Path(e).exists() for e in entries)
+
+
+def _maven_classpath(project: str) -> str:
+    """Build the Maven project ``project`` (server|shell) once; return its runtime classpath.
+
+    The build lands in :func:`build_cache` under the project's digest; concurrent first starts
+    (several homes, several processes) are serialised by a file lock, and the second finds the
+    first one's build.
+    """
+    cache = build_cache() / "neo4j"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = cache / f"{project}-{_project_digest(project)}"
+    cp_file = out / "classpath.txt"
+    with open(cache / f".{project}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not _classpath_intact(cp_file):
+                _maven_build(project, out)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     classpath = cp_file.read_text().strip()
-    if project == "server":
-        classpath = f"{out / 'classes'}{os.pathsep}{classpath}"
+    if project == "server":  # the main as a jar: class-data sharing archives only jars
+        classpath = f"{_server_jar(out)}{os.pathsep}{classpath}"
     return classpath
+
+
+def _server_jar(out: Path) -> Path:
+    """The jar Maven packaged the server's main into under ``out``."""
+    jars = sorted(out.glob("graphrec-neo4j-server-*.jar"))
+    if not jars:
+        raise StoreError(f"no server jar under {out}; delete that folder to rebuild it")
+    return jars[-1]
+
+
+def _class_sharing(java: str, classpath: str) -> tuple[list[str], Path | None]:
+    """JVM options that share the server's loaded classes between starts, and the dump file.
+
+    The first start of a classpath on a JVM runs with ``-XX:ArchiveClassesAtExit``: the JVM
+    writes the classes it loaded to a dump file when it exits, which :func:`stop` moves into
+    the build cache; later starts map that archive (``-XX:SharedArchiveFile``) instead of
+    parsing and verifying the same jars again, about 2-3 s of a 6-8 s start on a 2-core
+    machine. The archive's name hashes the JVM and the classpath, and the JVM itself refuses
+    an archive whose jars changed (it then starts without one). A JVM without a base archive
+    (``lib/server/classes.jsa``) cannot dump one, so it gets no option at all.
+    """
+    java_path = Path(java).resolve()
+    if not (java_path.parent.parent / "lib" / "server" / "classes.jsa").is_file():
+        return [], None
+    key = hashlib.sha256(f"{java_path}\0{java_path.stat().st_mtime_ns}\0{classpath}".encode())
+    archive = build_cache() / "neo4j" / f"classes-{key.hexdigest()[:16]}.jsa"
+    if archive.is_file():
+        return [f"-XX:SharedArchiveFile={archive}"], None
+    for stale in archive.parent.glob("classes-*.jsa.*.tmp"):  # from servers never stopped
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
+    dump = archive.with_name(f"{archive.name}.{os.getpid()}-{time.time_ns()}.tmp")
+    return [f"-XX:ArchiveClassesAtExit={dump}"], dump
+
+
+def _keep_class_dump(state: ServerState, clean_exit: bool) -> None:
+    """Move the class-data dump of a server that exited cleanly into place; drop others."""
+    if not state.class_dump:
+        return
+    dump = Path(state.class_dump)
+    archive = dump.with_name(dump.name.rsplit(".", 2)[0])  # <archive>.<token>.tmp
+    if clean_exit and dump.is_file() and dump.stat().st_size > 0 and not archive.exists():
+        os.replace(dump, archive)
+    dump.unlink(missing_ok=True)
+
+
+def _maven_build(project: str, out: Path) -> None:
+    """Run ``mvn package`` for ``project`` into ``out`` (replacing a partial earlier build)."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StoreError("Maven (mvn) is not on PATH; install it (apt install maven) so the "
+                         "Neo4j jars can be resolved from Maven Central")
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [mvn, "-B", "-q", "-f", str(JARS / project / "pom.xml"), f"-Dgraphrec.build={out}",
+           "package"]
+    logger.info("resolving Neo4j %s jars with Maven into %s (once per machine)", project, out)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not (out / "classpath.txt").is_file():
+        tail = (proc.stdout + proc.stderr)[-2000:]
+        raise StoreError(f"Maven build of {JARS / project} failed:\n{tail}")
 
 
 def read_state(home: str | Path) -> ServerState | None:
@@ -275,7 +373,7 @@ def _start(home: Path, port: int, password: str | None, heap: str, timeout: floa
     data = home / "data"
     data.mkdir(mode=0o700, exist_ok=True)
     data.chmod(0o700)  # the store's files are the graph itself: owner only
-    classpath = _maven_classpath("server", home)
+    classpath = _maven_classpath("server")
     java = java or (str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
                     if os.environ.get("JAVA_HOME") else shutil.which("java"))
     if not java:
@@ -284,20 +382,23 @@ def _start(home: Path, port: int, password: str | None, heap: str, timeout: floa
     if password:
         env[AUTH_PASSWORD_ENV] = password
     log = home / "server.log"
+    sharing, dump = _class_sharing(java, classpath)
     with log.open("ab") as log_fh:
         proc = subprocess.Popen(
-            [java, f"-Xmx{heap}", "-cp", classpath, MAIN_CLASS,
+            [java, f"-Xmx{heap}", *sharing, "-cp", classpath, MAIN_CLASS,
              str(home / "data"), str(port)],
             stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True)
     _CHILDREN[proc.pid] = proc
     state = ServerState(uri=f"bolt://127.0.0.1:{port}", pid=proc.pid, port=port,
-                        home=str(home), auth=bool(password), started_at=time.time())
+                        home=str(home), auth=bool(password), started_at=time.time(),
+                        class_dump=str(dump) if dump else None)
     _write_state(home, state)
     try:
         _wait_for_bolt(proc, port, log, timeout, password)
     except BaseException:
         _terminate(proc.pid, grace=10)
+        _keep_class_dump(state, clean_exit=False)
         _state_file(home).unlink(missing_ok=True)
         raise
     logger.info("Neo4j up at %s (pid %d)", state.uri, proc.pid)
@@ -335,9 +436,12 @@ def stop(home: str | Path, grace: float = 60.0) -> bool:
         if not was_running and _alive(state.pid):
             logger.warning("server.json names pid %d, which is not this home's Neo4j (a stale "
                            "record); not signalling it", state.pid)
+        clean = True
         if was_running and not _terminate(state.pid, grace):
+            clean = False
             logger.warning("Neo4j (pid %d) did not stop within %.0fs and was killed",
                            state.pid, grace)
+        _keep_class_dump(state, clean_exit=clean and was_running)
         _state_file(home).unlink(missing_ok=True)
         return was_running
 
@@ -349,15 +453,16 @@ def kill(home: str | Path) -> None:
         os.kill(state.pid, signal.SIGKILL)
         while _alive(state.pid):
             time.sleep(0.05)
+        _keep_class_dump(state, clean_exit=False)
 
 
-def shell_command(home: str | Path, uri: str, user: str | None, database: str | None,
+def shell_command(uri: str, user: str | None, database: str | None,
                   extra: list[str]) -> list[str]:
     """The ``java ... org.neo4j.shell.Main`` command line of cypher-shell for ``uri``.
 
     The password is not on the command line: cypher-shell reads ``NEO4J_PASSWORD`` itself.
     """
-    classpath = _maven_classpath("shell", Path(home).resolve())
+    classpath = _maven_classpath("shell")
     java = shutil.which("java") or "java"
     cmd = [java, "-cp", classpath, SHELL_MAIN_CLASS, "-a", uri]
     if user:

@@ -82,7 +82,7 @@ def shell(ctx: typer.Context) -> None:
     cypher-shell, e.g. ``graphrec neo4j shell -- --format plain -f queries.cypher``."""
     try:
         cfg = neo4j_config()
-        cmd = server.shell_command(neo4j_home(), cfg.uri, cfg.user if cfg.password else None,
+        cmd = server.shell_command(cfg.uri, cfg.user if cfg.password else None,
                                    cfg.database, list(ctx.args))
     except GraphRecError as exc:
         fail(str(exc))

@@ -2,11 +2,13 @@ package graphrec.neo4j;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.connectors.HttpConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
@@ -23,6 +25,9 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * cleanly on SIGTERM/SIGINT.
  */
 public final class LocalServer {
+    /** How long Bolt waits for its connections and threads when the server stops. */
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(1);
+
     private LocalServer() {}
 
     public static void main(String[] args) throws Exception {
@@ -42,6 +47,10 @@ public final class LocalServer {
                 .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(HttpConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
+                // Bolt stops after the databases; its default waits (5 s for the connections,
+                // 5 s for its worker threads) would only delay the exit of a local server
+                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, SHUTDOWN_WAIT)
+                .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, SHUTDOWN_WAIT)
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
