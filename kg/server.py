@@ -188,7 +188,11 @@ def _maven_classpath(project: str) -> str:
     first one's build.
     """
     cache = build_cache() / "neo4j"
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the build cache {cache} ({exc.strerror}); point "
+                         "GRAPHREC_CACHE_DIR at a writable folder") from None
     out = cache / f"{project}-{_project_digest(project)}"
     cp_file = out / "classpath.txt"
     with open(cache / f".{project}.lock", "a+") as lock:

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from kg import server
+from kg.errors import StoreError
 
 
 @pytest.fixture
@@ -105,3 +106,11 @@ def test_class_sharing_dumps_once_then_maps_the_archive(tmp_path, monkeypatch):
                                                          None)
     other, other_dump = server._class_sharing(str(java), "b.jar")  # another classpath
     assert other_dump is not None and other_dump.name.split(".")[0] != archive.name.split(".")[0]
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GRAPHREC_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(StoreError, match="cannot create the build cache.*GRAPHREC_CACHE_DIR"):
+        server._maven_classpath("server")
