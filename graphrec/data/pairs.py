@@ -21,15 +21,40 @@ def sources_of(tables: KGTables, target: str) -> list[str]:
     return [s for s in scenarios_of(tables) if s != target]
 
 
+#: ``negative_pool = "auto"``: a scenario draws its negatives from its items with training
+#: interactions when they are at least this share of its items, else from all its items
+AUTO_POOL_MIN_SHARE = 0.5
+
+
+def negative_pool_items(index: GraphIndex, scenario: str, interacted: np.ndarray,
+                        negative_pool: str = "auto") -> np.ndarray:
+    """The sorted item indices ``scenario`` draws negatives from (``[train] negative_pool``).
+
+    ``interacted``: its items with training interactions (``interacted``, sorted), so items
+    without any, such as cold-start items waiting to be ranked, are never pushed down; ``all``:
+    every item of the scenario; ``auto``: ``interacted`` when those are at least
+    :data:`AUTO_POOL_MIN_SHARE` of the scenario's items (a scenario whose items without
+    interactions are a held-out minority), else ``all`` (a scenario with little training data,
+    where the items nobody took are most of the catalogue, and pushing them down teaches the
+    model that they are unlikely).
+    """
+    if negative_pool == "interacted":
+        return interacted
+    every = index.scenario_items(scenario)
+    if negative_pool == "auto" and len(interacted) >= AUTO_POOL_MIN_SHARE * len(every):
+        return interacted
+    return every
+
+
 def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
                    weights: dict[str, float] | None = None,
-                   negative_pool: str = "interacted") -> TrainingPairs:
+                   negative_pool: str = "auto") -> TrainingPairs:
     """The positive pairs of ``scenarios``' training interactions.
 
     Args:
         weights: scenario -> loss weight of its pairs (default: no weights, all 1).
-        negative_pool: ``interacted``: each scenario's negatives come from its items with
-            training interactions; ``all``: from all its items (``[train] negative_pool``).
+        negative_pool: ``auto``, ``interacted`` or ``all``: where each scenario's negatives
+            come from (:func:`negative_pool_items`, ``[train] negative_pool``).
 
     Returns:
         :class:`TrainingPairs` with one negative pool per scenario (sorted item indices).
@@ -43,8 +68,8 @@ def training_pairs(tables: KGTables, index: GraphIndex, scenarios: list[str],
             dtype=np.float32)
     items = index.index("item", part["item_id"])
     pool_of_pair = part["scenario"].map({s: p for p, s in enumerate(names)}).to_numpy()
-    pools = [np.unique(items[pool_of_pair == p]) if negative_pool == "interacted"
-             else index.scenario_items(s) for p, s in enumerate(names)]
+    pools = [negative_pool_items(index, s, np.unique(items[pool_of_pair == p]), negative_pool)
+             for p, s in enumerate(names)]
     return TrainingPairs(users=index.index("user", part["user_id"]), items=items, pools=pools,
                          pool_of_pair=pool_of_pair, weights=pair_weights)
 

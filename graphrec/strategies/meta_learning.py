@@ -96,7 +96,7 @@ class TaskSampler:
     """Samples tasks: a scenario, ``task_users`` of its users, their pairs and negatives."""
 
     def __init__(self, tables: KGTables, index, scenarios: list[str],
-                 negative_pool: str = "interacted"):
+                 negative_pool: str = "auto"):
         self.by_scenario = []
         for scenario in sorted(scenarios):
             pairs = training_pairs(tables, index, [scenario], negative_pool=negative_pool)

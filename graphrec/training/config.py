@@ -32,7 +32,7 @@ DEFAULT_PAIRWISE_WEIGHT = {"softmax": 1.0, "bpr": 0.0}
 #: the smallest automatic batch
 MIN_BATCH = 4096
 #: values of ``[train] negative_pool``
-NEGATIVE_POOLS = ("interacted", "all")
+NEGATIVE_POOLS = ("auto", "interacted", "all")
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,10 @@ class TrainConfig(Settings):
     #: training interactions (items without any, such as cold-start items waiting to be
     #: ranked, are never pushed down); ``all``, every item of the scenario, which also teaches
     #: that items nobody took in training are unlikely (a popularity prior that helps where
-    #: such items compete with the others, e.g. a target with little training data)
-    negative_pool: str = "interacted"
+    #: such items compete with the others, e.g. a target with little training data);
+    #: ``auto``, per scenario from its data: ``interacted`` when at least half its items have
+    #: training interactions, else ``all`` (graphrec.data.pairs.negative_pool_items)
+    negative_pool: str = "auto"
     #: temperature of the softmax loss
     temperature: float = 0.2
     #: softmax loss: normalise item embeddings as well as users' (False: items keep their

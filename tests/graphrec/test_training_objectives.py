@@ -222,16 +222,38 @@ def test_negatives_come_from_the_pairs_own_scenario_and_one_negative_keeps_its_d
 
 def test_negative_pools_hold_each_scenarios_items_with_training_interactions_by_default():
     """a:3 (valid only) and b:2 (test only) have no training interaction: never negatives,
-    unless ``negative_pool = "all"``."""
+    unless ``negative_pool = "all"``; at least half of every scenario's items have training
+    interactions, so ``auto`` (the default) keeps the interacted pools."""
     tables = tiny_tables()
     data, index = build_graph(tables)
-    pairs = training_pairs(tables, index, ["a", "b", "c"])
-    pools = [sorted(index.ids["item"][i] for i in pool) for pool in pairs.pools]
-    assert pools == [["a:1", "a:2"], ["b:1"], ["c:1"]]
-    every = training_pairs(tables, index, ["a", "b", "c"], negative_pool="all")
-    assert [sorted(index.ids["item"][i] for i in pool) for pool in every.pools] == [
-        ["a:1", "a:2", "a:3"], ["b:1", "b:2"], ["c:1"]]
-    assert TrainConfig().negative_pool == "interacted"
+
+    def pools(**kw):
+        pairs = training_pairs(tables, index, ["a", "b", "c"], **kw)
+        return [sorted(index.ids["item"][i] for i in pool) for pool in pairs.pools]
+
+    assert pools() == pools(negative_pool="interacted") == [["a:1", "a:2"], ["b:1"], ["c:1"]]
+    assert pools(negative_pool="all") == [["a:1", "a:2", "a:3"], ["b:1", "b:2"], ["c:1"]]
+    assert TrainConfig().negative_pool == "auto"
+
+
+def test_auto_pool_draws_from_every_item_where_most_have_no_training_interaction():
+    from graphrec.data.pairs import AUTO_POOL_MIN_SHARE
+    from graphrec.data.splits import subsample_training
+
+    full = generate_synthetic(SyntheticConfig(n_users=120, seed=1)).tables
+    sparse = subsample_training(full, "cosmetics", 0.1, seed=0)
+    data, index = build_graph(sparse)
+    scenarios = ["clothing", "cosmetics", "shoes"]
+    auto = training_pairs(sparse, index, scenarios)
+    interacted = training_pairs(sparse, index, scenarios, negative_pool="interacted")
+    for p, scenario in enumerate(scenarios):
+        share = len(interacted.pools[p]) / len(index.scenario_items(scenario))
+        expected = (interacted.pools[p] if share >= AUTO_POOL_MIN_SHARE
+                    else index.scenario_items(scenario))
+        assert list(auto.pools[p]) == list(expected), scenario
+    shares = {s: len(interacted.pools[p]) / len(index.scenario_items(s))
+              for p, s in enumerate(scenarios)}
+    assert shares["cosmetics"] < AUTO_POOL_MIN_SHARE <= shares["clothing"]  # both cases met
 
 
 @pytest.mark.parametrize("loss", [SoftmaxLoss(0.2), BPRLoss(1e-4)], ids=["softmax", "bpr"])
@@ -270,7 +292,8 @@ def test_negatives_left_out_follow_the_loss():
     ({"loss": "hinge"}, "unknown loss 'hinge'; losses are"),
     ({"bridge": 1.5}, r"bridge must be in \[0, 1\]"),
     ({"negatives": 0}, "negatives must be >= 1"),
-    ({"negative_pool": "warm"}, r"negative_pool must be one of \['interacted', 'all'\]"),
+    ({"negative_pool": "warm"},
+     r"negative_pool must be one of \['auto', 'interacted', 'all'\]"),
     ({"temperature": 0.0}, "temperature must be > 0"),
     ({"co_support": 0}, "co_support must be >= 1"),
     ({"id_dropout": 1.0}, r"id_dropout must be in \[0, 1\)"),
@@ -621,8 +644,9 @@ def test_the_negative_pool_setting_reaches_training():
     tables = subsample_training(generate_synthetic(SyntheticConfig(n_users=120, seed=1)).tables,
                                 "cosmetics", 0.1, seed=0)
     losses = {}
-    for pool in ("interacted", "all"):
+    for pool in ("interacted", "all", "auto"):
         config = TrainConfig(epochs=2, patience=None, seed=0, dim=16, negative_pool=pool)
         result = run_strategy("target-only", tables, "cosmetics", config, progress=False)
         losses[pool] = [row["loss"] for row in result.history]
     assert losses["interacted"] != losses["all"]
+    assert losses["auto"] == losses["all"]  # a sparse target: auto draws from every item
