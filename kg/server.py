@@ -54,6 +54,8 @@ MAIN_CLASS = "graphrec.neo4j.LocalServer"
 SHELL_MAIN_CLASS = "org.neo4j.shell.Main"
 DEFAULT_PORT = 7687
 AUTH_PASSWORD_ENV = "GRAPHREC_NEO4J_AUTH_PASSWORD"  # read by the Java main only
+#: set to ``off`` to start the JVM without class-data sharing (see :func:`_class_sharing`)
+CLASS_SHARING_ENV = "GRAPHREC_NEO4J_CLASS_SHARING"
 
 
 @dataclass(frozen=True)
@@ -225,8 +227,11 @@ def _class_sharing(java: str, classpath: str) -> tuple[list[str], Path | None]:
     parsing and verifying the same jars again, about 2-3 s of a 6-8 s start on a 2-core
     machine. The archive's name hashes the JVM and the classpath, and the JVM itself refuses
     an archive whose jars changed (it then starts without one). A JVM without a base archive
-    (``lib/server/classes.jsa``) cannot dump one, so it gets no option at all.
+    (``lib/server/classes.jsa``) cannot dump one, so it gets no option at all; neither does
+    any JVM when ``$GRAPHREC_NEO4J_CLASS_SHARING`` is ``off``.
     """
+    if os.environ.get(CLASS_SHARING_ENV, "").lower() in ("0", "off", "false", "no"):
+        return [], None
     java_path = Path(java).resolve()
     if not (java_path.parent.parent / "lib" / "server" / "classes.jsa").is_file():
         return [], None

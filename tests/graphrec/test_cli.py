@@ -21,7 +21,7 @@ def flat(text: str) -> str:
 
 def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
-    result = runner.invoke(app, ["demo", "--quiet", "--epochs", "2"])
+    result = runner.invoke(app, ["demo", "--quiet", "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "read back identical to what was loaded: True" in flat(result.output)
     runs = list((tmp_path / "runs").iterdir())

@@ -71,12 +71,13 @@ def test_source_free_adaptation_keeps_the_source_hypothesis_frozen():
     state = result.model.state_dict()
     target_items = torch.as_tensor(result.index.scenario_items("cosmetics"))
     source_items = torch.as_tensor(result.index.scenario_items("clothing"))
-    # (two runs of the same training agree to ~1e-7: sparse sums are not bit-reproducible)
+    # (two runs of the same training agree to ~1e-7: sparse sums are not bit-reproducible;
+    # one Adam step at lr 0.01 moves a weight by up to 0.01, so "adapted" is > 1e-3)
     for name, value in source.fit.state.items():
         if name.startswith("embedding.user"):
-            assert (value - state[name]).abs().max() > 1e-2  # adapted
+            assert (value - state[name]).abs().max() > 1e-3  # adapted
         elif name.startswith("embedding.item"):  # the target's own items adapt, no other
-            assert (value[target_items] - state[name][target_items]).abs().max() > 1e-2
+            assert (value[target_items] - state[name][target_items]).abs().max() > 1e-3
             assert torch.allclose(value[source_items], state[name][source_items], atol=1e-5)
         else:
             assert torch.allclose(value, state[name], atol=1e-5), name  # the frozen hypothesis

@@ -106,6 +106,8 @@ def test_class_sharing_dumps_once_then_maps_the_archive(tmp_path, monkeypatch):
                                                          None)
     other, other_dump = server._class_sharing(str(java), "b.jar")  # another classpath
     assert other_dump is not None and other_dump.name.split(".")[0] != archive.name.split(".")[0]
+    monkeypatch.setenv(server.CLASS_SHARING_ENV, "off")
+    assert server._class_sharing(str(java), "a.jar") == ([], None)
 
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
