@@ -102,7 +102,7 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
     home = tmp_path / "crash"
     port = free_port()
     state = server.start(home, port)
-    tables = generate_synthetic(SyntheticConfig(n_users=250, seed=3)).tables
+    tables = generate_synthetic(SyntheticConfig(n_users=250, items_per_scenario=100, seed=3)).tables
     config = Neo4jConfig(uri=state.uri, batch_size=1000, max_retry_time=1.0)
     errors: list[BaseException] = []
     try:
