@@ -166,10 +166,12 @@ def build_cache() -> Path:
 
 
 def _project_digest(project: str) -> str:
-    """A short hash of every file of the Maven project ``project`` (pom and sources)."""
+    """A short hash of the Maven project ``project``: its pom and every file under ``src``
+    (not a ``target`` folder a manual ``mvn`` run may have left)."""
     digest = hashlib.sha256()
     root = JARS / project
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    files = [root / "pom.xml", *(p for p in (root / "src").rglob("*") if p.is_file())]
+    for path in sorted(p for p in files if p.is_file()):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -200,22 +202,20 @@ def _maven_classpath(project: str) -> str:
     with open(cache / f".{project}.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if not _classpath_intact(cp_file):
+            if not _classpath_intact(cp_file) or (project == "server"
+                                                  and not _server_jars(out)):
                 _maven_build(project, out)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     classpath = cp_file.read_text().strip()
     if project == "server":  # the main as a jar: class-data sharing archives only jars
-        classpath = f"{_server_jar(out)}{os.pathsep}{classpath}"
+        classpath = f"{_server_jars(out)[-1]}{os.pathsep}{classpath}"
     return classpath
 
 
-def _server_jar(out: Path) -> Path:
-    """The jar Maven packaged the server's main into under ``out``."""
-    jars = sorted(out.glob("graphrec-neo4j-server-*.jar"))
-    if not jars:
-        raise StoreError(f"no server jar under {out}; delete that folder to rebuild it")
-    return jars[-1]
+def _server_jars(out: Path) -> list[Path]:
+    """The jars Maven packaged the server's main into under ``out`` (sorted; one in practice)."""
+    return sorted(out.glob("graphrec-neo4j-server-*.jar"))
 
 
 def _class_sharing(java: str, classpath: str) -> tuple[list[str], Path | None]:
@@ -246,12 +246,18 @@ def _class_sharing(java: str, classpath: str) -> tuple[list[str], Path | None]:
     return [f"-XX:ArchiveClassesAtExit={dump}"], dump
 
 
+def archive_of(dump: str | Path) -> Path:
+    """The class-data archive a dump file becomes (dumps are named ``<archive>.<token>.tmp``)."""
+    dump = Path(dump)
+    return dump.with_name(dump.name.rsplit(".", 2)[0])
+
+
 def _keep_class_dump(state: ServerState, clean_exit: bool) -> None:
     """Move the class-data dump of a server that exited cleanly into place; drop others."""
     if not state.class_dump:
         return
     dump = Path(state.class_dump)
-    archive = dump.with_name(dump.name.rsplit(".", 2)[0])  # <archive>.<token>.tmp
+    archive = archive_of(dump)
     if clean_exit and dump.is_file() and dump.stat().st_size > 0 and not archive.exists():
         os.replace(dump, archive)
     dump.unlink(missing_ok=True)
@@ -445,12 +451,11 @@ def stop(home: str | Path, grace: float = 60.0) -> bool:
         if not was_running and _alive(state.pid):
             logger.warning("server.json names pid %d, which is not this home's Neo4j (a stale "
                            "record); not signalling it", state.pid)
-        clean = True
-        if was_running and not _terminate(state.pid, grace):
-            clean = False
+        clean = was_running and _terminate(state.pid, grace)
+        if was_running and not clean:
             logger.warning("Neo4j (pid %d) did not stop within %.0fs and was killed",
                            state.pid, grace)
-        _keep_class_dump(state, clean_exit=clean and was_running)
+        _keep_class_dump(state, clean_exit=clean)
         _state_file(home).unlink(missing_ok=True)
         return was_running
 

@@ -246,13 +246,12 @@ def test_auto_pool_draws_from_every_item_where_most_have_no_training_interaction
     scenarios = ["clothing", "cosmetics", "shoes"]
     auto = training_pairs(sparse, index, scenarios)
     interacted = training_pairs(sparse, index, scenarios, negative_pool="interacted")
-    for p, scenario in enumerate(scenarios):
-        share = len(interacted.pools[p]) / len(index.scenario_items(scenario))
-        expected = (interacted.pools[p] if share >= AUTO_POOL_MIN_SHARE
-                    else index.scenario_items(scenario))
-        assert list(auto.pools[p]) == list(expected), scenario
     shares = {s: len(interacted.pools[p]) / len(index.scenario_items(s))
               for p, s in enumerate(scenarios)}
+    for p, scenario in enumerate(scenarios):
+        expected = (interacted.pools[p] if shares[scenario] >= AUTO_POOL_MIN_SHARE
+                    else index.scenario_items(scenario))
+        assert list(auto.pools[p]) == list(expected), scenario
     assert shares["cosmetics"] < AUTO_POOL_MIN_SHARE <= shares["clothing"]  # both cases met
 
 

@@ -72,7 +72,7 @@ def test_auth_enabled_server(tmp_path):
     assert not server.status(home)["running"]
     if state.class_dump:  # a first start: the clean stop kept the classes its JVM dumped
         dump = Path(state.class_dump)
-        assert not dump.exists() and dump.with_name(dump.name.rsplit(".", 2)[0]).stat().st_size
+        assert not dump.exists() and server.archive_of(dump).stat().st_size
     assert not server.stop(home)
     # the store remembers that it was created with authentication
     with pytest.raises(StoreError, match="created with authentication.*--no-auth"):

@@ -100,7 +100,7 @@ def test_class_sharing_dumps_once_then_maps_the_archive(tmp_path, monkeypatch):
 
     dump.write_bytes(b"archive")
     server._keep_class_dump(state, clean_exit=True)
-    archive = dump.with_name(dump.name.rsplit(".", 2)[0])
+    archive = server.archive_of(dump)
     assert archive.read_bytes() == b"archive" and not dump.exists()
     assert server._class_sharing(str(java), "a.jar") == ([f"-XX:SharedArchiveFile={archive}"],
                                                          None)
