@@ -1,10 +1,18 @@
 """Shared fixtures. Neo4j tests use the real server whose URI is in ``NEO4J_URI`` (scripts/test.sh
-starts it with the project's launcher); without it, one is started here by the same launcher."""
+starts it with the project's launcher); without it, one is started here by the same launcher.
+
+scripts/test.sh runs the suite on two pytest-xdist workers. The shared server has one database,
+which every ``neo4j_store`` test empties and fills, so those tests take a file lock named after
+the server's URI: one at a time per server, across workers and across pytest sessions."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,10 +37,19 @@ def neo4j_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jConf
         server.stop(home)
 
 
+def server_lock_path(uri: str) -> Path:
+    """The lock file of the tests on the server at ``uri`` (in the system's temporary folder)."""
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"graphrec-tests-neo4j-{digest}.lock"
+
+
 @pytest.fixture
 def neo4j_store(neo4j_config: Neo4jConfig) -> Iterator[Neo4jStore]:
-    """A store on the real server, emptied before and after the test."""
-    with Neo4jStore(neo4j_config) as store:
-        store.clear()
-        yield store
-        store.clear()
+    """A store on the real server, emptied before and after the test, held by this test alone
+    (see the module's docstring)."""
+    with open(server_lock_path(neo4j_config.uri), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        with Neo4jStore(neo4j_config) as store:
+            store.clear()
+            yield store
+            store.clear()

@@ -19,7 +19,8 @@ from graphrec.errors import ConfigError
 
 @dataclass
 class BlendedScorer:
-    """``(1 - weight) * model / model_scale + weight * knn / knn_scale``.
+    """``(1 - weight) * model / model_scale + weight * knn / knn_scale``; at weight 0 the model's
+    scores and at weight 1 the baseline's, unscaled.
 
     Args:
         model, knn: scorers (:class:`graphrec.evaluation.harness.Scorer`); ``knn`` is the
@@ -42,6 +43,12 @@ class BlendedScorer:
                               f"{self.knn_scale}")
 
     def _mix(self, model: Tensor, knn: Tensor) -> Tensor:
+        # the ends serve one scorer exactly: a scale's rounding must not merge two close
+        # scores into a tie that the scorer alone would not have
+        if self.weight == 1.0:
+            return knn.float()
+        if self.weight == 0.0:
+            return model.float()
         return ((1.0 - self.weight) * model.float() / self.model_scale
                 + self.weight * knn.float() / self.knn_scale)
 
