@@ -3,7 +3,10 @@ starts it with the project's launcher); without it, one is started here by the s
 
 scripts/test.sh runs the suite on two pytest-xdist workers. The shared server has one database,
 which every ``neo4j_store`` test empties and fills, so those tests take a file lock named after
-the server's URI: one at a time per server, across workers and across pytest sessions."""
+the server's URI: one at a time per server, across workers and across pytest sessions. Tests
+marked ``heavy`` (their own processes, servers or kernels) take the session's heavy lock: two of
+them running at once on the machine's two cores slowed each other towards the 30 s a test
+may take."""
 
 from __future__ import annotations
 
@@ -19,6 +22,19 @@ import pytest
 from kg import server
 from kg.server import free_port
 from kg.store import Neo4jConfig, Neo4jStore
+
+
+@pytest.fixture(autouse=True)
+def _one_heavy_test_at_a_time(request: pytest.FixtureRequest,
+                              tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    if request.node.get_closest_marker("heavy") is None:
+        yield
+        return
+    # the parent of a worker's base temp folder is the session's, shared by its workers
+    path = tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture(scope="session")

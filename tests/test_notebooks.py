@@ -22,6 +22,7 @@ def outputs(notebook: nbformat.NotebookNode) -> str:
                      for o in cell.outputs)
 
 
+@pytest.mark.heavy
 @pytest.mark.neo4j
 def test_explore_the_graph_with_cypher(neo4j_store, tmp_path, monkeypatch):
     monkeypatch.setenv("NEO4J_URI", neo4j_store.config.uri)
@@ -37,6 +38,7 @@ def test_explore_the_graph_with_cypher(neo4j_store, tmp_path, monkeypatch):
     ("02_train_transfer_compare.ipynb", "sampled (99 negatives) NDCG@10"),
     ("03_cold_start_through_the_api.ipynb", "cold_users"),
 ])
+@pytest.mark.heavy
 def test_notebook_runs(name, expected, tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
     text = outputs(execute(name, tmp_path))

@@ -19,6 +19,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.heavy
 def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
     result = runner.invoke(app, ["demo", "--quiet", "--epochs", "1"])

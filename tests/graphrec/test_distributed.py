@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 #: largest test NDCG@20 difference accepted between 1 and 2 processes (summation order only)
@@ -37,6 +38,7 @@ def _train(tmp_path: Path, processes: int, text: str = CONFIG) -> Path:
     return run_dir
 
 
+@pytest.mark.heavy
 def test_two_processes_match_one(tmp_path):
     one, two = _train(tmp_path, 1), _train(tmp_path, 2)
     m1 = json.loads((one / "metrics.json").read_text())
@@ -52,6 +54,7 @@ def test_two_processes_match_one(tmp_path):
     assert m1["history"][-1]["loss"] < 0.9 * m1["history"][0]["loss"]
 
 
+@pytest.mark.heavy
 def test_meta_learning_under_two_processes_matches_one(tmp_path):
     # one task per meta-step: the second process has no task and contributes zero gradients;
     # it must still join every reduction (a process that skipped them would hang the run)

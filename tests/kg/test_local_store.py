@@ -58,6 +58,7 @@ def _load_namespaced(path: str, namespace: str, delay: float, barrier) -> None:
                           progress=False)
 
 
+@pytest.mark.heavy
 def test_concurrent_loads_from_two_processes_all_land(tmp_path):
     """Writers are serialised by a file lock: over 50 rounds of two processes loading at once
     (start offsets of 0-30 ms, so the read-merge-switch steps interleave differently), no load
@@ -150,6 +151,7 @@ def _load_forever(path: str, tables: KGTables, started) -> None:
                               progress=False)
 
 
+@pytest.mark.heavy
 def test_kill_9_at_many_points_leaves_the_old_or_the_new_graph(tmp_path):
     """A writer killed with SIGKILL at 12 random moments: each time the store reads as one
     whole graph (never a mix), and the next load gives exact content."""

@@ -32,6 +32,7 @@ def non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
+@pytest.mark.heavy
 def test_auth_enabled_server(tmp_path):
     password = os.environ.get("GRAPHREC_TEST_NEO4J_PASSWORD") or "a-Test-secret-42"
     home = tmp_path / "auth"
@@ -98,6 +99,7 @@ def test_stop_never_signals_a_process_that_is_not_our_server(tmp_path):
         other.wait()
 
 
+@pytest.mark.heavy
 def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
     home = tmp_path / "crash"
     port = free_port()
