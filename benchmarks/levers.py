@@ -48,7 +48,7 @@ def load(name: str, path: str):
     return cold_item_splits(get_loader("ml1m")(path).tables, seed=0), PROTOCOL
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", choices=sorted(DATA))
     parser.add_argument("path")
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--options", default="{}",
                         help="JSON [strategy.<name>] settings, e.g. "
                              "'{\"hybrid\": {\"baseline\": \"ease\"}}'.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     options = json.loads(args.options)
     target, k = DATA[args.data]
     tables, protocol = load(args.data, args.path)
