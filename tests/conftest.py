@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ import pytest
 from kg import server
 from kg.server import free_port
 from kg.store import Neo4jConfig, Neo4jStore
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (created if missing), across processes, for the
+    ``with``; released when the file closes, also when the process dies."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +42,7 @@ def _one_heavy_test_at_a_time(request: pytest.FixtureRequest,
         return
     # the parent of a worker's base temp folder is the session's, shared by its workers
     path = tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    with held(path):
         yield
 
 
@@ -63,8 +72,7 @@ def server_lock_path(uri: str) -> Path:
 def neo4j_store(neo4j_config: Neo4jConfig) -> Iterator[Neo4jStore]:
     """A store on the real server, emptied before and after the test, held by this test alone
     (see the module's docstring)."""
-    with open(server_lock_path(neo4j_config.uri), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    with held(server_lock_path(neo4j_config.uri)):
         with Neo4jStore(neo4j_config) as store:
             store.clear()
             yield store
