@@ -97,7 +97,7 @@ def measure(size: int, neo4j: bool, progress_file: Path | None = None) -> dict:
         def build():
             read = store.read()
             return read, *build_graph(read, TRAIN_SPLITS, None, train.co_interactions,
-                                      train.co_support)
+                                      train.co_support, train.co_weighted)
 
         tables, data, index = stage("build_graph", build)
     out["edges"] = int(sum(data[et].edge_index.shape[1] for et in data.edge_types))

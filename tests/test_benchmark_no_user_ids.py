@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from benchmarks.no_user_ids import patched
-from graphrec.models.base import GraphModel
 from graphrec.data.graph import build_graph
 from graphrec.models import build_model
+from graphrec.models.base import GraphModel
 from kg import schema
 from loaders.synthetic import SyntheticConfig, generate_synthetic
 

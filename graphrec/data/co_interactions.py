@@ -11,7 +11,9 @@ similarity of user columns (over the graph's interaction edges, so only training
 ``cooccurs`` edges. Keeping ``k`` per scenario, not ``k`` overall, guarantees links across
 scenarios, which would otherwise be crowded out by the denser links inside a scenario. Pairs
 taken by fewer than ``min_users`` users get no edge: where a scenario is sparse, a pair seen
-once is noise.
+once is noise. :func:`co_interaction_graph` also returns each edge's cosine, which a graph
+can keep as the edge's weight (``[train] co_weighted``), so propagation leans on an item's
+strong links as item-kNN does.
 """
 
 from __future__ import annotations
@@ -20,13 +22,26 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from kg import schema
+
 #: the relation of the derived edges (``item -cooccurs-> item`` and its reverse)
 CO_OCCURS = "cooccurs"
+#: their edge type in a graph
+CO_EDGES = (schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)
 
 
 def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario: np.ndarray,
                          k: int, min_users: int = 1, chunk: int = 512) -> torch.Tensor:
-    """``[2, E]`` edges from each item to its ``k`` most similar items in every scenario.
+    """``[2, E]`` edges from each item to its ``k`` most similar items in every scenario
+    (:func:`co_interaction_graph` without the similarities)."""
+    return co_interaction_graph(user_item, num_users, item_scenario, k, min_users, chunk)[0]
+
+
+def co_interaction_graph(user_item: torch.Tensor, num_users: int, item_scenario: np.ndarray,
+                         k: int, min_users: int = 1, chunk: int = 512
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([2, E], [E])``: edges from each item to its ``k`` most similar items in every
+    scenario, and each edge's similarity (the cosine of the two items' user sets, in (0, 1]).
 
     Args:
         user_item: ``[2, N]`` interaction edges (user index, item index).
@@ -46,7 +61,7 @@ def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario:
     columns = (matrix @ sp.diags(inv.astype(np.float32))).tocsc()  # unit item columns
     rows_t = columns.T.tocsr()  # [items, users]
     groups = [np.flatnonzero(item_scenario == s) for s in np.unique(item_scenario)]
-    src, dst = [], []
+    src, dst, weight = [], [], []
     active = np.flatnonzero(norms > 0)
     for start in range(0, len(active), chunk):
         part = active[start:start + chunk]
@@ -55,10 +70,13 @@ def co_interaction_edges(user_item: torch.Tensor, num_users: int, item_scenario:
         if min_users > 1:  # shared users = cosine x the two norms (binary columns)
             shared = np.rint(sims * norms[part][:, None] * norms[None, :])
             sims[shared < min_users] = 0.0
-        pairs = top_per_group(part, sims, groups, k)
-        src.append(pairs[0])
-        dst.append(pairs[1])
-    return edge_tensor(src, dst)
+        pair_src, pair_dst = top_per_group(part, sims, groups, k)
+        src.append(pair_src)
+        dst.append(pair_dst)
+        weight.append(sims[np.searchsorted(part, pair_src), pair_dst])
+    weights = (torch.from_numpy(np.concatenate(weight).astype(np.float32)) if weight
+               else torch.empty(0))
+    return edge_tensor(src, dst), weights
 
 
 def top_per_group(rows: np.ndarray, scores: np.ndarray, groups: list[np.ndarray], k: int

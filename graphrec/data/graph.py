@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from graphrec.data.co_interactions import CO_OCCURS, co_interaction_edges
+from graphrec.data.co_interactions import CO_EDGES, co_interaction_graph
 from graphrec.pyg import HeteroData
 from kg import schema
 from kg.errors import DataError
@@ -80,9 +80,17 @@ def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
     return torch.from_numpy(np.stack([index.index(src_type, src), index.index(dst_type, dst)]))
 
 
+def edge_weight(data: HeteroData, edge_type: tuple[str, str, str]) -> torch.Tensor | None:
+    """``[E]`` weights of ``edge_type``'s edges in ``data`` (``edge_weight``, set by
+    :func:`build_graph` with ``co_weighted``), or None where every edge counts alike."""
+    store = data[edge_type]
+    return store.edge_weight if "edge_weight" in store else None
+
+
 def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
                 scenarios: Iterable[str] | None = None, co_interactions: int = 0,
-                co_support: int = 1) -> tuple[HeteroData, GraphIndex]:
+                co_support: int = 1, co_weighted: bool = False
+                ) -> tuple[HeteroData, GraphIndex]:
     """Build the message-passing graph.
 
     Args:
@@ -95,6 +103,9 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
             ``co_interactions`` most similar items in every scenario, computed from the
             interaction edges (:mod:`graphrec.data.co_interactions`); 0: none.
         co_support: the fewest users two items must share to be linked.
+        co_weighted: keep each co-interaction edge's cosine as its ``edge_weight`` (``[E]``,
+            on the edge type and its reverse), which the LightGCN normalisation then weighs
+            by; False: every edge counts alike.
 
     Returns:
         ``(data, index)``: ``data[node_type].num_nodes`` for every node type, ``edge_index`` of
@@ -136,13 +147,20 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
     for rel, part in t.item_links.groupby("relation"):
         edges[schema.item_link_edge(str(rel))] = _edges(index, "item", part["item_id"], "item",
                                                         part["other_id"])
+    weights = {}
     if co_interactions > 0:
         scenario_ids = {s: n for n, s in enumerate(ids[schema.PYG_SCENARIO])}
-        edges[(schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)] = co_interaction_edges(
+        co_edges, co_weights = co_interaction_graph(
             edges[schema.USER_ITEM], len(ids[schema.PYG_USER]),
             np.asarray([scenario_ids[s] for s in index.item_scenario]), co_interactions,
             co_support)
+        edges[CO_EDGES] = co_edges
+        if co_weighted:
+            weights[CO_EDGES] = co_weights
     for edge_type, edge_index in edges.items():
         data[edge_type].edge_index = edge_index
         data[schema.reverse_edge(edge_type)].edge_index = edge_index.flip(0)
+        if edge_type in weights:
+            data[edge_type].edge_weight = weights[edge_type]
+            data[schema.reverse_edge(edge_type)].edge_weight = weights[edge_type]
     return data, index

@@ -3,8 +3,9 @@
 LightGCN (He et al., SIGIR 2020) smooths id embeddings over the user-item graph with the
 symmetric normalisation ``D^-1/2 A D^-1/2`` and averages the layer outputs. Here the same
 propagation runs over each edge type of the heterogeneous graph (user-item, item-attribute,
-user-attribute, item-scenario, item-item links, each with its reverse); a node's new embedding
-is the mean over the edge types that reach it. Items are therefore encoded from their
+user-attribute, item-scenario, item-item links, each with its reverse; an edge type with an
+``edge_weight`` uses the weighted form); a node's new embedding is the mean over the edge types
+that reach it. Items are therefore encoded from their
 attributes as well as their id, and a user is served in a scenario from interactions in any
 other (see :class:`graphrec.models.base.GraphModel` for cold-start nodes).
 """
@@ -16,6 +17,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
+from graphrec.data.graph import edge_weight
 from graphrec.models.base import GraphModel
 from graphrec.pyg import HeteroData
 
@@ -28,14 +30,22 @@ EdgeType = tuple[str, str, str]
 CSR_MIN_EDGES = 2_000_000
 
 
-def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int) -> Tensor:
+def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int,
+                         edge_weight: Tensor | None = None) -> Tensor:
     """Sparse ``[num_dst, num_src]`` matrix with entries ``1/sqrt(deg_src * deg_dst)``: COO,
-    or CSR from :data:`CSR_MIN_EDGES` edges on, where it multiplies faster."""
+    or CSR from :data:`CSR_MIN_EDGES` edges on, where it multiplies faster.
+
+    With ``edge_weight`` (``[E]``, > 0) the weighted form: ``w / sqrt(W_src * W_dst)``, ``W``
+    a node's summed weights (equal to the above when every weight is 1)."""
     src, dst = edge_index
-    ones = torch.ones(src.numel(), device=edge_index.device)
-    deg_src = torch.zeros(num_src, device=edge_index.device).index_add_(0, src, ones)
-    deg_dst = torch.zeros(num_dst, device=edge_index.device).index_add_(0, dst, ones)
-    values = (deg_src[src] * deg_dst[dst]).clamp(min=1).rsqrt()
+    weight = (torch.ones(src.numel(), device=edge_index.device) if edge_weight is None
+              else edge_weight.to(edge_index.device, torch.float32))
+    deg_src = torch.zeros(num_src, device=edge_index.device).index_add_(0, src, weight)
+    deg_dst = torch.zeros(num_dst, device=edge_index.device).index_add_(0, dst, weight)
+    if edge_weight is None:
+        values = (deg_src[src] * deg_dst[dst]).clamp(min=1).rsqrt()
+    else:
+        values = weight * (deg_src[src] * deg_dst[dst]).clamp(min=1e-12).rsqrt()
     coo = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_dst, num_src),
                                   check_invariants=False).coalesce()
     if coo._nnz() < CSR_MIN_EDGES:
@@ -91,7 +101,7 @@ class HeteroLightGCN(GraphModel):
     def prepare(self, data: HeteroData) -> dict[EdgeType, Tensor]:
         device = self._device()
         return {et: normalized_adjacency(data[et].edge_index.to(device), data[et[0]].num_nodes,
-                                         data[et[2]].num_nodes)
+                                         data[et[2]].num_nodes, edge_weight(data, et))
                 for et in data.edge_types if data[et].edge_index.numel()}
 
     def propagate(self, x: dict[str, Tensor], cache: dict[EdgeType, Tensor]

@@ -106,7 +106,8 @@ class Recommender:
         ``weights_only=True``)."""
         spec, config, tables, state = load_run_files(run_dir)
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
-                                  spec.get("co_interactions", 0), spec.get("co_support", 1))
+                                  spec.get("co_interactions", 0), spec.get("co_support", 1),
+                                  spec.get("co_weighted", False))
         kwargs = dict(spec["kwargs"])
         try:
             if "edge_types" in kwargs:

@@ -105,6 +105,7 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
         "name": model_name, "kwargs": result.model.init_kwargs(),
         "graph_scenarios": result.graph_scenarios,
         "co_interactions": result.co_interactions, "co_support": result.co_support,
+        "co_weighted": result.co_weighted,
         "blend": result.blend,
         "known_scenarios": result.known_scenarios}))
     atomic_write(path / "config.json", _json({**config, "strategy": result.name,

@@ -63,10 +63,11 @@ class StrategyResult:
     known_scenarios: list[str] | None = None
     #: the graph the model serves (prepared for it)
     graph: ModelGraph | None = None
-    #: co-interaction edges per item and scenario in that graph, and their fewest shared users
-    #: (``build_graph``)
+    #: co-interaction edges per item and scenario in that graph, their fewest shared users and
+    #: whether they are weighted (``build_graph``)
     co_interactions: int = 0
     co_support: int = 1
+    co_weighted: bool = False
     #: why the (last) training stage stopped (:attr:`FitResult.stopped`); None: not trained
     stopped: str | None = None
     #: the baseline blend served with the model (``hybrid``: BlendedScorer.to_dict, the
@@ -113,7 +114,8 @@ class StrategyRun:
         with ``co_interactions`` item-item edges per item and scenario (default the
         config's)."""
         k = self.config.co_interactions if co_interactions is None else co_interactions
-        return build_graph(self.tables, TRAIN_SPLITS, scenarios, k, self.config.co_support)
+        return build_graph(self.tables, TRAIN_SPLITS, scenarios, k, self.config.co_support,
+                           self.config.co_weighted and k > 0)
 
     def new_model(self, data: HeteroData, init: dict | None = None,
                   known: dict[str, torch.Tensor] | None = None, config: TrainConfig | None = None,
@@ -243,6 +245,7 @@ class StrategyRun:
                               history=trained.fit.history, scorer=scorer,
                               graph=trained.graph, co_interactions=self.config.co_interactions,
                               co_support=self.config.co_support,
+                              co_weighted=self.config.co_weighted,
                               stopped=trained.fit.stopped,
                               **extra)
 

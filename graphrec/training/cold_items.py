@@ -19,15 +19,13 @@ import copy
 import numpy as np
 import torch
 
-from graphrec.data.co_interactions import CO_OCCURS
+from graphrec.data.co_interactions import CO_EDGES
+from graphrec.data.graph import edge_weight
 from graphrec.errors import ConfigError
 from graphrec.models.base import ModelGraph
 from graphrec.pyg import HeteroData
 from graphrec.training.simulation import Simulation, set_edges
 from kg import schema
-
-#: the item-item edges a cold item has none of (set with their reverse)
-_CO_EDGES = (schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)
 
 
 class ColdItemSimulation(Simulation):
@@ -69,9 +67,11 @@ class ColdItemSimulation(Simulation):
         edge_index = data[schema.USER_ITEM].edge_index
         hidden = hidden.to(edge_index.device)
         set_edges(data, schema.USER_ITEM, edge_index[:, ~hidden[edge_index[1]]])
-        if _CO_EDGES in data.edge_types:
-            co = data[_CO_EDGES].edge_index
-            set_edges(data, _CO_EDGES, co[:, ~(hidden[co[0]] | hidden[co[1]])])
+        if CO_EDGES in data.edge_types:  # the item-item edges a cold item has none of
+            co = data[CO_EDGES].edge_index
+            keep = ~(hidden[co[0]] | hidden[co[1]])
+            weight = edge_weight(data, CO_EDGES)
+            set_edges(data, CO_EDGES, co[:, keep], None if weight is None else weight[keep])
         item_mask = mask[schema.PYG_ITEM]
         mask = {**mask, schema.PYG_ITEM: item_mask * (~hidden).to(item_mask).unsqueeze(1)}
         return data, mask

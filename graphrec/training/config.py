@@ -102,6 +102,9 @@ class TrainConfig(Settings):
     co_interactions: int = 20
     #: the fewest users two items must share to get a co-interaction edge
     co_support: int = 2
+    #: weigh each co-interaction edge by its cosine in propagation (False: every edge counts
+    #: alike; see graphrec.data.co_interactions)
+    co_weighted: bool = False
     #: weight of the co-interaction positives: each training pair ``(u, i)`` adds ``(u, j)``
     #: for a co-interaction neighbour ``j`` of ``i`` (0: none; needs ``co_interactions``;
     #: see PairObjective)
@@ -137,6 +140,8 @@ class TrainConfig(Settings):
         if self.negative_sampling == "shared" and self.loss != "softmax":
             raise ConfigError('negative_sampling = "shared" needs loss = "softmax"; leave '
                               "negative_sampling out to get the loss's default")
+        if self.co_weighted and self.co_interactions <= 0:
+            raise ConfigError("co_weighted needs co-interaction edges (co_interactions > 0)")
         if self.negative_pool not in NEGATIVE_POOLS:
             raise ConfigError(f"negative_pool must be one of {list(NEGATIVE_POOLS)}, not "
                               f"{self.negative_pool!r}")

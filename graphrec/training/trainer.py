@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from graphrec.data.co_interactions import CO_OCCURS
+from graphrec.data.co_interactions import CO_EDGES
 from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
@@ -185,7 +185,7 @@ class PairObjective:
                 for s in range(0, len(order), self.batch_size)]
 
     def _build_co_neighbours(self, graph: ModelGraph) -> None:
-        key = (schema.PYG_ITEM, CO_OCCURS, schema.PYG_ITEM)
+        key = CO_EDGES
         if key not in graph.data.edge_types or graph.data[key].edge_index.shape[1] == 0:
             raise ConfigError("co_positive_weight > 0 needs co-interaction edges in the graph "
                               "(co_interactions > 0, and items that share users)")

@@ -1,6 +1,7 @@
 """Training levers of the one trainer: sampled negatives, the softmax loss, bridge-user
 simulation, and the ``[train]`` checks that guard them."""
 
+import copy
 import dataclasses
 import math
 from types import SimpleNamespace
@@ -9,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from graphrec.data.co_interactions import co_interaction_edges
-from graphrec.data.graph import build_graph
+from graphrec.data.co_interactions import CO_EDGES, co_interaction_edges, co_interaction_graph
+from graphrec.data.graph import build_graph, edge_weight
 from graphrec.data.pairs import training_pairs
 from graphrec.errors import ConfigError
 from graphrec.models import build_model
+from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.serving import Recommender
 from graphrec.serving.run_dir import write_run
 from graphrec.strategies import run_strategy
@@ -27,6 +29,7 @@ from graphrec.training import (
 )
 from graphrec.training.device import to_device
 from graphrec.training.negatives import SharedNegatives, UniformNegatives
+from graphrec.training.simulation import set_edges
 from kg import schema
 from loaders import SyntheticConfig, generate_synthetic
 from tests.helpers import tiny_tables
@@ -427,6 +430,72 @@ def test_co_interaction_edges_come_from_training_splits_and_are_served_alike(tmp
     assert torch.equal(served.graph.data[edge].edge_index, supported[edge].edge_index)
     assert torch.allclose(served.model(served.graph)["item"], result.embeddings["item"],
                           atol=1e-6)
+
+
+def test_co_interaction_weights_are_the_cosines_of_the_linked_items_user_sets():
+    user_item = torch.tensor([[0, 1, 2, 0, 1, 2, 3, 0], [0, 0, 0, 1, 1, 2, 3, 1]])
+    scenario = np.array([0, 1, 1, 1])
+    edges, weights = co_interaction_graph(user_item, 4, scenario, k=5)
+    assert torch.equal(edges, co_interaction_edges(user_item, 4, scenario, k=5))
+    users = {i: set(user_item[0][user_item[1] == i].tolist()) for i in range(4)}
+    for (a, b), w in zip(edges.T.tolist(), weights.tolist(), strict=True):
+        expected = len(users[a] & users[b]) / math.sqrt(len(users[a]) * len(users[b]))
+        assert w == pytest.approx(expected, rel=1e-6)
+    assert len(weights) == edges.shape[1] == 4  # (0, 1), (1, 0), (0, 2), (2, 0)
+
+
+def test_weighted_normalisation_divides_by_summed_weights():
+    edges, weight = torch.tensor([[0, 0, 1], [1, 2, 2]]), torch.tensor([0.5, 1.0, 2.0])
+    dense = normalized_adjacency(edges, 3, 3, weight).to_dense()
+    w_src, w_dst = [1.5, 2.0, 0.0], [0.0, 0.5, 3.0]
+    for (s, d), w in zip(edges.T.tolist(), weight.tolist(), strict=True):
+        assert dense[d, s].item() == pytest.approx(w / math.sqrt(w_src[s] * w_dst[d]))
+    assert torch.count_nonzero(dense) == 3
+    # weights of 1 are the plain normalisation
+    assert torch.allclose(normalized_adjacency(edges, 3, 3, torch.ones(3)).to_dense(),
+                          normalized_adjacency(edges, 3, 3).to_dense())
+
+
+def test_co_weighted_graphs_train_simulate_and_serve_with_their_weights(tmp_path):
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    edge, reverse = CO_EDGES, schema.reverse_edge(CO_EDGES)
+    plain, _ = build_graph(tables, co_interactions=3)
+    data, _ = build_graph(tables, co_interactions=3, co_weighted=True)
+    assert edge_weight(plain, edge) is None
+    weights = edge_weight(data, edge)
+    assert torch.equal(data[edge].edge_index, plain[edge].edge_index)
+    assert torch.equal(edge_weight(data, reverse), weights)
+    assert len(weights) == data[edge].edge_index.shape[1] and bool((weights > 0).all())
+    assert bool((weights <= 1 + 1e-6).all())
+    # the cold-item simulation drops the weights of the edges it hides, and only those
+    model = build_model("lightgcn", data, 8, 2, seed=0)
+    graph = model.prepare_graph(data)
+    target = graph.data[schema.PYG_SCENARIO].num_nodes - 1
+    hidden, _ = ColdItemSimulation(graph, target, 0.5).hide(data, graph.mask,
+                                                            np.random.default_rng(0))
+    kept = hidden[edge].edge_index
+    assert 0 < kept.shape[1] < data[edge].edge_index.shape[1]
+    lookup = dict(zip(map(tuple, data[edge].edge_index.T.tolist()), weights.tolist(),
+                      strict=True))
+    assert edge_weight(hidden, edge).tolist() == [lookup[p] for p in map(tuple, kept.T.tolist())]
+    assert torch.equal(edge_weight(hidden, reverse), edge_weight(hidden, edge))
+    assert torch.equal(edge_weight(data, edge), weights)  # the input graph is untouched
+    with pytest.raises(ValueError, match="weights must be given"):
+        set_edges(copy.copy(data), edge, kept)
+    # the option trains a different model and serving rebuilds the weighted graph
+    config = TrainConfig(epochs=2, dim=16, seed=0, co_interactions=3, co_weighted=True)
+    result = run_strategy("joint", tables, "cosmetics", config, progress=False)
+    unweighted = run_strategy("joint", tables, "cosmetics",
+                              dataclasses.replace(config, co_weighted=False), progress=False)
+    assert not torch.allclose(result.embeddings["item"], unweighted.embeddings["item"])
+    run_dir = write_run(tmp_path / "runs", result, tables, {"train": dataclasses.asdict(config)},
+                        "lightgcn", 0)
+    served = Recommender.load(run_dir)
+    assert torch.equal(edge_weight(served.graph.data, edge), edge_weight(result.graph.data, edge))
+    assert torch.allclose(served.model(served.graph)["item"], result.embeddings["item"],
+                          atol=1e-6)
+    with pytest.raises(ConfigError, match="co_weighted needs"):
+        TrainConfig(co_interactions=0, co_weighted=True)
 
 
 def _fit_on_tiny(**overrides):
