@@ -49,6 +49,8 @@ class TrainConfig(Settings):
     dim: int = 64
     num_layers: int = 2
     lr: float = 0.01
+    #: L2 factor of the BPR loss's penalty; the softmax loss (the default) scores cosines,
+    #: which an embedding's norm does not change, and has no penalty
     weight_decay: float = 1e-4
     #: a safety cap: early stopping (``patience``) ends default runs well before it
     epochs: int = 100
