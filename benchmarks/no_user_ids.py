@@ -14,7 +14,6 @@ inside :func:`patched`; the rows are those of ``benchmarks.levers`` (validation 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -42,7 +41,7 @@ def patched() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> None:
     with patched():
-        levers.main(sys.argv[1:] if argv is None else argv)
+        levers.main(argv)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,21 @@ def edge_weight(data: HeteroData, edge_type: tuple[str, str, str]) -> torch.Tens
     return store.edge_weight if "edge_weight" in store else None
 
 
+def set_edges(data: HeteroData, edge_type: tuple[str, str, str], edge_index: torch.Tensor,
+              weight: torch.Tensor | None = None) -> None:
+    """Set ``edge_type``'s edges of ``data`` and its reverse type's (the flipped index), with
+    their ``[E]`` weights if given. Edges that replace a type's edges (the cold-start
+    simulations) must keep its kind: weights exactly where it has them, aligned with
+    ``edge_index``."""
+    if edge_type in data.edge_types and (weight is None) != (edge_weight(data, edge_type) is None):
+        raise ValueError(f"{edge_type}: weights must be given exactly when the graph has them")
+    for et, index in ((edge_type, edge_index), (schema.reverse_edge(edge_type),
+                                                edge_index.flip(0))):
+        data[et].edge_index = index
+        if weight is not None:
+            data[et].edge_weight = weight
+
+
 def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
                 scenarios: Iterable[str] | None = None, co_interactions: int = 0,
                 co_support: int = 1, co_weighted: bool = False
@@ -147,7 +162,7 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
     for rel, part in t.item_links.groupby("relation"):
         edges[schema.item_link_edge(str(rel))] = _edges(index, "item", part["item_id"], "item",
                                                         part["other_id"])
-    weights = {}
+    weights: dict[tuple[str, str, str], torch.Tensor] = {}
     if co_interactions > 0:
         scenario_ids = {s: n for n, s in enumerate(ids[schema.PYG_SCENARIO])}
         co_edges, co_weights = co_interaction_graph(
@@ -158,9 +173,5 @@ def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,
         if co_weighted:
             weights[CO_EDGES] = co_weights
     for edge_type, edge_index in edges.items():
-        data[edge_type].edge_index = edge_index
-        data[schema.reverse_edge(edge_type)].edge_index = edge_index.flip(0)
-        if edge_type in weights:
-            data[edge_type].edge_weight = weights[edge_type]
-            data[schema.reverse_edge(edge_type)].edge_weight = weights[edge_type]
+        set_edges(data, edge_type, edge_index, weights.get(edge_type))
     return data, index

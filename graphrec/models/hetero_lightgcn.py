@@ -42,10 +42,7 @@ def normalized_adjacency(edge_index: Tensor, num_src: int, num_dst: int,
               else edge_weight.to(edge_index.device, torch.float32))
     deg_src = torch.zeros(num_src, device=edge_index.device).index_add_(0, src, weight)
     deg_dst = torch.zeros(num_dst, device=edge_index.device).index_add_(0, dst, weight)
-    if edge_weight is None:
-        values = (deg_src[src] * deg_dst[dst]).clamp(min=1).rsqrt()
-    else:
-        values = weight * (deg_src[src] * deg_dst[dst]).clamp(min=1e-12).rsqrt()
+    values = weight * (deg_src[src] * deg_dst[dst]).clamp(min=1e-12).rsqrt()
     coo = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_dst, num_src),
                                   check_invariants=False).coalesce()
     if coo._nnz() < CSR_MIN_EDGES:

@@ -115,7 +115,7 @@ class StrategyRun:
         config's)."""
         k = self.config.co_interactions if co_interactions is None else co_interactions
         return build_graph(self.tables, TRAIN_SPLITS, scenarios, k, self.config.co_support,
-                           self.config.co_weighted and k > 0)
+                           self.config.co_weighted)
 
     def new_model(self, data: HeteroData, init: dict | None = None,
                   known: dict[str, torch.Tensor] | None = None, config: TrainConfig | None = None,

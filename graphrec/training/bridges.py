@@ -18,10 +18,11 @@ import copy
 import numpy as np
 import torch
 
+from graphrec.data.graph import set_edges
 from graphrec.errors import ConfigError
 from graphrec.models.base import ModelGraph
 from graphrec.pyg import HeteroData
-from graphrec.training.simulation import Simulation, set_edges
+from graphrec.training.simulation import Simulation
 from kg import schema
 
 

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from graphrec.data.co_interactions import CO_EDGES
-from graphrec.data.graph import edge_weight
+from graphrec.data.graph import edge_weight, set_edges
 from graphrec.errors import ConfigError
 from graphrec.models.base import ModelGraph
 from graphrec.pyg import HeteroData
-from graphrec.training.simulation import Simulation, set_edges
+from graphrec.training.simulation import Simulation
 from kg import schema
 
 

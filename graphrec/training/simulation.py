@@ -14,10 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from graphrec.data.graph import edge_weight
 from graphrec.models.base import GraphModel, ModelGraph
 from graphrec.pyg import HeteroData
-from kg import schema
 
 
 class Simulation:
@@ -47,18 +45,3 @@ def simulated_graph(simulations: Sequence[Simulation], model: GraphModel, graph:
     for simulation in simulations:
         data, mask = simulation.hide(data, mask, gen)
     return ModelGraph(data, model.prepare(data), mask, graph.item_scenario)
-
-
-def set_edges(data: HeteroData, edge_type: tuple[str, str, str], edge_index: torch.Tensor,
-              weight: torch.Tensor | None = None) -> None:
-    """Set ``edge_type``'s edges of ``data`` and its reverse type's (the flipped index), as
-    the graph builder lays them out, with their ``[E]`` weights where the type has some
-    (``weight`` must then be given, aligned with ``edge_index``)."""
-    if (weight is None) != (edge_weight(data, edge_type) is None):
-        raise ValueError(f"{edge_type}: weights must be given exactly when the graph has them")
-    for et, index in ((edge_type, edge_index), (schema.reverse_edge(edge_type),
-                                                edge_index.flip(0))):
-        data[et].edge_index = index
-        if weight is not None:
-            data[et].edge_weight = weight
-

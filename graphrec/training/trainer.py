@@ -185,11 +185,10 @@ class PairObjective:
                 for s in range(0, len(order), self.batch_size)]
 
     def _build_co_neighbours(self, graph: ModelGraph) -> None:
-        key = CO_EDGES
-        if key not in graph.data.edge_types or graph.data[key].edge_index.shape[1] == 0:
+        if CO_EDGES not in graph.data.edge_types or graph.data[CO_EDGES].edge_index.shape[1] == 0:
             raise ConfigError("co_positive_weight > 0 needs co-interaction edges in the graph "
                               "(co_interactions > 0, and items that share users)")
-        src, dst = graph.data[key].edge_index.cpu()
+        src, dst = graph.data[CO_EDGES].edge_index.cpu()
         num_items = graph.data[schema.PYG_ITEM].num_nodes
         indptr = torch.zeros(num_items + 1, dtype=torch.long)
         indptr[1:] = torch.bincount(src, minlength=num_items).cumsum(0)

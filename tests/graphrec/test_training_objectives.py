@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from graphrec.data.co_interactions import CO_EDGES, co_interaction_edges, co_interaction_graph
-from graphrec.data.graph import build_graph, edge_weight
+from graphrec.data.graph import build_graph, edge_weight, set_edges
 from graphrec.data.pairs import training_pairs
 from graphrec.errors import ConfigError
 from graphrec.models import build_model
@@ -29,7 +29,6 @@ from graphrec.training import (
 )
 from graphrec.training.device import to_device
 from graphrec.training.negatives import SharedNegatives, UniformNegatives
-from graphrec.training.simulation import set_edges
 from kg import schema
 from loaders import SyntheticConfig, generate_synthetic
 from tests.helpers import tiny_tables
