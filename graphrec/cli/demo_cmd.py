@@ -33,8 +33,8 @@ def demo(
 ) -> None:
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
     store, train on the dense scenarios, transfer to the sparse one, print test metrics, save
-    every learned strategy as a run directory (servable with ``graphrec recommend``) and write
-    the item embeddings of the one selected on validation."""
+    every learned strategy a run directory can hold (servable with ``graphrec recommend``;
+    not ``path-gnn``) and write the item embeddings of the one selected on validation."""
     from graphrec.serving import write_run
     from graphrec.serving.run_dir import new_run_dir
     from graphrec.strategies import STRATEGIES, compare, item_embedding_table

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import pairs_through_block
 from kg.registry import resolve
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -90,10 +91,7 @@ class Baseline:
     def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
         """``[R, N]`` scores of ``users[r]`` for ``items[r, n]`` (through the unique users and
         items, so a sampled protocol costs one dense block)."""
-        uniq_u, inv_u = torch.unique(users, return_inverse=True)
-        uniq_i, inv_i = torch.unique(items, return_inverse=True)
-        block = self.score(uniq_u, uniq_i)
-        return block[inv_u.unsqueeze(1).expand_as(inv_i), inv_i]
+        return pairs_through_block(self.score, users, items)
 
 
 class Popularity(Baseline):

@@ -65,6 +65,16 @@ class Scorer(TypingProtocol):
         """``[R, N]`` score of ``users[r]`` for ``items[r, n]``."""
 
 
+def pairs_through_block(score, users: Tensor, items: Tensor) -> Tensor:
+    """``[R, N]`` scores of ``users[r]`` for ``items[r, n]`` from ``score(users, items)``
+    (a ``[U, I]`` block) called once on the unique users and items, so a sampled protocol
+    costs one block for scorers that score users in bulk."""
+    uniq_u, inv_u = torch.unique(users, return_inverse=True)
+    uniq_i, inv_i = torch.unique(items, return_inverse=True)
+    block = score(uniq_u, uniq_i)
+    return block[inv_u.unsqueeze(1).expand_as(inv_i), inv_i]
+
+
 @dataclass
 class EmbeddingScorer:
     """Dot product of user and item embeddings (``[num_users, d]``, ``[num_items, d]``)."""

@@ -267,6 +267,9 @@ class Strategy:
     settings_type: ClassVar[type[Settings] | None] = None
     #: False for training-free baselines: nothing to save as a run directory
     learned: ClassVar[bool] = True
+    #: False for learned strategies whose model a run directory cannot hold (``path-gnn``
+    #: scores by message passing per user, not by the embeddings the serving code reads)
+    saved: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None):
         if settings is None and self.settings_type is not None:

@@ -30,6 +30,7 @@ from graphrec.strategies.guarded import Guarded
 from graphrec.strategies.hybrid import Hybrid
 from graphrec.strategies.joint import Joint
 from graphrec.strategies.maml import MAML
+from graphrec.strategies.path_gnn import PathGNNStrategy
 from graphrec.strategies.reptile import Reptile
 from graphrec.strategies.shot import Shot
 from graphrec.strategies.target_only import TargetOnly
@@ -41,7 +42,7 @@ from kg.registry import Settings, resolve
 STRATEGY_CLASSES: tuple[type[Strategy], ...] = (
     Popularity, AttributePopularity, ItemKNN, AttributeKNN, EASE,
     TargetOnly, Joint, Finetune, FeatureExtraction, AdaBN,
-    Guarded, Reptile, MAML, Shot, Hybrid,
+    Guarded, Reptile, MAML, Shot, Hybrid, PathGNNStrategy,
 )
 REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in STRATEGY_CLASSES}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)

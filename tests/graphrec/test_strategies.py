@@ -11,7 +11,7 @@ from graphrec.cli.main import app
 from graphrec.config import RunConfig
 from graphrec.serving import Recommender
 from graphrec.serving.run_dir import write_run
-from graphrec.strategies import CONFIGURABLE, LEARNED, STRATEGIES, run_strategy
+from graphrec.strategies import CONFIGURABLE, LEARNED, STRATEGIES, get_strategy, run_strategy
 from graphrec.strategies.base import StrategyRun
 from graphrec.strategies.meta_learning import MetaConfig
 from graphrec.training import TrainConfig
@@ -35,7 +35,7 @@ def _config(tmp_path: Path, strategy: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("strategy", LEARNED)
+@pytest.mark.parametrize("strategy", [n for n in LEARNED if get_strategy(n).saved])
 def test_strategy_template(strategy, tmp_path):
     result = CliRunner().invoke(app, ["train", "-c", str(_config(tmp_path, strategy)),
                                       "--runs", str(tmp_path / "runs"), "--quiet"])
@@ -169,7 +169,9 @@ def test_every_registered_strategy_runs_on_a_tiny_graph(strategy):
                                                    "maml": {"iterations": 3}})
     assert result.name == strategy
     assert 0.0 <= result.valid_score <= 1.0
-    assert (result.model is not None) == (strategy in LEARNED)
+    saved = strategy in LEARNED and get_strategy(strategy).saved
+    assert (result.model is not None) == saved
+    assert result.scorer is not None
     if result.model is not None:
         assert torch.isfinite(result.embeddings["item"]).all()
         assert result.embeddings["item"].shape == (len(result.index.ids["item"]), 4)

@@ -1,0 +1,133 @@
+"""``path-gnn``: the conditional GNN (:mod:`graphrec.models.path_gnn`) over every scenario.
+
+It trains on hidden-item queries (:mod:`graphrec.training.queries`) with the one
+:class:`~graphrec.training.Trainer`, selects its epoch on the target's validation split like
+every strategy, and scores a user by message passing from that user's items: no user
+parameters, so cold-start users (items only in other scenarios) are scored as training scored
+its cold queries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import evaluate, pairs_through_block
+from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
+from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
+from graphrec.strategies.baselines import valid_score
+from graphrec.training import Trainer
+from graphrec.training.device import resolve_device
+from graphrec.training.queries import QueryObjective
+from kg.registry import Settings
+
+
+@dataclass(frozen=True)
+class PathGNNConfig(Settings):
+    """``[strategy.path-gnn]``: the model's size and its training queries.
+
+    ``[train]`` still sets the seed, epochs, patience, time budget, device, ``k`` and
+    ``bridge`` (the share of bridge users trained as cold queries; default the share of cold
+    validation users). The graph has no co-interaction edges (``co_interactions`` is not
+    read): the model follows the item -> user -> item paths they summarise.
+    """
+
+    what = "path-gnn strategy"
+
+    #: channels per node and query
+    dim: int = 16
+    #: message-passing hops (4: item -> user -> item -> user -> item)
+    num_layers: int = 4
+    #: queries per optimiser step (memory: batch x dim x every node)
+    batch_size: int = 32
+    #: the most queries per epoch (validation follows each epoch)
+    max_queries: int = 512
+    #: Adam's learning rate
+    lr: float = 0.005
+    #: learn a vector per item for the score
+    item_embeddings: bool = True
+
+    def __post_init__(self):
+        for name in ("dim", "num_layers", "batch_size", "max_queries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
+                raise ConfigError(f"[strategy.path-gnn] {name} must be a positive integer, "
+                                  f"not {value!r}")
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float))
+                                             and 0 < self.lr and math.isfinite(self.lr)):
+            raise ConfigError(f"[strategy.path-gnn] lr must be a positive number, not "
+                              f"{self.lr!r}")
+        if not isinstance(self.item_embeddings, bool):
+            raise ConfigError(f"[strategy.path-gnn] item_embeddings must be true or false, "
+                              f"not {self.item_embeddings!r}")
+
+
+class PathScorer:
+    """Scores of a trained :class:`PathGNN`: each user's queries start from their items in
+    the graph, ``batch`` users at a time, with their own node cut."""
+
+    def __init__(self, model: PathGNN, graph: PathGraph, batch: int = 64):
+        self.model, self.graph, self.batch = model, graph, batch
+
+    @torch.no_grad()
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        users = users.cpu().numpy()
+        device = self.model.query.device
+        items = items.to(device)
+        self.model.eval()
+        out = [self.model(self.graph, self.graph.history[users[s:s + self.batch]], items,
+                          users[s:s + self.batch]).cpu()
+               for s in range(0, len(users), self.batch)]
+        return torch.cat(out) if out else torch.empty(0, len(items))
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        return pairs_through_block(self.score, users, items)
+
+
+class PathGNNStrategy(Strategy):
+    """The conditional GNN, trained jointly over every scenario on hidden-item queries."""
+
+    name = "path-gnn"
+    settings_type = PathGNNConfig
+    saved = False
+
+    def run(self, run: StrategyRun) -> StrategyResult:
+        settings: PathGNNConfig = self.settings
+        config = replace(run.config, lr=settings.lr)
+        data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
+        graph = prepare_path_graph(data)
+        device = resolve_device(config.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = PathGNN(graph.node_types, graph.edge_types,
+                            graph.num_nodes["item"], settings.dim, settings.num_layers,
+                            settings.item_embeddings)
+        model.to(device)
+        graph = _to(graph, device)
+        share = run.cold_share() if config.bridge is None else config.bridge
+        objective = QueryObjective(graph, index.scenario_items(run.target), share,
+                                   settings.batch_size, settings.max_queries)
+        scorer = PathScorer(model, graph)
+        checkpoint = run.checkpoints.next_stage(self.name) if run.checkpoints else None
+        fit = Trainer(model, graph, objective, lambda m: valid_score(scorer, run, index),
+                      config, name=self.name, progress=run.progress,
+                      checkpoint=checkpoint).fit()
+        test = evaluate(scorer, index, run.tables, run.target, "test", (config.k,),
+                        protocol=run.protocol)
+        return StrategyResult(self.name, test, fit.best_score, fit.best_epoch,
+                              time.perf_counter() - run.started, index=index,
+                              history=fit.history, scorer=scorer, stopped=fit.stopped,
+                              decision={"cold_share": share})
+
+
+def _to(graph: PathGraph, device: torch.device) -> PathGraph:
+    """``graph`` with its tensors on ``device``."""
+    if device.type == "cpu":
+        return graph
+    return replace(graph, adjacency={et: a.to(device) for et, a in graph.adjacency.items()},
+                   trained_items=graph.trained_items.to(device))

@@ -1,0 +1,150 @@
+"""The conditional GNN (``path-gnn``): its graph, its cut, its queries and its strategy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from graphrec.data.graph import build_graph
+from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import evaluate
+from graphrec.models.hetero_lightgcn import normalized_adjacency
+from graphrec.models.path_gnn import PathGNN, prepare_path_graph
+from graphrec.strategies import run_strategy
+from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
+from graphrec.training import TrainConfig
+from graphrec.training.queries import QueryObjective
+from kg import schema
+from kg.tables import make_tables
+from tests.helpers import tiny_tables
+
+
+def two_scenarios(extra: list[tuple] = ()):
+    """Scenario ``s`` (items s:1-s:3) and ``t`` (t:1-t:3); u1 is the only user of t:1, t:3
+    has no user at all."""
+    inter = [("u1", "s:1", "s", "train"), ("u1", "t:1", "t", "train"),
+             ("u2", "s:1", "s", "train"), ("u2", "s:2", "s", "train"),
+             ("u2", "t:2", "t", "train"), ("u3", "s:2", "s", "train"),
+             ("u3", "t:2", "t", "valid"), ("u3", "t:1", "t", "test"),
+             ("u4", "s:3", "s", "train"),
+             ("u4", "t:2", "t", "train"), ("u4", "s:1", "s", "train"), *extra]
+    frame = pd.DataFrame(inter, columns=["user_id", "item_id", "scenario", "split"])
+    frame["weight"], frame["ts"] = 1.0, None
+    users = sorted(set(frame["user_id"]))
+    return make_tables(
+        scenarios=pd.DataFrame({"scenario": ["s", "t"]}),
+        users=pd.DataFrame({"user_id": users}),
+        items=pd.DataFrame([(f"{s}:{n}", s) for s in "st" for n in (1, 2, 3)],
+                           columns=["item_id", "scenario"]),
+        interactions=frame[["user_id", "item_id", "scenario", "weight", "ts", "split"]],
+    ).validate()
+
+
+def test_the_prepared_graph_holds_every_edge_type_and_the_training_history():
+    data, index = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    assert set(graph.edge_types) == {et for et in data.edge_types
+                                     if data[et].edge_index.shape[1]}
+    et = schema.USER_ITEM
+    expected = normalized_adjacency(data[et].edge_index, graph.num_nodes["user"],
+                                    graph.num_nodes["item"]).to_dense()
+    assert torch.allclose(graph.adjacency[et].to_dense(), expected)
+    users, items = data[et].edge_index
+    dense = np.zeros(graph.history.shape, dtype=np.float32)
+    dense[users.numpy(), items.numpy()] = 1.0
+    np.testing.assert_array_equal(graph.history.toarray(), dense)
+    assert graph.trained_items.tolist() == (dense.sum(0) > 0).tolist()
+
+
+def test_paths_through_the_query_user_are_cut():
+    """t:1's only user is u1: with u1 cut, u1's query reaches t:1 exactly as it reaches t:3,
+    which no one took; without the cut, t:1 gets u1's message."""
+    data, index = build_graph(two_scenarios())
+    graph = prepare_path_graph(data)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4,
+                        item_embeddings=False)
+    u1 = index.index("user", ["u1"])
+    t1, t3 = index.index("item", ["t:1", "t:3"])
+    history = graph.history[u1].multiply(
+        np.asarray([s == "s" for s in index.item_scenario])[None, :]).tocsr()
+    with torch.no_grad():
+        cut = model.item_states(graph, history, u1)
+        open_ = model.item_states(graph, history, None)
+    assert torch.allclose(cut[t1], cut[t3])
+    assert not torch.allclose(open_[t1], open_[t3])
+
+
+def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
+    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
+                            ("u5", "t:3", "t", "train")])
+    data, index = build_graph(tables)
+    graph = prepare_path_graph(data)
+    target = index.scenario_items("t")
+    objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8)
+    names = index.ids["user"]
+    assert sorted(names[u] for u in objective.bridge) == ["u1", "u2", "u4"]
+    assert sorted(names[u] for u in objective.warm) == ["u5"]
+    gen = np.random.default_rng(0)
+    users, cold = objective.draw(gen)
+    assert sorted(names[u] for u in users) == ["u1", "u2", "u4"] and cold.all()
+    batch = objective.batch(users, cold, gen)
+    for r, user in enumerate(users):
+        row = graph.history[user].toarray().ravel()
+        visible = batch.histories[r].toarray().ravel()
+        hidden = target[batch.hidden[r].indices]
+        assert set(hidden) == set(np.flatnonzero(row)) & set(target)
+        assert set(np.flatnonzero(visible)) == set(np.flatnonzero(row)) - set(target)
+
+    warm_only = QueryObjective(graph, target, cold_share=0.0, batch_size=8)
+    users, cold = warm_only.draw(gen)
+    assert [names[u] for u in users] == ["u5"] and not cold.any()
+    batch = warm_only.batch(users, cold, gen)
+    hidden = set(target[batch.hidden[0].indices])
+    visible = set(np.flatnonzero(batch.histories[0].toarray()))
+    assert 1 <= len(hidden) <= 2 and hidden.isdisjoint(visible)
+    assert hidden | visible == set(np.flatnonzero(graph.history[users[0]].toarray()))
+
+
+def test_the_strategy_trains_selects_on_validation_and_scores_cold_users():
+    tables = two_scenarios()
+    config = TrainConfig(epochs=3, seed=0, co_interactions=0)
+    result = run_strategy("path-gnn", tables, "t", config, progress=False,
+                          options={"path-gnn": {"dim": 4, "batch_size": 2}})
+    assert result.name == "path-gnn" and result.model is None
+    assert 1 <= result.best_epoch <= 3 and len(result.history) == 3
+    assert result.valid_score == max(row["valid"] for row in result.history)
+    scores = result.scorer.score(torch.arange(len(result.index.ids["user"])),
+                                 torch.as_tensor(result.index.scenario_items("t")))
+    assert torch.isfinite(scores).all()
+    again = evaluate(result.scorer, result.index, tables, "t", "valid", (20,), ("all",))
+    assert again["all"]["ndcg@20"] == pytest.approx(result.valid_score)
+    repeated = run_strategy("path-gnn", tables, "t", config, progress=False,
+                            options={"path-gnn": {"dim": 4, "batch_size": 2}})
+    assert [row["loss"] for row in repeated.history] == [row["loss"] for row in result.history]
+
+
+def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
+    data, index = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+    scorer = PathScorer(model, graph, batch=2)
+    users, items = torch.arange(5), torch.arange(6)
+    block = scorer.score(users, items)
+    with torch.no_grad():
+        direct = model(graph, graph.history[users.numpy()], items, users.numpy())
+    assert torch.allclose(block, direct, atol=1e-6)
+    pair_items = torch.tensor([[0, 5], [3, 1]])
+    pairs = scorer.score_pairs(torch.tensor([4, 1]), pair_items)
+    assert torch.allclose(pairs, block[torch.tensor([[4], [1]]), pair_items], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [{"dim": 0}, {"num_layers": True}, {"lr": -1.0},
+                                 {"batch_size": 2.5}, {"item_embeddings": "yes"},
+                                 {"layers": 2}])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ConfigError, match="path-gnn"):
+        PathGNNConfig.from_dict(bad)
