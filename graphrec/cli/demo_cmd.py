@@ -32,12 +32,13 @@ def demo(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
-    store, train on the dense scenarios, transfer to the sparse one, print test metrics, save
-    every learned strategy a run directory can hold (servable with ``graphrec recommend``;
-    not ``path-gnn``) and write the item embeddings of the one selected on validation."""
+    store, train on the dense scenarios, transfer to the sparse one with every strategy a run
+    directory can hold (all but ``path-gnn``), print test metrics, save every learned one as a
+    run directory (servable with ``graphrec recommend``) and write the item embeddings of the
+    one selected on validation."""
     from graphrec.serving import write_run
     from graphrec.serving.run_dir import new_run_dir
-    from graphrec.strategies import STRATEGIES, compare, item_embedding_table
+    from graphrec.strategies import STRATEGIES, compare, get_strategy, item_embedding_table
     from graphrec.training import TrainConfig
     from kg.bridges import bridges_report
     
@@ -67,7 +68,9 @@ def demo(
     train_config = TrainConfig(seed=seed) if epochs is None else TrainConfig(epochs=epochs,
                                                                              seed=seed)
     try:
-        results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
+        # the strategies a run directory holds (path-gnn is measured by `graphrec transfer`)
+        shown = tuple(n for n in STRATEGIES if get_strategy(n).saved)
+        results = compare(back, target, shown, train_config, progress=not quiet)
         rows = strategy_rows(results, train_config.k)
         console.print(table(rows, f"target '{target}', test split, full ranking over its items "
                                   f"(epoch chosen on valid)"))

@@ -130,7 +130,8 @@ def test_strategy_settings_are_checked():
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
         run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(CONFIGURABLE) == {"ease", "guarded", "reptile", "maml", "shot", "hybrid"}
+    assert set(CONFIGURABLE) == {"ease", "guarded", "reptile", "maml", "shot", "hybrid",
+                                 "path-gnn"}
 
 
 def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
