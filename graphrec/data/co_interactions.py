@@ -52,10 +52,7 @@ def co_interaction_graph(user_item: torch.Tensor, num_users: int, item_scenario:
         chunk: items whose similarities are computed at once (memory ``chunk x num_items``).
     """
     num_items = len(item_scenario)
-    users, items = user_item.cpu().numpy()
-    matrix = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
-                           shape=(num_users, num_items))
-    matrix.data[:] = 1.0  # a repeated pair counts once
+    matrix = interaction_matrix(user_item, num_users, num_items)
     norms = np.sqrt(np.asarray(matrix.sum(0)).ravel())
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     columns = (matrix @ sp.diags(inv.astype(np.float32))).tocsc()  # unit item columns
@@ -77,6 +74,17 @@ def co_interaction_graph(user_item: torch.Tensor, num_users: int, item_scenario:
     weights = (torch.from_numpy(np.concatenate(weight).astype(np.float32)) if weight
                else torch.empty(0))
     return edge_tensor(src, dst), weights
+
+
+def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int
+                       ) -> sp.csr_matrix:
+    """Binary ``[num_users, num_items]`` CSR of ``[2, N]`` interaction edges (a repeated pair
+    counts once)."""
+    users, items = user_item.cpu().numpy()
+    matrix = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
+                           shape=(num_users, num_items))
+    matrix.data[:] = 1.0
+    return matrix
 
 
 def top_per_group(rows: np.ndarray, scores: np.ndarray, groups: list[np.ndarray], k: int

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from graphrec.data.co_interactions import interaction_matrix
 from graphrec.data.graph import edge_weight
 from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.pyg import HeteroData
@@ -70,15 +71,10 @@ def prepare_path_graph(data: HeteroData) -> PathGraph:
                                           num_nodes[et[2]], edge_weight(data, et))
                  for et in edge_types}
     num_users, num_items = num_nodes[schema.PYG_USER], num_nodes[schema.PYG_ITEM]
-    if schema.USER_ITEM in data.edge_types:
-        users, items = data[schema.USER_ITEM].edge_index.cpu().numpy()
-    else:
-        users = items = np.empty(0, dtype=np.int64)
-    history = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
-                            shape=(num_users, num_items))
-    history.data[:] = 1.0  # a repeated pair counts once
-    trained = torch.zeros(num_items, dtype=torch.bool)
-    trained[torch.as_tensor(items, dtype=torch.long)] = True
+    user_item = (data[schema.USER_ITEM].edge_index if schema.USER_ITEM in data.edge_types
+                 else torch.empty(2, 0, dtype=torch.long))
+    history = interaction_matrix(user_item, num_users, num_items)
+    trained = torch.from_numpy(history.getnnz(axis=0) > 0)
     return PathGraph(node_types, num_nodes, edge_types, adjacency, history, trained)
 
 
@@ -123,6 +119,7 @@ class PathGNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(width, dim), nn.ReLU(), nn.Linear(dim, 1))
         self.item_emb = (nn.Parameter(torch.zeros(num_items, width)) if item_embeddings
                          else None)
+        self.needed = self._needed_types()
 
     def item_states(self, graph: PathGraph, histories: sp.csr_matrix,
                     users: np.ndarray | None = None) -> Tensor:
@@ -148,12 +145,11 @@ class PathGNN(nn.Module):
         states: dict[str, Tensor | None] = {t: None for t in self.node_types}
         states[item_type] = boundary
         outputs = []
-        needed = self._needed_types()
         for layer in range(self.num_layers):
             incoming: dict[str, Tensor] = {}
             for k, et in enumerate(self.edge_types):
                 src = states[et[0]]
-                if src is None or et[2] not in needed[layer]:  # nothing to send, or unread
+                if src is None or et[2] not in self.needed[layer]:  # nothing to send, or unread
                     continue
                 # A (h * w) = (A h) * w: the relation's weights go on the smaller side
                 weight = self.relation[layer, k]

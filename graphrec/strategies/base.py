@@ -195,7 +195,7 @@ class StrategyRun:
         scenarios, no trained target item)."""
         config = config or self.config
         out: list[Simulation] = []
-        share = self.cold_share() if config.bridge is None else config.bridge
+        share = self.bridge_share(config)
         if share > 0:
             sim = BridgeSimulation(graph, self._target_index(index), share)
             if len(sim):
@@ -213,6 +213,12 @@ class StrategyRun:
     def _target_index(self, index: GraphIndex) -> int:
         """The target's position among the graph's scenario nodes."""
         return index.ids["scenario"].index(self.target)
+
+    def bridge_share(self, config: TrainConfig | None = None) -> float:
+        """The share of bridge users trained as cold-start: ``config.bridge``, or by default
+        :meth:`cold_share`."""
+        config = config or self.config
+        return self.cold_share() if config.bridge is None else config.bridge
 
     def cold_share(self) -> float:
         """The share of the target's validation users without training interactions in the

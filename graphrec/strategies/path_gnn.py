@@ -109,7 +109,7 @@ class PathGNNStrategy(Strategy):
                             settings.item_embeddings)
         model.to(device)
         graph = _to(graph, device)
-        share = run.cold_share() if config.bridge is None else config.bridge
+        share = run.bridge_share(config)
         objective = QueryObjective(graph, index.scenario_items(run.target), share,
                                    settings.batch_size, settings.max_queries)
         scorer = PathScorer(model, graph)
