@@ -68,8 +68,8 @@ def demo(
     train_config = TrainConfig(seed=seed) if epochs is None else TrainConfig(epochs=epochs,
                                                                              seed=seed)
     try:
-        # the strategies a run directory holds (path-gnn is measured by `graphrec transfer`)
-        shown = tuple(n for n in STRATEGIES if get_strategy(n).saved)
+        # the strategies with item embeddings to write (path-gnn scores by message passing)
+        shown = tuple(n for n in STRATEGIES if get_strategy(n).has_embeddings)
         results = compare(back, target, shown, train_config, progress=not quiet)
         rows = strategy_rows(results, train_config.k)
         console.print(table(rows, f"target '{target}', test split, full ranking over its items "

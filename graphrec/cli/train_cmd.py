@@ -206,11 +206,6 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
         if not get_strategy(name).learned:  # refused before any data is read
             raise ConfigError(f"{config}: strategy {name!r} is a training-free baseline and "
                               f"learns nothing to save; compare it with `graphrec transfer`")
-        if not get_strategy(name).saved:
-            raise ConfigError(f"{config}: strategy {name!r} cannot be saved as a run "
-                              f"directory (it scores each user by message passing from their "
-                              f"items, which the serving code does not read); `graphrec "
-                              f"transfer` measures it beside the others")
         return name
 
     run_dir = None

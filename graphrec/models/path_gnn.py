@@ -37,6 +37,9 @@ from kg import schema
 
 EdgeType = tuple[str, str, str]
 
+#: the name a run directory's ``model.json`` gives a :class:`PathGNN`
+PATH_MODEL = "path-gnn"
+
 
 @dataclass(frozen=True)
 class PathGraph:
@@ -120,6 +123,14 @@ class PathGNN(nn.Module):
         self.item_emb = (nn.Parameter(torch.zeros(num_items, width)) if item_embeddings
                          else None)
         self.needed = self._needed_types()
+        self._init_kwargs = {"node_types": list(self.node_types),
+                             "edge_types": [list(et) for et in self.edge_types],
+                             "num_items": num_items, "dim": dim, "num_layers": num_layers,
+                             "item_embeddings": item_embeddings}
+
+    def init_kwargs(self) -> dict:
+        """The constructor's arguments, JSON-ready (a run directory's ``model.json``)."""
+        return dict(self._init_kwargs)
 
     def item_states(self, graph: PathGraph, histories: sp.csr_matrix,
                     users: np.ndarray | None = None) -> Tensor:

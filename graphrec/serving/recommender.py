@@ -30,8 +30,15 @@ from graphrec.data.pairs import known_users
 from graphrec.errors import ConfigError, DataError, RunError
 from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer
-from graphrec.evaluation.harness import DEFAULT_SUBSETS, EmbeddingScorer, Protocol, evaluate
+from graphrec.evaluation.harness import (
+    DEFAULT_SUBSETS,
+    EmbeddingScorer,
+    Protocol,
+    Scorer,
+    evaluate,
+)
 from graphrec.models import GraphModel, ModelGraph, get_model
+from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.serving.ivf import DEFAULT_PROBES, ClusterIndex
 from graphrec.serving.ranking import top_k
 from graphrec.serving.run_dir import load_run_files
@@ -70,10 +77,7 @@ class Recommender:
         self.blend = dict(blend) if blend else None
         self.target = target
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        with torch.no_grad():
-            self._emb = model(graph)
-        self._scorer: EmbeddingScorer | BlendedScorer = EmbeddingScorer(self._emb["user"],
-                                                                        self._emb["item"])
+        self._scorer = self._model_scorer()
         if self.blend is not None:
             numbers = {key: self.blend[key] for key in ("weight", "model_scale", "knn_scale")
                        if key in self.blend}
@@ -89,7 +93,6 @@ class Recommender:
         self._item_ids: list[str] = list(index.ids[schema.PYG_ITEM])
         self._n_graph_items = len(self._item_ids)
         self._item_row: dict[str, int] = dict(index.lookup(schema.PYG_ITEM))
-        self._items: Tensor = self._emb["item"]
         self._scenario_rows: dict[str, Tensor] = {}
         self._scenario_matrix: dict[str, Tensor] = {}
         self._scenario_ivf: dict[str, ClusterIndex] = {}
@@ -100,14 +103,30 @@ class Recommender:
         self._added_scenario: dict[str, str] = {}
         self._added_users: dict[str, Tensor] = {}
 
+    def _model_scorer(self) -> Scorer:
+        """What the model scores (before any blend): here the dot products of its embeddings,
+        computed once (``_emb``; ``_items``: the item rows, added items appended)."""
+        with torch.no_grad():
+            self._emb = self.model(self.graph)
+        self._items = self._emb["item"]
+        return EmbeddingScorer(self._emb["user"], self._emb["item"])
+
     @classmethod
     def load(cls, run_dir: str | Path) -> Recommender:
         """Load a run directory written by ``graphrec train`` (weights with
-        ``weights_only=True``)."""
+        ``weights_only=True``). A ``path-gnn`` run gives a
+        :class:`~graphrec.serving.path_recommender.PathRecommender`."""
         spec, config, tables, state = load_run_files(run_dir)
         data, index = build_graph(tables, TRAIN_SPLITS, spec.get("graph_scenarios"),
                                   spec.get("co_interactions", 0), spec.get("co_support", 1),
                                   spec.get("co_weighted", False))
+        target = config.get("target") if isinstance(config.get("target"), str) else None
+        if spec["name"] == PATH_MODEL:
+            from graphrec.serving.path_recommender import PathRecommender
+
+            model, graph = PathRecommender.build(data, spec, state, Path(run_dir))
+            return PathRecommender(model, graph, index, tables, spec.get("blend"), target,
+                                   run_dir)
         kwargs = dict(spec["kwargs"])
         try:
             if "edge_types" in kwargs:
@@ -121,7 +140,6 @@ class Recommender:
         known = spec.get("known_scenarios")
         graph = model.prepare_graph(data, None if not known else {
             schema.PYG_USER: known_users(tables, index, known)})
-        target = config.get("target") if isinstance(config.get("target"), str) else None
         return cls(model, graph, index, tables, spec.get("blend"), target, run_dir)
 
     @property
@@ -129,7 +147,7 @@ class Recommender:
         return list(self.index.ids[schema.PYG_SCENARIO])
 
     @property
-    def scorer(self) -> EmbeddingScorer | BlendedScorer:
+    def scorer(self) -> Scorer:
         """What this run serves, as a scorer for :func:`graphrec.evaluation.evaluate`: the
         model's dot products, or their blend with a baseline (``hybrid``)."""
         return self._scorer
@@ -174,13 +192,27 @@ class Recommender:
             self._scenario_rows[scenario] = torch.as_tensor(rows, dtype=torch.long)
         return self._scenario_rows[scenario]
 
-    def _user_vectors(self, users: list[str], fallback: str | None) -> tuple[Tensor, Tensor]:
-        """``(vectors [n, dim], known [n] bool)``; unknown users raise unless ``fallback``
-        (their vectors are zero; :meth:`recommend` ranks them by popularity)."""
+    def _known(self, users: list[str], fallback: str | None) -> Tensor:
+        """``[n]`` bool: graph users and users added by :meth:`fold_in_users`; any other user
+        raises unless ``fallback`` (:meth:`recommend` ranks them by popularity)."""
+        lookup = self.index.lookup(schema.PYG_USER)
+        known = torch.ones(len(users), dtype=torch.bool)
+        for pos, u in enumerate(users):
+            if u in lookup or u in self._added_users:
+                continue
+            if fallback != "popularity":
+                sample = self.index.ids["user"][:5]
+                raise DataError(f"unknown user id {u!r}; known ids include {sample} "
+                                f"({len(lookup)} in all). Fold new users in with "
+                                "fold_in_users(), or pass fallback='popularity'")
+            known[pos] = False
+        return known
+
+    def _user_vectors(self, users: list[str]) -> Tensor:
+        """``[n, dim]`` vectors of graph and folded-in users (0 for any other user)."""
         lookup = self.index.lookup(schema.PYG_USER)
         emb = self._emb["user"]
         vectors = torch.zeros(len(users), emb.shape[1])
-        known = torch.ones(len(users), dtype=torch.bool)
         graph_pos, graph_rows = [], []
         for pos, u in enumerate(users):
             row = lookup.get(u)
@@ -189,16 +221,9 @@ class Recommender:
                 graph_rows.append(row)
             elif u in self._added_users:
                 vectors[pos] = self._added_users[u]
-            elif fallback == "popularity":
-                known[pos] = False
-            else:
-                sample = self.index.ids["user"][:5]
-                raise DataError(f"unknown user id {u!r}; known ids include {sample} "
-                                f"({len(lookup)} in all). Fold new users in with "
-                                "fold_in_users(), or pass fallback='popularity'")
         if graph_pos:  # one gather for every graph user
             vectors[torch.as_tensor(graph_pos)] = emb[torch.as_tensor(graph_rows)]
-        return vectors, known
+        return vectors
 
     def _matrix(self, scenario: str) -> tuple[Tensor, Tensor]:
         """``(candidate rows, their embeddings transposed [dim, n])`` of ``scenario``, cached
@@ -208,15 +233,19 @@ class Recommender:
             self._scenario_matrix[scenario] = self._items[rows].T.contiguous()
         return rows, self._scenario_matrix[scenario]
 
-    def _scores(self, users: list[str], vectors: Tensor, rows: Tensor,
-                matrix: Tensor | None = None) -> Tensor:
-        """``[len(users), len(rows)]`` served scores: the model's dot products, blended with
-        the baseline (item-kNN or EASE) for ``hybrid`` runs. The baseline scores graph items
-        only: items added after training have no co-occurrence evidence, so their baseline
-        part is 0. Users folded in after training get theirs from the items they were folded
-        in with, as a graph user gets it from its training items. ``matrix``: the rows'
-        embeddings transposed, when cached."""
-        scores = vectors @ (self._items[rows].T if matrix is None else matrix)
+    def _model_scores(self, users: list[str], rows: Tensor, matrix: Tensor | None = None
+                      ) -> Tensor:
+        """``[len(users), len(rows)]`` scores of the model alone: here dot products (0 for
+        unknown users). ``matrix``: the rows' embeddings transposed, when cached."""
+        return self._user_vectors(users) @ (self._items[rows].T if matrix is None else matrix)
+
+    def _scores(self, users: list[str], rows: Tensor, matrix: Tensor | None = None) -> Tensor:
+        """``[len(users), len(rows)]`` served scores: the model's (:meth:`_model_scores`),
+        blended with the baseline (item-kNN or EASE) for ``hybrid`` runs. The baseline scores
+        graph items only: items added after training have no co-occurrence evidence, so their
+        baseline part is 0. Users folded in after training get theirs from the items they were
+        folded in with, as a graph user gets it from its training items."""
+        scores = self._model_scores(users, rows, matrix)
         if self.blend is None:
             return scores
         b = self._scorer
@@ -270,7 +299,7 @@ class Recommender:
         if self._popular is None:
             inter = self.tables.interactions
             counts = inter[inter["split"].isin(TRAIN_SPLITS)]["item_id"].value_counts()
-            pop = torch.zeros(len(self._items))
+            pop = torch.zeros(len(self._item_ids))
             lookup = self.index.lookup(schema.PYG_ITEM)
             for item, n in counts.items():
                 if item in lookup:
@@ -329,7 +358,7 @@ class Recommender:
                               "approximate")
         if probes is not None and probes < 1:
             raise ConfigError(f"probes must be >= 1, not {probes}")
-        vectors, known = self._user_vectors(users, fallback)
+        known = self._known(users, fallback)
         matrix = self._matrix(scenario)[1] if items is None and not approximate else None
         position = None if not exclude_seen else (
             self._positions(scenario) if items is None else self._position_of(candidates))
@@ -342,14 +371,14 @@ class Recommender:
             seen = self._seen_pairs(part, position) if exclude_seen else None
             if approximate:
                 top_values, top_columns = self.item_index(scenario).search(
-                    vectors[start:start + chunk], k, probes or DEFAULT_PROBES, seen)
+                    self._user_vectors(part), k, probes or DEFAULT_PROBES, seen)
                 if bool(unknown.any()):  # unknown users have seen nothing: popularity order
                     pop_values, pop_columns = top_k(self._popularity()[candidates][None], k)
                     top_values[unknown], top_columns[unknown] = pop_values, pop_columns
                 values.append(top_values)
                 columns.append(top_columns.clamp(min=0))  # -1 rows have -inf values
                 continue
-            scores = self._scores(part, vectors[start:start + chunk], candidates, matrix)
+            scores = self._scores(part, candidates, matrix)
             if bool(unknown.any()):
                 scores[unknown] = self._popularity()[candidates]
             if seen is not None:
@@ -371,7 +400,7 @@ class Recommender:
     def _position_of(self, candidates: Tensor) -> Tensor:
         """Item row -> position in ``candidates`` (-1 for rows that are not candidates), over
         every item row (add_items() drops the cached maps, which it makes too short)."""
-        position = torch.full((len(self._items),), -1, dtype=torch.long)
+        position = torch.full((len(self._item_ids),), -1, dtype=torch.long)
         position[candidates] = torch.arange(len(candidates))
         return position
 
@@ -419,11 +448,11 @@ class Recommender:
         if len(users) != len(items):
             raise ConfigError(f"predict needs pairs: {len(users)} users but {len(items)} items")
         rows = self._item_rows(items)
-        vectors, _ = self._user_vectors(users, None)
+        self._known(users, None)
         if self.blend is None:
-            scores = (vectors * self._items[rows]).sum(1)
+            scores = (self._user_vectors(users) * self._items[rows]).sum(1)
         else:  # one pair at a time through the blend (kNN evidence is per pair)
-            scores = torch.stack([self._scores([u], vectors[p:p + 1], rows[p:p + 1])[0, 0]
+            scores = torch.stack([self._scores([u], rows[p:p + 1])[0, 0]
                                   for p, u in enumerate(users)]) if users else torch.zeros(0)
         return pd.DataFrame({"user_id": users, "item_id": items, "score": scores.tolist()})
 
@@ -474,7 +503,8 @@ class Recommender:
         if users is None:
             return list(self.index.ids["user"]), self._emb["user"]
         users = list(users)
-        return users, self._user_vectors(users, None)[0]
+        self._known(users, None)
+        return users, self._user_vectors(users)
 
     def embed_new_items(self, attributes: Sequence[Mapping[str, Sequence[str]]],
                         scenario: str | None = None, ids: Sequence[str] | None = None

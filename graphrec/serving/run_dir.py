@@ -86,7 +86,8 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
         result: a learned strategy's result (it holds a model).
         tables: the knowledge graph the model serves.
         config: the settings to record (JSON-ready; never a secret).
-        model_name: the registered model name.
+        model_name: the registered model name (unless the result names its own,
+            :attr:`StrategyResult.model_name`).
         seed: the seed the run used.
         decision: ``decision.json`` (default the result's own decision, if any).
         path: the run directory made when training started (:func:`new_run_dir`; its
@@ -102,7 +103,7 @@ def write_run(runs: Path, result: StrategyResult, tables: KGTables, config: dict
     state = result.model.state_dict()
     atomic_write(path / "weights.pt", lambda tmp: torch.save(state, tmp))
     atomic_write(path / "model.json", _json({
-        "name": model_name, "kwargs": result.model.init_kwargs(),
+        "name": result.model_name or model_name, "kwargs": result.model.init_kwargs(),
         "graph_scenarios": result.graph_scenarios,
         "co_interactions": result.co_interactions, "co_support": result.co_support,
         "co_weighted": result.co_weighted,

@@ -73,6 +73,9 @@ class StrategyResult:
     #: the baseline blend served with the model (``hybrid``: BlendedScorer.to_dict, the
     #: baseline's name and settings), or None
     blend: dict | None = None
+    #: the name ``model.json`` records for ``model`` when the strategy fixes it (``path-gnn``);
+    #: None: the configured model (``[train] model``)
+    model_name: str | None = None
 
 
 @dataclass
@@ -273,9 +276,9 @@ class Strategy:
     settings_type: ClassVar[type[Settings] | None] = None
     #: False for training-free baselines: nothing to save as a run directory
     learned: ClassVar[bool] = True
-    #: False for learned strategies whose model a run directory cannot hold (``path-gnn``
-    #: scores by message passing per user, not by the embeddings the serving code reads)
-    saved: ClassVar[bool] = True
+    #: False for learned strategies that give no embeddings (``path-gnn`` scores a user by
+    #: message passing from their items): their run directories serve scores, not vectors
+    has_embeddings: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None):
         if settings is None and self.settings_type is not None:

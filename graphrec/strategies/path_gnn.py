@@ -13,17 +13,21 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate, pairs_through_block
-from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
+from graphrec.models.path_gnn import PATH_MODEL, PathGNN, PathGraph, prepare_path_graph
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
 from graphrec.training import Trainer
 from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
+from graphrec.training.trainer import FitResult
 from kg.registry import Settings
 
 
@@ -74,19 +78,65 @@ class PathScorer:
     def __init__(self, model: PathGNN, graph: PathGraph, batch: int = 64):
         self.model, self.graph, self.batch = model, graph, batch
 
-    @torch.no_grad()
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         users = users.cpu().numpy()
+        return self.score_histories(self.graph.history[users], items, users)
+
+    @torch.no_grad()
+    def score_histories(self, histories: sp.csr_matrix, items: Tensor,
+                        users: np.ndarray | None = None) -> Tensor:
+        """``[len(histories), len(items)]`` scores of queries that start from the items of
+        each row of ``histories`` (``[n, num_items]``); ``users``: their graph users, whose
+        nodes are cut (None: users the graph does not hold, such as folded-in ones)."""
         device = self.model.query.device
         items = items.to(device)
         self.model.eval()
-        out = [self.model(self.graph, self.graph.history[users[s:s + self.batch]], items,
-                          users[s:s + self.batch]).cpu()
-               for s in range(0, len(users), self.batch)]
+        out = [self.model(self.graph, histories[s:s + self.batch], items,
+                          None if users is None else users[s:s + self.batch]).cpu()
+               for s in range(0, histories.shape[0], self.batch)]
         return torch.cat(out) if out else torch.empty(0, len(items))
 
     def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
         return pairs_through_block(self.score, users, items)
+
+
+@dataclass
+class PathTrained:
+    """A :class:`PathGNN` trained by :func:`train_path_gnn`, on the CPU, with what serves it."""
+
+    model: PathGNN
+    graph: PathGraph
+    index: GraphIndex
+    fit: FitResult
+    scorer: PathScorer
+    #: the share of bridge users trained as cold queries
+    bridge_share: float
+
+
+def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
+                   name: str = "path-gnn") -> PathTrained:
+    """Train a :class:`PathGNN` on hidden-item queries of ``run``'s target with the one
+    :class:`~graphrec.training.Trainer`, its epoch selected on the target's validation split
+    (``name`` labels the progress bar and the checkpoint stage)."""
+    config = replace(run.config, lr=settings.lr)
+    data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
+    graph = prepare_path_graph(data)
+    device = resolve_device(config.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
+                        settings.dim, settings.num_layers, settings.item_embeddings)
+    model.to(device)
+    on_device = _to(graph, device)
+    share = run.bridge_share(config)
+    objective = QueryObjective(on_device, index.scenario_items(run.target), share,
+                               settings.batch_size, settings.max_queries)
+    scorer = PathScorer(model, on_device)
+    checkpoint = run.checkpoints.next_stage(name) if run.checkpoints else None
+    fit = Trainer(model, on_device, objective, lambda m: valid_score(scorer, run, index),
+                  config, name=name, progress=run.progress, checkpoint=checkpoint).fit()
+    model.cpu()  # what leaves training lives on the CPU, whichever device trained it
+    return PathTrained(model, graph, index, fit, PathScorer(model, graph), share)
 
 
 class PathGNNStrategy(Strategy):
@@ -94,35 +144,19 @@ class PathGNNStrategy(Strategy):
 
     name = "path-gnn"
     settings_type = PathGNNConfig
-    saved = False
+    has_embeddings = False
 
     def run(self, run: StrategyRun) -> StrategyResult:
-        settings: PathGNNConfig = self.settings
-        config = replace(run.config, lr=settings.lr)
-        data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
-        graph = prepare_path_graph(data)
-        device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            model = PathGNN(graph.node_types, graph.edge_types,
-                            graph.num_nodes["item"], settings.dim, settings.num_layers,
-                            settings.item_embeddings)
-        model.to(device)
-        graph = _to(graph, device)
-        share = run.bridge_share(config)
-        objective = QueryObjective(graph, index.scenario_items(run.target), share,
-                                   settings.batch_size, settings.max_queries)
-        scorer = PathScorer(model, graph)
-        checkpoint = run.checkpoints.next_stage(self.name) if run.checkpoints else None
-        fit = Trainer(model, graph, objective, lambda m: valid_score(scorer, run, index),
-                      config, name=self.name, progress=run.progress,
-                      checkpoint=checkpoint).fit()
-        test = evaluate(scorer, index, run.tables, run.target, "test", (config.k,),
-                        protocol=run.protocol)
+        trained = train_path_gnn(run, self.settings, self.name)
+        test = evaluate(trained.scorer, trained.index, run.tables, run.target, "test",
+                        (run.config.k,), protocol=run.protocol)
+        fit = trained.fit
         return StrategyResult(self.name, test, fit.best_score, fit.best_epoch,
-                              time.perf_counter() - run.started, index=index,
-                              history=fit.history, scorer=scorer, stopped=fit.stopped,
-                              decision={"cold_share": share})
+                              time.perf_counter() - run.started, model=trained.model,
+                              index=trained.index, history=fit.history,
+                              scorer=trained.scorer, stopped=fit.stopped,
+                              model_name=PATH_MODEL,
+                              decision={"cold_share": trained.bridge_share})
 
 
 def _to(graph: PathGraph, device: torch.device) -> PathGraph:

@@ -28,10 +28,10 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
     summary = json.loads((runs[0] / "summary.json").read_text())
-    # every strategy a run directory can hold is compared, every learned one saved, servable
+    # every strategy with embeddings is compared, every learned one saved, servable
     assert [r["strategy"] for r in summary["results"]] == [
-        n for n in STRATEGIES if get_strategy(n).saved]
-    assert set(summary["runs"]) == {n for n in LEARNED if get_strategy(n).saved}
+        n for n in STRATEGIES if get_strategy(n).has_embeddings]
+    assert set(summary["runs"]) == {n for n in LEARNED if get_strategy(n).has_embeddings}
     emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
     assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
     selected = summary["runs"][summary["selected"]]

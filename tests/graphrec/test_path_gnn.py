@@ -114,7 +114,8 @@ def test_the_strategy_trains_selects_on_validation_and_scores_cold_users():
     config = TrainConfig(epochs=3, seed=0, co_interactions=0)
     result = run_strategy("path-gnn", tables, "t", config, progress=False,
                           options={"path-gnn": {"dim": 4, "batch_size": 2}})
-    assert result.name == "path-gnn" and result.model is None
+    assert result.name == "path-gnn" and isinstance(result.model, PathGNN)
+    assert result.embeddings == {} and result.model_name == "path-gnn"
     assert 1 <= result.best_epoch <= 3 and len(result.history) == 3
     assert result.valid_score == max(row["valid"] for row in result.history)
     scores = result.scorer.score(torch.arange(len(result.index.ids["user"])),

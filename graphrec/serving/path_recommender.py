@@ -1,0 +1,197 @@
+"""Serving a ``path-gnn`` run: scores by message passing from each user's items.
+
+A :class:`~graphrec.models.path_gnn.PathGNN` has no user vectors: it scores a user's
+candidates by running message passing from that user's items (the query). So a
+:class:`PathRecommender` serves what :class:`~graphrec.serving.Recommender` serves through
+scores — :meth:`recommend` (exact), :meth:`predict`, :meth:`evaluate`, :meth:`fold_in_users`
+(a new user is a query from their items, exactly as a cold-start user is scored), the
+``hybrid`` blend — and :meth:`similar_items` by a query from one item. What needs vectors
+(``item_embeddings``, ``user_embeddings``, new items from their attributes, approximate
+search) raises a :class:`~graphrec.errors.ConfigError` that says so.
+
+>>> rec = Recommender.load(".graphrec/runs/path-gnn-20261203-120000")   # a PathRecommender
+>>> rec.recommend("u12", k=10)
+>>> rec.fold_in_users({"visitor1": ["clothing:i9"]}); rec.recommend("visitor1")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from graphrec.errors import ConfigError, DataError, RunError
+from graphrec.evaluation.harness import Scorer
+from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
+from graphrec.pyg import HeteroData
+from graphrec.serving.recommender import SCORE_CHUNK, Recommender
+from graphrec.strategies.path_gnn import PathScorer
+from kg import schema
+
+
+class PathRecommender(Recommender):
+    """A trained :class:`PathGNN` with its knowledge graph, ready to serve (see the module
+    docstring). Built by :meth:`Recommender.load` for a ``path-gnn`` run directory.
+
+    Args:
+        model: a trained :class:`PathGNN`.
+        graph: the graph it serves (:func:`prepare_path_graph`).
+        index, tables, blend, target, run_dir: as :class:`Recommender`.
+    """
+
+    model: PathGNN
+    graph: PathGraph
+
+    @staticmethod
+    def build(data: HeteroData, spec: Mapping, state: Mapping[str, Tensor], run_dir: Path
+              ) -> tuple[PathGNN, PathGraph]:
+        """The model that ``model.json`` describes with ``weights.pt`` loaded, and the graph
+        prepared for it from ``data``.
+
+        Raises:
+            RunError: the description does not build a model for this graph, or the weights
+                do not fit it.
+        """
+        graph = prepare_path_graph(data)
+        kwargs = dict(spec["kwargs"])
+        try:
+            kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
+            model = PathGNN(**kwargs)
+            if (model.edge_types != graph.edge_types
+                    or model.item_emb is not None
+                    and model.item_emb.shape[0] != graph.num_nodes[schema.PYG_ITEM]):
+                raise ValueError("its edge types or item count differ from the run's graph")
+            model.load_state_dict(state)
+        except (TypeError, ValueError, KeyError, RuntimeError, ConfigError) as exc:
+            raise RunError(f"{run_dir / 'model.json'}: the model it describes cannot be built "
+                           f"with {run_dir / 'weights.pt'} ({exc})") from None
+        return model.eval(), graph
+
+    def _model_scorer(self) -> Scorer:
+        self._path = PathScorer(self.model, self.graph)
+        return self._path
+
+    def _matrix(self, scenario: str) -> tuple[Tensor, None]:
+        return self._candidates(scenario), None  # nothing to cache: scores are per query
+
+    def _model_scores(self, users: list[str], rows: Tensor, matrix: None = None) -> Tensor:
+        """Graph users start from their training items (their own node cut, as training
+        cut it), folded-in users from the items they were added with; other users score 0."""
+        lookup = self.index.lookup(schema.PYG_USER)
+        scores = torch.zeros(len(users), len(rows))
+        graph_pos = [p for p, u in enumerate(users) if u in lookup]
+        if graph_pos:
+            nodes = torch.as_tensor([lookup[users[p]] for p in graph_pos])
+            scores[graph_pos] = self._path.score(nodes, rows)
+        folded = [p for p, u in enumerate(users) if u not in lookup and u in self._added_users]
+        if folded:
+            histories = self._fold_in_histories([users[p] for p in folded])
+            scores[folded] = self._path.score_histories(histories, rows)
+        return scores
+
+    def predict(self, users: Sequence[str], items: Sequence[str]) -> pd.DataFrame:
+        """Scores of (user, item) pairs, as :meth:`recommend` ranks them (each user's query
+        runs once for all of its items).
+
+        Returns:
+            DataFrame ``user_id, item_id, score`` in the order given.
+        """
+        users, items = list(users), list(items)
+        if len(users) != len(items):
+            raise ConfigError(f"predict needs pairs: {len(users)} users but {len(items)} items")
+        rows = self._item_rows(items)
+        self._known(users, None)
+        unique_users = list(dict.fromkeys(users))
+        unique_rows, columns = torch.unique(rows, return_inverse=True)
+        user_pos = {u: p for p, u in enumerate(unique_users)}
+        block = torch.cat([self._scores(unique_users[s:s + SCORE_CHUNK], unique_rows)
+                           for s in range(0, len(unique_users), SCORE_CHUNK)]) if users else None
+        scores = (block[torch.as_tensor([user_pos[u] for u in users]), columns].tolist()
+                  if users else [])
+        return pd.DataFrame({"user_id": users, "item_id": items, "score": scores})
+
+    def similar_items(self, items: str | Sequence[str], scenario: str | None = None,
+                      k: int = 10) -> pd.DataFrame:
+        """For each item, the ``k`` items of ``scenario`` (default the run's target) that the
+        model ranks first for a user who took only that item (a query from that one item),
+        the item itself excluded.
+
+        Returns:
+            DataFrame ``item_id, rank, similar_item_id, score``; ``score`` is the model's
+            score of that one-item user (not a cosine: the model has no item vectors).
+        """
+        items = [items] if isinstance(items, str) else list(items)
+        query_rows = self._item_rows(items).numpy()
+        candidates = self._candidates(self._scenario(scenario))
+        histories = sp.csr_matrix(
+            (np.ones(len(items), dtype=np.float32), (np.arange(len(items)), query_rows)),
+            shape=(len(items), len(self._item_ids)))
+        scores = self._path.score_histories(histories, candidates)
+        position = {int(c): p for p, c in enumerate(candidates)}
+        for row, item_row in enumerate(query_rows.tolist()):
+            if item_row in position:
+                scores[row, position[item_row]] = -torch.inf
+        top = torch.topk(scores, min(k, max(len(candidates) - 1, 1)), dim=1)
+        out = [(item, rank + 1, self._item_ids[int(candidates[col])], float(value))
+               for row, item in enumerate(items)
+               for rank, (value, col) in enumerate(zip(top.values[row], top.indices[row],
+                                                       strict=True)) if torch.isfinite(value)]
+        return pd.DataFrame(out, columns=["item_id", "rank", "similar_item_id", "score"])
+
+    def fold_in_users(self, interactions: Mapping[str, Sequence[str]]
+                      ) -> tuple[list[str], Tensor]:
+        """Add users the graph has never seen from the graph items they interacted with,
+        without retraining: each is served from now on by a query from those items (in
+        memory), exactly as a cold-start user is.
+
+        Returns:
+            ``(ids, [n, 0])``: the model has no user vectors, so the tensor has no columns.
+
+        Raises:
+            DataError: a user id exists already, or an item id is unknown.
+        """
+        users = list(interactions)
+        lookup = self.index.lookup(schema.PYG_USER)
+        taken = [u for u in users if u in lookup or u in self._added_users]
+        if taken:
+            raise DataError(f"user ids {taken[:5]} exist already")
+        for u in users:
+            self._item_rows(list(interactions[u]))  # unknown ids raise, naming the id
+        for u in users:
+            self._added_users[u] = torch.zeros(0)
+            self._seen[u] = list(interactions[u])
+            self._seen_cache.pop(u, None)
+        return users, torch.zeros(len(users), 0)
+
+    def _no_vectors(self, what: str) -> ConfigError:
+        return ConfigError(f"{what} needs embeddings, and a path-gnn run has none: it scores "
+                           "each user by message passing from their items. Use recommend(), "
+                           "predict(), similar_items() or fold_in_users(), or serve a run of "
+                           "an embedding strategy (joint, hybrid, ...)")
+
+    def item_embeddings(self, items=None, scenario=None):
+        raise self._no_vectors("item_embeddings()")
+
+    def user_embeddings(self, users=None):
+        raise self._no_vectors("user_embeddings()")
+
+    def embed_new_items(self, attributes, scenario=None, ids=None):
+        raise self._no_vectors("embed_new_items()")
+
+    def add_items(self, ids, attributes, scenario):
+        raise self._no_vectors("add_items()")
+
+    def item_index(self, scenario=None):
+        raise self._no_vectors("approximate search (item_index())")
+
+    def recommend(self, users, scenario=None, k=10, exclude_seen=True, items=None,
+                  fallback=None, approximate=False, probes=None) -> pd.DataFrame:
+        """As :meth:`Recommender.recommend`, exact only (``approximate`` searches vectors)."""
+        if approximate:
+            raise self._no_vectors("approximate search")
+        return super().recommend(users, scenario, k, exclude_seen, items, fallback)

@@ -1,0 +1,113 @@
+"""Serving a ``path-gnn`` run (a PathRecommender) trained by the CLI on a small synthetic graph."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from graphrec.cli.main import app
+from graphrec.errors import ConfigError, DataError
+from graphrec.serving import Recommender
+from graphrec.serving.path_recommender import PathRecommender
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("path_serving")
+    config = root / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "path-gnn"\nepochs = 3\n'
+                      'seed = 0\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n')
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(root / "runs"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def rec(run_dir):
+    return Recommender.load(run_dir)
+
+
+def test_a_path_run_loads_as_a_path_recommender_and_serves_what_was_measured(run_dir, rec):
+    import json
+
+    assert isinstance(rec, PathRecommender)
+    assert json.loads((Path(run_dir) / "model.json").read_text())["name"] == "path-gnn"
+    measured = json.loads((Path(run_dir) / "metrics.json").read_text())["test"]
+    again = rec.evaluate("cosmetics", "test", (20,), ("all",), bootstrap=0)
+    assert again["all"]["ndcg@20"] == pytest.approx(measured["all"]["ndcg@20"], abs=1e-6)
+
+
+def test_recommend_excludes_seen_items_and_predict_gives_its_scores(rec):
+    inter = rec.tables.interactions
+    warm = inter[(inter["scenario"] == "cosmetics") & (inter["split"] == "train")]
+    user = warm["user_id"].iloc[0]
+    seen = set(warm.loc[warm["user_id"] == user, "item_id"])
+    out = rec.recommend([user, "u2"], "cosmetics", k=5)
+    assert list(out.groupby("user_id", sort=False).size()) == [5, 5]
+    assert not set(out.loc[out.user_id == user, "item_id"]) & seen
+    assert out.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    pairs = rec.predict(list(out["user_id"]), list(out["item_id"]))
+    assert pairs["score"].tolist() == pytest.approx(out["score"].tolist(), abs=1e-5)
+    every = len(rec.index.scenario_items("cosmetics"))
+    with_seen = rec.recommend(user, "cosmetics", k=every, exclude_seen=False)
+    assert seen <= set(with_seen["item_id"]) and len(with_seen) == every
+
+
+def test_users_are_queries_from_their_items_graph_users_with_their_node_cut(rec):
+    items = list(rec.tables.interactions.query("user_id == 'u3' and split == 'train'")[
+        "item_id"])
+    ids, vectors = rec.fold_in_users({"visitor": items})
+    assert ids == ["visitor"] and vectors.shape == (1, 0)
+    candidates = torch.as_tensor(rec.index.scenario_items("cosmetics"))
+    history = rec.graph.history[[rec.index.lookup("user")["u3"]]]
+    assert set(history.indices) == set(rec._item_rows(items).tolist())
+    with torch.no_grad():
+        cut = rec.model(rec.graph, history, candidates, [rec.index.lookup("user")["u3"]])[0]
+        uncut = rec.model(rec.graph, history, candidates)[0]
+    for user, expected in (("u3", cut), ("visitor", uncut)):  # u3's node stays in the graph
+        served = rec.recommend(user, "cosmetics", k=8, exclude_seen=False)
+        top = torch.topk(expected, 8)
+        assert [rec._item_ids[int(candidates[c])] for c in top.indices] == list(
+            served["item_id"])
+        assert served["score"].tolist() == pytest.approx(top.values.tolist(), abs=1e-5)
+    assert not torch.allclose(cut, uncut)  # the cut removes the paths through u3's node
+    with pytest.raises(DataError, match="exist already"):
+        rec.fold_in_users({"visitor": items})
+    with pytest.raises(DataError, match="unknown item id 'nope'"):
+        rec.fold_in_users({"other": ["nope"]})
+
+
+def test_similar_items_are_a_query_from_one_item(rec):
+    out = rec.similar_items(["clothing:i3", "cosmetics:i5"], "cosmetics", k=4)
+    assert len(out) == 8 and "cosmetics:i5" not in set(
+        out.loc[out.item_id == "cosmetics:i5", "similar_item_id"])
+    assert all(i.startswith("cosmetics:") for i in out["similar_item_id"])
+    first = out[out.item_id == "clothing:i3"]
+    alone = rec.similar_items("clothing:i3", k=4)  # the run's target by default
+    assert list(alone["similar_item_id"]) == list(first["similar_item_id"])
+    assert first["score"].is_monotonic_decreasing
+
+
+def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
+    for call in (lambda: rec.item_embeddings(), lambda: rec.user_embeddings(["u1"]),
+                 lambda: rec.add_items(["cosmetics:new"], [{}], "cosmetics"),
+                 lambda: rec.recommend("u1", approximate=True)):
+        with pytest.raises(ConfigError, match="path-gnn run has none"):
+            call()
+    with pytest.raises(DataError, match="unknown user id"):
+        rec.recommend("stranger")
+    fallback = rec.recommend("stranger", k=3, fallback="popularity")
+    assert len(fallback) == 3 and torch.isfinite(torch.tensor(fallback["score"])).all()
+    runner = CliRunner()
+    served = runner.invoke(app, ["recommend", run_dir, "-u", "u0", "-k", "3", "--format",
+                                 "json"])
+    assert served.exit_code == 0, served.output
+    new_items = tmp_path / "new.csv"
+    new_items.write_text("item_id,brand\ncosmetics:new,brand1\n")
+    embed = runner.invoke(app, ["embed", run_dir, "--items", str(new_items), "-s", "cosmetics",
+                                "--out", str(tmp_path / "e.parquet")])
+    assert embed.exit_code == 2 and "path-gnn run has none" in " ".join(embed.output.split())
+    assert not (tmp_path / "e.parquet").exists()
