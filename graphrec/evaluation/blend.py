@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import pairs_through_block
 
 
 @dataclass
@@ -71,3 +72,25 @@ def score_scale(scorer, users: Tensor, items: Tensor) -> float:
     scores = scorer.score(users, items).float()
     std = float(scores.std()) if scores.numel() > 1 else 0.0
     return std if std > 0 and torch.isfinite(torch.tensor(std)) else 1.0
+
+
+class MemoScorer:
+    """A scorer that keeps every block it scored, keyed by the exact users and items asked.
+
+    Choosing a blend's weight scores the same validation users once per weight tried; a model
+    that scores by message passing per user (``path-gnn``) then runs once instead of once per
+    weight. Memory: every block asked for (validation users x candidate items).
+    """
+
+    def __init__(self, scorer):
+        self.scorer = scorer
+        self._blocks: dict[tuple[bytes, bytes], Tensor] = {}
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        key = (users.cpu().numpy().tobytes(), items.cpu().numpy().tobytes())
+        if key not in self._blocks:
+            self._blocks[key] = self.scorer.score(users, items)
+        return self._blocks[key].clone()  # callers may write into what they get
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        return pairs_through_block(self.score, users, items)

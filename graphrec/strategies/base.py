@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -101,6 +101,9 @@ class StrategyRun:
     started: float = field(default_factory=time.perf_counter)
     #: the run's stage checkpoints (None: none; see graphrec.training.checkpoint)
     checkpoints: Checkpoints | None = None
+    #: strategy name -> its ``[strategy.<name>]`` settings, for a strategy that builds on
+    #: another (``hybrid`` on ``path-gnn``); a missing entry means that strategy's defaults
+    settings: Mapping[str, Settings] = field(default_factory=dict)
 
     @property
     def scenarios(self) -> list[str]:

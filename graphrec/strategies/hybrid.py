@@ -1,24 +1,32 @@
-"""``hybrid``: the joint graph model blended with a neighbourhood baseline (item-kNN or EASE),
-the blend weight chosen on the target's validation split. Reported apart from the graph model
-alone: it is the best *served* model, not a claim about the graph model."""
+"""``hybrid``: a graph model (the ``joint`` embedding model, or the conditional GNN
+``path-gnn`` with ``[strategy.hybrid] model = "path-gnn"``) blended with a neighbourhood
+baseline (item-kNN or EASE), the blend weight chosen on the target's validation split.
+Reported apart from the graph model alone: it is the best *served* model, not a claim about
+the graph model."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
 from graphrec.evaluation.baselines import build_baseline
-from graphrec.evaluation.blend import BlendedScorer, score_scale
+from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
+from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import EASE_L2, EASEConfig, select_ease
+from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
 
 #: the baselines a hybrid can blend the graph model with
 BLEND_BASELINES = ("item-knn", "ease")
+#: the graph models a hybrid can blend
+HYBRID_MODELS = ("joint", "path-gnn")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class HybridConfig(Settings):
     weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     baseline: str = "auto"
     l2: tuple[float, ...] = EASE_L2
+    #: the graph model blended: ``joint`` (the embedding model, as the ``joint`` strategy
+    #: trains it) or ``path-gnn`` (the conditional GNN, with ``[strategy.path-gnn]``)
+    model: str = "joint"
 
     def __post_init__(self):
         if not self.weights:
@@ -43,6 +54,9 @@ class HybridConfig(Settings):
             raise ConfigError(f"[strategy.hybrid] baseline must be one of "
                               f"{['auto', *BLEND_BASELINES]}, not {self.baseline!r}")
         EASEConfig(l2=self.l2)  # the same checks as [strategy.ease]
+        if self.model not in HYBRID_MODELS:
+            raise ConfigError(f"[strategy.hybrid] model must be one of {list(HYBRID_MODELS)}, "
+                              f"not {self.model!r}")
 
     @property
     def baselines(self) -> tuple[str, ...]:
@@ -51,8 +65,8 @@ class HybridConfig(Settings):
 
 
 class Hybrid(Strategy):
-    """Train the graph model as ``joint`` does, fit each baseline tried (EASE's ``l2`` chosen
-    on validation), then keep the baseline and its weight in the blend
+    """Train the graph model as ``joint`` (or ``path-gnn``) does, fit each baseline tried
+    (EASE's ``l2`` chosen on validation), then keep the baseline and its weight in the blend
     (:class:`~graphrec.evaluation.blend.BlendedScorer`) that validate best (NDCG@k, full
     ranking of the target's valid split; on a tie the smaller weight, then the baseline tried
     first)."""
@@ -61,29 +75,51 @@ class Hybrid(Strategy):
     settings_type = HybridConfig
 
     def run(self, run: StrategyRun) -> StrategyResult:
+        if self.settings.model == "path-gnn":
+            settings = run.settings.get(PathGNNStrategy.name) or PathGNNConfig()
+            path = train_path_gnn(run, settings, self.name)
+            scorer, score, blend, decision = self._blend(run, MemoScorer(path.scorer),
+                                                         path.index)
+            scorer.model = path.scorer  # served as trained, without the memo
+            test = evaluate(scorer, path.index, run.tables, run.target, "test",
+                            (run.config.k,), protocol=run.protocol)
+            fit = path.fit
+            return StrategyResult(self.name, test, score, fit.best_epoch,
+                                  time.perf_counter() - run.started, model=path.model,
+                                  index=path.index, history=fit.history, scorer=scorer,
+                                  stopped=fit.stopped, model_name=PATH_MODEL, blend=blend,
+                                  decision={**decision, "model": "path-gnn",
+                                            "cold_share": path.bridge_share})
         trained = run.train(None, run.scenarios, name=self.name)
         emb = trained.embeddings
-        model = EmbeddingScorer(emb["user"], emb["item"])
+        scorer, score, blend, decision = self._blend(
+            run, EmbeddingScorer(emb["user"], emb["item"]), trained.index)
+        return run.finish(self.name, trained, scorer=scorer, valid_score=score, blend=blend,
+                          decision=decision)
+
+    def _blend(self, run: StrategyRun, model, index: GraphIndex
+               ) -> tuple[BlendedScorer, float, dict, dict]:
+        """The blend of ``model`` (a scorer) with each baseline tried that validates best:
+        ``(scorer, its validation NDCG@k, model.json's blend, decision.json)``."""
         inter = run.tables.interactions
         valid = inter[(inter["scenario"] == run.target) & (inter["split"] == "valid")]
-        users = torch.as_tensor(np.unique(trained.index.index("user", valid["user_id"])))
-        items = torch.as_tensor(trained.index.scenario_items(run.target))
+        users = torch.as_tensor(np.unique(index.index("user", valid["user_id"])))
+        items = torch.as_tensor(index.scenario_items(run.target))
         model_scale = score_scale(model, users, items)
         k = run.config.k
         chosen, by_baseline, decision = None, {}, {}
         for name in self.settings.baselines:
             if name == "ease":
-                knn, ease_decision = select_ease(run, trained.index,
-                                                 EASEConfig(l2=self.settings.l2))
+                knn, ease_decision = select_ease(run, index, EASEConfig(l2=self.settings.l2))
                 decision.update(ease_decision)
                 settings = {"l2": knn.l2}
             else:
-                knn, settings = build_baseline(name, run.tables, trained.index), {}
+                knn, settings = build_baseline(name, run.tables, index), {}
             knn_scale = score_scale(knn, users, items)
             tried = {}
             for weight in sorted(set(self.settings.weights)):
                 blend = BlendedScorer(model, knn, weight, model_scale, knn_scale)
-                res = evaluate(blend, trained.index, run.tables, run.target, "valid", (k,),
+                res = evaluate(blend, index, run.tables, run.target, "valid", (k,),
                                ("all",), run.protocol)
                 tried[weight] = res["all"][f"ndcg@{k}"] if res else 0.0
             best = max(tried, key=lambda w: (tried[w], -w))
@@ -98,7 +134,5 @@ class Hybrid(Strategy):
                     "valid_ndcg_by_baseline": {b: v["valid_ndcg"]
                                                for b, v in by_baseline.items()},
                     **decision}
-        return run.finish(self.name, trained, scorer=scorer, valid_score=score,
-                          blend={**scorer.to_dict(), "baseline": name,
-                                 "baseline_settings": settings},
-                          decision=decision)
+        return (scorer, score, {**scorer.to_dict(), "baseline": name,
+                                "baseline_settings": settings}, decision)

@@ -105,14 +105,18 @@ def run_strategy(name: str, tables, target: str, config: TrainConfig,
     Raises:
         ConfigError: an unknown strategy, model or setting (before any training).
     """
-    return _run(make_strategy(name, options), tables, target, config, progress, protocol)
+    settings = strategy_settings(options)
+    cls = get_strategy(name)
+    return _run(cls(settings.get(cls.name)), tables, target, config, progress, protocol,
+                settings=settings)
 
 
 def _run(strategy: Strategy, tables, target: str, config: TrainConfig, progress: bool,
-         protocol: Protocol | None, checkpoints: Checkpoints | None = None) -> StrategyResult:
+         protocol: Protocol | None, checkpoints: Checkpoints | None = None,
+         settings: Mapping[str, Settings] | None = None) -> StrategyResult:
     get_model(config.model)  # fail early on an unknown model name
     return strategy.run(StrategyRun(tables, target, config.with_seed(), protocol, progress,
-                                    checkpoints=checkpoints))
+                                    checkpoints=checkpoints, settings=dict(settings or {})))
 
 
 def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
@@ -127,7 +131,7 @@ def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
     settings = strategy_settings(options)  # every name and setting checked before training
     chosen = [get_strategy(name) for name in strategies]
     return [_run(cls(settings.get(cls.name)), tables, target, config, progress, protocol,
-                 checkpoints) for cls in chosen]
+                 checkpoints, settings) for cls in chosen]
 
 
 def item_embedding_table(result: StrategyResult) -> pd.DataFrame:

@@ -111,3 +111,37 @@ def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
                                 "--out", str(tmp_path / "e.parquet")])
     assert embed.exit_code == 2 and "path-gnn run has none" in " ".join(embed.output.split())
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_a_hybrid_on_path_gnn_blends_it_and_is_served_blended(tmp_path):
+    import json
+
+    from graphrec.strategies import run_strategy
+    from graphrec.training import TrainConfig
+    from loaders import SyntheticConfig, generate_synthetic
+
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
+                      '[train]\ntarget = "cosmetics"\nstrategy = "hybrid"\nepochs = 3\n'
+                      'seed = 0\n[strategy.hybrid]\nmodel = "path-gnn"\nbaseline = "item-knn"\n'
+                      '[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n')
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs",
+                                      str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    decision = json.loads((run_dir / "decision.json").read_text())
+    assert decision["model"] == "path-gnn" and decision["baseline"] == "item-knn"
+    # weight 0 is the path-gnn alone, trained with [strategy.path-gnn] and the same seed
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    alone = run_strategy("path-gnn", tables, "cosmetics", TrainConfig(epochs=3, seed=0),
+                         progress=False, options={"path-gnn": {"dim": 8, "max_queries": 64}})
+    assert decision["valid_ndcg_by_weight"]["0.0"] == pytest.approx(alone.valid_score)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["valid_ndcg"] == max(decision["valid_ndcg_by_weight"].values())
+    rec = Recommender.load(run_dir)
+    assert isinstance(rec, PathRecommender) and rec.blend["weight"] == decision["blend_weight"]
+    again = rec.evaluate("cosmetics", "test", (20,), ("all",), bootstrap=0)
+    assert again["all"]["ndcg@20"] == pytest.approx(metrics["test"]["all"]["ndcg@20"], abs=1e-6)
+    with pytest.raises(ConfigError, match="model must be one of"):
+        run_strategy("hybrid", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
+                     progress=False, options={"hybrid": {"model": "lightgcn"}})
