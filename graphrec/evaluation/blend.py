@@ -25,7 +25,7 @@ class BlendedScorer:
 
     Args:
         model, knn: scorers (:class:`graphrec.evaluation.harness.Scorer`); ``knn`` is the
-            baseline (item-kNN or EASE).
+            baseline (item-kNN, EASE or attribute-kNN).
         weight: the share of the baseline, in [0, 1].
         model_scale, knn_scale: positive scales (:func:`score_scale`).
     """

@@ -241,10 +241,10 @@ class Recommender:
 
     def _scores(self, users: list[str], rows: Tensor, matrix: Tensor | None = None) -> Tensor:
         """``[len(users), len(rows)]`` served scores: the model's (:meth:`_model_scores`),
-        blended with the baseline (item-kNN or EASE) for ``hybrid`` runs. The baseline scores
-        graph items only: items added after training have no co-occurrence evidence, so their
-        baseline part is 0. Users folded in after training get theirs from the items they were
-        folded in with, as a graph user gets it from its training items."""
+        blended with the baseline (item-kNN, EASE or attribute-kNN) for ``hybrid`` runs. The
+        baseline scores graph items only: items added after training have no evidence in it, so
+        their baseline part is 0. Users folded in after training get theirs from the items
+        they were folded in with, as a graph user gets it from its training items."""
         scores = self._model_scores(users, rows, matrix)
         if self.blend is None:
             return scores

@@ -1,8 +1,8 @@
 """``hybrid``: a graph model (the ``joint`` embedding model, or the conditional GNN
 ``path-gnn`` with ``[strategy.hybrid] model = "path-gnn"``) blended with a neighbourhood
-baseline (item-kNN or EASE), the blend weight chosen on the target's validation split.
-Reported apart from the graph model alone: it is the best *served* model, not a claim about
-the graph model."""
+baseline (item-kNN, EASE or attribute-kNN), the blend weight chosen on the target's
+validation split. Reported apart from the graph model alone: it is the best *served* model,
+not a claim about the graph model."""
 
 from __future__ import annotations
 
@@ -23,17 +23,19 @@ from graphrec.strategies.baselines import EASE_L2, EASEConfig, select_ease
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
 
-#: the baselines a hybrid can blend the graph model with
-BLEND_BASELINES = ("item-knn", "ease")
+#: the baselines a hybrid can blend the graph model with (attribute-kNN: the one with evidence
+#: on items without interactions, which item-kNN and EASE cannot score)
+BLEND_BASELINES = ("item-knn", "ease", "attribute-knn")
 #: the graph models a hybrid can blend
 HYBRID_MODELS = ("joint", "path-gnn")
 
 
 @dataclass(frozen=True)
 class HybridConfig(Settings):
-    """``[strategy.hybrid]``: the baseline blended in (``auto``: item-kNN and EASE both tried,
-    the better blend on validation kept), the blend weights tried on validation, and EASE's
-    ridge weights (``l2``, chosen on validation first) when EASE is tried."""
+    """``[strategy.hybrid]``: the baseline blended in (``auto``: item-kNN, EASE and
+    attribute-kNN each tried, the best blend on validation kept), the blend weights tried on
+    validation, and EASE's ridge weights (``l2``, chosen on validation first) when EASE is
+    tried."""
 
     what = "hybrid strategy"
 

@@ -205,12 +205,13 @@ def test_fold_in_a_new_user_and_serve_added_items_without_retraining(run_dir):
 
 def test_a_folded_in_user_gets_the_hybrid_baseline_part_from_its_items(run_dir):
     """Served through the blend's baseline alone (weight 1), a user folded in with u1's
-    training items scores every item as u1 does, with item-kNN and with EASE."""
+    training items scores every item as u1 does, with item-kNN, EASE and attribute-kNN."""
     rec = Recommender.load(run_dir)
     t = rec.tables.interactions
     history = list(t[(t.user_id == "u1") & (t.split == "train")]["item_id"])
     items = list(rec.item_embeddings(scenario="cosmetics")[0])
-    for baseline, settings in (("item-knn", {}), ("ease", {"l2": 10.0})):
+    for baseline, settings in (("item-knn", {}), ("ease", {"l2": 10.0}),
+                               ("attribute-knn", {})):
         hybrid = Recommender(rec.model, rec.graph, rec.index, rec.tables, target="cosmetics",
                              blend={"weight": 1.0, "baseline": baseline,
                                     "baseline_settings": settings})

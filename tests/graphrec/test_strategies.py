@@ -208,10 +208,15 @@ def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
     assert len(tried) == 11 and both.valid_score == max(tried.values())
     assert tried[str(both.blend["weight"])] == both.valid_score
     assert both.valid_score >= max(joint.valid_score, knn.valid_score) - 1e-12
-    # the default tries item-kNN and EASE and keeps the blend that validates best
+    # attribute-kNN alone at weight 1
+    attr = run_strategy("attribute-knn", tables, "cosmetics", config, progress=False)
+    only_attr = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                             options={"hybrid": {"weights": [1.0], "baseline": "attribute-knn"}})
+    assert only_attr.test["all"]["ndcg@20"] == pytest.approx(attr.test["all"]["ndcg@20"])
+    # the default tries item-kNN, EASE and attribute-kNN and keeps the blend that validates best
     auto = run_strategy("hybrid", tables, "cosmetics", config, progress=False)
     by_baseline = auto.decision["valid_ndcg_by_baseline"]
-    assert set(by_baseline) == {"item-knn", "ease"}
+    assert set(by_baseline) == {"item-knn", "ease", "attribute-knn"}
     assert by_baseline["item-knn"] == both.valid_score
     assert auto.valid_score == max(by_baseline.values()) == by_baseline[auto.blend["baseline"]]
     with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
