@@ -126,6 +126,9 @@ def main() -> None:
     parser.add_argument("--valid", choices=VALID_SPLITS, default="newest",
                         help="Validation movies: the newest release year(s) or a random "
                              "10%% of the training movies.")
+    parser.add_argument("--tag", default="",
+                        help="Write the rows to ml1m_cold_items_<tag>.json (a run of a few "
+                             "methods beside the headline rows).")
     args = parser.parse_args()
     tables = cold_item_splits(get_loader("ml1m")(args.path).tables, seed=args.seed,
                               valid=args.valid)
@@ -148,9 +151,10 @@ def main() -> None:
             f"{result.valid_score:.4f} | {result.best_epoch} |")
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
-    write_results("ml1m_cold_items", rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
-                                            "best_epoch", "epochs_run", "stopped",
-                                            "seconds_to_selected_model"],
+    name = "ml1m_cold_items" + (f"_{args.tag}" if args.tag else "")
+    write_results(name, rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
+                               "best_epoch", "epochs_run", "stopped",
+                               "seconds_to_selected_model"],
                   "python -m benchmarks.ml1m " + " ".join(sys.argv[1:]), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
                   "item_cold_testing; epoch selected on a validation split of cold items "

@@ -91,4 +91,5 @@ def selected_row(method: str, result, config: TrainConfig, test: dict, k: int = 
             "epoch_cap": config.epochs, "stopped": result.stopped,
             "seconds_to_selected_model": round(result.seconds, 1),
             f"recall@{k}": round(test[f"recall@{k}"], 4),
-            f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": test}
+            f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": test,
+            "decision": result.decision}
