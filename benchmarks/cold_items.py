@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tag", default="",
+                        help="Write the rows to cold_items_<dataset>_<tag>.json (a run of a "
+                             "few methods beside the headline rows).")
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
     scenarios = sorted(tables.scenarios["scenario"])
@@ -69,7 +72,7 @@ def main() -> None:
                      f"{result.stopped or '-'} | {result.seconds:.0f} |")
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
-    write_results(f"cold_items_{args.dataset}", rows,
+    write_results(f"cold_items_{args.dataset}" + (f"_{args.tag}" if args.tag else ""), rows,
                   ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch",
                    "epochs_run", "stopped", "seconds_to_selected_model"],
                   "python -m benchmarks.cold_items " + " ".join(sys.argv[1:]), seed=args.seed,
