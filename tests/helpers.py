@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from kg.tables import KGTables, make_tables
@@ -40,3 +42,18 @@ def assert_same_tables(left: KGTables, right: KGTables) -> None:
     left, right = left.normalized(), right.normalized()
     for name in left.table_names():
         pd.testing.assert_frame_equal(left.table(name), right.table(name), obj=name)
+
+
+def train_run(root: Path, config: str) -> Path:
+    """The run directory that ``graphrec train --quiet`` writes under ``root / "runs"`` for the
+    TOML text ``config`` (written to ``root / "c.toml"``); the command must succeed."""
+    from typer.testing import CliRunner
+
+    from graphrec.cli.main import app
+
+    path = root / "c.toml"
+    path.write_text(config)
+    result = CliRunner().invoke(app, ["train", "-c", str(path), "--runs", str(root / "runs"),
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    return Path(result.output.strip().splitlines()[-1])

@@ -4,10 +4,11 @@ A :class:`~graphrec.models.path_gnn.PathGNN` has no user vectors: it scores a us
 candidates by running message passing from that user's items (the query). So a
 :class:`PathRecommender` serves what :class:`~graphrec.serving.Recommender` serves through
 scores — :meth:`recommend` (exact), :meth:`predict`, :meth:`evaluate`, :meth:`fold_in_users`
-(a new user is a query from their items, exactly as a cold-start user is scored), the
-``hybrid`` blend — and :meth:`similar_items` by a query from one item. What needs vectors
-(``item_embeddings``, ``user_embeddings``, new items from their attributes, approximate
-search) raises a :class:`~graphrec.errors.ConfigError` that says so.
+(a new user is a query from their items, exactly as a cold-start user is scored; it returns
+``(ids, [n, 0])``, no vectors), the ``hybrid`` blend — and :meth:`similar_items` by a query
+from one item. What needs vectors (``item_embeddings``, ``user_embeddings``, new items from
+their attributes, approximate search) raises a :class:`~graphrec.errors.ConfigError` that says
+so.
 
 >>> rec = Recommender.load(".graphrec/runs/path-gnn-20261203-120000")   # a PathRecommender
 >>> rec.recommend("u12", k=10)
@@ -25,7 +26,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.errors import ConfigError, DataError, RunError
+from graphrec.errors import ConfigError, RunError
 from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
 from graphrec.pyg import HeteroData
@@ -94,26 +95,14 @@ class PathRecommender(Recommender):
             scores[folded] = self._path.score_histories(histories, rows)
         return scores
 
-    def predict(self, users: Sequence[str], items: Sequence[str]) -> pd.DataFrame:
-        """Scores of (user, item) pairs, as :meth:`recommend` ranks them (each user's query
-        runs once for all of its items).
-
-        Returns:
-            DataFrame ``user_id, item_id, score`` in the order given.
-        """
-        users, items = list(users), list(items)
-        if len(users) != len(items):
-            raise ConfigError(f"predict needs pairs: {len(users)} users but {len(items)} items")
-        rows = self._item_rows(items)
-        self._known(users, None)
+    def _pair_scores(self, users: list[str], rows: Tensor) -> Tensor:
+        """One query per distinct user, for all of its items at once."""
         unique_users = list(dict.fromkeys(users))
         unique_rows, columns = torch.unique(rows, return_inverse=True)
-        user_pos = {u: p for p, u in enumerate(unique_users)}
+        position = {u: p for p, u in enumerate(unique_users)}
         block = torch.cat([self._scores(unique_users[s:s + SCORE_CHUNK], unique_rows)
-                           for s in range(0, len(unique_users), SCORE_CHUNK)]) if users else None
-        scores = (block[torch.as_tensor([user_pos[u] for u in users]), columns].tolist()
-                  if users else [])
-        return pd.DataFrame({"user_id": users, "item_id": items, "score": scores})
+                           for s in range(0, len(unique_users), SCORE_CHUNK)])
+        return block[torch.as_tensor([position[u] for u in users]), columns]
 
     def similar_items(self, items: str | Sequence[str], scenario: str | None = None,
                       k: int = 10) -> pd.DataFrame:
@@ -126,47 +115,17 @@ class PathRecommender(Recommender):
             score of that one-item user (not a cosine: the model has no item vectors).
         """
         items = [items] if isinstance(items, str) else list(items)
-        query_rows = self._item_rows(items).numpy()
+        item_rows = self._item_rows(items)
         candidates = self._candidates(self._scenario(scenario))
         histories = sp.csr_matrix(
-            (np.ones(len(items), dtype=np.float32), (np.arange(len(items)), query_rows)),
+            (np.ones(len(items), dtype=np.float32), (np.arange(len(items)), item_rows.numpy())),
             shape=(len(items), len(self._item_ids)))
         scores = self._path.score_histories(histories, candidates)
-        position = {int(c): p for p, c in enumerate(candidates)}
-        for row, item_row in enumerate(query_rows.tolist()):
-            if item_row in position:
-                scores[row, position[item_row]] = -torch.inf
-        top = torch.topk(scores, min(k, max(len(candidates) - 1, 1)), dim=1)
-        out = [(item, rank + 1, self._item_ids[int(candidates[col])], float(value))
-               for row, item in enumerate(items)
-               for rank, (value, col) in enumerate(zip(top.values[row], top.indices[row],
-                                                       strict=True)) if torch.isfinite(value)]
-        return pd.DataFrame(out, columns=["item_id", "rank", "similar_item_id", "score"])
+        return self._most_similar(items, item_rows, candidates, scores, k)
 
-    def fold_in_users(self, interactions: Mapping[str, Sequence[str]]
-                      ) -> tuple[list[str], Tensor]:
-        """Add users the graph has never seen from the graph items they interacted with,
-        without retraining: each is served from now on by a query from those items (in
-        memory), exactly as a cold-start user is.
-
-        Returns:
-            ``(ids, [n, 0])``: the model has no user vectors, so the tensor has no columns.
-
-        Raises:
-            DataError: a user id exists already, or an item id is unknown.
-        """
-        users = list(interactions)
-        lookup = self.index.lookup(schema.PYG_USER)
-        taken = [u for u in users if u in lookup or u in self._added_users]
-        if taken:
-            raise DataError(f"user ids {taken[:5]} exist already")
-        for u in users:
-            self._item_rows(list(interactions[u]))  # unknown ids raise, naming the id
-        for u in users:
-            self._added_users[u] = torch.zeros(0)
-            self._seen[u] = list(interactions[u])
-            self._seen_cache.pop(u, None)
-        return users, torch.zeros(len(users), 0)
+    def _fold_in_vectors(self, items: list[list[int]]) -> Tensor:
+        """No vectors (``[n, 0]``): a folded-in user is served by a query from its items."""
+        return torch.zeros(len(items), 0)
 
     def _no_vectors(self, what: str) -> ConfigError:
         return ConfigError(f"{what} needs embeddings, and a path-gnn run has none: it scores "

@@ -449,12 +449,16 @@ class Recommender:
             raise ConfigError(f"predict needs pairs: {len(users)} users but {len(items)} items")
         rows = self._item_rows(items)
         self._known(users, None)
-        if self.blend is None:
-            scores = (self._user_vectors(users) * self._items[rows]).sum(1)
-        else:  # one pair at a time through the blend (kNN evidence is per pair)
-            scores = torch.stack([self._scores([u], rows[p:p + 1])[0, 0]
-                                  for p, u in enumerate(users)]) if users else torch.zeros(0)
+        scores = self._pair_scores(users, rows) if users else torch.zeros(0)
         return pd.DataFrame({"user_id": users, "item_id": items, "score": scores.tolist()})
+
+    def _pair_scores(self, users: list[str], rows: Tensor) -> Tensor:
+        """``[len(users)]`` served scores of the pairs ``(users[p], rows[p])``."""
+        if self.blend is None:
+            return (self._user_vectors(users) * self._items[rows]).sum(1)
+        # one pair at a time through the blend (kNN evidence is per pair)
+        return torch.stack([self._scores([u], rows[p:p + 1])[0, 0]
+                            for p, u in enumerate(users)])
 
     def similar_items(self, items: str | Sequence[str], scenario: str | None = None,
                       k: int = 10) -> pd.DataFrame:
@@ -467,19 +471,25 @@ class Recommender:
             [-1, 1] (the ``similar_items`` cookbook query reports the same scale).
         """
         items = [items] if isinstance(items, str) else list(items)
-        query = torch.nn.functional.normalize(self._items[self._item_rows(items)], dim=1)
+        item_rows = self._item_rows(items)
         candidates = self._candidates(self._scenario(scenario))
+        query = torch.nn.functional.normalize(self._items[item_rows], dim=1)
         cand = torch.nn.functional.normalize(self._items[candidates], dim=1)
-        sims = query @ cand.T
+        return self._most_similar(items, item_rows, candidates, query @ cand.T, k)
+
+    def _most_similar(self, items: list[str], item_rows: Tensor, candidates: Tensor,
+                      scores: Tensor, k: int) -> pd.DataFrame:
+        """:meth:`similar_items`'s frame from ``scores`` ``[len(items), len(candidates)]``:
+        each item's ``k`` best candidates, the item itself excluded."""
         position = {int(c): p for p, c in enumerate(candidates)}
-        for row, item_row in enumerate(self._item_rows(items).tolist()):
+        for row, item_row in enumerate(item_rows.tolist()):
             if item_row in position:
-                sims[row, position[item_row]] = -torch.inf
-        top = torch.topk(sims, min(k, max(len(candidates) - 1, 1)), dim=1)
-        rows = [(item, rank + 1, self._item_ids[int(candidates[col])], float(sim))
+                scores[row, position[item_row]] = -torch.inf
+        top = torch.topk(scores, min(k, max(len(candidates) - 1, 1)), dim=1)
+        rows = [(item, rank + 1, self._item_ids[int(candidates[col])], float(value))
                 for row, item in enumerate(items)
-                for rank, (sim, col) in enumerate(zip(top.values[row], top.indices[row],
-                                                      strict=True)) if torch.isfinite(sim)]
+                for rank, (value, col) in enumerate(zip(top.values[row], top.indices[row],
+                                                        strict=True)) if torch.isfinite(value)]
         return pd.DataFrame(rows, columns=["item_id", "rank", "similar_item_id", "score"])
 
     # -- embeddings: always (ids, tensor) ------------------------------------------------------
@@ -601,12 +611,16 @@ class Recommender:
             raise DataError(f"user ids {taken[:5]} exist already")
         items = [self.index.index(schema.PYG_ITEM, list(interactions[u])).tolist()
                  for u in users]
-        emb = self.model.embed_new_users(self.graph, items)
+        emb = self._fold_in_vectors(items)
         for pos, u in enumerate(users):
             self._added_users[u] = emb[pos]
             self._seen[u] = list(interactions[u])
             self._seen_cache.pop(u, None)
         return users, emb
+
+    def _fold_in_vectors(self, items: list[list[int]]) -> Tensor:
+        """``[n, dim]`` vectors of new users from their graph items (one list per user)."""
+        return self.model.embed_new_users(self.graph, items)
 
     def __repr__(self) -> str:
         what = (f"hybrid blend {self.blend['weight']:g} with "

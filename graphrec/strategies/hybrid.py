@@ -6,7 +6,6 @@ not a claim about the graph model."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,6 @@ from graphrec.errors import ConfigError
 from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
-from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import EASE_L2, EASEConfig, select_ease
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
@@ -83,15 +81,8 @@ class Hybrid(Strategy):
             scorer, score, blend, decision = self._blend(run, MemoScorer(path.scorer),
                                                          path.index)
             scorer.model = path.scorer  # served as trained, without the memo
-            test = evaluate(scorer, path.index, run.tables, run.target, "test",
-                            (run.config.k,), protocol=run.protocol)
-            fit = path.fit
-            return StrategyResult(self.name, test, score, fit.best_epoch,
-                                  time.perf_counter() - run.started, model=path.model,
-                                  index=path.index, history=fit.history, scorer=scorer,
-                                  stopped=fit.stopped, model_name=PATH_MODEL, blend=blend,
-                                  decision={**decision, "model": "path-gnn",
-                                            "cold_share": path.bridge_share})
+            return path.finish(self.name, run, scorer, score, {**decision, "model": "path-gnn"},
+                               blend=blend)
         trained = run.train(None, run.scenarios, name=self.name)
         emb = trained.embeddings
         scorer, score, blend, decision = self._blend(

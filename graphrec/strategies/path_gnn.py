@@ -112,6 +112,23 @@ class PathTrained:
     #: the share of bridge users trained as cold queries
     bridge_share: float
 
+    def finish(self, name: str, run: StrategyRun, scorer=None, valid_score: float | None = None,
+               decision: dict | None = None, **extra) -> StrategyResult:
+        """Score ``scorer`` (default the model's :attr:`scorer`) on the target's ``test`` split
+        and wrap it as a result that saves the model as ``path-gnn`` (as
+        :meth:`StrategyRun.finish` does for the embedding models)."""
+        scorer = scorer or self.scorer
+        test = evaluate(scorer, self.index, run.tables, run.target, "test", (run.config.k,),
+                        protocol=run.protocol)
+        fit = self.fit
+        return StrategyResult(name, test,
+                              fit.best_score if valid_score is None else valid_score,
+                              fit.best_epoch, time.perf_counter() - run.started,
+                              model=self.model, index=self.index, history=fit.history,
+                              scorer=scorer, stopped=fit.stopped, model_name=PATH_MODEL,
+                              decision={**(decision or {}), "cold_share": self.bridge_share},
+                              **extra)
+
 
 def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
                    name: str = "path-gnn") -> PathTrained:
@@ -147,16 +164,7 @@ class PathGNNStrategy(Strategy):
     has_embeddings = False
 
     def run(self, run: StrategyRun) -> StrategyResult:
-        trained = train_path_gnn(run, self.settings, self.name)
-        test = evaluate(trained.scorer, trained.index, run.tables, run.target, "test",
-                        (run.config.k,), protocol=run.protocol)
-        fit = trained.fit
-        return StrategyResult(self.name, test, fit.best_score, fit.best_epoch,
-                              time.perf_counter() - run.started, model=trained.model,
-                              index=trained.index, history=fit.history,
-                              scorer=trained.scorer, stopped=fit.stopped,
-                              model_name=PATH_MODEL,
-                              decision={"cold_share": trained.bridge_share})
+        return train_path_gnn(run, self.settings, self.name).finish(self.name, run)
 
 
 def _to(graph: PathGraph, device: torch.device) -> PathGraph:

@@ -9,19 +9,15 @@ from typer.testing import CliRunner
 from graphrec.cli.main import app
 from graphrec.serving import Recommender, UnknownAttributeWarning
 from kg.errors import ConfigError, DataError
+from tests.helpers import train_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("api")
-    config = root / "c.toml"
-    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 200 }\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 5\nseed = 0\n'
-                      'dim = 16\n')
-    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(root / "runs"),
-                                      "--quiet"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1]
+    return str(train_run(tmp_path_factory.mktemp("api"),
+                         '[data]\nloader = "synthetic"\noptions = { n_users = 200 }\n'
+                         '[train]\ntarget = "cosmetics"\nstrategy = "joint"\nepochs = 5\n'
+                         'seed = 0\ndim = 16\n'))
 
 
 def test_recommend_excludes_seen_items_and_is_batched(run_dir):

@@ -10,19 +10,15 @@ from graphrec.cli.main import app
 from graphrec.errors import ConfigError, DataError
 from graphrec.serving import Recommender
 from graphrec.serving.path_recommender import PathRecommender
+from tests.helpers import train_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("path_serving")
-    config = root / "c.toml"
-    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "path-gnn"\nepochs = 3\n'
-                      'seed = 0\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n')
-    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(root / "runs"),
-                                      "--quiet"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1]
+    return str(train_run(tmp_path_factory.mktemp("path_serving"),
+                         '[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
+                         '[train]\ntarget = "cosmetics"\nstrategy = "path-gnn"\nepochs = 3\n'
+                         'seed = 0\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n'))
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +116,10 @@ def test_a_hybrid_on_path_gnn_blends_it_and_is_served_blended(tmp_path):
     from graphrec.training import TrainConfig
     from loaders import SyntheticConfig, generate_synthetic
 
-    config = tmp_path / "c.toml"
-    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
-                      '[train]\ntarget = "cosmetics"\nstrategy = "hybrid"\nepochs = 3\n'
-                      'seed = 0\n[strategy.hybrid]\nmodel = "path-gnn"\nbaseline = "item-knn"\n'
-                      '[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n')
-    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs",
-                                      str(tmp_path / "runs"), "--quiet"])
-    assert result.exit_code == 0, result.output
-    run_dir = Path(result.output.strip().splitlines()[-1])
+    run_dir = train_run(tmp_path, '[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
+                        '[train]\ntarget = "cosmetics"\nstrategy = "hybrid"\nepochs = 3\n'
+                        'seed = 0\n[strategy.hybrid]\nmodel = "path-gnn"\n'
+                        'baseline = "item-knn"\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n')
     decision = json.loads((run_dir / "decision.json").read_text())
     assert decision["model"] == "path-gnn" and decision["baseline"] == "item-knn"
     # weight 0 is the path-gnn alone, trained with [strategy.path-gnn] and the same seed
