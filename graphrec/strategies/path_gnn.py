@@ -172,4 +172,5 @@ def _to(graph: PathGraph, device: torch.device) -> PathGraph:
     if device.type == "cpu":
         return graph
     return replace(graph, adjacency={et: a.to(device) for et, a in graph.adjacency.items()},
+                   transposed={et: a.to(device) for et, a in graph.transposed.items()},
                    trained_items=graph.trained_items.to(device))

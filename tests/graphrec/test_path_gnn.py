@@ -78,6 +78,79 @@ def test_paths_through_the_query_user_are_cut():
     assert not torch.allclose(open_[t1], open_[t3])
 
 
+def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tensor:
+    """The model's layer as its docstring writes it, with dense matrices and no
+    factorisation: ``h_t = relu(LN(W_t sum_r A_r (h_src * w_r) + b_t))``, the boundary added
+    on items, the query user's state zeroed; features of every item after every layer."""
+    b = histories.shape[0]
+    boundary = torch.as_tensor(histories.toarray().T, dtype=torch.float32)[..., None] \
+        * model.query
+    states = {t: None for t in model.node_types}
+    states["item"] = boundary
+    outputs = []
+    for layer in range(model.num_layers):
+        new = {}
+        for n, node_type in enumerate(model.node_types):
+            incoming = None
+            for k, et in enumerate(model.edge_types):
+                if et[2] != node_type or states[et[0]] is None:
+                    continue
+                dense = graph.adjacency[et].to_dense()
+                message = torch.einsum("ij,jbd->ibd", dense,
+                                       states[et[0]] * model.relation[layer, k])
+                incoming = message if incoming is None else incoming + message
+            if incoming is None:
+                new[node_type] = boundary if node_type == "item" else None
+                continue
+            linear, norm = model.update[layer][n], model.norm[layer][n]
+            h = torch.relu(norm(incoming @ linear.weight.T + linear.bias))
+            if node_type == "item":
+                h = h + boundary
+            if node_type == "user" and users is not None:
+                keep = torch.ones(h.shape[0], b, 1)
+                keep[torch.as_tensor(users), torch.arange(b)] = 0.0
+                h = h * keep
+            new[node_type] = h
+        states = new
+        outputs.append(states["item"])
+    return torch.cat(outputs, dim=-1)
+
+
+@pytest.mark.parametrize("make", [tiny_tables, two_scenarios])
+def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make):
+    """``item_states`` folds the relation weights into the update, starts the first layer
+    from the histories and multiplies by stored CSR transposes; none of that may change a
+    value or a gradient (graphs with item-item, attribute and user-attribute edges)."""
+    data, index = build_graph(make())
+    graph = prepare_path_graph(data)
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.normal_(0.0, 0.7)
+    users = np.arange(min(3, graph.history.shape[0]))
+    histories = graph.history[users]
+    items = torch.tensor([0, 2, graph.num_nodes["item"] - 1])
+    for cut in (users, None):
+        weights = torch.linspace(-1.0, 1.0, model.dim * model.num_layers)
+        results = []
+        for fast in (True, False):
+            model.zero_grad()
+            out = (model.item_states(graph, histories, cut, items) if fast
+                   else reference_item_states(model, graph, histories, cut)[items])
+            (out * weights).sum().backward()
+            grads = {name: torch.zeros_like(p) if p.grad is None else p.grad.clone()
+                     for name, p in model.named_parameters()}
+            results.append((out.detach(), grads))
+        (fast, fast_grads), (plain, plain_grads) = results
+        assert fast.abs().sum() > 0
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+        for name, grad in plain_grads.items():
+            torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5,
+                                       msg=lambda m, name=name: f"{name}: {m}")
+
+
 def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
     tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
                             ("u5", "t:3", "t", "train")])
