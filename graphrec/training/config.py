@@ -119,6 +119,10 @@ class TrainConfig(Settings):
     #: where training runs: ``cpu``, ``cuda`` (under torchrun: each process's own GPU) or
     #: ``cuda:N``; results come back to the CPU (see training.device)
     device: str = "cpu"
+    #: keep memory the process frees for its next allocations instead of returning it to
+    #: the system, so a step's large temporaries are not page-faulted in afresh each time
+    #: (process-wide; glibc only; see training.memory)
+    keep_memory: bool = True
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -170,6 +174,8 @@ class TrainConfig(Settings):
             raise ConfigError(f"time_budget must be > 0 seconds, not {self.time_budget}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
+        if not isinstance(self.keep_memory, bool):
+            raise ConfigError(f"keep_memory must be true or false, not {self.keep_memory!r}")
 
     def with_loss(self, loss: str) -> TrainConfig:
         """These settings with ``loss``: the options that follow the loss (``negatives``,

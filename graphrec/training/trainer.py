@@ -42,6 +42,7 @@ from graphrec.training.checkpoint import StageCheckpoint
 from graphrec.training.config import TrainConfig
 from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
+from graphrec.training.memory import keep_freed_memory
 from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
 from graphrec.training.simulation import Simulation, simulated_graph
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
@@ -339,6 +340,8 @@ class Trainer:
             NonFiniteLossError: an epoch's loss is NaN or infinite.
         """
         model, config = self.model, self.config
+        if config.keep_memory:
+            keep_freed_memory()
         epochs = config.epochs
         saved = self.checkpoint.load() if self.checkpoint is not None else None
         if saved is not None and saved["finished"]:

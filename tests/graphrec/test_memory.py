@@ -1,0 +1,49 @@
+"""``[train] keep_memory``: glibc keeps large freed blocks for reuse (graphrec.training.memory)."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+import torch
+
+from graphrec.errors import ConfigError
+from graphrec.training import TrainConfig
+from graphrec.training.memory import keep_freed_memory
+
+BLOCK = 64 * 2**20  # bytes: above glibc's largest mmap threshold (32 MB)
+
+
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (malloc.h): byte counts of the allocator's state."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def mallinfo() -> MallInfo2:
+    call = ctypes.CDLL(None).mallinfo2
+    call.restype = MallInfo2
+    return call()
+
+
+def test_large_blocks_come_from_the_heap_and_are_reused_after_being_freed():
+    assert keep_freed_memory() and keep_freed_memory()  # applied, then already in force
+    before = mallinfo()
+    block = torch.empty(BLOCK // 4)
+    during = mallinfo()
+    assert during.hblkhd - before.hblkhd < BLOCK  # not a fresh mmap of its own
+    assert during.arena - before.arena >= 0
+    del block
+    freed = mallinfo()
+    assert freed.arena == during.arena  # the heap keeps it (not trimmed back)
+    again = torch.empty(BLOCK // 4)
+    assert mallinfo().arena == freed.arena  # the second block reuses the first one's memory
+    assert again.numel() == BLOCK // 4
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_keep_memory_must_be_a_boolean(bad):
+    with pytest.raises(ConfigError, match="keep_memory"):
+        TrainConfig(keep_memory=bad)
