@@ -7,9 +7,11 @@ graph of a CDRIB-style data set (every scenario, training interactions), a ``Pat
 graphrec's ``[strategy.path-gnn]`` defaults and a LightGCN with graphrec's ``[train]``
 defaults, both untrained (the cost does not depend on the weights), and times
 ``recommend(user, target, k=10)`` for single users (p50/p99 over ``--calls`` calls after 3
-warm-up calls) and for one batch of ``--batch`` distinct users. Usage::
+warm-up calls) and for one batch of ``--batch`` distinct users. With ``--keep-memory`` the
+process first calls :func:`graphrec.training.memory.keep_freed_memory` (what training does
+under ``[train] keep_memory``), as a serving process may. Usage::
 
-    .venv/bin/python -m benchmarks.path_serving ../shared/data/cdrib_amazon
+    .venv/bin/python -m benchmarks.path_serving ../shared/data/cdrib_amazon [--keep-memory]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from graphrec.serving import Recommender
 from graphrec.serving.path_recommender import PathRecommender
 from graphrec.strategies.path_gnn import PathGNNConfig
 from graphrec.training import TrainConfig
+from graphrec.training.memory import keep_freed_memory
 from kg.schema import TRAIN_SPLITS
 from loaders import load_dataset
 
@@ -59,7 +62,11 @@ def main() -> None:
     parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y).")
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--keep-memory", action="store_true",
+                        help="Keep freed memory in the process (graphrec.training.memory).")
     args = parser.parse_args()
+    if args.keep_memory:
+        keep_freed_memory()
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
     target = sorted(set(tables.interactions["scenario"]))[0]
     rng = np.random.default_rng(0)
@@ -83,11 +90,11 @@ def main() -> None:
     rows.append({"model": "path-gnn (queries)", "nodes": int(data.num_nodes),
                  **timings(rec, list(index.ids["user"]), target, args.calls, args.batch, rng)})
     print(rows[-1], flush=True)
-    write_results("path_serving", rows, ["model", "nodes", "p50_ms", "p99_ms",
-                                         "batch_users_per_s"],
+    name = "path_serving_keep_memory" if args.keep_memory else "path_serving"
+    write_results(name, rows, ["model", "nodes", "p50_ms", "p99_ms", "batch_users_per_s"],
                   "python -m benchmarks.path_serving " + " ".join(sys.argv[1:]),
                   dataset=args.path, target=target, batch=args.batch, calls=args.calls,
-                  threads=torch.get_num_threads(),
+                  threads=torch.get_num_threads(), keep_memory=args.keep_memory,
                   peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 

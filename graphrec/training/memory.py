@@ -4,13 +4,14 @@ A training step allocates many large temporaries (a ``path-gnn`` step on CDRIB: 
 ``[num_nodes, batch, dim]`` tensors of 40-90 MB each) and frees them at its end. glibc's
 ``malloc`` serves blocks above its mmap threshold (at most 32 MB) with a fresh ``mmap`` and
 returns them with ``munmap`` when freed, so every step page-faults all of that memory in
-again; on the 2-core machine of docs/benchmarks.md that doubled the time of a ``path-gnn``
-step. :func:`keep_freed_memory` tells glibc (``mallopt``) to take large blocks from its heap
-as well (``M_MMAP_MAX = 0``) and never to give the heap's free top back
-(``M_TRIM_THRESHOLD``), so freed blocks are reused without faults.
+again; on the 2-core machine of docs/benchmarks.md that nearly doubled the time of a
+``path-gnn`` step (2.41 -> 1.30 s with this module, ``benchmarks.path_speed``).
+:func:`keep_freed_memory` tells glibc (``mallopt``) to take large blocks from its heap as well
+(``M_MMAP_MAX = 0``) and never to give the heap's free top back (``M_TRIM_THRESHOLD``), so
+freed blocks are reused without faults.
 
-The price: the process keeps its peak memory until it exits (on CDRIB's ``path-gnn`` about
-3.1 GB instead of 2.5 GB). The setting is process-wide and lasts until the process ends; the
+The price: the process holds its peak memory until it exits (on CDRIB's ``path-gnn`` 2.99
+GiB instead of 2.43 GiB). The setting is process-wide and lasts until the process ends; the
 trainer applies it once, where ``[train] keep_memory`` is true (the default). Elsewhere (macOS,
 musl) nothing happens.
 """

@@ -34,12 +34,14 @@ def test_large_blocks_come_from_the_heap_and_are_reused_after_being_freed():
     block = torch.empty(BLOCK // 4)
     during = mallinfo()
     assert during.hblkhd - before.hblkhd < BLOCK  # not a fresh mmap of its own
-    assert during.arena - before.arena >= 0
     del block
     freed = mallinfo()
-    assert freed.arena == during.arena  # the heap keeps it (not trimmed back)
+    assert freed.arena >= during.arena  # the heap keeps it (not trimmed back)
     again = torch.empty(BLOCK // 4)
-    assert mallinfo().arena == freed.arena  # the second block reuses the first one's memory
+    after = mallinfo()
+    # the second block reuses the first one's memory: neither the heap nor the mmapped
+    # regions grow by its size (other threads may allocate a little meanwhile)
+    assert after.arena - freed.arena < BLOCK and after.hblkhd - freed.hblkhd < BLOCK
     assert again.numel() == BLOCK // 4
 
 
