@@ -204,9 +204,10 @@ class PathGNN(nn.Module):
         item_type = schema.PYG_ITEM
         b = histories.shape[0]
         device = self.query.device
-        # [num_items, B]: 1 where a query starts; the boundary is starts (x) query
-        starts = torch.as_tensor(sp.csc_matrix(histories, dtype=np.float32).T.toarray(),
-                                 device=device)
+        # [num_items, B]: 1 where a query starts (any stored non-zero); the boundary is
+        # starts (x) query
+        starts = torch.as_tensor((sp.csc_matrix(histories).T.toarray() != 0)
+                                 .astype(np.float32), device=device)
         cut = None  # (user node, query) of each query's own user
         if users is not None:
             cut = (torch.as_tensor(users, device=device), torch.arange(b, device=device))
