@@ -25,15 +25,17 @@ import numpy as np
 import torch
 
 from benchmarks.report import write_results
-from graphrec.data.graph import build_graph
+from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.models import build_model
-from graphrec.models.path_gnn import PathGNN, prepare_path_graph
+from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
+from graphrec.pyg import HeteroData
 from graphrec.serving import Recommender
 from graphrec.serving.path_recommender import PathRecommender
 from graphrec.strategies.path_gnn import PathGNNConfig
 from graphrec.training import TrainConfig
 from graphrec.training.memory import keep_freed_memory
 from kg.schema import TRAIN_SPLITS
+from kg.tables import KGTables
 from loaders import load_dataset
 
 
@@ -56,19 +58,44 @@ def timings(rec: Recommender, users: list[str], target: str, calls: int, batch: 
             "batch_users_per_s": round(batch / (time.perf_counter() - start), 1)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pair_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of the ``path-gnn`` cost scripts: a CDRIB-style folder, ``--pair`` and
+    ``--keep-memory``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("path", help="A CDRIB-style folder (pairs X_Y and Y_X).")
     parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y).")
-    parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--keep-memory", action="store_true",
                         help="Keep freed memory in the process (graphrec.training.memory).")
-    args = parser.parse_args()
+    return parser
+
+
+def load_pair(args: argparse.Namespace) -> tuple[KGTables, str]:
+    """The pair's tables and its first domain (the target), after keeping freed memory when
+    ``--keep-memory`` asks for it."""
     if args.keep_memory:
         keep_freed_memory()
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
-    target = sorted(set(tables.interactions["scenario"]))[0]
+    return tables, sorted(set(tables.interactions["scenario"]))[0]
+
+
+def untrained_path_gnn(tables: KGTables) -> tuple[HeteroData, GraphIndex, PathGraph, PathGNN]:
+    """The graph of every scenario's training interactions as the ``path-gnn`` strategy builds
+    it (no co-interaction edges) and a ``PathGNN`` with the ``[strategy.path-gnn]`` defaults
+    (weights from torch's current random state)."""
+    data, index = build_graph(tables, TRAIN_SPLITS, None, 0)
+    graph = prepare_path_graph(data)
+    settings = PathGNNConfig()
+    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], settings.dim,
+                    settings.num_layers, settings.item_embeddings)
+    return data, index, graph, model
+
+
+def main() -> None:
+    parser = pair_parser(__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+    tables, target = load_pair(args)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
     rows = []
@@ -81,11 +108,7 @@ def main() -> None:
     rows.append({"model": f"{defaults.model} (embeddings)", "nodes": int(data.num_nodes),
                  **timings(rec, users, target, args.calls, args.batch, rng)})
     print(rows[-1], flush=True)
-    data, index = build_graph(tables, TRAIN_SPLITS, None, 0)
-    graph = prepare_path_graph(data)
-    settings = PathGNNConfig()
-    path = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], settings.dim,
-                   settings.num_layers, settings.item_embeddings)
+    data, index, graph, path = untrained_path_gnn(tables)
     rec = PathRecommender(path, graph, index, tables, target=target)
     rows.append({"model": "path-gnn (queries)", "nodes": int(data.num_nodes),
                  **timings(rec, list(index.ids["user"]), target, args.calls, args.batch, rng)})

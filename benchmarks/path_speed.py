@@ -14,42 +14,27 @@ does under ``[train] keep_memory = true`` (the default). Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 import torch
 
+from benchmarks.path_serving import load_pair, pair_parser, untrained_path_gnn
 from benchmarks.report import peak_rss_gib, write_results
-from graphrec.data.graph import build_graph
-from graphrec.models.path_gnn import PathGNN, prepare_path_graph
 from graphrec.strategies.path_gnn import PathGNNConfig
-from graphrec.training.memory import keep_freed_memory
 from graphrec.training.queries import QueryObjective
-from kg.schema import TRAIN_SPLITS
-from loaders import load_dataset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", help="A CDRIB-style folder (pairs X_Y and Y_X).")
-    parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y).")
+    parser = pair_parser(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batches", type=int, default=4)
-    parser.add_argument("--keep-memory", action="store_true",
-                        help="Keep freed memory in the process (graphrec.training.memory).")
     args = parser.parse_args()
-    if args.keep_memory:
-        keep_freed_memory()
-    tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
-    target = sorted(set(tables.interactions["scenario"]))[0]
-    data, index = build_graph(tables, TRAIN_SPLITS, None, 0)
-    graph = prepare_path_graph(data)
-    settings = PathGNNConfig()
+    tables, target = load_pair(args)
     torch.manual_seed(0)
-    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], settings.dim,
-                    settings.num_layers, settings.item_embeddings)
+    data, index, graph, model = untrained_path_gnn(tables)
+    settings = PathGNNConfig()
     objective = QueryObjective(graph, index.scenario_items(target), 1.0, settings.batch_size,
                                settings.max_queries)
     batches = objective.epoch_batches(model, graph, np.random.default_rng(0))

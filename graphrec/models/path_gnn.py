@@ -249,20 +249,19 @@ class PathGNN(nn.Module):
         side go first, so that each sparse product adds onto the sum so far (the bias at
         first) in one pass; those on the larger side then add through a dense ``addmm``."""
         dst, d = self.node_types[n], self.dim
-        update = self.update[layer][n]
+        num_dst, update = graph.num_nodes[dst], self.update[layer][n]
         before, after, boundary = [], [], []
         for k, et in enumerate(self.edge_types):
-            if et[2] != dst:
-                continue
+            src = states[et[0]]
+            if et[2] != dst or (src is None and et[0] != schema.PYG_ITEM):
+                continue  # another type's edge, or a source no message has reached yet
             fold = self.relation[layer, k].unsqueeze(1) * update.weight.T  # diag(w_r) W^T
-            src, (num_dst, num_src) = states[et[0]], graph.adjacency[et].shape
-            if src is None and et[0] == schema.PYG_ITEM:
+            if src is None:  # the items' boundary alone
                 boundary.append((et, fold))
-            elif src is not None:
-                (before if num_src <= num_dst else after).append((et, src, fold))
+            else:
+                (before if src.shape[0] <= num_dst else after).append((et, src, fold))
         if not (before or after or boundary):
             return None
-        num_dst = graph.num_nodes[dst]
         total = None  # the sum so far, bias included; None: the bias alone
         for et, src, fold in before:
             moved = (src.reshape(-1, d) @ fold).reshape(src.shape[0], b * d)
