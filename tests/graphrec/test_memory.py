@@ -37,12 +37,16 @@ def test_large_blocks_come_from_the_heap_and_are_reused_after_being_freed():
     del block
     freed = mallinfo()
     assert freed.arena >= during.arena  # the heap keeps it (not trimmed back)
-    again = torch.empty(BLOCK // 4)
+    # freed blocks are reused: allocating and freeing the block again and again grows
+    # neither the heap nor the mmapped regions by more than one block in all (the first
+    # time may need one, where small allocations took part of the freed memory meanwhile)
+    for _ in range(5):
+        again = torch.empty(BLOCK // 4)
+        assert again.numel() == BLOCK // 4
+        del again
     after = mallinfo()
-    # the second block reuses the first one's memory: neither the heap nor the mmapped
-    # regions grow by its size (other threads may allocate a little meanwhile)
-    assert after.arena - freed.arena < BLOCK and after.hblkhd - freed.hblkhd < BLOCK
-    assert again.numel() == BLOCK // 4
+    assert after.arena - freed.arena <= BLOCK + 2**20
+    assert after.hblkhd - freed.hblkhd < BLOCK
 
 
 @pytest.mark.parametrize("bad", ["yes", 1, None])
