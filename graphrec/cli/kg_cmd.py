@@ -102,7 +102,7 @@ def load(
     console.print(f"loaded {dataset} into {store}: {counts['users']:,} users, "
                   f"{counts['items']:,} items, {counts['interactions']:,} interactions "
                   f"(parse {parse_s:.1f}s, write {report.seconds['total']:.1f}s)")
-    if set(tables.interactions["split"]) == {"all"}:
+    if set(tables.interactions["split"].unique()) == {"all"}:
         console.print("note: this data set has no train/valid/test split; training needs one: "
                       "add a [split] section to the run config (method = \"temporal\", "
                       "\"leave-one-out\" or \"cold-items\")", highlight=False, markup=False)

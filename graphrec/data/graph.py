@@ -38,6 +38,7 @@ class GraphIndex:
     item_scenario: list[str]
     _lookups: dict[str, dict[str, int]] = field(default_factory=dict, repr=False,
                                                 compare=False)
+    _indexers: dict[str, pd.Index] = field(default_factory=dict, repr=False, compare=False)
 
     def lookup(self, node_type: str) -> dict[str, int]:
         """Id -> index of ``node_type`` (built once, then reused)."""
@@ -46,16 +47,23 @@ class GraphIndex:
         return self._lookups[node_type]
 
     def index(self, node_type: str, values: Iterable[str]) -> np.ndarray:
-        """Indices of ``values``; :class:`DataError` listing a few known ids if one is unknown."""
-        lookup = self.lookup(node_type)
-        out = []
-        for v in values:
-            if v not in lookup:
-                sample = self.ids[node_type][:5]
-                raise DataError(f"unknown {node_type} id {v!r}; known ids include {sample} "
-                                f"({len(lookup)} in all)")
-            out.append(lookup[v])
-        return np.asarray(out, dtype=np.int64)
+        """``[len(values)]`` indices of ``values``; :class:`DataError` listing a few known ids
+        if one is unknown. Hashed in one vectorised pass (a pandas index over the ids)."""
+        if node_type not in self._indexers:
+            self._indexers[node_type] = pd.Index(self.ids[node_type], dtype=object)
+        ids = self._indexers[node_type]
+        if not isinstance(values, (pd.Series, pd.Index, np.ndarray, list)):
+            values = list(values)
+        out = (ids.get_indexer(pd.Index(values, dtype=object)) if ids.is_unique
+               else np.asarray([self.lookup(node_type).get(v, -1) for v in values],
+                               dtype=np.int64))
+        missing = np.flatnonzero(out < 0)
+        if len(missing):
+            v = values.iloc[missing[0]] if isinstance(values, pd.Series) else values[missing[0]]
+            sample = self.ids[node_type][:5]
+            raise DataError(f"unknown {node_type} id {v!r}; known ids include {sample} "
+                            f"({len(ids)} in all)")
+        return out.astype(np.int64, copy=False)
 
     def scenario_items(self, scenario: str) -> np.ndarray:
         """Indices of the items of ``scenario``."""

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from graphrec.data.graph import GraphIndex
-from graphrec.errors import ConfigError
+from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.metrics import (
     bootstrap_ci,
     check_ties,
@@ -47,6 +47,7 @@ from graphrec.evaluation.metrics import (
     full_ranks,
     sampled_ranks,
     user_metrics,
+    without_excluded,
 )
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -173,8 +174,9 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
     if bad:
         raise ConfigError(f"unknown subset(s) {bad}; subsets are {list(SUBSETS)}")
     inter = tables.interactions
-    if split not in set(inter["split"]):
-        splits = sorted(set(inter["split"]))
+    present = set(inter["split"].unique())
+    if split not in present:
+        splits = sorted(present)
         hint = ""
         if splits == ["all"]:
             hint = ("; the data set comes without a split: add a [split] section to the "
@@ -192,16 +194,17 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
                                   dtype=np.int64)
     if protocol.min_weight is not None:
         held = held[held["weight"] >= protocol.min_weight]
-    warm_users, warm_items = set(train["user_id"]), set(train["item_id"])
+    warm_users, warm_items = set(train["user_id"].unique()), set(train["item_id"].unique())
     warm_pos = {item_pos[i] for i in warm_items}
     # the user's items of other splits (training and other held-out splits) never compete;
     # only the users being ranked matter
-    ranked = in_scenario["user_id"].isin(set(held["user_id"]))
+    ranked = in_scenario["user_id"].isin(held["user_id"].unique())
     elsewhere = in_scenario[ranked & (in_scenario["split"] != split)]
-    others = elsewhere.groupby("user_id")["item_id"].agg(list).to_dict()
+    others = (elsewhere["user_id"].to_numpy(dtype=object),
+              index.index("item", elsewhere["item_id"]))
     if protocol.name == "sampled":  # the draw pool, and the items exclude_own skips per user
         warm_pool = np.unique(index.index("item", sorted(warm_items)))
-        mine = pd.concat([train[train["user_id"].isin(set(held["user_id"]))], held])
+        mine = pd.concat([train[train["user_id"].isin(held["user_id"].unique())], held])
         own = mine.groupby("user_id")["item_id"].agg(set).to_dict()
     out = {}
     for subset in subsets:
@@ -228,15 +231,29 @@ FULL_CHUNK_SCORES = 20_000_000
 
 
 def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.ndarray,
-          others: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int
-          ) -> dict:
-    item_pos = index.lookup("item")
-    position = {int(item): p for p, item in enumerate(candidates)}
-    groups = rows.groupby("user_id")["item_id"].agg(list)
-    users = index.index("user", groups.index)
-    positives = [np.array([position[item_pos[i]] for i in items]) for items in groups]
-    exclude = [np.array([position[item_pos[i]] for i in others.get(u, [])
-                         if item_pos[i] in position], dtype=np.int64) for u in groups.index]
+          others: tuple[np.ndarray, np.ndarray], ks: tuple[int, ...], protocol: Protocol,
+          bootstrap: int, seed: int) -> dict:
+    """Full ranking of ``rows`` (held-out interactions) over ``candidates``; ``others``:
+    ``(user ids, item indices)`` of the ranked users' interactions of other splits, which do
+    not compete. Users in sorted id order, each user's positives in row order."""
+    position = np.full(len(index.ids["item"]), -1, dtype=np.int64)
+    position[candidates] = np.arange(len(candidates))
+    keys, group = np.unique(rows["user_id"].to_numpy(dtype=object), return_inverse=True)
+    held = position[index.index("item", rows["item_id"])]
+    if (held < 0).any():
+        raise DataError(f"held-out item {rows['item_id'].iloc[int(np.argmin(held))]!r} is not "
+                        f"among the candidates")
+    positives = _ragged(held, group, len(keys))
+    users = index.index("user", keys)
+    other_users, other_items = others
+    other_group = np.searchsorted(keys, other_users) if len(keys) else other_users
+    mine = np.zeros(len(other_users), dtype=bool)
+    if len(keys):
+        ok = other_group < len(keys)
+        mine[ok] = keys[other_group[ok]] == other_users[ok]
+    other_pos = position[other_items]
+    mine &= other_pos >= 0
+    exclude = _ragged(other_pos[mine], other_group[mine].astype(np.int64), len(keys))
     chunk = max(1, FULL_CHUNK_SCORES // max(1, len(candidates)))
     item_tensor = torch.as_tensor(candidates)
     ranks, tops = [], {k: [] for k in ks}
@@ -244,18 +261,24 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
         part = slice(start, start + chunk)
         scores = scorer.score(torch.as_tensor(users[part]), item_tensor).float()
         ranks += full_ranks(scores, positives[part], exclude[part])
-        for row, (ex, pos) in enumerate(zip(exclude[part], positives[part], strict=True)):
-            ex = np.setdiff1d(ex, pos)  # recommendation lists keep this split's positives
-            if len(ex):
-                scores[row, torch.as_tensor(ex)] = -torch.inf
+        # recommendation lists keep this split's positives
+        scores = without_excluded(scores, positives[part], exclude[part])
         for k in ks:
             tops[k].append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices)
     per_user = user_metrics(ranks, ks, protocol.ties)
-    result = {"users": len(groups), "rows": len(rows),
-              **_summarise(per_user, np.arange(len(groups)), bootstrap, seed)}
+    result = {"users": len(keys), "rows": len(rows),
+              **_summarise(per_user, np.arange(len(keys)), bootstrap, seed)}
     for k in ks:
         result[f"coverage@{k}"] = coverage(torch.cat(tops[k]), len(candidates))
     return result
+
+
+def _ragged(values: np.ndarray, group: np.ndarray, n: int) -> list[np.ndarray]:
+    """``values`` split by ``group`` (``[len(values)]`` in ``0..n-1``) into ``n`` int64
+    arrays, each in the order its values come in."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.cumsum(np.bincount(group, minlength=n))[:-1]
+    return np.split(values[order].astype(np.int64, copy=False), bounds)
 
 
 def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.ndarray,

@@ -90,11 +90,8 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
         TrainingError: a score is NaN or infinite.
     """
     _check_finite(scores, "candidate")
-    competitors = scores.clone()  # excluded items at -inf: never above or tied with a score
-    for row, pos in enumerate(positives):
-        ex = np.setdiff1d(np.asarray(exclude[row], dtype=np.int64), pos)
-        if len(ex):
-            competitors[row, torch.as_tensor(ex)] = -torch.inf
+    # excluded items at -inf: never above or tied with a score
+    competitors = without_excluded(scores, positives, exclude)
     ordered = torch.sort(competitors, dim=1).values  # ascending, once for every user
     n = ordered.shape[1]
     out = []
@@ -104,6 +101,31 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
         above = n - torch.searchsorted(ordered[row], mine, right=True)
         same = (mine.unsqueeze(0) == mine.unsqueeze(1)).sum(1) - 1
         out.append(Ranks(above.numpy(), (at_least - above - 1).numpy(), same.numpy()))
+    return out
+
+
+def _flat(per_row: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+    """``(rows, columns)``: the entries of a ragged per-row list of column arrays."""
+    lengths = np.fromiter((len(a) for a in per_row), dtype=np.int64, count=len(per_row))
+    rows = np.repeat(np.arange(len(per_row), dtype=np.int64), lengths)
+    cols = (np.concatenate([np.asarray(a, dtype=np.int64) for a in per_row]) if len(per_row)
+            else np.empty(0, dtype=np.int64))
+    return torch.from_numpy(rows), torch.from_numpy(cols)
+
+
+def without_excluded(scores: Tensor, positives: Sequence[np.ndarray],
+                     exclude: Sequence[np.ndarray]) -> Tensor:
+    """A copy of ``scores`` (``[num_users, num_candidates]``) with each user's ``exclude``
+    positions at ``-inf``, except those among the user's ``positives`` (one vectorised pass
+    over every user)."""
+    out = scores.clone()
+    rows, cols = _flat(exclude)
+    if len(cols):
+        mask = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
+        mask[rows.to(scores.device), cols.to(scores.device)] = True
+        rows, cols = _flat(positives)
+        mask[rows.to(scores.device), cols.to(scores.device)] = False
+        out[mask] = -torch.inf
     return out
 
 

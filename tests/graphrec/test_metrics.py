@@ -9,7 +9,13 @@ import torch
 from sklearn.metrics import ndcg_score
 
 from graphrec.errors import ConfigError, TrainingError
-from graphrec.evaluation.metrics import TIES, full_ranks, sampled_ranks, user_metrics
+from graphrec.evaluation.metrics import (
+    TIES,
+    full_ranks,
+    sampled_ranks,
+    user_metrics,
+    without_excluded,
+)
 
 
 def metrics(scores, positives, exclude=None, ks=(10,), ties="expected"):
@@ -33,6 +39,22 @@ def test_several_positives_compete_with_each_other():
 def test_excluded_items_do_not_compete():
     m = metrics([[0.9, 0.3, 0.2]], [[1]], [np.array([0])], ks=(1,))
     assert m["recall@1"][0] == 1.0 and m["ndcg@1"][0] == 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_exclusion_sets_exactly_the_excluded_non_positives_to_minus_infinity(seed):
+    rng = np.random.default_rng(seed)
+    scores = torch.as_tensor(rng.random((6, 12)), dtype=torch.float32)
+    positives = [rng.choice(12, rng.integers(1, 4), replace=False) for _ in range(6)]
+    exclude = [rng.choice(12, rng.integers(0, 6), replace=False) for _ in range(6)]
+    exclude[2] = np.array([], dtype=np.int64)  # a user with nothing to exclude
+    out = without_excluded(scores, positives, exclude)
+    for row in range(6):  # the definition, one user at a time
+        gone = set(exclude[row]) - set(positives[row])
+        for col in range(12):
+            expected = -np.inf if col in gone else float(scores[row, col])
+            assert float(out[row, col]) == expected
+    assert not torch.isinf(scores).any()  # the input is left as it was
 
 
 def test_non_finite_scores_are_an_error():
