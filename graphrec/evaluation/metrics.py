@@ -94,13 +94,37 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
     competitors = without_excluded(scores, positives, exclude)
     ordered = torch.sort(competitors, dim=1).values  # ascending, once for every user
     n = ordered.shape[1]
-    out = []
-    for row, pos in enumerate(positives):
-        mine = scores[row, torch.as_tensor(np.asarray(pos, dtype=np.int64))]
-        at_least = n - torch.searchsorted(ordered[row], mine, right=False)  # itself included
-        above = n - torch.searchsorted(ordered[row], mine, right=True)
-        same = (mine.unsqueeze(0) == mine.unsqueeze(1)).sum(1) - 1
-        out.append(Ranks(above.numpy(), (at_least - above - 1).numpy(), same.numpy()))
+    rows, cols = _flat(positives)
+    if len(rows) == 0:
+        return [Ranks(*(np.zeros(0, dtype=np.int64),) * 3) for _ in positives]
+    mine = scores[rows, cols]  # [P] every positive's score, user by user
+    lengths = np.bincount(rows.numpy(), minlength=len(positives))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    slot = torch.from_numpy(np.arange(len(rows)) - starts[rows.numpy()])
+    # [users, most positives]: each user's positive scores (padding ignored), searched in
+    # that user's sorted row
+    padded = scores.new_zeros((len(positives), int(lengths.max())))
+    padded[rows, slot] = mine
+    at_least = n - torch.searchsorted(ordered, padded, right=False)[rows, slot]  # itself in
+    above = n - torch.searchsorted(ordered, padded, right=True)[rows, slot]
+    tied = (at_least - above - 1).numpy()
+    above = above.numpy()
+    same = _equal_in_row(rows.numpy(), mine.numpy())
+    bounds = np.cumsum(lengths)[:-1]
+    return [Ranks(a, t, e) for a, t, e in zip(np.split(above, bounds), np.split(tied, bounds),
+                                               np.split(same, bounds), strict=True)]
+
+
+def _equal_in_row(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``[P]``: for each ``(row, value)``, how many *other* entries of the same row have
+    exactly the same value (``==``)."""
+    order = np.lexsort((values, rows))
+    r, v = rows[order], values[order]
+    new = np.ones(len(r), dtype=bool)
+    new[1:] = (r[1:] != r[:-1]) | (v[1:] != v[:-1])
+    group = np.cumsum(new) - 1
+    out = np.empty(len(r), dtype=np.int64)
+    out[order] = np.bincount(group)[group] - 1
     return out
 
 
