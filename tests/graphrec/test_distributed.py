@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
+from graphrec.cli.main import app
 
 #: largest test NDCG@20 difference accepted between 1 and 2 processes (summation order only)
 TOLERANCE = 0.005
@@ -24,16 +27,28 @@ META = _config("reptile", 150, 2, "[strategy.reptile]\niterations = 10\neval_eve
 
 
 def _train(tmp_path: Path, processes: int, text: str = CONFIG) -> Path:
+    """``graphrec train`` of ``text`` under ``processes`` torchrun processes (1: in this
+    process, through the CLI, on one thread as each torchrun process runs); the run
+    directory."""
     config = tmp_path / "c.toml"
     config.write_text(text)
     runs = tmp_path / f"runs{processes}"
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                 "--nproc_per_node", str(processes)] if processes > 1 else [sys.executable])
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([*launcher, "-m", "graphrec", "train", "-c", str(config), "--runs",
-                           str(runs), "--quiet"], capture_output=True, text=True, env=env,
-                          timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    args = ["train", "-c", str(config), "--runs", str(runs), "--quiet"]
+    if processes == 1:  # the reference: the same command without a launcher, imports shared
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            done = CliRunner().invoke(app, args)
+        finally:
+            torch.set_num_threads(threads)
+        assert done.exit_code == 0, done.output
+    else:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    "--nproc_per_node", str(processes)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([*launcher, "-m", "graphrec", *args], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
     (run_dir,) = list(runs.iterdir())  # one run directory: only rank 0 writes
     return run_dir
 
