@@ -42,9 +42,10 @@ from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.metrics import (
     bootstrap_ci,
+    check_finite,
     check_ties,
     coverage,
-    full_ranks,
+    ranks_among,
     sampled_ranks,
     user_metrics,
     without_excluded,
@@ -187,23 +188,21 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
     train = in_scenario[in_scenario["split"].isin(train_splits)]
     held = in_scenario[in_scenario["split"] == split]
     all_candidates = index.scenario_items(scenario)
-    item_pos = index.lookup("item")
     if protocol.candidates == "split":
-        in_split = set(index.index("item", held["item_id"].unique()))
-        all_candidates = np.array([c for c in all_candidates if int(c) in in_split],
-                                  dtype=np.int64)
+        in_split = index.index("item", held["item_id"].unique())
+        all_candidates = all_candidates[np.isin(all_candidates, in_split)]
     if protocol.min_weight is not None:
         held = held[held["weight"] >= protocol.min_weight]
     warm_users, warm_items = set(train["user_id"].unique()), set(train["item_id"].unique())
-    warm_pos = {item_pos[i] for i in warm_items}
-    # the user's items of other splits (training and other held-out splits) never compete;
-    # only the users being ranked matter
-    ranked = in_scenario["user_id"].isin(held["user_id"].unique())
-    elsewhere = in_scenario[ranked & (in_scenario["split"] != split)]
-    others = (elsewhere["user_id"].to_numpy(dtype=object),
-              index.index("item", elsewhere["item_id"]))
-    if protocol.name == "sampled":  # the draw pool, and the items exclude_own skips per user
-        warm_pool = np.unique(index.index("item", sorted(warm_items)))
+    warm_pool = np.unique(index.index("item", list(warm_items)))  # sorted item indices
+    if protocol.name == "full":
+        # the user's items of other splits (training and other held-out splits) never
+        # compete; only the users being ranked matter
+        ranked = in_scenario["user_id"].isin(held["user_id"].unique())
+        elsewhere = in_scenario[ranked & (in_scenario["split"] != split)]
+        others = (elsewhere["user_id"].to_numpy(dtype=object),
+                  index.index("item", elsewhere["item_id"]))
+    else:  # the draw pool is warm_pool; the items exclude_own skips per user
         mine = pd.concat([train[train["user_id"].isin(held["user_id"].unique())], held])
         own = mine.groupby("user_id")["item_id"].agg(set).to_dict()
     out = {}
@@ -213,8 +212,7 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
             continue
         candidates = all_candidates
         if subset in ("cold_items", "both_cold"):
-            candidates = np.array([c for c in all_candidates if int(c) not in warm_pos],
-                                  dtype=np.int64)
+            candidates = all_candidates[~np.isin(all_candidates, warm_pool)]
         if protocol.name == "full":
             out[subset] = _full(scorer, index, rows, candidates, others, ks, protocol,
                                 bootstrap, seed)
@@ -260,11 +258,13 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
     for start in range(0, len(users), chunk):
         part = slice(start, start + chunk)
         scores = scorer.score(torch.as_tensor(users[part]), item_tensor).float()
-        ranks += full_ranks(scores, positives[part], exclude[part])
-        # recommendation lists keep this split's positives
-        scores = without_excluded(scores, positives[part], exclude[part])
+        check_finite(scores, "candidate")
+        # excluded items at -inf; recommendation lists keep this split's positives
+        competitors = without_excluded(scores, positives[part], exclude[part])
+        ranks += ranks_among(competitors, positives[part])
         for k in ks:
-            tops[k].append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices)
+            tops[k].append(torch.topk(competitors, min(k, competitors.shape[1]),
+                                      dim=1).indices)
     per_user = user_metrics(ranks, ks, protocol.ties)
     result = {"users": len(keys), "rows": len(rows),
               **_summarise(per_user, np.arange(len(keys)), bootstrap, seed)}

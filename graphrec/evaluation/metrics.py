@@ -50,7 +50,9 @@ def check_ties(ties: str) -> str:
     return ties
 
 
-def _check_finite(scores: Tensor, what: str) -> None:
+def check_finite(scores: Tensor, what: str) -> None:
+    """:class:`TrainingError` if ``scores`` hold a NaN or an infinity (``what``: which scores,
+    for the message)."""
     if not torch.isfinite(scores).all():
         bad = int((~torch.isfinite(scores)).sum())
         raise TrainingError(f"{bad} non-finite {what} score(s) (NaN or infinite): the model "
@@ -89,21 +91,26 @@ def full_ranks(scores: Tensor, positives: Sequence[np.ndarray], exclude: Sequenc
     Raises:
         TrainingError: a score is NaN or infinite.
     """
-    _check_finite(scores, "candidate")
+    check_finite(scores, "candidate")
     # excluded items at -inf: never above or tied with a score
-    competitors = without_excluded(scores, positives, exclude)
+    return ranks_among(without_excluded(scores, positives, exclude), positives)
+
+
+def ranks_among(competitors: Tensor, positives: Sequence[np.ndarray]) -> list[Ranks]:
+    """:func:`full_ranks` of finite scores whose excluded items are already at ``-inf``
+    (:func:`without_excluded`); ``competitors``: ``[num_users, num_candidates]``."""
     ordered = torch.sort(competitors, dim=1).values  # ascending, once for every user
     n = ordered.shape[1]
     rows, cols = _flat(positives)
     if len(rows) == 0:
         return [Ranks(*(np.zeros(0, dtype=np.int64),) * 3) for _ in positives]
-    mine = scores[rows, cols]  # [P] every positive's score, user by user
+    mine = competitors[rows, cols]  # [P] every positive's score (never excluded), by user
     lengths = np.bincount(rows.numpy(), minlength=len(positives))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     slot = torch.from_numpy(np.arange(len(rows)) - starts[rows.numpy()])
     # [users, most positives]: each user's positive scores (padding ignored), searched in
     # that user's sorted row
-    padded = scores.new_zeros((len(positives), int(lengths.max())))
+    padded = competitors.new_zeros((len(positives), int(lengths.max())))
     padded[rows, slot] = mine
     at_least = n - torch.searchsorted(ordered, padded, right=False)[rows, slot]  # itself in
     above = n - torch.searchsorted(ordered, padded, right=True)[rows, slot]
@@ -163,8 +170,8 @@ def sampled_ranks(pos_scores: Tensor, neg_scores: Tensor) -> list[Ranks]:
     Raises:
         TrainingError: a score is NaN or infinite.
     """
-    _check_finite(pos_scores, "positive")
-    _check_finite(neg_scores, "negative")
+    check_finite(pos_scores, "positive")
+    check_finite(neg_scores, "negative")
     above = (neg_scores > pos_scores.unsqueeze(1)).sum(1).numpy()
     tied = (neg_scores == pos_scores.unsqueeze(1)).sum(1).numpy()
     zero = np.zeros(1, dtype=np.int64)
