@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 from torch import Tensor
 
 from graphrec.errors import ConfigError, TrainingError
@@ -183,9 +183,11 @@ def _discount_prefix(size: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(size) + 2))])
 
 
-def _best_position_survival(group: int, positives: int, x: np.ndarray) -> np.ndarray:
+def _best_position_survival(group: np.ndarray | int, positives: np.ndarray | int,
+                            x: np.ndarray) -> np.ndarray:
     """``P(X >= x)`` where X is the smallest of ``positives`` positions drawn without
-    replacement from ``range(group)``: ``C(group - x, positives) / C(group, positives)``."""
+    replacement from ``range(group)``: ``C(group - x, positives) / C(group, positives)``
+    (element-wise over arrays of the same shape, or scalars)."""
     x = np.asarray(x, dtype=float)
     ok = group - x >= positives
     top = np.where(ok, group - x, positives)
@@ -194,59 +196,96 @@ def _best_position_survival(group: int, positives: int, x: np.ndarray) -> np.nda
     return np.where(x <= 0, 1.0, np.where(ok, np.exp(log), 0.0))
 
 
-def _deterministic_ranks(r: Ranks, ties: str) -> np.ndarray:
-    """Ranks of one realisable ordering: positives after (pessimistic) or before (optimistic)
-    every tied non-positive, in index order among tied positives."""
-    tied_others = r.tied - r.tied_positives
-    base = r.above + (tied_others if ties == "pessimistic" else 0)
-    order = np.zeros(len(r), dtype=np.int64)
-    groups: dict[int, int] = {}
-    for i, key in enumerate(r.above):  # equal ``above`` = one tie group of positives
-        order[i] = groups.get(int(key), 0)
-        groups[int(key)] = order[i] + 1
-    return base + order
+def _ragged_arange(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(owner, x)``: for each ``i``, the values ``0..lengths[i]-1`` (``x``) and ``i``
+    (``owner``), concatenated."""
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return owner, np.arange(int(lengths.sum())) - offsets[owner]
+
+
+def _order_among_equal(user: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """``[P]``: each positive's place (0, 1, ...) among its user's positives with the same
+    ``above`` (one tie group), in index order."""
+    order = np.lexsort((np.arange(len(user)), above, user))
+    u, a = user[order], above[order]
+    new = np.ones(len(u), dtype=bool)
+    new[1:] = (u[1:] != u[:-1]) | (a[1:] != a[:-1])
+    first = np.flatnonzero(new)
+    run_start = first[np.cumsum(new) - 1]
+    out = np.empty(len(u), dtype=np.int64)
+    out[order] = np.arange(len(u)) - run_start
+    return out
 
 
 def user_metrics(ranks: Sequence[Ranks], ks: Sequence[int] = (10, 20),
                  ties: str = "expected") -> dict[str, np.ndarray]:
-    """Per-user metric values (see the module docstring for the definitions and tie rules).
+    """Per-user metric values (see the module docstring for the definitions and tie rules),
+    computed for every user at once over the concatenated ranks.
+
+    Args:
+        ranks: one :class:`Ranks` per user, each with at least one positive.
 
     Returns:
         metric name (``recall@10``, ``ndcg@10``, ``hr@10``, ..., ``mrr``) -> ``[num_users]``.
     """
     check_ties(ties)
-    size = max([max(ks)] + [int((r.above + r.tied).max()) + 2 for r in ranks if len(r)])
+    counts = np.fromiter((len(r) for r in ranks), dtype=np.int64, count=len(ranks))
+    if (counts == 0).any():
+        raise ValueError(f"user {int(np.argmin(counts))} has no positive to rank")
+    users = len(ranks)
+    names = ["mrr"] + [f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "hr")]
+    if users == 0:
+        return {name: np.zeros(0) for name in names}
+    above = np.concatenate([r.above for r in ranks]).astype(np.int64)
+    tied = np.concatenate([r.tied for r in ranks]).astype(np.int64)
+    tied_pos = np.concatenate([r.tied_positives for r in ranks]).astype(np.int64)
+    user = np.repeat(np.arange(users), counts)
+    out: dict[str, np.ndarray] = {}
+    if ties == "expected":
+        lo, hi = above, above + tied + 1  # rank uniform on lo..hi-1
+        # the best positives' tie group: ``start`` candidates above, ``group`` in it, ``m``
+        # of them positives (every positive with the smallest ``above`` is in that group)
+        start = np.full(users, np.iinfo(np.int64).max)
+        np.minimum.at(start, user, above)
+        is_best = above == start[user]
+        best = np.empty(users, dtype=np.int64)
+        best[user[is_best]] = np.flatnonzero(is_best)  # one (any) of them per user
+        group, m = tied[best] + 1, tied_pos[best] + 1
+        # one positive in its group: rank uniform on start..start+group-1, so the mean of
+        # 1 / (rank + 1) is a difference of harmonic numbers (digamma); several: the sum
+        # over the best one's position X of P(X = x) / (start + x + 1)
+        mrr = (digamma(start + group + 1) - digamma(start + 1)) / group
+        several = np.flatnonzero(m > 1)
+        owner, xs = _ragged_arange(group[several] - m[several] + 1)
+        g, q = group[several][owner], m[several][owner]
+        p_x = (_best_position_survival(g, q, xs) - _best_position_survival(g, q, xs + 1))
+        mrr[several] = np.bincount(owner, p_x / (start[several][owner] + xs + 1),
+                                   minlength=len(several))
+        out["mrr"] = mrr
+    else:
+        tied_others = tied - tied_pos
+        det = (above + (tied_others if ties == "pessimistic" else 0)
+               + _order_among_equal(user, above))
+        lo, hi = det, det + 1
+        least = np.full(users, np.iinfo(np.int64).max)
+        np.minimum.at(least, user, det)
+        out["mrr"] = 1.0 / (least + 1)
+    size = max(max(ks), int((above + tied).max()) + 2)
     prefix = _discount_prefix(size)
-    out: dict[str, list[float]] = {"mrr": []}
+    width = (hi - lo).astype(float)
     for k in ks:
-        for name in ("recall", "ndcg", "hr"):
-            out[f"{name}@{k}"] = []
-    for r in ranks:
-        n = len(r)
+        a, b = np.minimum(lo, k), np.minimum(hi, k)
+        ideal = prefix[np.minimum(counts, k)]
+        out[f"recall@{k}"] = np.bincount(user, (b - a) / width, minlength=users) / counts
+        out[f"ndcg@{k}"] = (np.bincount(user, (prefix[b] - prefix[a]) / width,
+                                        minlength=users) / ideal)
         if ties == "expected":
-            lo, hi = r.above, r.above + r.tied + 1  # rank uniform on lo..hi-1
-            best = int(np.argmin(r.above))
-            start, group = int(r.above[best]), int(r.tied[best]) + 1
-            m = int(r.tied_positives[best]) + 1
-            xs = np.arange(group - m + 1)
-            surv = _best_position_survival(group, m, np.append(xs, group - m + 1))
-            out["mrr"].append(float(((surv[:-1] - surv[1:]) / (start + xs + 1)).sum()))
+            out[f"hr@{k}"] = 1.0 - _best_position_survival(group, m, k - start)
         else:
-            det = _deterministic_ranks(r, ties)
-            lo, hi = det, det + 1
-            out["mrr"].append(float(1.0 / (det.min() + 1)))
-        for k in ks:
-            a, b = np.minimum(lo, k), np.minimum(hi, k)
-            width = (hi - lo).astype(float)
-            ideal = prefix[min(n, k)]
-            out[f"recall@{k}"].append(float(((b - a) / width).sum() / n))
-            out[f"ndcg@{k}"].append(float(((prefix[b] - prefix[a]) / width).sum() / ideal))
-            if ties == "expected":
-                hit = 1.0 - float(_best_position_survival(group, m, np.array([k - start]))[0])
-            else:
-                hit = float((lo < k).any())
-            out[f"hr@{k}"].append(hit)
-    return {name: np.asarray(values, dtype=float) for name, values in out.items()}
+            out[f"hr@{k}"] = np.bincount(user, lo < k, minlength=users) > 0
+        out[f"hr@{k}"] = out[f"hr@{k}"].astype(float)
+    return {name: np.asarray(out[name], dtype=float) for name in names}
 
 
 def bootstrap_ci(values: np.ndarray, groups: np.ndarray | None = None, n: int = 1000,

@@ -106,17 +106,49 @@ def _brute_force(scores, positives, k):
     return {name: float(np.mean(v)) for name, v in values.items()}
 
 
+def _metrics_of_order(order, positives, k):
+    """Each metric of one ordering of the candidates (``order``: candidates, best first)."""
+    ranks = [list(order).index(p) for p in positives]
+    ideal = sum(1 / np.log2(r + 2) for r in range(min(len(positives), k)))
+    return {"recall": sum(r < k for r in ranks) / len(positives),
+            "ndcg": sum(1 / np.log2(r + 2) for r in ranks if r < k) / ideal,
+            "hr": float(min(ranks) < k), "mrr": 1 / (min(ranks) + 1)}
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_expected_ties_equal_the_mean_over_all_orderings(seed):
+    """Three users in one call (metrics are computed for all users at once), each against
+    its own brute force."""
     rng = np.random.default_rng(seed)
-    scores = rng.integers(0, 3, size=7).astype(float)  # many ties, two or three groups
-    positives = rng.choice(7, rng.integers(1, 4), replace=False)
+    scores = rng.integers(0, 3, size=(3, 7)).astype(float)  # many ties, two or three groups
+    positives = [rng.choice(7, rng.integers(1, 4), replace=False) for _ in range(3)]
     k = int(rng.integers(1, 5))
-    m = metrics([scores], [positives], ks=(k,))
-    truth = _brute_force(list(scores), list(positives), k)
-    for name in ("recall", "ndcg", "hr"):
-        assert m[f"{name}@{k}"][0] == pytest.approx(truth[name], abs=1e-9), name
-    assert m["mrr"][0] == pytest.approx(truth["mrr"], abs=1e-9)
+    m = metrics(scores, positives, ks=(k,))
+    for u in range(3):
+        truth = _brute_force(list(scores[u]), list(positives[u]), k)
+        for name in ("recall", "ndcg", "hr"):
+            assert m[f"{name}@{k}"][u] == pytest.approx(truth[name], abs=1e-9), name
+        assert m["mrr"][u] == pytest.approx(truth["mrr"], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_deterministic_rules_score_their_ordering(seed):
+    """Pessimistic: each positive after every tied non-positive; optimistic: before; tied
+    positives in index order. Several users in one call, each against that ordering."""
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 3, size=(4, 9)).astype(float)
+    positives = [np.sort(rng.choice(9, rng.integers(1, 5), replace=False)) for _ in range(4)]
+    for ties, positive_first in (("pessimistic", 1), ("optimistic", 0)):
+        m = metrics(scores, positives, ks=(1, 3), ties=ties)
+        for u in range(4):
+            is_pos = np.isin(np.arange(9), positives[u])
+            key = is_pos if positive_first else ~is_pos
+            order = np.lexsort((np.arange(9), key, -scores[u]))
+            for k in (1, 3):
+                truth = _metrics_of_order(order, positives[u], k)
+                for name in ("recall", "ndcg", "hr"):
+                    assert m[f"{name}@{k}"][u] == pytest.approx(truth[name], abs=1e-12)
+            assert m["mrr"][u] == pytest.approx(truth["mrr"], abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(10))
