@@ -295,10 +295,14 @@ def recommend(
     pseudonymise: Annotated[bool, typer.Option(
         help=f"The run's user ids are pseudonyms: map --user through the key in ${KEY_ENV}.")
     ] = False,
+    keep_memory: Annotated[bool, typer.Option(
+        help="Keep freed memory in this process for reuse (faster batches; the process "
+             "holds its peak memory until it exits, as training does by default).")] = True,
 ) -> None:
     """Top-k items for users, from a trained run. Users come from --user, --users-file or
     --all-users; rows go to the terminal or to --out."""
     from graphrec.serving import Recommender
+    from graphrec.training.memory import keep_freed_memory
 
     try:
         if output_format not in FORMATS:
@@ -311,6 +315,8 @@ def recommend(
         if out is not None:
             check_output(out, *([users_file] if users_file else []))
         rec = Recommender.load(run_dir)
+        if keep_memory:  # this process ends when the rows are out
+            keep_freed_memory()
         if users_file is not None:
             if not users_file.is_file():
                 raise DataError("file not found", source=str(users_file))

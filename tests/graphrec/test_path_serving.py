@@ -136,3 +136,22 @@ def test_a_hybrid_on_path_gnn_blends_it_and_is_served_blended(tmp_path):
     with pytest.raises(ConfigError, match="model must be one of"):
         run_strategy("hybrid", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"hybrid": {"model": "lightgcn"}})
+
+
+def test_recommend_keeps_freed_memory_unless_told_not_to_with_the_same_rows(run_dir, tmp_path,
+                                                                           monkeypatch):
+    """The CLI's process ends after its rows, so by default it keeps freed memory for reuse
+    (faster batches, docs/benchmarks.md); ``--no-keep-memory`` leaves malloc alone."""
+    calls: list[bool] = []
+    monkeypatch.setattr("graphrec.training.memory.keep_freed_memory",
+                        lambda: calls.append(True) or True)
+    runner = CliRunner()
+    rows = {}
+    for flag in ("--keep-memory", "--no-keep-memory"):
+        out = tmp_path / f"{flag}.csv"
+        result = runner.invoke(app, ["recommend", run_dir, "--all-users", "-k", "3", "--out",
+                                     str(out), "--batch", "40", flag])
+        assert result.exit_code == 0, result.output
+        rows[flag] = out.read_text()
+        assert len(calls) == 1  # called for the first only
+    assert rows["--keep-memory"] == rows["--no-keep-memory"]
