@@ -12,8 +12,9 @@ freed blocks are reused without faults.
 
 The price: the process holds its peak memory until it exits (on CDRIB's ``path-gnn`` 2.99
 GiB instead of 2.43 GiB). The setting is process-wide and lasts until the process ends; the
-trainer applies it once, where ``[train] keep_memory`` is true (the default). Elsewhere (macOS,
-musl) nothing happens.
+trainer applies it once, where ``[train] keep_memory`` is true (the default), and so does
+``graphrec recommend`` unless told ``--no-keep-memory``. Elsewhere (macOS, musl) nothing
+happens.
 """
 
 from __future__ import annotations
