@@ -138,11 +138,11 @@ def test_deterministic_rules_score_their_ordering(seed):
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 3, size=(4, 9)).astype(float)
     positives = [np.sort(rng.choice(9, rng.integers(1, 5), replace=False)) for _ in range(4)]
-    for ties, positive_first in (("pessimistic", 1), ("optimistic", 0)):
+    for ties, positives_last in (("pessimistic", True), ("optimistic", False)):
         m = metrics(scores, positives, ks=(1, 3), ties=ties)
         for u in range(4):
             is_pos = np.isin(np.arange(9), positives[u])
-            key = is_pos if positive_first else ~is_pos
+            key = is_pos if positives_last else ~is_pos  # lexsort: False first
             order = np.lexsort((np.arange(9), key, -scores[u]))
             for k in (1, 3):
                 truth = _metrics_of_order(order, positives[u], k)
