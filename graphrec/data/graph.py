@@ -54,12 +54,13 @@ class GraphIndex:
         ids = self._indexers[node_type]
         if not isinstance(values, (pd.Series, pd.Index, np.ndarray, list)):
             values = list(values)
-        out = (ids.get_indexer(pd.Index(values, dtype=object)) if ids.is_unique
-               else np.asarray([self.lookup(node_type).get(v, -1) for v in values],
+        wanted = pd.Index(values, dtype=object)
+        out = (ids.get_indexer(wanted) if ids.is_unique
+               else np.asarray([self.lookup(node_type).get(v, -1) for v in wanted],
                                dtype=np.int64))
         missing = np.flatnonzero(out < 0)
         if len(missing):
-            v = values.iloc[missing[0]] if isinstance(values, pd.Series) else values[missing[0]]
+            v = wanted[missing[0]]
             sample = self.ids[node_type][:5]
             raise DataError(f"unknown {node_type} id {v!r}; known ids include {sample} "
                             f"({len(ids)} in all)")

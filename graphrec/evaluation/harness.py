@@ -244,14 +244,10 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
     positives = _ragged(held, group, len(keys))
     users = index.index("user", keys)
     other_users, other_items = others
-    other_group = np.searchsorted(keys, other_users) if len(keys) else other_users
-    mine = np.zeros(len(other_users), dtype=bool)
-    if len(keys):
-        ok = other_group < len(keys)
-        mine[ok] = keys[other_group[ok]] == other_users[ok]
+    other_group = pd.Index(keys, dtype=object).get_indexer(other_users)  # -1: not ranked here
     other_pos = position[other_items]
-    mine &= other_pos >= 0
-    exclude = _ragged(other_pos[mine], other_group[mine].astype(np.int64), len(keys))
+    mine = (other_group >= 0) & (other_pos >= 0)
+    exclude = _ragged(other_pos[mine], other_group[mine], len(keys))
     chunk = max(1, FULL_CHUNK_SCORES // max(1, len(candidates)))
     item_tensor = torch.as_tensor(candidates)
     ranks, tops = [], {k: [] for k in ks}

@@ -122,16 +122,24 @@ def ranks_among(competitors: Tensor, positives: Sequence[np.ndarray]) -> list[Ra
                                                np.split(same, bounds), strict=True)]
 
 
-def _equal_in_row(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``[P]``: for each ``(row, value)``, how many *other* entries of the same row have
-    exactly the same value (``==``)."""
+def _equal_runs(rows: np.ndarray, values: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(order, run, first)``: the entries sorted by ``(row, value)`` (``lexsort`` is stable,
+    so equal entries keep their index order), each sorted entry's run of equal ``(row,
+    value)`` (``[P]``), and where each run starts in that order."""
     order = np.lexsort((values, rows))
     r, v = rows[order], values[order]
     new = np.ones(len(r), dtype=bool)
     new[1:] = (r[1:] != r[:-1]) | (v[1:] != v[:-1])
-    group = np.cumsum(new) - 1
-    out = np.empty(len(r), dtype=np.int64)
-    out[order] = np.bincount(group)[group] - 1
+    return order, np.cumsum(new) - 1, np.flatnonzero(new)
+
+
+def _equal_in_row(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``[P]``: for each ``(row, value)``, how many *other* entries of the same row have
+    exactly the same value (``==``)."""
+    order, run, _ = _equal_runs(rows, values)
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.bincount(run)[run] - 1
     return out
 
 
@@ -207,14 +215,9 @@ def _ragged_arange(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _order_among_equal(user: np.ndarray, above: np.ndarray) -> np.ndarray:
     """``[P]``: each positive's place (0, 1, ...) among its user's positives with the same
     ``above`` (one tie group), in index order."""
-    order = np.lexsort((np.arange(len(user)), above, user))
-    u, a = user[order], above[order]
-    new = np.ones(len(u), dtype=bool)
-    new[1:] = (u[1:] != u[:-1]) | (a[1:] != a[:-1])
-    first = np.flatnonzero(new)
-    run_start = first[np.cumsum(new) - 1]
-    out = np.empty(len(u), dtype=np.int64)
-    out[order] = np.arange(len(u)) - run_start
+    order, run, first = _equal_runs(user, above)
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.arange(len(order)) - first[run]
     return out
 
 
