@@ -44,7 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--target", default="de")
-    parser.add_argument("--sources", default="uk,ca")
+    parser.add_argument("--sources", default="uk,ca",
+                        help='Comma-separated source markets; "" for the target alone (what '
+                             'a strategy reaches without transfer).')
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     parser.add_argument("--epochs", type=int, default=None,
                         help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
@@ -60,7 +62,7 @@ def main() -> None:
                              "strategies beside the headline rows).")
     args = parser.parse_args()
     options = json.loads(args.options)
-    markets = [args.target, *args.sources.split(",")]
+    markets = [args.target, *(m for m in args.sources.split(",") if m)]
     tables = get_loader("xmarket")(args.path, markets=markets).tables
     tables = leave_one_out(tables, args.target)
     inter = tables.interactions
