@@ -10,6 +10,10 @@ export GRAPHREC_TEST_PORT_BASE="${GRAPHREC_TEST_PORT_BASE:-17700}"
 # a fresh secret for the auth-enabled server of the tests, unless one is given
 export GRAPHREC_TEST_NEO4J_PASSWORD="${GRAPHREC_TEST_NEO4J_PASSWORD:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(18))')}"
 unset NEO4J_URI NEO4J_USER NEO4J_PASSWORD NEO4J_DATABASE
+# the tests' Neo4j servers live for seconds to minutes: the JVM's quick (C1) compiler alone
+# starts and loads them in about half the time when the other core is busy (docs/benchmarks.md,
+# "Starting and stopping the Neo4j server"); JAVA_TOOL_OPTIONS reaches every JVM started below
+export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:+$JAVA_TOOL_OPTIONS }-XX:TieredStopAtLevel=1"
 .venv/bin/graphrec neo4j start --port "$GRAPHREC_TEST_PORT_BASE"
 trap '.venv/bin/graphrec neo4j stop || true' EXIT
 NEO4J_URI="$(.venv/bin/graphrec neo4j status --uri)"
@@ -20,7 +24,7 @@ export NEO4J_URI
 # GRAPHREC_TEST_WORKERS=0 runs the suite in one process with every thread
 workers="${GRAPHREC_TEST_WORKERS:-2}"
 if [ "$workers" != 0 ]; then export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"; fi
-.venv/bin/python -m pytest -ra -p no:cacheprovider -n "$workers" "$@" \
+.venv/bin/python -m pytest -ra -p no:cacheprovider -n "$workers" --dist loadgroup "$@" \
   | tee "$GRAPHREC_HOME/pytest.log"
 status=${PIPESTATUS[0]}
 if grep -qE '^SKIPPED|[0-9]+ skipped' "$GRAPHREC_HOME/pytest.log"; then

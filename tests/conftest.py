@@ -6,7 +6,9 @@ which every ``neo4j_store`` test empties and fills, so those tests take a file l
 the server's URI: one at a time per server, across workers and across pytest sessions. Tests
 marked ``heavy`` (their own processes, servers or kernels) take the session's heavy lock: two of
 them running at once on the machine's two cores slowed each other towards the 30 s a test
-may take."""
+may take. Each of the two kinds is also one ``xdist_group``, so that under ``--dist loadgroup``
+(scripts/test.sh) one worker runs a kind in turn while the other runs the rest, instead of
+waiting on the lock; the locks still hold under any other schedule."""
 
 from __future__ import annotations
 
@@ -32,6 +34,18 @@ def held(path: Path) -> Iterator[None]:
     with open(path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests that would wait for each other, for ``--dist loadgroup`` (scripts/test.sh):
+    the ``heavy`` ones, then those on the shared server, each group on one worker in turn. A
+    worker then never sits idle on a lock while the other runs a test of its group."""
+    for item in items:
+        if item.get_closest_marker("heavy") is not None:
+            item.add_marker(pytest.mark.xdist_group("heavy"))
+        elif "neo4j_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("shared-neo4j"))
 
 
 @pytest.fixture(autouse=True)

@@ -129,7 +129,7 @@ class LocalStore:
                         print(f"waiting for another load into {self.path} to finish ...",
                               file=sys.stderr, flush=True)
                         said = True
-                    time.sleep(0.2)
+                    time.sleep(0.05)
             try:
                 self._recover()
                 yield

@@ -104,8 +104,8 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
     home = tmp_path / "crash"
     port = free_port()
     state = server.start(home, port)
-    tables = generate_synthetic(SyntheticConfig(n_users=250, items_per_scenario=100, seed=3)).tables
-    config = Neo4jConfig(uri=state.uri, batch_size=1000, max_retry_time=1.0)
+    tables = generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100, seed=3)).tables
+    config = Neo4jConfig(uri=state.uri, batch_size=500, max_retry_time=1.0)
     errors: list[BaseException] = []
     try:
         with Neo4jStore(config) as store:
@@ -119,7 +119,7 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
             loader.start()
             with Neo4jStore(config) as probe:
                 while probe.run_read("MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n")[0]["n"] \
-                        < 1000:
+                        < 500:
                     time.sleep(0.05)  # poll, leaving the two cores to the load
             server.kill(home)
             loader.join(timeout=120)
