@@ -33,6 +33,15 @@ from loaders import SyntheticConfig, generate_synthetic
 QUICK = "-XX:TieredStopAtLevel=1"
 
 
+def set_jit(quick: bool, before: str | None) -> None:
+    """``JAVA_TOOL_OPTIONS`` as it was (``before``), plus C1 only when ``quick``."""
+    value = " ".join(o for o in (before, QUICK if quick else None) if o)
+    if value:
+        os.environ["JAVA_TOOL_OPTIONS"] = value
+    else:
+        os.environ.pop("JAVA_TOOL_OPTIONS", None)
+
+
 def timed_life(home: Path, tables) -> dict[str, float]:
     """Seconds of each step of one server's life on ``home``."""
     marks = [time.perf_counter()]
@@ -69,12 +78,7 @@ def main() -> None:
                        if busy else None)
             try:
                 for jit in ("C1 then C2 (default)", "C1 only"):
-                    if jit == "C1 only":
-                        os.environ["JAVA_TOOL_OPTIONS"] = f"{before or ''} {QUICK}".strip()
-                    elif before is None:
-                        os.environ.pop("JAVA_TOOL_OPTIONS", None)
-                    else:
-                        os.environ["JAVA_TOOL_OPTIONS"] = before
+                    set_jit(jit == "C1 only", before)
                     runs = [timed_life(root / f"home-{len(rows)}-{k}", tables)
                             for k in range(args.runs)]
                     row = {"other_core": "busy" if busy else "idle", "jit": jit,
@@ -94,10 +98,7 @@ def main() -> None:
                 if spinner is not None:
                     spinner.kill()
                     spinner.wait()
-    if before is None:
-        os.environ.pop("JAVA_TOOL_OPTIONS", None)
-    else:
-        os.environ["JAVA_TOOL_OPTIONS"] = before
+    set_jit(False, before)
     print()
     print_table(["other core", "JIT", "start s", "first load s", "re-run s", "stats + stop s",
                  "total s, median (min-max)"], lines)
