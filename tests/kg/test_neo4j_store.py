@@ -1,6 +1,9 @@
 """Neo4j store against the real server (started by the project's launcher)."""
 
 import dataclasses
+import multiprocessing
+import os
+import signal
 
 import pandas as pd
 import pytest
@@ -9,6 +12,7 @@ from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, DataError, StoreError
 from kg.store import LocalStore, Neo4jStore, stats_from_tables
 from kg.tables import KGTables, make_tables
+from loaders import SyntheticConfig, generate_synthetic
 from tests.helpers import assert_same_tables, tiny_tables
 
 pytestmark = pytest.mark.neo4j
@@ -29,6 +33,52 @@ def test_reload_is_idempotent_and_stats_match_the_local_store(neo4j_store, tmp_p
     local = LocalStore(tmp_path / "local")
     local.load(t, progress=False)
     assert neo4j_store.stats() == local.stats() == stats_from_tables(t)
+
+
+def _load_then_die(config, tables: KGTables, after: int) -> None:
+    """Load ``tables``, and SIGKILL this process right after its ``after``-th batch of
+    interactions is written: a loader that dies mid-load (killed, out of memory), with no
+    chance to clean up."""
+    store = Neo4jStore(config)
+    written = 0
+    run_write = store.run_write
+
+    def counting(query: str, **params):
+        nonlocal written
+        result = run_write(query, **params)
+        if ":INTERACTED" in query:
+            written += 1
+            if written == after:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    store.run_write = counting
+    store.load(tables, progress=False)
+
+
+def test_a_load_whose_loader_dies_is_flagged_and_a_rerun_completes_it(neo4j_store):
+    """The server lives on and the loader dies: the batches it wrote stay, the load is on
+    record as cut off, reading refuses the partial graph, and the same load run again
+    completes it exactly (the server's own death mid-load: tests/kg/test_neo4j_faults.py)."""
+    tables = generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100,
+                                                seed=3)).tables
+    config = dataclasses.replace(neo4j_store.config, batch_size=500)
+    proc = multiprocessing.get_context("fork").Process(target=_load_then_die,
+                                                       args=(config, tables, 2))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == -signal.SIGKILL
+    partial = neo4j_store.stats()["totals"]["interactions"]
+    assert 0 < partial < len(tables.interactions)
+    [record] = neo4j_store.datasets()
+    assert record.finished is None and record.started
+    with pytest.raises(StoreError, match="incomplete load of unnamed"):
+        neo4j_store.read()
+    report = neo4j_store.load(tables, progress=False)
+    assert report.mode == "merge"  # the database is no longer empty
+    assert neo4j_store.stats() == stats_from_tables(tables)
+    assert [r.complete for r in neo4j_store.datasets()] == [True]
+    assert_same_tables(neo4j_store.read(), tables)
 
 
 def test_bad_input_writes_nothing(neo4j_store):
