@@ -67,6 +67,9 @@ def test_a_load_whose_loader_dies_is_flagged_and_a_rerun_completes_it(neo4j_stor
                                                        args=(config, tables, 2))
     proc.start()
     proc.join(120)
+    if proc.is_alive():  # hung: end it, and fail below
+        proc.kill()
+        proc.join()
     assert proc.exitcode == -signal.SIGKILL
     partial = neo4j_store.stats()["totals"]["interactions"]
     assert 0 < partial < len(tables.interactions)
