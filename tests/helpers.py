@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from kg.errors import StoreError
+from kg.store import stats_from_tables
 from kg.tables import KGTables, make_tables
+from loaders import SyntheticConfig, generate_synthetic
 
 
 def tiny_tables() -> KGTables:
@@ -57,3 +61,26 @@ def train_run(root: Path, config: str) -> Path:
                                       "--quiet"])
     assert result.exit_code == 0, result.output
     return Path(result.output.strip().splitlines()[-1])
+
+
+def cut_off_load_tables() -> KGTables:
+    """The synthetic graph the cut-off-load tests interrupt (4,402 interactions: nine batches
+    of 500, so a load cut after one or two has most of its work left)."""
+    return generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100,
+                                              seed=3)).tables
+
+
+def assert_cut_off_then_completed(store, tables: KGTables):
+    """``store`` holds a cut-off load of ``tables``: part of it stays, it is on record and
+    flagged, reading refuses it; the same load run again completes it. Returns that load's
+    report."""
+    partial = store.stats()["totals"]["interactions"]
+    assert 0 < partial < len(tables.interactions)
+    [record] = store.datasets()  # the cut-off load is on record, and flagged
+    assert record.finished is None and record.started
+    with pytest.raises(StoreError, match="incomplete load of unnamed"):
+        store.read()
+    report = store.load(tables, progress=False)
+    assert store.stats() == stats_from_tables(tables)
+    assert [r.complete for r in store.datasets()] == [True]
+    return report

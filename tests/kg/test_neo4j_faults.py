@@ -14,9 +14,9 @@ import pytest
 
 from kg import server
 from kg.errors import StoreError
-from kg.store import Neo4jConfig, Neo4jStore, stats_from_tables
-from loaders import SyntheticConfig, generate_synthetic
+from kg.store import Neo4jConfig, Neo4jStore
 from tests.conftest import free_port
+from tests.helpers import assert_cut_off_then_completed, cut_off_load_tables
 
 pytestmark = pytest.mark.neo4j
 
@@ -104,7 +104,7 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
     home = tmp_path / "crash"
     port = free_port()
     state = server.start(home, port)
-    tables = generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100, seed=3)).tables
+    tables = cut_off_load_tables()
     config = Neo4jConfig(uri=state.uri, batch_size=500, max_retry_time=1.0)
     errors: list[BaseException] = []
     try:
@@ -127,15 +127,7 @@ def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
 
         server.start(home, port)
         with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
-            partial = store.stats()["totals"]["interactions"]
-            assert 0 < partial < len(tables.interactions)
-            [record] = store.datasets()  # the cut-off load is on record, and flagged
-            assert record.finished is None and record.started
-            with pytest.raises(StoreError, match="incomplete load of unnamed"):
-                store.read()
-            store.load(tables, progress=False)
-            assert store.stats() == stats_from_tables(tables)
-            assert [r.complete for r in store.datasets()] == [True]
+            assert_cut_off_then_completed(store, tables)
             assert store.read().counts() == tables.normalized().counts()
     finally:  # a throwaway instance: no graceful shutdown (the auth test covers stop)
         server.kill(home)

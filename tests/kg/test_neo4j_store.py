@@ -12,8 +12,12 @@ from kg.cookbook import cookbook, get_query
 from kg.errors import ConfigError, DataError, StoreError
 from kg.store import LocalStore, Neo4jStore, stats_from_tables
 from kg.tables import KGTables, make_tables
-from loaders import SyntheticConfig, generate_synthetic
-from tests.helpers import assert_same_tables, tiny_tables
+from tests.helpers import (
+    assert_cut_off_then_completed,
+    assert_same_tables,
+    cut_off_load_tables,
+    tiny_tables,
+)
 
 pytestmark = pytest.mark.neo4j
 
@@ -60,8 +64,7 @@ def test_a_load_whose_loader_dies_is_flagged_and_a_rerun_completes_it(neo4j_stor
     """The server lives on and the loader dies: the batches it wrote stay, the load is on
     record as cut off, reading refuses the partial graph, and the same load run again
     completes it exactly (the server's own death mid-load: tests/kg/test_neo4j_faults.py)."""
-    tables = generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100,
-                                                seed=3)).tables
+    tables = cut_off_load_tables()
     config = dataclasses.replace(neo4j_store.config, batch_size=500)
     proc = multiprocessing.get_context("fork").Process(target=_load_then_die,
                                                        args=(config, tables, 2))
@@ -71,16 +74,8 @@ def test_a_load_whose_loader_dies_is_flagged_and_a_rerun_completes_it(neo4j_stor
         proc.kill()
         proc.join()
     assert proc.exitcode == -signal.SIGKILL
-    partial = neo4j_store.stats()["totals"]["interactions"]
-    assert 0 < partial < len(tables.interactions)
-    [record] = neo4j_store.datasets()
-    assert record.finished is None and record.started
-    with pytest.raises(StoreError, match="incomplete load of unnamed"):
-        neo4j_store.read()
-    report = neo4j_store.load(tables, progress=False)
+    report = assert_cut_off_then_completed(neo4j_store, tables)
     assert report.mode == "merge"  # the database is no longer empty
-    assert neo4j_store.stats() == stats_from_tables(tables)
-    assert [r.complete for r in neo4j_store.datasets()] == [True]
     assert_same_tables(neo4j_store.read(), tables)
 
 
