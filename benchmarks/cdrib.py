@@ -59,7 +59,7 @@ def main() -> None:
     # rank every positive first
     parser.add_argument("--strategies",
                         default="popularity,item-knn,ease,joint,finetune,feature-extraction,adabn,"
-                                "hybrid")
+                                "hybrid,path-gnn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
     parser.add_argument("--train", default="{}",

@@ -37,7 +37,8 @@ from graphrec.strategies import run_strategy
 from loaders import get_loader
 
 SAMPLED = Protocol("sampled", negatives=99, seed=2021)
-DEFAULT_STRATEGIES = "popularity,item-knn,ease,target-only,joint,finetune,adabn,hybrid"
+DEFAULT_STRATEGIES = ("popularity,item-knn,ease,target-only,joint,finetune,adabn,hybrid,"
+                      "path-gnn")
 
 
 def main() -> None:
