@@ -12,11 +12,17 @@ on ``valid`` (cold items too) with the same protocol; the test split is scored o
 Rows go to ``benchmarks/results/cold_items_<dataset>.json`` and ``.md``. Usage::
 
     .venv/bin/python -m benchmarks.cold_items amazon-hin ../shared/data/amazon_hin
+    .venv/bin/python -m benchmarks.cold_items ml1m ../shared/data/ml1m_coldstart \\
+        --kinds writer,director,year --tag few_items_per_value
+
+``--kinds`` keeps only some attribute kinds: the same items seen through attributes of another
+structure (above: values with few items each, as authors and publishers of books).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from benchmarks.report import (
@@ -30,11 +36,24 @@ from benchmarks.report import (
 from graphrec.data.splits import cold_item_split
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
+from kg.tables import KGTables
 from loaders import get_loader
 
 PROTOCOL = Protocol("full", candidates="split")
 DEFAULT_RUNS = "popularity,attribute-popularity,attribute-knn,joint"
 VALID, TEST = 0.1, 0.2
+
+
+def keep_attribute_kinds(tables: KGTables, kinds: list[str]) -> KGTables:
+    """``tables`` with only the item attributes of ``kinds`` (each must be one the data set
+    has): the same items and interactions seen through fewer attribute kinds."""
+    attrs = tables.item_attributes
+    unknown = sorted(set(kinds) - set(attrs["kind"]))
+    if unknown:
+        raise SystemExit(f"no item attribute kind(s) {unknown}; the data set has "
+                         f"{sorted(set(attrs['kind']))}")
+    return dataclasses.replace(tables, item_attributes=attrs[attrs["kind"].isin(kinds)]
+                               .reset_index(drop=True)).validate()
 
 
 def main() -> None:
@@ -48,11 +67,16 @@ def main() -> None:
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", default=None,
+                        help="Keep only these item attribute kinds, e.g. writer,director,year "
+                             "(default: all the loader gives).")
     parser.add_argument("--tag", default="",
                         help="Write the rows to cold_items_<dataset>_<tag>.json (a run of a "
                              "few methods beside the headline rows).")
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
+    if args.kinds is not None:
+        tables = keep_attribute_kinds(tables, args.kinds.split(","))
     scenarios = sorted(tables.scenarios["scenario"])
     scenario = args.scenario or scenarios[0]
     if args.scenario is None and len(scenarios) > 1:

@@ -32,6 +32,7 @@ import sys
 import numpy as np
 import torch
 
+from benchmarks.cold_items import keep_attribute_kinds
 from benchmarks.report import print_table, selected_row, train_config, with_ci, write_results
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
@@ -126,12 +127,17 @@ def main() -> None:
     parser.add_argument("--valid", choices=VALID_SPLITS, default="newest",
                         help="Validation movies: the newest release year(s) or a random "
                              "10%% of the training movies.")
+    parser.add_argument("--kinds", default=None,
+                        help="Keep only these movie attribute kinds after the split, e.g. "
+                             "writer,director,year (default: all).")
     parser.add_argument("--tag", default="",
                         help="Write the rows to ml1m_cold_items_<tag>.json (a run of a few "
                              "methods beside the headline rows).")
     args = parser.parse_args()
     tables = cold_item_splits(get_loader("ml1m")(args.path).tables, seed=args.seed,
                               valid=args.valid)
+    if args.kinds is not None:  # after the split: validation movies are chosen by year
+        tables = keep_attribute_kinds(tables, args.kinds.split(","))
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
@@ -158,7 +164,8 @@ def main() -> None:
                   "python -m benchmarks.ml1m " + " ".join(sys.argv[1:]), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
                   "item_cold_testing; epoch selected on a validation split of cold items "
-                  f"({args.valid} training movies)", valid_split=args.valid)
+                  f"({args.valid} training movies)", valid_split=args.valid,
+                  attribute_kinds=args.kinds or "all")
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "MetaHIN nDCG@5", "users",
                  "valid NDCG@20", "epoch"], lines)

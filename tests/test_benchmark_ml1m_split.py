@@ -1,8 +1,12 @@
-"""The MovieLens-1M benchmark's validation split (benchmarks.ml1m.cold_item_splits)."""
+"""The MovieLens-1M benchmark's validation split (benchmarks.ml1m.cold_item_splits) and its
+--kinds option (benchmarks.cold_items.keep_attribute_kinds)."""
+
+import dataclasses
 
 import pandas as pd
 import pytest
 
+from benchmarks.cold_items import keep_attribute_kinds
 from benchmarks.ml1m import cold_item_splits, newest_items
 from kg.tables import make_tables
 
@@ -52,3 +56,16 @@ def test_random_validation_is_seeded_and_the_split_name_is_checked():
     assert (first["split"] == "valid").sum() == 2  # int(0.1 * 20)
     with pytest.raises(ValueError, match="valid must be one of"):
         cold_item_splits(tables, valid="oldest")
+
+
+def test_keeping_attribute_kinds_drops_the_others_and_refuses_unknown_kinds():
+    tables = _movies({"m0": 1990, "m1": 1991})
+    extra = pd.DataFrame([("m0", "genre", "Drama"), ("t", "genre", "Comedy")],
+                         columns=["item_id", "kind", "value"])
+    tables = dataclasses.replace(tables, item_attributes=pd.concat(
+        [tables.item_attributes, extra], ignore_index=True)).validate()
+    kept = keep_attribute_kinds(tables, ["genre"]).item_attributes
+    assert set(map(tuple, kept.to_numpy())) == {("m0", "genre", "Drama"), ("t", "genre", "Comedy")}
+    assert keep_attribute_kinds(tables, ["genre", "year"]).item_attributes.shape[0] == 5
+    with pytest.raises(SystemExit, match=r"no item attribute kind\(s\) \['writer'\]"):
+        keep_attribute_kinds(tables, ["genre", "writer"])
