@@ -12,8 +12,10 @@ pairs, so :func:`graphrec.evaluate.evaluate` ranks them exactly like the learned
   similarity of the items' user columns: score(u, i) = sum over the user's training items j
   (in any scenario) of cos(j, i). Items of two scenarios are similar through shared users, so
   cold-start users of a scenario are served from their other scenarios.
-- ``attribute-knn``: the same with the items' attribute vectors (every attribute kind, binary)
-  instead of user columns: a content profile, able to rank cold-start items.
+- ``attribute-knn``: the same with the items' attribute vectors (every attribute kind; each
+  value weighs 1, or its inverse document frequency, ``weighting="idf"``) instead of user
+  columns: a content profile, able to rank cold-start items. The ``attribute-knn`` strategy
+  chooses the weighting on validation.
 - ``ease``: a linear item-item model in closed form (EASE, Steck, WWW 2019): the weights ``B``
   that best rebuild the user-item matrix ``X`` from itself, ``min ||X - X B||^2 + l2 ||B||^2``
   with ``diag(B) = 0``; score(u, i) = sum over the user's training items j of B[j, i]. Where
@@ -61,16 +63,33 @@ def _user_item_matrix(tables: KGTables, index: GraphIndex, train_splits: tuple[s
     return matrix
 
 
-def _item_attribute_matrix(tables: KGTables, index: GraphIndex) -> sp.csr_matrix:
-    """``[num_items, num_attribute_values]`` binary matrix over every attribute kind."""
+#: how ``attribute-knn`` weighs an attribute value: ``binary`` (every value 1) or ``idf``
+#: (``log(items / items with the value)``: a director with three movies outweighs a genre
+#: with a thousand; a value every item has weighs 0)
+ATTRIBUTE_WEIGHTINGS = ("binary", "idf")
+
+
+def _item_attribute_matrix(tables: KGTables, index: GraphIndex,
+                           weighting: str = "binary") -> sp.csr_matrix:
+    """``[num_items, num_attribute_values]`` matrix over every attribute kind: 1 where the
+    item has the value (``weighting="binary"``), or the value's inverse document frequency
+    over the graph's items (``"idf"``)."""
+    if weighting not in ATTRIBUTE_WEIGHTINGS:
+        raise ConfigError(f"attribute weighting must be one of {list(ATTRIBUTE_WEIGHTINGS)}, "
+                          f"not {weighting!r}")
     attrs = tables.item_attributes
     keys = (attrs["kind"] + "\x1f" + attrs["value"]).to_numpy()
     uniq, cols = np.unique(keys, return_inverse=True) if len(keys) else (np.array([]),
                                                                          np.array([], int))
     rows = index.index("item", attrs["item_id"])
+    num_items = len(index.ids["item"])
     matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                           shape=(len(index.ids["item"]), max(len(uniq), 1)))
-    matrix.data[:] = 1.0
+                           shape=(num_items, max(len(uniq), 1)))
+    matrix.data[:] = 1.0  # a value listed twice for one item counts once
+    if weighting == "idf":
+        items_with = np.asarray(matrix.sum(0)).ravel()
+        idf = np.log(num_items / np.maximum(items_with, 1.0)).astype(np.float32)
+        matrix = (matrix @ sp.diags(idf)).tocsr()
     return matrix
 
 
@@ -132,16 +151,19 @@ class ItemKNN(Baseline):
 
     Args:
         source: ``"interactions"`` (item = its column of the training user-item matrix) or
-            ``"attributes"`` (item = its binary attribute vector).
+            ``"attributes"`` (item = its attribute vector).
+        weighting: for ``"attributes"``, how a value is weighed (``ATTRIBUTE_WEIGHTINGS``).
     """
 
     def __init__(self, tables: KGTables, index: GraphIndex,
-                 train_splits: tuple[str, ...] = TRAIN_SPLITS, source: str = "interactions"):
+                 train_splits: tuple[str, ...] = TRAIN_SPLITS, source: str = "interactions",
+                 weighting: str = "binary"):
         self.history = _user_item_matrix(tables, index, train_splits)
+        self.weighting = weighting
         if source == "interactions":
             vectors = self.history.T.tocsr()
         elif source == "attributes":
-            vectors = _item_attribute_matrix(tables, index)
+            vectors = _item_attribute_matrix(tables, index, weighting)
         else:
             raise ConfigError(f"Could not resolve item-kNN source {source!r} among choices "
                               "['attributes', 'interactions']")
@@ -229,7 +251,8 @@ BASELINES = {
     "popularity": Popularity,
     "attribute-popularity": AttributePopularity,
     "item-knn": lambda t, i, s=TRAIN_SPLITS: ItemKNN(t, i, s, "interactions"),
-    "attribute-knn": lambda t, i, s=TRAIN_SPLITS: ItemKNN(t, i, s, "attributes"),
+    "attribute-knn": lambda t, i, s=TRAIN_SPLITS, weighting="binary": ItemKNN(
+        t, i, s, "attributes", weighting),
     "ease": EASE,
 }
 

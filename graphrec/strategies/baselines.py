@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from graphrec.errors import ConfigError
-from graphrec.evaluation.baselines import MAX_EASE_ITEMS, build_baseline
+from graphrec.evaluation.baselines import ATTRIBUTE_WEIGHTINGS, MAX_EASE_ITEMS, build_baseline
 from graphrec.evaluation.harness import evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from kg.registry import Settings
@@ -65,10 +65,53 @@ class ItemKNN(Baseline):
     name = "item-knn"
 
 
+@dataclass(frozen=True)
+class AttributeKNNConfig(Settings):
+    """``[strategy.attribute-knn]``: the attribute weightings tried on validation
+    (``binary``: every value 1; ``idf``: rare values weigh more)."""
+
+    what = "attribute-knn strategy"
+
+    weighting: tuple[str, ...] = ATTRIBUTE_WEIGHTINGS
+
+    def __post_init__(self):
+        if not self.weighting:
+            raise ConfigError("[strategy.attribute-knn] weighting must name at least one of "
+                              f"{list(ATTRIBUTE_WEIGHTINGS)}")
+        for value in self.weighting:
+            if value not in ATTRIBUTE_WEIGHTINGS:
+                raise ConfigError(f"[strategy.attribute-knn] weighting must be among "
+                                  f"{list(ATTRIBUTE_WEIGHTINGS)}, not {value!r}")
+
+
 class AttributeKNN(Baseline):
-    """Item-kNN over the items' attribute vectors (a content profile)."""
+    """Item-kNN over the items' attribute vectors (a content profile), its weighting chosen on
+    the target's validation split (NDCG@k; the one listed first on a tie)."""
 
     name = "attribute-knn"
+    settings_type = AttributeKNNConfig
+
+    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
+        scorer, decision = select_attribute_knn(run, index, self.settings)
+        return scorer, decision["valid_ndcg_by_weighting"][scorer.weighting], decision
+
+
+def select_attribute_knn(run: StrategyRun, index, settings: AttributeKNNConfig | None = None):
+    """Fit attribute-kNN once per ``settings.weighting`` and keep the one that validates best
+    (NDCG@k on the target's valid split; the weighting listed first on a tie).
+
+    Returns:
+        ``(scorer, decision)``: the fitted item-kNN over attributes and ``{"weighting":
+        chosen, "valid_ndcg_by_weighting": {weighting: score}}``.
+    """
+    settings = settings or AttributeKNNConfig()
+    tried, scorer = {}, None
+    for weighting in dict.fromkeys(settings.weighting):
+        candidate = build_baseline("attribute-knn", run.tables, index, weighting=weighting)
+        tried[weighting] = valid_score(candidate, run, index)
+        if scorer is None or tried[weighting] > tried[scorer.weighting]:
+            scorer = candidate
+    return scorer, {"weighting": scorer.weighting, "valid_ndcg_by_weighting": tried}
 
 
 @dataclass(frozen=True)

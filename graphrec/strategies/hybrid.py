@@ -17,7 +17,13 @@ from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
-from graphrec.strategies.baselines import EASE_L2, EASEConfig, select_ease
+from graphrec.strategies.baselines import (
+    EASE_L2,
+    AttributeKNNConfig,
+    EASEConfig,
+    select_attribute_knn,
+    select_ease,
+)
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
 
@@ -106,6 +112,11 @@ class Hybrid(Strategy):
                 knn, ease_decision = select_ease(run, index, EASEConfig(l2=self.settings.l2))
                 decision.update(ease_decision)
                 settings = {"l2": knn.l2}
+            elif name == "attribute-knn":
+                knn, attribute_decision = select_attribute_knn(
+                    run, index, run.settings.get(name) or AttributeKNNConfig())
+                decision["attribute_knn"] = attribute_decision
+                settings = {"weighting": knn.weighting}
             else:
                 knn, settings = build_baseline(name, run.tables, index), {}
             knn_scale = score_scale(knn, users, items)

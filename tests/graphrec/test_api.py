@@ -207,7 +207,7 @@ def test_a_folded_in_user_gets_the_hybrid_baseline_part_from_its_items(run_dir):
     history = list(t[(t.user_id == "u1") & (t.split == "train")]["item_id"])
     items = list(rec.item_embeddings(scenario="cosmetics")[0])
     for baseline, settings in (("item-knn", {}), ("ease", {"l2": 10.0}),
-                               ("attribute-knn", {})):
+                               ("attribute-knn", {}), ("attribute-knn", {"weighting": "idf"})):
         hybrid = Recommender(rec.model, rec.graph, rec.index, rec.tables, target="cosmetics",
                              blend={"weight": 1.0, "baseline": baseline,
                                     "baseline_settings": settings})

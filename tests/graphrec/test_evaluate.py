@@ -155,6 +155,34 @@ def test_baselines_by_hand():
         build_baseline("item-cnn", tables, index)
 
 
+def test_attribute_knn_idf_weighs_a_value_every_item_has_zero():
+    """Four items all of genre g; i0 and i2 share director d1, i1 and i3 director d2. A user
+    who rated i0: with binary values the shared genre makes i1 and i3 half as similar as i2;
+    with idf the genre weighs log(4/4) = 0 and only i2 (same director) is similar."""
+    items = [f"i{n}" for n in range(4)]
+    attrs = [(i, "genre", "g") for i in items] + [("i0", "director", "d1"),
+                                                  ("i2", "director", "d1"),
+                                                  ("i1", "director", "d2"),
+                                                  ("i3", "director", "d2")]
+    tables = make_tables(
+        scenarios=pd.DataFrame({"scenario": ["s"]}),
+        users=pd.DataFrame({"user_id": ["u1", "u2"]}),
+        items=pd.DataFrame({"item_id": items, "scenario": "s"}),
+        interactions=pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["i0", "i1"],
+                                   "scenario": "s", "split": "train"}),
+        item_attributes=pd.DataFrame(attrs, columns=["item_id", "kind", "value"]),
+    ).validate()
+    _, index = build_graph(tables)
+    user = torch.as_tensor(index.index("user", ["u1"]))
+    others = torch.as_tensor(index.index("item", ["i1", "i2", "i3"]))
+    binary = build_baseline("attribute-knn", tables, index).score(user, others)
+    assert binary[0].tolist() == pytest.approx([0.5, 1.0, 0.5])
+    idf = build_baseline("attribute-knn", tables, index, weighting="idf").score(user, others)
+    assert idf[0].tolist() == pytest.approx([0.0, 1.0, 0.0])
+    with pytest.raises(ConfigError, match="weighting must be one of"):
+        build_baseline("attribute-knn", tables, index, weighting="bm25")
+
+
 def ridge_without_self(history: np.ndarray, l2: float) -> np.ndarray:
     """EASE's weights one column at a time, the definition written out: column i is the ridge
     regression of item i's user column on every other item's (so its own weight is 0)."""

@@ -130,8 +130,8 @@ def test_strategy_settings_are_checked():
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
         run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(CONFIGURABLE) == {"ease", "guarded", "reptile", "maml", "shot", "hybrid",
-                                 "path-gnn"}
+    assert set(CONFIGURABLE) == {"attribute-knn", "ease", "guarded", "reptile", "maml", "shot",
+                                 "hybrid", "path-gnn"}
 
 
 def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
@@ -222,6 +222,28 @@ def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
     with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
         run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                      options={"hybrid": {"weights": [1.5]}})
+
+
+def test_attribute_knn_and_its_hybrid_choose_the_weighting_on_validation():
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=2, dim=16, seed=0)
+    attr = run_strategy("attribute-knn", tables, "cosmetics", config, progress=False)
+    tried = attr.decision["valid_ndcg_by_weighting"]
+    assert set(tried) == {"binary", "idf"} and attr.valid_score == max(tried.values())
+    assert tried[attr.decision["weighting"]] == attr.valid_score
+    idf = run_strategy("attribute-knn", tables, "cosmetics", config, progress=False,
+                       options={"attribute-knn": {"weighting": ["idf"]}})
+    assert idf.decision["weighting"] == "idf" and idf.valid_score == tried["idf"]
+    only_attr = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                             options={"hybrid": {"weights": [1.0], "baseline": "attribute-knn"},
+                                      "attribute-knn": {"weighting": ["idf"]}})
+    assert only_attr.blend["baseline_settings"] == {"weighting": "idf"}
+    assert only_attr.test["all"]["ndcg@20"] == pytest.approx(idf.test["all"]["ndcg@20"])
+    for bad, message in (({"weighting": ["bm25"]}, "weighting must be among"),
+                         ({"weighting": []}, "at least one")):
+        with pytest.raises(ConfigError, match=message):
+            run_strategy("attribute-knn", tables, "cosmetics", config, progress=False,
+                         options={"attribute-knn": bad})
 
 
 def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measured(
