@@ -49,10 +49,10 @@ def domain_interactions(tables, kind: str, values: tuple[str, str]) -> dict[str,
     """``{value: interactions}`` (columns ``user_id``, ``item_id``, de-duplicated) of the items
     whose attribute ``kind`` has ``value`` and not the other value."""
     attrs = tables.item_attributes
-    if attrs is None or not (attrs["kind"] == kind).any():
-        raise ValueError(f"the data set has no item attribute {kind!r}")
     attrs = attrs[attrs["kind"] == kind]
-    holders = {v: set(attrs.loc[attrs["value"].astype(str) == v, "item_id"]) for v in values}
+    if attrs.empty:
+        raise ValueError(f"the data set has no item attribute {kind!r}")
+    holders = {v: set(attrs.loc[attrs["value"] == v, "item_id"]) for v in values}
     for v, items in holders.items():
         if not items:
             raise ValueError(f"no item has {kind} = {v!r}")
@@ -74,6 +74,7 @@ def split_pair(domains: dict[str, pd.DataFrame], seed: int) -> dict[str, dict[st
     size = len(order)
     cut = int(0.1 * size)
     held = {first: set(order[9 * cut:]), second: set(order[8 * cut:9 * cut])}
+    common_ids = {u: i for i, u in enumerate(order)}
     out = {}
     for domain, frame in domains.items():
         frame = frame.sort_values(["user_id", "item_id"], kind="stable")
@@ -83,8 +84,8 @@ def split_pair(domains: dict[str, pd.DataFrame], seed: int) -> dict[str, dict[st
         item_ids = {item: i for i, item in enumerate(sorted(set(train["item_id"])))}
         rest = rest[rest["item_id"].isin(item_ids)]
         to_valid = rng.random(len(rest)) < VALID_SHARE
-        own = sorted(set(train["user_id"]) - set(common))
-        user_ids = {u: i for i, u in enumerate(order)} | {u: size + i for i, u in enumerate(own)}
+        own = sorted(set(train["user_id"]) - common_ids.keys())
+        user_ids = common_ids | {u: size + i for i, u in enumerate(own)}
         out[domain] = {name: pd.DataFrame({"user": part["user_id"].map(user_ids).astype(int),
                                            "item": part["item_id"].map(item_ids).astype(int)})
                        for name, part in (("train", train), ("valid", rest[to_valid]),
