@@ -237,6 +237,18 @@ class StrategyRun:
         warm = set(mine.loc[mine["split"].isin(TRAIN_SPLITS), "user_id"])
         return len(valid - warm) / len(valid)
 
+    def cold_item_share(self) -> float:
+        """The share of the target's validation interactions whose item has no training
+        interaction: the cold-start item share training should simulate (0 without
+        validation rows)."""
+        inter = self.tables.interactions
+        mine = inter[inter["scenario"] == self.target]
+        valid = mine.loc[mine["split"] == "valid", "item_id"]
+        if valid.empty:
+            return 0.0
+        trained = set(mine.loc[mine["split"].isin(TRAIN_SPLITS), "item_id"])
+        return float((~valid.isin(trained)).mean())
+
     def finish(self, name: str, trained: TrainedModel, graph_scenarios: list[str] | None = None,
                scorer: Scorer | None = None, valid_score: float | None = None,
                **extra: Any) -> StrategyResult:

@@ -25,6 +25,7 @@ from graphrec.models.path_gnn import PATH_MODEL, PathGNN, PathGraph, prepare_pat
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
 from graphrec.training import Trainer
+from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
@@ -38,7 +39,9 @@ class PathGNNConfig(Settings):
     ``[train]`` still sets the seed, epochs, patience, time budget, device, ``k`` and
     ``bridge`` (the share of bridge users trained as cold queries; default the share of cold
     validation users). The graph has no co-interaction edges (``co_interactions`` is not
-    read): the model follows the item -> user -> item paths they summarise.
+    read): the model follows the item -> user -> item paths they summarise. Cold-start items
+    are trained by the cold-item queries below (``[train] cold_items``, the embedding models'
+    simulation, is not read).
     """
 
     what = "path-gnn strategy"
@@ -55,6 +58,13 @@ class PathGNNConfig(Settings):
     lr: float = 0.005
     #: learn a vector per item for the score
     item_embeddings: bool = True
+    #: the share of an epoch's queries that train cold-start items (items reached through
+    #: their attributes only; see graphrec.training.queries); None: the share of the
+    #: target's validation interactions whose item has no training interaction (1 where
+    #: validation holds only cold-start items, 0 where it holds none)
+    cold_item_queries: float | None = None
+    #: the share of the target's trained items made cold in each epoch for those queries
+    cold_item_pool: float = 0.2
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -66,6 +76,15 @@ class PathGNNConfig(Settings):
                                              and 0 < self.lr and math.isfinite(self.lr)):
             raise ConfigError(f"[strategy.path-gnn] lr must be a positive number, not "
                               f"{self.lr!r}")
+        share = self.cold_item_queries
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not 0 <= share <= 1):
+            raise ConfigError(f"[strategy.path-gnn] cold_item_queries must be a number in "
+                              f"[0, 1] or left out, not {share!r}")
+        pool = self.cold_item_pool
+        if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
+            raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
+                              f"(0, 1), not {pool!r}")
         if not isinstance(self.item_embeddings, bool):
             raise ConfigError(f"[strategy.path-gnn] item_embeddings must be true or false, "
                               f"not {self.item_embeddings!r}")
@@ -111,6 +130,8 @@ class PathTrained:
     scorer: PathScorer
     #: the share of bridge users trained as cold queries
     bridge_share: float
+    #: the share of queries that trained cold-start items
+    cold_item_share: float = 0.0
 
     def finish(self, name: str, run: StrategyRun, scorer=None, valid_score: float | None = None,
                decision: dict | None = None, **extra) -> StrategyResult:
@@ -126,7 +147,8 @@ class PathTrained:
                               fit.best_epoch, time.perf_counter() - run.started,
                               model=self.model, index=self.index, history=fit.history,
                               scorer=scorer, stopped=fit.stopped, model_name=PATH_MODEL,
-                              decision={**(decision or {}), "cold_share": self.bridge_share},
+                              decision={**(decision or {}), "cold_share": self.bridge_share,
+                                        "cold_item_share": self.cold_item_share},
                               **extra)
 
 
@@ -146,14 +168,22 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
+    item_share = (run.cold_item_share() if settings.cold_item_queries is None
+                  else float(settings.cold_item_queries))
+
+    def hide(items: Tensor) -> PathGraph:
+        return _to(prepare_path_graph(without_item_interactions(data, items)), device)
+
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
-                               settings.batch_size, settings.max_queries)
+                               settings.batch_size, settings.max_queries, item_share,
+                               settings.cold_item_pool, hide)
     scorer = PathScorer(model, on_device)
     checkpoint = run.checkpoints.next_stage(name) if run.checkpoints else None
     fit = Trainer(model, on_device, objective, lambda m: valid_score(scorer, run, index),
                   config, name=name, progress=run.progress, checkpoint=checkpoint).fit()
     model.cpu()  # what leaves training lives on the CPU, whichever device trained it
-    return PathTrained(model, graph, index, fit, PathScorer(model, graph), share)
+    return PathTrained(model, graph, index, fit, PathScorer(model, graph), share,
+                       objective.cold_item_share)
 
 
 class PathGNNStrategy(Strategy):

@@ -63,15 +63,23 @@ class ColdItemSimulation(Simulation):
         hidden_items = gen.choice(self.items, size=count, replace=False)
         hidden = torch.zeros(data[schema.PYG_ITEM].num_nodes, dtype=torch.bool)
         hidden[torch.from_numpy(hidden_items)] = True
-        data = copy.copy(data)
-        edge_index = data[schema.USER_ITEM].edge_index
-        hidden = hidden.to(edge_index.device)
-        set_edges(data, schema.USER_ITEM, edge_index[:, ~hidden[edge_index[1]]])
-        if CO_EDGES in data.edge_types:  # the item-item edges a cold item has none of
-            co = data[CO_EDGES].edge_index
-            keep = ~(hidden[co[0]] | hidden[co[1]])
-            weight = edge_weight(data, CO_EDGES)
-            set_edges(data, CO_EDGES, co[:, keep], None if weight is None else weight[keep])
+        data = without_item_interactions(data, hidden)
         item_mask = mask[schema.PYG_ITEM]
         mask = {**mask, schema.PYG_ITEM: item_mask * (~hidden).to(item_mask).unsqueeze(1)}
         return data, mask
+
+
+def without_item_interactions(data: HeteroData, hidden: torch.Tensor) -> HeteroData:
+    """A shallow copy of ``data`` without the interaction and co-interaction edges of the
+    items where ``hidden`` (``[num_items]`` bool) is True: those items keep only their
+    attribute and scenario edges, as a cold-start item has (``data`` is not modified)."""
+    data = copy.copy(data)
+    edge_index = data[schema.USER_ITEM].edge_index
+    hidden = hidden.to(edge_index.device)
+    set_edges(data, schema.USER_ITEM, edge_index[:, ~hidden[edge_index[1]]])
+    if CO_EDGES in data.edge_types:  # the item-item edges a cold item has none of
+        co = data[CO_EDGES].edge_index
+        keep = ~(hidden[co[0]] | hidden[co[1]])
+        weight = edge_weight(data, CO_EDGES)
+        set_edges(data, CO_EDGES, co[:, keep], None if weight is None else weight[keep])
+    return data

@@ -15,11 +15,26 @@ validation users who are cold in it, as the bridge simulation of the embedding m
 and warm queries are added in proportion ``(1 - cold_share) / cold_share`` to them (all of
 them when ``cold_share`` is 0), at most ``max_queries`` per epoch in all. The loss is the
 softmax over every target item, averaged over a batch's hidden items.
+
+A third kind trains the situation of a cold-start *item* (one with attributes and no
+interaction), when ``cold_item_share`` > 0:
+
+- **cold-item** (a user who took one of this epoch's cold items): each epoch a random
+  ``cold_item_pool`` share of the target's trained items loses every interaction edge in the
+  graph these queries run on (:func:`~graphrec.training.cold_items.without_item_interactions`,
+  rebuilt by the objective's ``hide``), so those items are reached only through their
+  attributes, and their learned item vectors are off; the user starts from their other items
+  and must find their cold ones, in a softmax over the epoch's cold items only, as a
+  cold-start item is ranked among the other cold ones (the MetaHIN protocol).
+
+They make up ``cold_item_share`` of an epoch's queries (the strategy's default: the share of
+the target's validation interactions whose item has no training interaction), in batches of
+their own; the other queries run on the whole graph as above.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,13 +54,19 @@ class QueryBatch:
     Attributes:
         users: ``[B]`` user nodes (cut from their own propagation).
         histories: ``[B, num_items]`` CSR, the visible items.
-        hidden: ``[B, num_target_items]`` CSR, the hidden target items (positives), by their
-            position in the objective's ``target_items``.
+        hidden: ``[B, len(candidates)]`` CSR, the hidden items (positives), by their
+            position in ``candidates``.
+        candidates: ``[C]`` the item nodes the softmax runs over (None: the objective's
+            target items).
+        graph: the graph the batch propagates over (None: the trainer's whole graph; a
+            cold-item batch's epoch graph otherwise).
     """
 
     users: np.ndarray
     histories: sp.csr_matrix
     hidden: sp.csr_matrix
+    candidates: np.ndarray | None = None
+    graph: PathGraph | None = None
 
     def __len__(self) -> int:
         return len(self.users)
@@ -60,10 +81,19 @@ class QueryObjective:
         cold_share: the probability that a bridge user is a cold query, in [0, 1].
         batch_size: queries per optimiser step.
         max_queries: the most queries per epoch (None: no limit).
+        cold_item_share: the share of an epoch's queries that are cold-item queries, in
+            [0, 1] (0: none; module docstring).
+        cold_item_pool: the share of the target's trained items made cold for them in each
+            epoch, in (0, 1).
+        hide: ``[num_items]`` bool (True: made cold) -> the graph without those items'
+            interaction edges, prepared and on the model's device (needed when
+            ``cold_item_share`` > 0).
     """
 
     def __init__(self, graph: PathGraph, target_items: np.ndarray, cold_share: float,
-                 batch_size: int, max_queries: int | None = None):
+                 batch_size: int, max_queries: int | None = None,
+                 cold_item_share: float = 0.0, cold_item_pool: float = 0.2,
+                 hide: Callable[[torch.Tensor], PathGraph] | None = None):
         self.history = graph.history
         self.target_items = np.asarray(target_items, dtype=np.int64)
         self.candidates = torch.as_tensor(self.target_items)
@@ -83,6 +113,17 @@ class QueryObjective:
         self.batch_size, self.max_queries = batch_size, max_queries
         self.position = np.full(self.history.shape[1], -1, dtype=np.int64)
         self.position[self.target_items] = np.arange(len(self.target_items))
+        if not 0.0 <= cold_item_share <= 1.0:
+            raise ValueError(f"cold_item_share must be in [0, 1], not {cold_item_share}")
+        if not 0.0 < cold_item_pool < 1.0:
+            raise ValueError(f"cold_item_pool must be in (0, 1), not {cold_item_pool}")
+        trained = self.history[:, self.target_items].getnnz(axis=0) > 0
+        #: the target's items with training interactions (those a cold-item query can hide)
+        self.trained_items = self.target_items[trained]
+        self.cold_item_share = float(cold_item_share) if len(self.trained_items) >= 2 else 0.0
+        if self.cold_item_share > 0 and hide is None:
+            raise ValueError("cold-item queries need hide, the graph without some items")
+        self.cold_item_pool, self.hide = cold_item_pool, hide
 
     def draw(self, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``(users, cold)``: one epoch's queries in their order and whether each is cold."""
@@ -126,20 +167,70 @@ class QueryObjective:
 
     def epoch_batches(self, model: nn.Module, graph: PathGraph,
                       gen: np.random.Generator) -> Sequence[QueryBatch]:
+        if self.cold_item_share >= 1:
+            return self.cold_item_batches(gen, 0)
         users, cold = self.draw(gen)
-        return [self.batch(users[s:s + self.batch_size], cold[s:s + self.batch_size], gen)
-                for s in range(0, len(users), self.batch_size)]
+        if self.cold_item_share <= 0:
+            return [self.batch(users[s:s + self.batch_size], cold[s:s + self.batch_size], gen)
+                    for s in range(0, len(users), self.batch_size)]
+        item_batches = self.cold_item_batches(gen, len(users))
+        taken = sum(len(b) for b in item_batches)
+        budget = self.max_queries if self.max_queries is not None else len(users) + taken
+        users, cold = users[:max(0, budget - taken)], cold[:max(0, budget - taken)]
+        batches = item_batches + [
+            self.batch(users[s:s + self.batch_size], cold[s:s + self.batch_size], gen)
+            for s in range(0, len(users), self.batch_size)]
+        return [batches[i] for i in gen.permutation(len(batches))]
+
+    def cold_item_batches(self, gen: np.random.Generator, others: int) -> list[QueryBatch]:
+        """One epoch's cold-item queries (module docstring): a random ``cold_item_pool`` of
+        the trained target items made cold, and ``cold_item_share`` of the epoch's queries
+        (``others``: how many other queries the epoch holds) from the users who took one of them
+        and took something else, in batches sharing the epoch graph."""
+        count = min(len(self.trained_items) - 1,
+                    max(1, round(self.cold_item_pool * len(self.trained_items))))
+        cold_items = np.sort(gen.choice(self.trained_items, count, replace=False))
+        taken = self.history[:, cold_items]
+        rest = self.history.getnnz(axis=1) - taken.getnnz(axis=1)
+        pool = np.flatnonzero((taken.getnnz(axis=1) > 0) & (rest > 0))
+        p = self.cold_item_share
+        if p >= 1:
+            wanted = len(pool)
+        elif self.max_queries is not None:
+            wanted = round(p * self.max_queries)
+        else:  # in proportion p / (1 - p) to the other queries
+            wanted = round(others * p / (1 - p))
+        if self.max_queries is not None:
+            wanted = min(wanted, self.max_queries)
+        users = gen.permutation(pool)[:wanted]
+        if len(users) == 0:
+            return []
+        hidden = torch.zeros(self.history.shape[1], dtype=torch.bool)
+        hidden[torch.as_tensor(cold_items)] = True
+        epoch_graph = self.hide(hidden)
+        out = []
+        for s in range(0, len(users), self.batch_size):
+            part = users[s:s + self.batch_size]
+            positives = taken[part]
+            positives = sp.csr_matrix((np.ones(positives.nnz, dtype=np.float32),
+                                       positives.indices, positives.indptr),
+                                      shape=positives.shape)
+            out.append(QueryBatch(part, epoch_graph.history[part], positives, cold_items,
+                                  epoch_graph))
+        return out
 
     def backward(self, model: nn.Module, graph: PathGraph, batch: QueryBatch
                  ) -> tuple[float, int]:
-        """Softmax over the target items; this process's share of the batch's mean loss over
-        its hidden items."""
+        """Softmax over the batch's candidates (the target items, or a cold-item batch's cold
+        items); this process's share of the batch's mean loss over its hidden items."""
         part = distributed.shard(torch.arange(len(batch))).numpy()
         total = max(batch.hidden.nnz, 1)
         if len(part) == 0:
             return 0.0, len(batch)
         device = next(model.parameters()).device
-        logits = model(graph, batch.histories[part], self.candidates.to(device),
+        candidates = (self.candidates if batch.candidates is None
+                      else torch.as_tensor(batch.candidates))
+        logits = model(batch.graph or graph, batch.histories[part], candidates.to(device),
                        batch.users[part])
         hidden = batch.hidden[part].tocoo()
         log_p = torch.log_softmax(logits, dim=1)

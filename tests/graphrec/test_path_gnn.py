@@ -15,6 +15,7 @@ from graphrec.models.path_gnn import PathGNN, prepare_path_graph
 from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
 from graphrec.training import TrainConfig
+from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.queries import QueryObjective
 from kg import schema
 from kg.tables import make_tables
@@ -218,7 +219,113 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
 
 @pytest.mark.parametrize("bad", [{"dim": 0}, {"num_layers": True}, {"lr": -1.0},
                                  {"batch_size": 2.5}, {"item_embeddings": "yes"},
-                                 {"layers": 2}])
+                                 {"layers": 2}, {"cold_item_queries": 1.5},
+                                 {"cold_item_queries": True}, {"cold_item_pool": 0},
+                                 {"cold_item_pool": 1.0}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
         PathGNNConfig.from_dict(bad)
+
+
+def genre_tables(cold: bool = True):
+    """One scenario ``m``: users u0-u11 take the movies of one genre each (``a`` for even
+    users, ``b`` for odd ones), m:a1-m:a4 and m:b1-m:b4 in training; m:a5 and m:b5 only in
+    ``valid`` and m:a6 and m:b6 only in ``test`` (cold-start movies with cold=True; with
+    cold=False user w takes every movie in training)."""
+    inter = []
+    for u in range(12):
+        genre = "ab"[u % 2]
+        inter += [(f"u{u}", f"m:{genre}{n}", "train") for n in range(1, 5)]
+        inter += [(f"u{u}", f"m:{genre}5", "valid"), (f"u{u}", f"m:{genre}6", "test")]
+    movies = [f"m:{g}{n}" for g in "ab" for n in range(1, 7)]
+    if not cold:
+        inter += [("w", movie, "train") for movie in movies]
+    frame = pd.DataFrame(inter, columns=["user_id", "item_id", "split"])
+    frame["scenario"], frame["weight"], frame["ts"] = "m", 1.0, None
+    return make_tables(
+        scenarios=pd.DataFrame({"scenario": ["m"]}),
+        users=pd.DataFrame({"user_id": sorted(set(frame["user_id"]))}),
+        items=pd.DataFrame({"item_id": movies, "scenario": "m"}),
+        interactions=frame[["user_id", "item_id", "scenario", "weight", "ts", "split"]],
+        item_attributes=pd.DataFrame([(m, "genre", m[2]) for m in movies],
+                                     columns=["item_id", "kind", "value"]),
+    ).validate()
+
+
+def cold_item_objective(tables, share: float, max_queries: int | None = None):
+    data, index = build_graph(tables, co_interactions=0)
+    graph = prepare_path_graph(data)
+    hidden_graphs = []
+
+    def hide(items):
+        hidden_graphs.append(items.clone())
+        return prepare_path_graph(without_item_interactions(data, items))
+
+    objective = QueryObjective(graph, index.scenario_items("m"), cold_share=0.0, batch_size=4,
+                               max_queries=max_queries, cold_item_share=share,
+                               cold_item_pool=0.25, hide=hide)
+    return objective, graph, index, hidden_graphs
+
+
+def test_cold_item_queries_hide_items_from_the_graph_and_rank_them_among_themselves():
+    objective, graph, index, hidden_graphs = cold_item_objective(genre_tables(), 1.0)
+    assert len(objective.trained_items) == 8  # the four training movies of each genre
+    batches = objective.epoch_batches(None, graph, np.random.default_rng(0))
+    assert len(hidden_graphs) == 1 and batches
+    cold = np.flatnonzero(hidden_graphs[0].numpy())
+    assert len(cold) == 2 and set(cold) <= set(objective.trained_items)
+    users = np.concatenate([b.users for b in batches])
+    # every user who took a cold movie and something else, once
+    takers = np.flatnonzero(graph.history[:, cold].getnnz(axis=1) > 0)
+    assert sorted(users) == sorted(takers)
+    for batch in batches:
+        epoch = batch.graph
+        assert epoch is not None and batch.candidates.tolist() == cold.tolist()
+        # the cold movies lost their interaction edges, and with them their item vectors
+        assert epoch.history[:, cold].nnz == 0
+        assert not epoch.trained_items[cold].any()
+        assert epoch.trained_items.sum() == graph.trained_items.sum() - 2
+        for r, user in enumerate(batch.users):
+            row = set(np.flatnonzero(graph.history[user].toarray()))
+            positives = set(cold[batch.hidden[r].indices])
+            assert positives == row & set(cold) and positives
+            assert set(np.flatnonzero(batch.histories[r].toarray())) == row - set(cold)
+
+
+def test_cold_item_queries_take_their_share_of_an_epoch_in_batches_of_their_own():
+    objective, graph, index, _ = cold_item_objective(genre_tables(), 0.5, max_queries=8)
+    batches = objective.epoch_batches(None, graph, np.random.default_rng(1))
+    cold_item = [b for b in batches if b.graph is not None]
+    others = [b for b in batches if b.graph is None]
+    assert sum(len(b) for b in cold_item) == 4  # half of max_queries
+    assert sum(len(b) for b in others) == 4 and all(b.candidates is None for b in others)
+    none, _, _, hidden_graphs = cold_item_objective(genre_tables(), 0.0)
+    assert all(b.graph is None for b in none.epoch_batches(None, graph,
+                                                           np.random.default_rng(1)))
+    assert hidden_graphs == []
+
+
+def test_cold_item_queries_train_the_model_to_rank_cold_movies_by_their_attributes():
+    """Validation and test hold only cold-start movies, so the strategy trains cold-item
+    queries alone; it then ranks each user's cold test movie (of the user's genre) above
+    the other genre's, reached only through the genre nodes."""
+    tables = genre_tables()
+    config = TrainConfig(epochs=8, seed=0, patience=None)
+    result = run_strategy("path-gnn", tables, "m", config, progress=False,
+                          options={"path-gnn": {"dim": 8, "batch_size": 4, "lr": 0.02}})
+    assert result.decision["cold_item_share"] == 1.0
+    assert result.decision["cold_share"] == 0.0
+    users = torch.as_tensor(result.index.index("user", [f"u{u}" for u in range(12)]))
+    items = torch.as_tensor(result.index.index("item", ["m:a6", "m:b6"]))
+    scores = result.scorer.score(users, items)
+    own_genre = torch.tensor([0, 1] * 6)
+    assert (scores.argmax(1) == own_genre).all()
+    assert result.test["all"]["ndcg@20"] == pytest.approx(1.0)
+
+
+def test_the_cold_item_share_follows_the_validation_split():
+    from graphrec.strategies.base import StrategyRun
+    config = TrainConfig(epochs=1, seed=0)
+    assert StrategyRun(genre_tables(), "m", config).cold_item_share() == 1.0
+    assert StrategyRun(genre_tables(cold=False), "m", config).cold_item_share() == 0.0
+    assert StrategyRun(two_scenarios(), "t", config).cold_item_share() == 0.0
