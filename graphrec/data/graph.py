@@ -10,7 +10,8 @@ Neo4j or from the local store gives the same tensors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +110,32 @@ def set_edges(data: HeteroData, edge_type: tuple[str, str, str], edge_index: tor
         data[et].edge_index = index
         if weight is not None:
             data[et].edge_weight = weight
+
+
+def with_new_nodes(data: HeteroData, new_type: str, neighbours: list[dict[str, list[int]]],
+                   edge_type: Callable[[str], tuple[str, str, str]]) -> HeteroData:
+    """A shallow copy of ``data`` with ``len(neighbours)`` nodes of ``new_type`` appended
+    (numbered from the type's node count on), each joined to its neighbours by
+    ``edge_type(neighbour type)`` edges (new node as source) and their reverses.
+
+    Args:
+        neighbours: per new node, node type -> indices of its neighbours of that type (an
+            attribute kind such as ``brand``, ``scenario``, or ``item`` for a new user).
+    """
+    data = copy.copy(data)
+    n_old = int(data[new_type].num_nodes)
+    data[new_type].num_nodes = n_old + len(neighbours)
+    by_type: dict[str, list[tuple[int, int]]] = {}
+    for row, entry in enumerate(neighbours):
+        for node_type, idx in entry.items():
+            by_type.setdefault(node_type, []).extend((n_old + row, int(i)) for i in idx)
+    for node_type, pairs in by_type.items():
+        et = edge_type(node_type)
+        new = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t()
+        old = data[et].edge_index if et in data.edge_types else new[:, :0]
+        data[et].edge_index = torch.cat([old, new], 1)
+        data[schema.reverse_edge(et)].edge_index = data[et].edge_index.flip(0)
+    return data
 
 
 def build_graph(tables: KGTables, splits: Iterable[str] = TRAIN_SPLITS,

@@ -10,13 +10,13 @@ can serve several graphs (the joint graph in training, a target-only graph after
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from graphrec.data.graph import with_new_nodes
 from graphrec.errors import ConfigError, DataError
 from graphrec.pyg import HeteroData
 from kg import schema
@@ -303,19 +303,8 @@ class GraphModel(nn.Module):
         """Add ``len(neighbours)`` nodes of ``new_type`` to a copy of ``graph``, joined by
         ``edge_type(neighbour type)`` edges (new node as source) and their reverses, propagate,
         and return the new nodes' embeddings ``[len(neighbours), dim]``."""
-        data = copy.copy(graph.data)
-        n_old = self.num_nodes[new_type]
-        data[new_type].num_nodes = n_old + len(neighbours)
-        by_type: dict[str, list[tuple[int, int]]] = {}
-        for row, entry in enumerate(neighbours):
-            for node_type, idx in entry.items():
-                by_type.setdefault(node_type, []).extend((n_old + row, int(i)) for i in idx)
-        for node_type, pairs in by_type.items():
-            et = edge_type(node_type)
-            new = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t()
-            old = data[et].edge_index if et in data.edge_types else new[:, :0]
-            data[et].edge_index = torch.cat([old, new], 1)
-            data[schema.reverse_edge(et)].edge_index = data[et].edge_index.flip(0)
+        n_old = int(graph.data[new_type].num_nodes)
+        data = with_new_nodes(graph.data, new_type, neighbours, edge_type)
         mask = {t: torch.cat([m, m.new_zeros(data[t].num_nodes - m.shape[0], 1)])
                 for t, m in graph.mask.items()}
         out = self.propagate(self._inputs(data, mask), self.prepare(data))

@@ -180,6 +180,16 @@ class PathGNN(nn.Module):
                              "num_items": num_items, "dim": dim, "num_layers": num_layers,
                              "item_embeddings": item_embeddings}
 
+    def add_items(self, count: int) -> None:
+        """Make room for ``count`` items appended to the graph (serving new items): their
+        learned vectors are 0, as for every item without interactions, which the score never
+        reads (:attr:`PathGraph.trained_items`)."""
+        self._init_kwargs["num_items"] += count
+        if self.item_emb is not None:
+            grown = torch.cat([self.item_emb.data, self.item_emb.new_zeros(count,
+                                                                           self.item_emb.shape[1])])
+            self.item_emb = nn.Parameter(grown, requires_grad=self.item_emb.requires_grad)
+
     def init_kwargs(self) -> dict:
         """The constructor's arguments, JSON-ready (a run directory's ``model.json``)."""
         return dict(self._init_kwargs)

@@ -5,14 +5,16 @@ candidates by running message passing from that user's items (the query). So a
 :class:`PathRecommender` serves what :class:`~graphrec.serving.Recommender` serves through
 scores — :meth:`recommend` (exact), :meth:`predict`, :meth:`evaluate`, :meth:`fold_in_users`
 (a new user is a query from their items, exactly as a cold-start user is scored; it returns
-``(ids, [n, 0])``, no vectors), the ``hybrid`` blend — and :meth:`similar_items` by a query
-from one item. What needs vectors (``item_embeddings``, ``user_embeddings``, new items from
-their attributes, approximate search) raises a :class:`~graphrec.errors.ConfigError` that says
-so.
+``(ids, [n, 0])``, no vectors), :meth:`add_items` (new items join the graph through their
+attribute and scenario nodes, as cold-start items are scored), the ``hybrid`` blend — and
+:meth:`similar_items` by a query from one item. What needs vectors (``item_embeddings``,
+``user_embeddings``, ``embed_new_items``, approximate search) raises a
+:class:`~graphrec.errors.ConfigError` that says so.
 
 >>> rec = Recommender.load(".graphrec/runs/path-gnn-20261203-120000")   # a PathRecommender
 >>> rec.recommend("u12", k=10)
 >>> rec.fold_in_users({"visitor1": ["clothing:i9"]}); rec.recommend("visitor1")
+>>> rec.add_items(["clothing:new1"], [{"brand": ["acme"]}], "clothing")
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from graphrec.data.graph import with_new_nodes
 from graphrec.errors import ConfigError, RunError
 from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
@@ -47,6 +50,14 @@ class PathRecommender(Recommender):
 
     model: PathGNN
     graph: PathGraph
+
+    def __init__(self, model: PathGNN, graph: PathGraph, index, tables, blend=None,
+                 target: str | None = None, run_dir: str | Path | None = None,
+                 data: HeteroData | None = None):
+        super().__init__(model, graph, index, tables, blend, target, run_dir)
+        #: the message-passing graph ``graph`` was prepared from (what :meth:`add_items`
+        #: extends; None: new items cannot be added)
+        self.data = data
 
     @staticmethod
     def build(data: HeteroData, spec: Mapping, state: Mapping[str, Tensor], run_dir: Path
@@ -92,6 +103,7 @@ class PathRecommender(Recommender):
         folded = [p for p, u in enumerate(users) if u not in lookup and u in self._added_users]
         if folded:
             histories = self._fold_in_histories([users[p] for p in folded])
+            histories.resize((len(folded), self.graph.num_nodes[schema.PYG_ITEM]))  # added items
             scores[folded] = self._path.score_histories(histories, rows)
         return scores
 
@@ -142,8 +154,43 @@ class PathRecommender(Recommender):
     def embed_new_items(self, attributes, scenario=None, ids=None):
         raise self._no_vectors("embed_new_items()")
 
-    def add_items(self, ids, attributes, scenario):
-        raise self._no_vectors("add_items()")
+    def add_items(self, ids: Sequence[str], attributes: Sequence[Mapping[str, Sequence[str]]],
+                  scenario: str) -> None:
+        """Serve new items from now on (in memory; the run directory is unchanged): each joins
+        the graph as an item node linked to its known attribute values and its scenario, with
+        no interaction and no learned item vector, exactly as a cold-start item is scored (the
+        cold-item queries of training, graphrec.training.queries). :meth:`recommend`,
+        :meth:`predict` and :meth:`similar_items` rank them with the rest of ``scenario``.
+
+        The attribute nodes they join now have more edges, so their messages to every item
+        change a little, as in a graph rebuilt with the new items; no weight changes.
+
+        Args:
+            ids: the new items' ids.
+            attributes: per item, kind -> values, e.g. ``{"brand": ["acme"]}``; unknown kinds
+                raise, unknown values are left out with one
+                :class:`~graphrec.serving.UnknownAttributeWarning`.
+            scenario: the scenario they belong to.
+
+        Raises:
+            DataError: an id exists already, or an attribute kind is unknown.
+        """
+        if self.data is None:
+            raise ConfigError("this PathRecommender was built without its graph data "
+                              "(data=...), so it cannot add items; load it with "
+                              "Recommender.load(run_dir)")
+        scenario = self._check_new_items(ids, scenario)
+        ids, neighbours = self._new_item_neighbours(attributes, scenario, ids)
+
+        def edge_type(node_type: str) -> tuple[str, str, str]:
+            return (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
+                    else schema.item_attribute_edge(node_type))
+
+        self.data = with_new_nodes(self.data, schema.PYG_ITEM, neighbours, edge_type)
+        self.graph = prepare_path_graph(self.data)
+        self.model.add_items(len(ids))
+        self._path.graph = self.graph
+        self._register_items(ids, scenario)
 
     def item_index(self, scenario=None):
         raise self._no_vectors("approximate search (item_index())")

@@ -126,7 +126,7 @@ class Recommender:
 
             model, graph = PathRecommender.build(data, spec, state, Path(run_dir))
             return PathRecommender(model, graph, index, tables, spec.get("blend"), target,
-                                   run_dir)
+                                   run_dir, data)
         kwargs = dict(spec["kwargs"])
         try:
             if "edge_types" in kwargs:
@@ -532,6 +532,15 @@ class Recommender:
             ``(ids, [len(attributes), dim])``, comparable with :meth:`item_embeddings`. Use
             :meth:`add_items` to serve them.
         """
+        ids, neighbours = self._new_item_neighbours(attributes, scenario, ids)
+        return ids, self.model.embed_new_items(self.graph, neighbours)
+
+    def _new_item_neighbours(self, attributes: Sequence[Mapping[str, Sequence[str]]],
+                             scenario: str | None, ids: Sequence[str] | None
+                             ) -> tuple[list[str], list[dict[str, list[int]]]]:
+        """``(ids, neighbours)`` of new items (:meth:`embed_new_items`' arguments): per item,
+        node type -> the graph nodes it links to (its known attribute values, its scenario);
+        unknown values are left out with one :class:`UnknownAttributeWarning`."""
         ids = [f"new:{p}" for p in range(len(attributes))] if ids is None else list(ids)
         if len(ids) != len(attributes):
             raise ConfigError(f"{len(ids)} ids for {len(attributes)} items")
@@ -559,8 +568,8 @@ class Recommender:
             warnings.warn(f"{sum(dropped.values())} attribute value(s) of the new items are not "
                           f"in the graph and were left out ({len(dropped)} distinct: {shown}); "
                           "items with no known value are embedded from their scenario alone",
-                          UnknownAttributeWarning, stacklevel=2)
-        return ids, self.model.embed_new_items(self.graph, neighbours)
+                          UnknownAttributeWarning, stacklevel=3)
+        return ids, neighbours
 
     def add_items(self, ids: Sequence[str], attributes: Sequence[Mapping[str, Sequence[str]]],
                   scenario: str) -> None:
@@ -571,16 +580,26 @@ class Recommender:
         Raises:
             DataError: an id exists already.
         """
+        scenario = self._check_new_items(ids, scenario)
+        ids, emb = self.embed_new_items(attributes, scenario, ids)
+        self._register_items(ids, scenario)
+        self._items = torch.cat([self._items, emb])
+
+    def _check_new_items(self, ids: Sequence[str], scenario: str) -> str:
+        """``scenario`` checked; raises :class:`DataError` if one of ``ids`` exists."""
         scenario = self._scenario(scenario)
         taken = [i for i in ids if i in self._item_row]
         if taken:
             raise DataError(f"item ids {taken[:5]} exist already")
-        ids, emb = self.embed_new_items(attributes, scenario, ids)
+        return scenario
+
+    def _register_items(self, ids: list[str], scenario: str) -> None:
+        """Serve ``ids`` (rows after every current one) as items of ``scenario`` from now on:
+        their rows, and every cache that holds one entry per item row, renewed."""
         for pos, item in enumerate(ids):
             self._item_row[item] = len(self._item_ids) + pos
             self._added_scenario[item] = scenario
         self._item_ids = self._item_ids + ids
-        self._items = torch.cat([self._items, emb])
         self._scenario_rows.pop(scenario, None)
         self._scenario_matrix.pop(scenario, None)
         self._scenario_ivf.pop(scenario, None)

@@ -89,7 +89,7 @@ def test_similar_items_are_a_query_from_one_item(rec):
 
 def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
     for call in (lambda: rec.item_embeddings(), lambda: rec.user_embeddings(["u1"]),
-                 lambda: rec.add_items(["cosmetics:new"], [{}], "cosmetics"),
+                 lambda: rec.embed_new_items([{}], "cosmetics"),
                  lambda: rec.recommend("u1", approximate=True)):
         with pytest.raises(ConfigError, match="path-gnn run has none"):
             call()
@@ -107,6 +107,49 @@ def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
                                 "--out", str(tmp_path / "e.parquet")])
     assert embed.exit_code == 2 and "path-gnn run has none" in " ".join(embed.output.split())
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_new_items_join_the_graph_through_their_attributes_as_cold_items_do(run_dir):
+    """cosmetics:i0 has no training interaction (brand18, cat9): a new item with the same
+    attributes has the same neighbours, so every user scores the two alike; an item of
+    another brand scores differently."""
+    import warnings
+
+    from graphrec.serving import UnknownAttributeWarning
+
+    rec = Recommender.load(run_dir)
+    assert "cosmetics:i0" not in set(rec.tables.interactions.query("split == 'train'")[
+        "item_id"])
+    items_before = rec.graph.num_nodes["item"]
+    with pytest.warns(UnknownAttributeWarning, match="brand=brand-new"):
+        rec.add_items(["cosmetics:twin", "cosmetics:other", "cosmetics:unknown"],
+                      [{"brand": ["brand18"], "category": ["cat9"]},
+                       {"brand": ["brand9"], "category": ["cat9"]},
+                       {"brand": ["brand-new"], "category": "cat9"}], "cosmetics")
+    assert rec.graph.num_nodes["item"] == items_before + 3
+    assert rec.model.item_emb.shape[0] == items_before + 3
+    assert not rec.graph.trained_items[items_before:].any()
+    users = ["u0", "u3", "u7"]
+    scores = rec.predict(users * 3, ["cosmetics:i0"] * 3 + ["cosmetics:twin"] * 3
+                         + ["cosmetics:other"] * 3)["score"].to_numpy()
+    assert scores[3:6] == pytest.approx(scores[:3], abs=1e-5)
+    assert not scores[6:] == pytest.approx(scores[:3], abs=1e-5)
+    every = rec.recommend("u0", "cosmetics", k=10_000, exclude_seen=False)
+    assert {"cosmetics:twin", "cosmetics:other", "cosmetics:unknown"} <= set(every["item_id"])
+    twin = every.set_index("item_id").loc[["cosmetics:i0", "cosmetics:twin"], "score"]
+    assert twin.iloc[1] == pytest.approx(twin.iloc[0], abs=1e-5)
+    similar = rec.similar_items("cosmetics:twin", "cosmetics", k=3)
+    assert len(similar) == 3 and "cosmetics:twin" not in set(similar["similar_item_id"])
+    items = list(rec.tables.interactions.query("user_id == 'u3' and split == 'train'")[
+        "item_id"])
+    rec.fold_in_users({"visitor-after-new-items": items})
+    assert len(rec.recommend("visitor-after-new-items", "cosmetics", k=5)) == 5
+    with pytest.raises(DataError, match="exist already"):
+        rec.add_items(["cosmetics:twin"], [{"brand": ["brand18"]}], "cosmetics")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="unknown attribute kind 'colour'"):
+            rec.add_items(["cosmetics:x"], [{"colour": ["red"]}], "cosmetics")
 
 
 def test_a_hybrid_on_path_gnn_blends_it_and_is_served_blended(tmp_path):
