@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 
 from benchmarks.report import (
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--options", default="{}",
+                        help="JSON strategy settings, e.g. '{\"hybrid\": {\"model\": "
+                             "\"path-gnn\"}}'.")
     parser.add_argument("--kinds", default=None,
                         help="Keep only these item attribute kinds, e.g. writer,director,year "
                              "(default: all the loader gives).")
@@ -88,7 +92,7 @@ def main() -> None:
     for run in args.runs.split(","):
         config = train_config(args.train, None, seed=args.seed)
         result = run_strategy(run, tables, scenario, config, progress=False,
-                              protocol=PROTOCOL)
+                              protocol=PROTOCOL, options=json.loads(args.options))
         m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "

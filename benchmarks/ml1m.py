@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import sys
 
@@ -135,6 +136,9 @@ def main() -> None:
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--options", default="{}",
+                        help="JSON strategy settings, e.g. '{\"hybrid\": {\"model\": "
+                             "\"path-gnn\"}}'.")
     parser.add_argument("--valid", choices=VALID_SPLITS, default="newest",
                         help="Validation movies: the newest release year(s) or a random "
                              "10%% of the training movies.")
@@ -159,7 +163,7 @@ def main() -> None:
         config = train_config(args.train, args.epochs, model=model or "lightgcn",
                               seed=args.seed, **extra)
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
-                              protocol=PROTOCOL)
+                              protocol=PROTOCOL, options=json.loads(args.options))
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(
