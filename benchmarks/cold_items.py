@@ -41,7 +41,7 @@ from kg.tables import KGTables
 from loaders import get_loader
 
 PROTOCOL = Protocol("full", candidates="split")
-DEFAULT_RUNS = "popularity,attribute-popularity,attribute-knn,joint"
+DEFAULT_RUNS = "popularity,attribute-popularity,attribute-knn,joint,path-gnn"
 VALID, TEST = 0.1, 0.2
 
 

@@ -45,7 +45,7 @@ PROTOCOL = Protocol("full", min_weight=4.0, candidates="split")
 #: how the validation movies are chosen (see cold_item_splits)
 VALID_SPLITS = ("newest", "random")
 DEFAULT_RUNS = ("popularity,attribute-popularity,attribute-knn,joint:mf,joint:lightgcn,"
-                "joint:lightgcn:0.5")
+                "joint:lightgcn:0.5,path-gnn")
 
 
 def cold_item_splits(tables: KGTables, valid_share: float = 0.1, seed: int = 0,
