@@ -64,9 +64,9 @@ def train_run(root: Path, config: str) -> Path:
 
 
 def cut_off_load_tables() -> KGTables:
-    """The synthetic graph the cut-off-load tests interrupt (4,402 interactions: nine batches
+    """The synthetic graph the cut-off-load tests interrupt (2,235 interactions: five batches
     of 500, so a load cut after one or two has most of its work left)."""
-    return generate_synthetic(SyntheticConfig(n_users=120, items_per_scenario=100,
+    return generate_synthetic(SyntheticConfig(n_users=60, items_per_scenario=60,
                                               seed=3)).tables
 
 
