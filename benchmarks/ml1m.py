@@ -20,6 +20,7 @@ own rated test movies (ranked by score, gain = rating, linear), averaged over us
 least two rated test movies. Training time per epoch: benchmarks/system.py. Usage::
 
     .venv/bin/python -m benchmarks.ml1m ../shared/data/ml1m_coldstart [--epochs N] [--train '{...}']
+        [--runs path-gnn,hybrid] [--options '{"hybrid": {"model": "path-gnn"}}']
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The MovieLens-1M benchmark's validation split (benchmarks.ml1m.cold_item_splits) and its
---kinds option (benchmarks.cold_items.keep_attribute_kinds)."""
+"""The MovieLens-1M benchmark's validation split (benchmarks.ml1m.cold_item_splits), its
+--kinds option (benchmarks.cold_items.keep_attribute_kinds) and its MetaHIN nDCG@5."""
 
 import dataclasses
 
@@ -69,3 +69,40 @@ def test_keeping_attribute_kinds_drops_the_others_and_refuses_unknown_kinds():
     assert keep_attribute_kinds(tables, ["genre", "year"]).item_attributes.shape[0] == 5
     with pytest.raises(SystemExit, match=r"no item attribute kind\(s\) \['writer'\]"):
         keep_attribute_kinds(tables, ["genre", "writer"])
+
+
+def test_metahin_ndcg5_ranks_each_users_rated_test_movies_by_score_with_ratings_as_gains():
+    import math
+
+    import torch
+
+    from benchmarks.ml1m import metahin_ndcg5
+    from graphrec.data.graph import build_graph
+
+    inter = [("u1", "a", 5.0), ("u1", "b", 1.0), ("u1", "c", 3.0),  # scored c > b > a
+             ("u2", "a", 4.0), ("u2", "b", 2.0),                     # scored b > a
+             ("u3", "c", 5.0)]                                       # one movie: left out
+    frame = pd.DataFrame(inter, columns=["user_id", "item_id", "weight"])
+    frame["scenario"], frame["ts"], frame["split"] = "movies", None, "test"
+    tables = make_tables(
+        scenarios=pd.DataFrame({"scenario": ["movies"]}),
+        users=pd.DataFrame({"user_id": ["u1", "u2", "u3"]}),
+        items=pd.DataFrame({"item_id": ["a", "b", "c"], "scenario": "movies"}),
+        interactions=frame[["user_id", "item_id", "scenario", "weight", "ts", "split"]],
+    ).validate()
+    _, index = build_graph(tables, splits=("test",))
+    score_of = {"a": 0.1, "b": 0.5, "c": 0.9}
+
+    class Fixed:
+        def score(self, users, items):
+            names = [index.ids["item"][i] for i in items.tolist()]
+            return torch.tensor([[score_of[n] for n in names]] * len(users))
+
+    def dcg(gains):
+        return sum(g / math.log2(r + 2) for r, g in enumerate(gains))
+
+    u1 = dcg([3.0, 1.0, 5.0]) / dcg([5.0, 3.0, 1.0])
+    u2 = dcg([2.0, 4.0]) / dcg([4.0, 2.0])
+    for block in (1, 256):  # the same value whichever number of users a block holds
+        assert metahin_ndcg5(Fixed(), index, tables, block=block) == pytest.approx(
+            (u1 + u2) / 2)
