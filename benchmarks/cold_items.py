@@ -89,10 +89,11 @@ def main() -> None:
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {machine()}; interactions {counts}; seed {args.seed}\n", flush=True)
     lines, rows = [], []
+    options = json.loads(args.options)
     for run in args.runs.split(","):
         config = train_config(args.train, None, seed=args.seed)
         result = run_strategy(run, tables, scenario, config, progress=False,
-                              protocol=PROTOCOL, options=json.loads(args.options))
+                              protocol=PROTOCOL, options=options)
         m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "

@@ -158,13 +158,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
     lines, rows = [], []
+    options = json.loads(args.options)
     for run in args.runs.split(","):
         strategy, model, dropout = (run.split(":") + ["", ""])[:3]
         extra = {"id_dropout": float(dropout)} if dropout else {}
         config = train_config(args.train, args.epochs, model=model or "lightgcn",
                               seed=args.seed, **extra)
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
-                              protocol=PROTOCOL, options=json.loads(args.options))
+                              protocol=PROTOCOL, options=options)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(

@@ -112,6 +112,13 @@ def set_edges(data: HeteroData, edge_type: tuple[str, str, str], edge_index: tor
             data[et].edge_weight = weight
 
 
+def item_neighbour_edge(node_type: str) -> tuple[str, str, str]:
+    """The edge type joining an item to a neighbour of ``node_type``: its scenario, or an
+    attribute kind (``brand`` -> the item-brand edge)."""
+    return (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
+            else schema.item_attribute_edge(node_type))
+
+
 def with_new_nodes(data: HeteroData, new_type: str, neighbours: list[dict[str, list[int]]],
                    edge_type: Callable[[str], tuple[str, str, str]]) -> HeteroData:
     """A shallow copy of ``data`` with ``len(neighbours)`` nodes of ``new_type`` appended

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphrec.data.graph import with_new_nodes
+from graphrec.data.graph import item_neighbour_edge, with_new_nodes
 from graphrec.errors import ConfigError, DataError
 from graphrec.pyg import HeteroData
 from kg import schema
@@ -276,10 +276,7 @@ class GraphModel(nn.Module):
         Returns:
             ``[len(neighbours), dim]``.
         """
-        def edge_type(node_type: str) -> tuple[str, str, str]:
-            return (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
-                    else schema.item_attribute_edge(node_type))
-        return self._embed_new(graph, schema.PYG_ITEM, neighbours, edge_type)
+        return self._embed_new(graph, schema.PYG_ITEM, neighbours, item_neighbour_edge)
 
     @torch.no_grad()
     def embed_new_users(self, graph: ModelGraph, items: list[list[int]]) -> Tensor:

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.data.graph import with_new_nodes
+from graphrec.data.graph import item_neighbour_edge, with_new_nodes
 from graphrec.errors import ConfigError, RunError
 from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
@@ -102,8 +102,8 @@ class PathRecommender(Recommender):
             scores[graph_pos] = self._path.score(nodes, rows)
         folded = [p for p, u in enumerate(users) if u not in lookup and u in self._added_users]
         if folded:
-            histories = self._fold_in_histories([users[p] for p in folded])
-            histories.resize((len(folded), self.graph.num_nodes[schema.PYG_ITEM]))  # added items
+            histories = self._fold_in_histories([users[p] for p in folded],
+                                                self.graph.num_nodes[schema.PYG_ITEM])
             scores[folded] = self._path.score_histories(histories, rows)
         return scores
 
@@ -181,12 +181,7 @@ class PathRecommender(Recommender):
                               "Recommender.load(run_dir)")
         scenario = self._check_new_items(ids, scenario)
         ids, neighbours = self._new_item_neighbours(attributes, scenario, ids)
-
-        def edge_type(node_type: str) -> tuple[str, str, str]:
-            return (schema.ITEM_SCENARIO if node_type == schema.PYG_SCENARIO
-                    else schema.item_attribute_edge(node_type))
-
-        self.data = with_new_nodes(self.data, schema.PYG_ITEM, neighbours, edge_type)
+        self.data = with_new_nodes(self.data, schema.PYG_ITEM, neighbours, item_neighbour_edge)
         self.graph = prepare_path_graph(self.data)
         self.model.add_items(len(ids))
         self._path.graph = self.graph

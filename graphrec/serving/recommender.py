@@ -272,9 +272,10 @@ class Recommender:
         part = scores[user_pos][:, item_pos] + b.weight * baseline.float() / b.knn_scale
         scores[torch.as_tensor(user_pos).unsqueeze(1), item_pos.unsqueeze(0)] = part
 
-    def _fold_in_histories(self, users: list[str]) -> sp.csr_matrix:
-        """Binary ``[len(users), graph items]`` matrix of the graph items folded-in users were
-        added with (:meth:`fold_in_users`)."""
+    def _fold_in_histories(self, users: list[str], width: int | None = None) -> sp.csr_matrix:
+        """Binary ``[len(users), width]`` matrix of the graph items folded-in users were added
+        with (:meth:`fold_in_users`); ``width`` defaults to the graph items the run was trained
+        with (a graph that has since grown by added items is wider)."""
         rows, cols = [], []
         for row, user in enumerate(users):
             items = {self._item_row[i] for i in self._seen.get(user, [])}
@@ -282,7 +283,7 @@ class Recommender:
             rows += [row] * len(items)
             cols += items
         return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                             shape=(len(users), self._n_graph_items))
+                             shape=(len(users), width or self._n_graph_items))
 
     def _seen_rows(self, user: str) -> Tensor:
         """Rows of the items ``user`` interacted with in training (cached per user)."""

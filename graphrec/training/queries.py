@@ -117,9 +117,9 @@ class QueryObjective:
             raise ValueError(f"cold_item_share must be in [0, 1], not {cold_item_share}")
         if not 0.0 < cold_item_pool < 1.0:
             raise ValueError(f"cold_item_pool must be in (0, 1), not {cold_item_pool}")
-        trained = self.history[:, self.target_items].getnnz(axis=0) > 0
         #: the target's items with training interactions (those a cold-item query can hide)
-        self.trained_items = self.target_items[trained]
+        self.trained_items = self.target_items[
+            graph.trained_items.cpu().numpy()[self.target_items]]
         self.cold_item_share = float(cold_item_share) if len(self.trained_items) >= 2 else 0.0
         if self.cold_item_share > 0 and hide is None:
             raise ValueError("cold-item queries need hide, the graph without some items")
