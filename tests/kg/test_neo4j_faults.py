@@ -68,6 +68,10 @@ def test_auth_enabled_server(tmp_path):
         assert password not in repr(config)
         with Neo4jStore(config) as store:
             assert store.run_read("RETURN 1 AS one") == [{"one": 1}]
+            # a local store of the user's data sends no usage report to Neo4j
+            assert store.run_read("SHOW SETTINGS YIELD name, value "
+                                  "WHERE name = 'dbms.usage_report.enabled' RETURN value"
+                                  ) == [{"value": "false"}]
     finally:
         assert server.stop(home)
     assert not server.status(home)["running"]

@@ -47,6 +47,8 @@ public final class LocalServer {
                 .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(HttpConnector.enabled, false)
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
+                // a local store of the user's data: no usage report is sent to Neo4j
+                .setConfig(GraphDatabaseSettings.udc_enabled, false)
                 // Bolt stops after the databases; its default waits (5 s for the connections,
                 // 5 s for its worker threads) would only delay the exit of a local server
                 .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, SHUTDOWN_WAIT)
