@@ -58,6 +58,11 @@ class PathGraph:
             boundary of a query is its user's row.
         trained_items: ``[num_items]`` bool, items with at least one interaction edge (the
             only ones that get an id embedding).
+        item_content: ``[num_items, num_values]`` CSR, ``1 / n`` for each of an item's ``n``
+            attribute values (the columns: the nodes of every attribute type items link to,
+            type after type in ``node_types`` order), or None when items have no attribute
+            edges (:func:`item_content_matrix`).
+        item_content_t: its transpose, CSR ``[num_values, num_items]`` (None with it).
     """
 
     node_types: tuple[str, ...]
@@ -67,6 +72,54 @@ class PathGraph:
     transposed: dict[EdgeType, Tensor]
     history: sp.csr_matrix
     trained_items: Tensor
+    item_content: Tensor | None = None
+    item_content_t: Tensor | None = None
+
+    @property
+    def num_attribute_values(self) -> int:
+        """Columns of :attr:`item_content` (0 without it)."""
+        return 0 if self.item_content is None else int(self.item_content.shape[1])
+
+
+def attribute_types(data: HeteroData) -> list[str]:
+    """The attribute node types items link to, in ``data.node_types`` order."""
+    reached = {dst for src, _, dst in data.edge_types
+               if src == schema.PYG_ITEM and data[(src, _, dst)].edge_index.shape[1] > 0}
+    return [t for t in data.node_types
+            if t in reached and t not in (schema.PYG_USER, schema.PYG_ITEM, schema.PYG_SCENARIO)]
+
+
+def item_content_matrix(data: HeteroData) -> sp.csr_matrix | None:
+    """``[num_items, num_values]``: ``1 / n`` at each of an item's ``n`` attribute values
+    (each value counted once; an item without any has an empty row), the columns being the
+    nodes of :func:`attribute_types`, type after type; None when there are none."""
+    types = attribute_types(data)
+    if not types:
+        return None
+    num_items = int(data[schema.PYG_ITEM].num_nodes)
+    rows, cols, offset = [], [], 0
+    for node_type in types:
+        for src, rel, dst in data.edge_types:
+            if src == schema.PYG_ITEM and dst == node_type:
+                edge_index = data[(src, rel, dst)].edge_index.cpu().numpy()
+                rows.append(edge_index[0])
+                cols.append(edge_index[1] + offset)
+        offset += int(data[node_type].num_nodes)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    matrix = sp.csr_matrix((np.ones(len(row), dtype=np.float32), (row, col)),
+                           shape=(num_items, offset))
+    matrix.data[:] = 1.0  # a value linked twice counts once
+    counts = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
+
+
+def _torch_csr(matrix: sp.csr_matrix) -> Tensor:
+    """A scipy CSR matrix as a torch sparse CSR tensor (float32)."""
+    coo = matrix.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return _csr(torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True))
 
 
 def prepare_path_graph(data: HeteroData) -> PathGraph:
@@ -86,8 +139,10 @@ def prepare_path_graph(data: HeteroData) -> PathGraph:
                  else torch.empty(2, 0, dtype=torch.long))
     history = interaction_matrix(user_item, num_users, num_items)
     trained = torch.from_numpy(history.getnnz(axis=0) > 0)
+    content = item_content_matrix(data)
     return PathGraph(node_types, num_nodes, edge_types, adjacency, transposed, history,
-                     trained)
+                     trained, None if content is None else _torch_csr(content),
+                     None if content is None else _torch_csr(content.T.tocsr()))
 
 
 def _csr(matrix: Tensor) -> Tensor:
@@ -143,7 +198,12 @@ class PathGNN(nn.Module):
     with the query user's own state set to 0. An item's features are its states after every
     layer (``[dim * num_layers]``); its score is an MLP of them plus, with
     ``item_embeddings``, their dot product with the item's own learned vector (0 at start and
-    for items without interactions, which training never reaches).
+    for items without interactions, which training never reaches). With
+    ``attribute_embeddings``, each attribute value also learns a vector and a bias; an item's
+    content vector and bias are the means over its values (:attr:`PathGraph.item_content`),
+    the vector added to the item's own and the bias to its score. They are what a cold-start
+    item, which has no vector of its own, brings to the score besides the paths that reach it
+    (0 at start, so the untrained model scores as without them).
 
     Args:
         node_types: the graph's node types (:attr:`PathGraph.node_types`).
@@ -153,11 +213,16 @@ class PathGNN(nn.Module):
         num_layers: message-passing layers, one hop each (4 reach
             item -> user -> item -> user -> item).
         item_embeddings: learn a vector per item for the score.
+        num_attribute_values: attribute nodes items link to
+            (:attr:`PathGraph.num_attribute_values`).
+        attribute_embeddings: learn a vector and a bias per attribute value for the score
+            (nothing to learn when ``num_attribute_values`` is 0).
     """
 
     def __init__(self, node_types: Sequence[str], edge_types: Sequence[EdgeType],
                  num_items: int, dim: int = 16, num_layers: int = 4,
-                 item_embeddings: bool = True):
+                 item_embeddings: bool = True, num_attribute_values: int = 0,
+                 attribute_embeddings: bool = False):
         super().__init__()
         self.node_types = tuple(node_types)
         self.edge_types = tuple(tuple(et) for et in edge_types)
@@ -174,11 +239,16 @@ class PathGNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(width, dim), nn.ReLU(), nn.Linear(dim, 1))
         self.item_emb = (nn.Parameter(torch.zeros(num_items, width)) if item_embeddings
                          else None)
+        #: ``[num_attribute_values, width + 1]``: each value's vector, then its bias
+        self.content = (nn.Parameter(torch.zeros(num_attribute_values, width + 1))
+                        if attribute_embeddings and num_attribute_values > 0 else None)
         self.needed = self._needed_types()
         self._init_kwargs = {"node_types": list(self.node_types),
                              "edge_types": [list(et) for et in self.edge_types],
                              "num_items": num_items, "dim": dim, "num_layers": num_layers,
-                             "item_embeddings": item_embeddings}
+                             "item_embeddings": item_embeddings,
+                             "num_attribute_values": num_attribute_values,
+                             "attribute_embeddings": attribute_embeddings}
 
     def add_items(self, count: int) -> None:
         """Make room for ``count`` items appended to the graph (serving new items): their
@@ -303,8 +373,18 @@ class PathGNN(nn.Module):
         """``[B, len(items)]`` scores of ``items`` for the queries (see :meth:`item_states`)."""
         features = self.item_states(graph, histories, users, items)  # [n, B, width]
         scores = self.head(features).squeeze(-1)
+        own = None
         if self.item_emb is not None:
             own = self.item_emb[items] * graph.trained_items[items].unsqueeze(1).to(
                 features.device)
+        if self.content is not None:
+            if graph.num_attribute_values != self.content.shape[0]:
+                raise ValueError(f"the graph's items link to {graph.num_attribute_values} "
+                                 f"attribute values, the model has {self.content.shape[0]}")
+            content = sparse_mm(graph.item_content, graph.item_content_t,
+                                self.content).index_select(0, items)  # [n, width + 1]
+            own = content[:, :-1] if own is None else own + content[:, :-1]
+            scores = scores + content[:, -1:]
+        if own is not None:
             scores = scores + (features * own.unsqueeze(1)).sum(-1)
         return scores.T

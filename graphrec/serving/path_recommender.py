@@ -76,8 +76,11 @@ class PathRecommender(Recommender):
             model = PathGNN(**kwargs)
             if (model.edge_types != graph.edge_types
                     or model.item_emb is not None
-                    and model.item_emb.shape[0] != graph.num_nodes[schema.PYG_ITEM]):
-                raise ValueError("its edge types or item count differ from the run's graph")
+                    and model.item_emb.shape[0] != graph.num_nodes[schema.PYG_ITEM]
+                    or model.content is not None
+                    and model.content.shape[0] != graph.num_attribute_values):
+                raise ValueError("its edge types, item count or attribute values differ "
+                                 "from the run's graph")
             model.load_state_dict(state)
         except (TypeError, ValueError, KeyError, RuntimeError, ConfigError) as exc:
             raise RunError(f"{run_dir / 'model.json'}: the model it describes cannot be built "

@@ -58,6 +58,9 @@ class PathGNNConfig(Settings):
     lr: float = 0.005
     #: learn a vector per item for the score
     item_embeddings: bool = True
+    #: learn a vector and a bias per attribute value for the score: what a cold-start item
+    #: brings besides the paths that reach it (no effect where items have no attributes)
+    attribute_embeddings: bool = False
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
     #: target's validation interactions whose item has no training interaction (1 where
@@ -85,9 +88,10 @@ class PathGNNConfig(Settings):
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
                               f"(0, 1), not {pool!r}")
-        if not isinstance(self.item_embeddings, bool):
-            raise ConfigError(f"[strategy.path-gnn] item_embeddings must be true or false, "
-                              f"not {self.item_embeddings!r}")
+        for name in ("item_embeddings", "attribute_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
+                                  f"not {getattr(self, name)!r}")
 
 
 class PathScorer:
@@ -164,7 +168,8 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
-                        settings.dim, settings.num_layers, settings.item_embeddings)
+                        settings.dim, settings.num_layers, settings.item_embeddings,
+                        graph.num_attribute_values, settings.attribute_embeddings)
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
@@ -203,4 +208,10 @@ def _to(graph: PathGraph, device: torch.device) -> PathGraph:
         return graph
     return replace(graph, adjacency={et: a.to(device) for et, a in graph.adjacency.items()},
                    transposed={et: a.to(device) for et, a in graph.transposed.items()},
-                   trained_items=graph.trained_items.to(device))
+                   trained_items=graph.trained_items.to(device),
+                   item_content=_maybe_to(graph.item_content, device),
+                   item_content_t=_maybe_to(graph.item_content_t, device))
+
+
+def _maybe_to(tensor: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if tensor is None else tensor.to(device)

@@ -11,7 +11,7 @@ from graphrec.data.graph import build_graph
 from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate
 from graphrec.models.hetero_lightgcn import normalized_adjacency
-from graphrec.models.path_gnn import PathGNN, prepare_path_graph
+from graphrec.models.path_gnn import PathGNN, attribute_types, prepare_path_graph
 from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
 from graphrec.training import TrainConfig
@@ -329,3 +329,62 @@ def test_the_cold_item_share_follows_the_validation_split():
     assert StrategyRun(genre_tables(), "m", config).cold_item_share() == 1.0
     assert StrategyRun(genre_tables(cold=False), "m", config).cold_item_share() == 0.0
     assert StrategyRun(two_scenarios(), "t", config).cold_item_share() == 0.0
+
+
+def test_item_content_holds_the_mean_over_each_items_attribute_values():
+    data, index = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    types = attribute_types(data)
+    assert types and schema.PYG_USER not in types
+    expected = np.zeros((graph.num_nodes["item"], graph.num_attribute_values), np.float32)
+    offset = 0
+    for node_type in types:
+        [et] = [et for et in data.edge_types if et[0] == "item" and et[2] == node_type]
+        items, values = data[et].edge_index.numpy()
+        expected[items, values + offset] = 1.0
+        offset += graph.num_nodes[node_type]
+    assert offset == graph.num_attribute_values
+    counts = expected.sum(1, keepdims=True)
+    expected = np.divide(expected, counts, out=np.zeros_like(expected), where=counts > 0)
+    np.testing.assert_allclose(graph.item_content.to_dense().numpy(), expected)
+    np.testing.assert_allclose(graph.item_content_t.to_dense().numpy(), expected.T)
+    # no attributes: nothing to learn
+    bare = prepare_path_graph(build_graph(two_scenarios())[0])
+    assert bare.item_content is None and bare.num_attribute_values == 0
+    assert PathGNN(bare.node_types, bare.edge_types, bare.num_nodes["item"], 4, 2,
+                   num_attribute_values=0, attribute_embeddings=True).content is None
+
+
+def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
+    """score = head(features) + features . (own vector + content vector) + content bias, the
+    content being the mean of the item's attribute values' learned rows; untrained (zero) rows
+    leave every score as the model without them gives it."""
+    data, index = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    kwargs = dict(node_types=graph.node_types, edge_types=graph.edge_types,
+                  num_items=graph.num_nodes["item"], dim=4, num_layers=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        plain = PathGNN(**kwargs)
+        torch.manual_seed(5)
+        model = PathGNN(**kwargs, num_attribute_values=graph.num_attribute_values,
+                        attribute_embeddings=True)
+    users = np.arange(3)
+    histories, items = graph.history[users], torch.arange(graph.num_nodes["item"])
+    with torch.no_grad():
+        assert torch.allclose(model(graph, histories, items, users),
+                              plain(graph, histories, items, users))
+        model.content.normal_(0.0, 1.0)
+        model.item_emb.normal_(0.0, 1.0)
+        features = model.item_states(graph, histories, users, items)
+        content = graph.item_content.to_dense() @ model.content
+        own = model.item_emb * graph.trained_items.unsqueeze(1) + content[:, :-1]
+        expected = (model.head(features).squeeze(-1) + (features * own[:, None]).sum(-1)
+                    + content[:, -1:])
+        assert torch.allclose(model(graph, histories, items, users), expected.T, atol=1e-5)
+    # every value row gets a gradient through the items that hold it
+    model(graph, histories, items, users).sum().backward()
+    linked = graph.item_content.to_dense().sum(0) > 0
+    assert bool((model.content.grad.abs().sum(1) > 0)[linked].all())
+    with pytest.raises(ConfigError, match="attribute_embeddings must be true or false"):
+        PathGNNConfig(attribute_embeddings="yes")
