@@ -8,15 +8,18 @@ import stat
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kg import server
 from kg.errors import StoreError
-from kg.store import Neo4jConfig, Neo4jStore
-from tests.conftest import free_port
-from tests.helpers import assert_cut_off_then_completed, cut_off_load_tables
+from kg.store import Neo4jConfig, Neo4jStore, stats_from_tables
+from kg.tables import KGTables
+from tests.conftest import free_port, held
+from tests.helpers import cut_off_load_tables
 
 pytestmark = pytest.mark.neo4j
 
@@ -103,37 +106,81 @@ def test_stop_never_signals_a_process_that_is_not_our_server(tmp_path):
         other.wait()
 
 
-@pytest.mark.heavy
-def test_load_interrupted_by_killing_the_server_then_rerun_is_exact(tmp_path):
-    home = tmp_path / "crash"
+@dataclass
+class KilledLoad:
+    """A load cut off by killing its server, and the server started again on that store:
+    what the load raised and what the store held right after the restart."""
+
+    uri: str
+    tables: KGTables
+    errors: list[BaseException]
+    partial: int
+    records: list
+    refusal: str
+
+
+@pytest.fixture(scope="module")
+def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledLoad]:
+    """Start a server of its own, kill it in the middle of a load, start it again. Made once
+    for the two tests below (two server starts are most of its cost), under the heavy lock
+    (tests/conftest.py) like the tests themselves; what they assert is read here, right after
+    the restart, so either may run first."""
+    home = tmp_path_factory.mktemp("crash")
     port = free_port()
-    state = server.start(home, port)
-    tables = cut_off_load_tables()
-    # no retry: the load fails as soon as the server is gone (a retry only waits for it)
-    config = Neo4jConfig(uri=state.uri, batch_size=500, max_retry_time=0.0)
-    errors: list[BaseException] = []
+    heavy = tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
     try:
-        with Neo4jStore(config) as store:
-            def run() -> None:
+        with held(heavy):
+            state = server.start(home, port)
+            tables = cut_off_load_tables()
+            # no retry: the load fails as soon as the server is gone (a retry only waits)
+            config = Neo4jConfig(uri=state.uri, batch_size=500, max_retry_time=0.0)
+            errors: list[BaseException] = []
+            with Neo4jStore(config) as store:
+                def run() -> None:
+                    try:
+                        store.load(tables, progress=False)
+                    except BaseException as exc:  # the load must fail: the tests assert it
+                        errors.append(exc)
+
+                loader = threading.Thread(target=run)
+                loader.start()
+                with Neo4jStore(config) as probe:
+                    while probe.run_read("MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n"
+                                         )[0]["n"] < 500:
+                        time.sleep(0.05)  # poll, leaving the two cores to the load
+                server.kill(home)
+                loader.join(timeout=120)
+            server.start(home, port)
+            with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
+                partial = store.stats()["totals"]["interactions"]
+                records = store.datasets()
                 try:
-                    store.load(tables, progress=False)
-                except BaseException as exc:  # the load must fail: collect, assert below
-                    errors.append(exc)
-
-            loader = threading.Thread(target=run)
-            loader.start()
-            with Neo4jStore(config) as probe:
-                while probe.run_read("MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n")[0]["n"] \
-                        < 500:
-                    time.sleep(0.05)  # poll, leaving the two cores to the load
-            server.kill(home)
-            loader.join(timeout=120)
-        assert errors and isinstance(errors[0], StoreError)
-
-        server.start(home, port)
-        with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
-            assert_cut_off_then_completed(store, tables)
-            assert store.read().counts() == tables.normalized().counts()
+                    store.read()
+                    refusal = ""
+                except StoreError as exc:
+                    refusal = str(exc)
+        yield KilledLoad(state.uri, tables, errors, partial, records, refusal)
     finally:  # a throwaway instance: no graceful shutdown (the auth test covers stop)
         server.kill(home)
         server.stop(home)
+
+
+@pytest.mark.heavy
+def test_killing_the_server_mid_load_keeps_the_committed_batches_flagged(killed_mid_load):
+    killed = killed_mid_load
+    assert killed.errors and isinstance(killed.errors[0], StoreError)
+    # the restarted store holds the batches committed before the kill, no more
+    assert 0 < killed.partial < len(killed.tables.interactions)
+    [record] = killed.records  # the cut-off load is on record, and flagged
+    assert record.finished is None and record.started
+    assert "incomplete load of unnamed" in killed.refusal  # reading refuses it
+
+
+@pytest.mark.heavy
+def test_the_load_rerun_after_the_kill_completes_it_exactly(killed_mid_load):
+    tables = killed_mid_load.tables
+    with Neo4jStore(Neo4jConfig(uri=killed_mid_load.uri)) as store:
+        store.load(tables, progress=False)
+        assert store.stats() == stats_from_tables(tables)
+        assert [r.complete for r in store.datasets()] == [True]
+        assert store.read().counts() == tables.normalized().counts()
