@@ -108,28 +108,42 @@ def test_stop_never_signals_a_process_that_is_not_our_server(tmp_path):
 
 @dataclass
 class KilledLoad:
-    """A load cut off by killing its server, and the server started again on that store:
-    what the load raised and what the store held right after the restart."""
+    """A load cut off by killing its server: the server's home and port, the tables, and
+    what the load raised."""
 
+    home: Path
+    port: int
     uri: str
     tables: KGTables
     errors: list[BaseException]
+
+
+@dataclass
+class Restarted:
+    """The killed server started again on its store, and what the store held right then."""
+
+    uri: str
+    tables: KGTables
     partial: int
     records: list
     refusal: str
 
 
+def heavy_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The heavy tests' lock file (tests/conftest.py), which the fixtures below hold too."""
+    return tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
+
+
 @pytest.fixture(scope="module")
 def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledLoad]:
-    """Start a server of its own, kill it in the middle of a load, start it again. Made once
-    for the two tests below (two server starts are most of its cost), under the heavy lock
-    (tests/conftest.py) like the tests themselves; what they assert is read here, right after
-    the restart, so either may run first."""
+    """Start a server of its own and kill it in the middle of a load. The scenario is made
+    once, in two steps (this kill, then :func:`restarted_after_kill`), for the three tests
+    below: its two server starts are most of its cost. Each step holds the heavy lock, as
+    the tests do, and records what the tests assert, so they may run in any order."""
     home = tmp_path_factory.mktemp("crash")
     port = free_port()
-    heavy = tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
     try:
-        with held(heavy):
+        with held(heavy_lock(tmp_path_factory)):
             state = server.start(home, port)
             tables = cut_off_load_tables()
             # no retry: the load fails as soon as the server is gone (a retry only waits)
@@ -139,7 +153,7 @@ def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Killed
                 def run() -> None:
                     try:
                         store.load(tables, progress=False)
-                    except BaseException as exc:  # the load must fail: the tests assert it
+                    except BaseException as exc:  # the load must fail: the test asserts it
                         errors.append(exc)
 
                 loader = threading.Thread(target=run)
@@ -150,36 +164,49 @@ def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Killed
                         time.sleep(0.05)  # poll, leaving the two cores to the load
                 server.kill(home)
                 loader.join(timeout=120)
-            server.start(home, port)
-            with Neo4jStore(Neo4jConfig(uri=state.uri)) as store:
-                partial = store.stats()["totals"]["interactions"]
-                records = store.datasets()
-                try:
-                    store.read()
-                    refusal = ""
-                except StoreError as exc:
-                    refusal = str(exc)
-        yield KilledLoad(state.uri, tables, errors, partial, records, refusal)
+        yield KilledLoad(home, port, state.uri, tables, errors)
     finally:  # a throwaway instance: no graceful shutdown (the auth test covers stop)
         server.kill(home)
         server.stop(home)
 
 
-@pytest.mark.heavy
-def test_killing_the_server_mid_load_keeps_the_committed_batches_flagged(killed_mid_load):
+@pytest.fixture(scope="module")
+def restarted_after_kill(killed_mid_load: KilledLoad,
+                         tmp_path_factory: pytest.TempPathFactory) -> Restarted:
+    """The killed server started again (store recovery), and its store read right then."""
     killed = killed_mid_load
-    assert killed.errors and isinstance(killed.errors[0], StoreError)
-    # the restarted store holds the batches committed before the kill, no more
-    assert 0 < killed.partial < len(killed.tables.interactions)
-    [record] = killed.records  # the cut-off load is on record, and flagged
-    assert record.finished is None and record.started
-    assert "incomplete load of unnamed" in killed.refusal  # reading refuses it
+    with held(heavy_lock(tmp_path_factory)):
+        server.start(killed.home, killed.port)
+        with Neo4jStore(Neo4jConfig(uri=killed.uri)) as store:
+            partial = store.stats()["totals"]["interactions"]
+            records = store.datasets()
+            try:
+                store.read()
+                refusal = ""
+            except StoreError as exc:
+                refusal = str(exc)
+    return Restarted(killed.uri, killed.tables, partial, records, refusal)
 
 
 @pytest.mark.heavy
-def test_the_load_rerun_after_the_kill_completes_it_exactly(killed_mid_load):
-    tables = killed_mid_load.tables
-    with Neo4jStore(Neo4jConfig(uri=killed_mid_load.uri)) as store:
+def test_a_load_whose_server_is_killed_fails_with_a_store_error(killed_mid_load):
+    assert killed_mid_load.errors and isinstance(killed_mid_load.errors[0], StoreError)
+
+
+@pytest.mark.heavy
+def test_the_restarted_store_keeps_the_committed_batches_flagged(restarted_after_kill):
+    restarted = restarted_after_kill
+    # the batches committed before the kill survive recovery, no more
+    assert 0 < restarted.partial < len(restarted.tables.interactions)
+    [record] = restarted.records  # the cut-off load is on record, and flagged
+    assert record.finished is None and record.started
+    assert "incomplete load of unnamed" in restarted.refusal  # reading refuses it
+
+
+@pytest.mark.heavy
+def test_the_load_rerun_after_the_kill_completes_it_exactly(restarted_after_kill):
+    tables = restarted_after_kill.tables
+    with Neo4jStore(Neo4jConfig(uri=restarted_after_kill.uri)) as store:
         store.load(tables, progress=False)
         assert store.stats() == stats_from_tables(tables)
         assert [r.complete for r in store.datasets()] == [True]
