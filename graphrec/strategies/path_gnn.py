@@ -60,7 +60,7 @@ class PathGNNConfig(Settings):
     item_embeddings: bool = True
     #: learn a vector and a bias per attribute value for the score: what a cold-start item
     #: brings besides the paths that reach it (no effect where items have no attributes)
-    attribute_embeddings: bool = True
+    attribute_embeddings: bool = False
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
     #: target's validation interactions whose item has no training interaction (1 where
