@@ -48,15 +48,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("shared-neo4j"))
 
 
+def heavy_lock_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's heavy-test lock: in the parent of a worker's base temp folder, which the
+    session's workers share."""
+    return tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
+
+
 @pytest.fixture(autouse=True)
 def _one_heavy_test_at_a_time(request: pytest.FixtureRequest,
                               tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     if request.node.get_closest_marker("heavy") is None:
         yield
         return
-    # the parent of a worker's base temp folder is the session's, shared by its workers
-    path = tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
-    with held(path):
+    with held(heavy_lock_path(tmp_path_factory)):
         yield
 
 

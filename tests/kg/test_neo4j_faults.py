@@ -18,7 +18,7 @@ from kg import server
 from kg.errors import StoreError
 from kg.store import Neo4jConfig, Neo4jStore, stats_from_tables
 from kg.tables import KGTables
-from tests.conftest import free_port, held
+from tests.conftest import free_port, heavy_lock_path, held
 from tests.helpers import cut_off_load_tables
 
 pytestmark = pytest.mark.neo4j
@@ -129,11 +129,6 @@ class Restarted:
     refusal: str
 
 
-def heavy_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The heavy tests' lock file (tests/conftest.py), which the fixtures below hold too."""
-    return tmp_path_factory.getbasetemp().parent / "graphrec-tests-heavy.lock"
-
-
 @pytest.fixture(scope="module")
 def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledLoad]:
     """Start a server of its own and kill it in the middle of a load. The scenario is made
@@ -143,7 +138,7 @@ def killed_mid_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Killed
     home = tmp_path_factory.mktemp("crash")
     port = free_port()
     try:
-        with held(heavy_lock(tmp_path_factory)):
+        with held(heavy_lock_path(tmp_path_factory)):
             state = server.start(home, port)
             tables = cut_off_load_tables()
             # no retry: the load fails as soon as the server is gone (a retry only waits)
@@ -175,7 +170,7 @@ def restarted_after_kill(killed_mid_load: KilledLoad,
                          tmp_path_factory: pytest.TempPathFactory) -> Restarted:
     """The killed server started again (store recovery), and its store read right then."""
     killed = killed_mid_load
-    with held(heavy_lock(tmp_path_factory)):
+    with held(heavy_lock_path(tmp_path_factory)):
         server.start(killed.home, killed.port)
         with Neo4jStore(Neo4jConfig(uri=killed.uri)) as store:
             partial = store.stats()["totals"]["interactions"]
