@@ -59,10 +59,12 @@ class PathGraph:
         trained_items: ``[num_items]`` bool, items with at least one interaction edge (the
             only ones that get an id embedding).
         item_content: ``[num_items, num_values]`` CSR, ``1 / n`` for each of an item's ``n``
-            attribute values (the columns: the nodes of every attribute type items link to,
-            type after type in ``node_types`` order), or None when items have no attribute
-            edges (:func:`item_content_matrix`).
+            attribute values (the columns: the nodes of every attribute type items link to
+            that is not an identifier, type after type in ``node_types`` order), or None when
+            there are none (:func:`item_content_matrix`).
         item_content_t: its transpose, CSR ``[num_values, num_items]`` (None with it).
+        content_types: the attribute types whose nodes are the columns of
+            :attr:`item_content`, in order.
     """
 
     node_types: tuple[str, ...]
@@ -74,6 +76,7 @@ class PathGraph:
     trained_items: Tensor
     item_content: Tensor | None = None
     item_content_t: Tensor | None = None
+    content_types: tuple[str, ...] = ()
 
     @property
     def num_attribute_values(self) -> int:
@@ -89,21 +92,54 @@ def attribute_types(data: HeteroData) -> list[str]:
             if t in reached and t not in (schema.PYG_USER, schema.PYG_ITEM, schema.PYG_SCENARIO)]
 
 
-def item_content_matrix(data: HeteroData) -> sp.csr_matrix | None:
+def _item_attribute_edges(data: HeteroData, node_type: str) -> np.ndarray:
+    """``[2, E]``: the (item, value) edges from items to the nodes of ``node_type``."""
+    parts = [data[et].edge_index.cpu().numpy() for et in data.edge_types
+             if et[0] == schema.PYG_ITEM and et[2] == node_type]
+    return np.concatenate(parts, axis=1) if parts else np.empty((2, 0), dtype=np.int64)
+
+
+def is_identifier_type(data: HeteroData, node_type: str) -> bool:
+    """Whether every value of the attribute type ``node_type`` names at most one item in
+    each scenario: a product id shared across scenarios (XMarket's ``asin``), not content.
+
+    Such a value says nothing about an item beyond the item itself, so it gets no content
+    vector (:func:`content_types`); the graph still links the items that share it.
+    Items' scenarios come from the ``(item, in_scenario, scenario)`` edges (one scenario
+    when there are none)."""
+    items, values = _item_attribute_edges(data, node_type)
+    if len(items) == 0:
+        return False
+    scenario = np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
+    if schema.ITEM_SCENARIO in data.edge_types:
+        linked, scenarios = data[schema.ITEM_SCENARIO].edge_index.cpu().numpy()
+        scenario[linked] = scenarios
+    pairs = np.unique(np.stack([values, scenario[items], items]), axis=1)
+    _, per_value = np.unique(pairs[:2], axis=1, return_counts=True)
+    return bool(per_value.max() <= 1)
+
+
+def content_types(data: HeteroData) -> list[str]:
+    """The attribute types whose values make an item's content vector: those of
+    :func:`attribute_types` that are not identifiers (:func:`is_identifier_type`)."""
+    return [t for t in attribute_types(data) if not is_identifier_type(data, t)]
+
+
+def item_content_matrix(data: HeteroData, types: Sequence[str] | None = None
+                        ) -> sp.csr_matrix | None:
     """``[num_items, num_values]``: ``1 / n`` at each of an item's ``n`` attribute values
     (each value counted once; an item without any has an empty row), the columns being the
-    nodes of :func:`attribute_types`, type after type; None when there are none."""
-    types = attribute_types(data)
+    nodes of ``types`` (None: :func:`content_types`), type after type; None when there are
+    none."""
+    types = content_types(data) if types is None else list(types)
     if not types:
         return None
     num_items = int(data[schema.PYG_ITEM].num_nodes)
     rows, cols, offset = [], [], 0
     for node_type in types:
-        for src, rel, dst in data.edge_types:
-            if src == schema.PYG_ITEM and dst == node_type:
-                edge_index = data[(src, rel, dst)].edge_index.cpu().numpy()
-                rows.append(edge_index[0])
-                cols.append(edge_index[1] + offset)
+        items, values = _item_attribute_edges(data, node_type)
+        rows.append(items)
+        cols.append(values + offset)
         offset += int(data[node_type].num_nodes)
     row, col = np.concatenate(rows), np.concatenate(cols)
     matrix = sp.csr_matrix((np.ones(len(row), dtype=np.float32), (row, col)),
@@ -122,8 +158,12 @@ def _torch_csr(matrix: sp.csr_matrix) -> Tensor:
     return _csr(torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True))
 
 
-def prepare_path_graph(data: HeteroData) -> PathGraph:
-    """Normalised adjacency of every edge type of ``data`` and its user-item history."""
+def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -> PathGraph:
+    """Normalised adjacency of every edge type of ``data`` and its user-item history.
+
+    ``content``: the attribute types of :attr:`PathGraph.item_content` (None: those
+    :func:`content_types` finds in ``data``; a served model passes the ones it was trained
+    with, so items added later cannot change its columns)."""
     node_types = tuple(data.node_types)
     num_nodes = {t: int(data[t].num_nodes) for t in node_types}
     edge_types = tuple(et for et in data.edge_types if data[et].edge_index.shape[1] > 0)
@@ -139,10 +179,11 @@ def prepare_path_graph(data: HeteroData) -> PathGraph:
                  else torch.empty(2, 0, dtype=torch.long))
     history = interaction_matrix(user_item, num_users, num_items)
     trained = torch.from_numpy(history.getnnz(axis=0) > 0)
-    content = item_content_matrix(data)
+    types = tuple(content_types(data) if content is None else content)
+    matrix = item_content_matrix(data, types)
     return PathGraph(node_types, num_nodes, edge_types, adjacency, transposed, history,
-                     trained, None if content is None else _torch_csr(content),
-                     None if content is None else _torch_csr(content.T.tocsr()))
+                     trained, None if matrix is None else _torch_csr(matrix),
+                     None if matrix is None else _torch_csr(matrix.T.tocsr()), types)
 
 
 def _csr(matrix: Tensor) -> Tensor:

@@ -59,8 +59,10 @@ class PathGNNConfig(Settings):
     #: learn a vector per item for the score
     item_embeddings: bool = True
     #: learn a vector and a bias per attribute value for the score: what a cold-start item
-    #: brings besides the paths that reach it (no effect where items have no attributes)
-    attribute_embeddings: bool = False
+    #: brings besides the paths that reach it (no effect where items have no attributes;
+    #: attribute types that only identify items, such as a product id shared across
+    #: scenarios, get none: graphrec.models.path_gnn.is_identifier_type)
+    attribute_embeddings: bool = True
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
     #: target's validation interactions whose item has no training interaction (1 where
@@ -177,7 +179,8 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
                   else float(settings.cold_item_queries))
 
     def hide(items: Tensor) -> PathGraph:
-        return _to(prepare_path_graph(without_item_interactions(data, items)), device)
+        return _to(prepare_path_graph(without_item_interactions(data, items), graph.content_types),
+                   device)
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
                                settings.batch_size, settings.max_queries, item_share,

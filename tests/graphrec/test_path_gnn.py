@@ -11,7 +11,13 @@ from graphrec.data.graph import build_graph
 from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate
 from graphrec.models.hetero_lightgcn import normalized_adjacency
-from graphrec.models.path_gnn import PathGNN, attribute_types, prepare_path_graph
+from graphrec.models.path_gnn import (
+    PathGNN,
+    attribute_types,
+    content_types,
+    is_identifier_type,
+    prepare_path_graph,
+)
 from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
 from graphrec.training import TrainConfig
@@ -334,8 +340,9 @@ def test_the_cold_item_share_follows_the_validation_split():
 def test_item_content_holds_the_mean_over_each_items_attribute_values():
     data, index = build_graph(tiny_tables())
     graph = prepare_path_graph(data)
-    types = attribute_types(data)
+    types = content_types(data)
     assert types and schema.PYG_USER not in types
+    assert graph.content_types == tuple(types)
     expected = np.zeros((graph.num_nodes["item"], graph.num_attribute_values), np.float32)
     offset = 0
     for node_type in types:
@@ -353,6 +360,37 @@ def test_item_content_holds_the_mean_over_each_items_attribute_values():
     assert bare.item_content is None and bare.num_attribute_values == 0
     assert PathGNN(bare.node_types, bare.edge_types, bare.num_nodes["item"], 4, 2,
                    num_attribute_values=0, attribute_embeddings=True).content is None
+
+
+def test_attribute_types_that_only_identify_items_get_no_content_vector():
+    """In the tiny graph every brand names one item per scenario (acme: a:1 and b:1, zeta:
+    a:2 and c:1), as XMarket's ASINs do: an identifier, left out of the content; category
+    shoes holds a:1 and a:2 of scenario a: content. A second acme item in scenario a makes
+    brand content, unless the graph is prepared with the types a model was trained with."""
+    from dataclasses import replace
+
+    tables = tiny_tables()
+    data, _ = build_graph(tables)
+    assert attribute_types(data) == ["brand", "category"]
+    assert is_identifier_type(data, "brand") and not is_identifier_type(data, "category")
+    assert content_types(data) == ["category"]
+    graph = prepare_path_graph(data)
+    assert graph.content_types == ("category",)
+    assert graph.num_attribute_values == data["category"].num_nodes
+    extra = pd.DataFrame([("a:2", "brand", "acme")], columns=["item_id", "kind", "value"])
+    shared = replace(tables, item_attributes=pd.concat([tables.item_attributes, extra],
+                                                       ignore_index=True)).validate()
+    shared_data, _ = build_graph(shared)
+    assert not is_identifier_type(shared_data, "brand")
+    assert prepare_path_graph(shared_data).content_types == ("brand", "category")
+    assert prepare_path_graph(shared_data).num_attribute_values == (
+        data["brand"].num_nodes + data["category"].num_nodes)
+    frozen = prepare_path_graph(shared_data, graph.content_types)
+    assert frozen.content_types == ("category",)
+    assert torch.equal(frozen.item_content.to_dense(), graph.item_content.to_dense())
+    # only identifiers: no content at all
+    bare = prepare_path_graph(data, ())
+    assert bare.item_content is None and bare.num_attribute_values == 0
 
 
 def test_attribute_vectors_and_biases_add_to_the_score_as_documented():

@@ -120,13 +120,16 @@ def test_new_items_join_the_graph_through_their_attributes_as_cold_items_do(run_
     rec = Recommender.load(run_dir)
     assert "cosmetics:i0" not in set(rec.tables.interactions.query("split == 'train'")[
         "item_id"])
-    items_before = rec.graph.num_nodes["item"]
+    items_before, content_before = rec.graph.num_nodes["item"], rec.graph.content_types
+    assert content_before == ("brand", "category")
     with pytest.warns(UnknownAttributeWarning, match="brand=brand-new"):
         rec.add_items(["cosmetics:twin", "cosmetics:other", "cosmetics:unknown"],
                       [{"brand": ["brand18"], "category": ["cat9"]},
                        {"brand": ["brand9"], "category": ["cat9"]},
                        {"brand": ["brand-new"], "category": "cat9"}], "cosmetics")
     assert rec.graph.num_nodes["item"] == items_before + 3
+    assert rec.graph.content_types == content_before
+    assert rec.model.content.shape[0] == rec.graph.num_attribute_values
     assert rec.model.item_emb.shape[0] == items_before + 3
     assert not rec.graph.trained_items[items_before:].any()
     users = ["u0", "u3", "u7"]
