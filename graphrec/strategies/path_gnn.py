@@ -61,8 +61,9 @@ class PathGNNConfig(Settings):
     #: learn a vector and a bias per attribute value for the score: what a cold-start item
     #: brings besides the paths that reach it (no effect where items have no attributes;
     #: attribute types that only identify items, such as a product id shared across
-    #: scenarios, get none: graphrec.models.path_gnn.is_identifier_type)
-    attribute_embeddings: bool = True
+    #: scenarios, get none: graphrec.models.path_gnn.is_identifier_type; off by default:
+    #: docs/benchmarks.md, "Attribute vectors for cold-start items")
+    attribute_embeddings: bool = False
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
     #: target's validation interactions whose item has no training interaction (1 where

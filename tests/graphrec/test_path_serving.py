@@ -18,7 +18,8 @@ def run_dir(tmp_path_factory):
     return str(train_run(tmp_path_factory.mktemp("path_serving"),
                          '[data]\nloader = "synthetic"\noptions = { n_users = 150 }\n'
                          '[train]\ntarget = "cosmetics"\nstrategy = "path-gnn"\nepochs = 3\n'
-                         'seed = 0\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n'))
+                         'seed = 0\n[strategy.path-gnn]\ndim = 8\nmax_queries = 64\n'
+                         'attribute_embeddings = true\n'))
 
 
 @pytest.fixture(scope="module")
