@@ -22,8 +22,8 @@ time grow with ``B * dim`` times the graph's node count.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,13 +59,12 @@ class PathGraph:
         trained_items: ``[num_items]`` bool, items with at least one interaction edge (the
             only ones that get an id embedding).
         item_content: ``[num_items, num_values]`` CSR, ``1 / n`` for each of an item's ``n``
-            attribute values that get a vector (the columns: the nodes of every attribute
-            type in :attr:`content_values`, type after type), or None when there are none
-            (:func:`item_content_matrix`).
+            attribute values (the columns: the nodes of every attribute type items link to
+            that is not an identifier, type after type in ``node_types`` order), or None when
+            there are none (:func:`item_content_matrix`).
         item_content_t: its transpose, CSR ``[num_values, num_items]`` (None with it).
-        content_values: attribute type -> ``[num_nodes(type)]`` bool, the values that get
-            a vector (:func:`shared_values`); the types' nodes, in this order, are the
-            columns of :attr:`item_content`.
+        content_types: the attribute types whose nodes are the columns of
+            :attr:`item_content`, in order.
     """
 
     node_types: tuple[str, ...]
@@ -77,12 +76,7 @@ class PathGraph:
     trained_items: Tensor
     item_content: Tensor | None = None
     item_content_t: Tensor | None = None
-    content_values: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def content_types(self) -> tuple[str, ...]:
-        """The attribute types of :attr:`content_values`, in column order."""
-        return tuple(self.content_values)
+    content_types: tuple[str, ...] = ()
 
     @property
     def num_attribute_values(self) -> int:
@@ -105,67 +99,47 @@ def _item_attribute_edges(data: HeteroData, node_type: str) -> np.ndarray:
     return np.concatenate(parts, axis=1) if parts else np.empty((2, 0), dtype=np.int64)
 
 
-def shared_values(data: HeteroData, node_type: str) -> np.ndarray:
-    """``[num_nodes(node_type)]`` bool: the values of the attribute type ``node_type`` that
-    name two or more items of one scenario.
+def is_identifier_type(data: HeteroData, node_type: str) -> bool:
+    """Whether every value of the attribute type ``node_type`` names at most one item in
+    each scenario: a product id shared across scenarios (XMarket's ``asin``), not content.
 
-    Only these get a content vector (:func:`item_content_matrix`). A value that names at
-    most one item in each scenario only identifies it (XMarket's ``asin``, the same
-    product's id in every market; a writer of a single movie): its vector could learn
-    nothing another item of the scenario scores with, and the value of a cold-start item
-    of its own is never trained at all. The graph still links the items that share it.
+    Such a value says nothing about an item beyond the item itself, so it gets no content
+    vector (:func:`content_types`); the graph still links the items that share it.
     Items' scenarios come from the ``(item, in_scenario, scenario)`` edges (one scenario
     when there are none)."""
-    shared = np.zeros(int(data[node_type].num_nodes), dtype=bool)
     items, values = _item_attribute_edges(data, node_type)
     if len(items) == 0:
-        return shared
+        return False
     scenario = np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
     if schema.ITEM_SCENARIO in data.edge_types:
         linked, scenarios = data[schema.ITEM_SCENARIO].edge_index.cpu().numpy()
         scenario[linked] = scenarios
     pairs = np.unique(np.stack([values, scenario[items], items]), axis=1)
-    value_scenarios, per_pair = np.unique(pairs[:2], axis=1, return_counts=True)
-    shared[value_scenarios[0][per_pair > 1]] = True
-    return shared
-
-
-def is_identifier_type(data: HeteroData, node_type: str) -> bool:
-    """Whether no value of the attribute type ``node_type`` names two items of one scenario
-    (:func:`shared_values`): it identifies items and gets no content columns."""
-    return not shared_values(data, node_type).any()
-
-
-def content_values(data: HeteroData) -> dict[str, np.ndarray]:
-    """Attribute type -> :func:`shared_values` of each type of :func:`attribute_types` that
-    has any (the types that are not identifiers), in that order."""
-    masks = {t: shared_values(data, t) for t in attribute_types(data)}
-    return {t: mask for t, mask in masks.items() if mask.any()}
+    _, per_value = np.unique(pairs[:2], axis=1, return_counts=True)
+    return bool(per_value.max() <= 1)
 
 
 def content_types(data: HeteroData) -> list[str]:
-    """The attribute types whose values make an item's content vector
-    (:func:`content_values`)."""
-    return list(content_values(data))
+    """The attribute types whose values make an item's content vector: those of
+    :func:`attribute_types` that are not identifiers (:func:`is_identifier_type`)."""
+    return [t for t in attribute_types(data) if not is_identifier_type(data, t)]
 
 
-def item_content_matrix(data: HeteroData, content: Mapping[str, np.ndarray] | None = None
+def item_content_matrix(data: HeteroData, types: Sequence[str] | None = None
                         ) -> sp.csr_matrix | None:
-    """``[num_items, num_values]``: ``1 / n`` at each of the ``n`` values an item links to
-    that ``content`` keeps (each value counted once; an item without any has an empty
-    row). The columns are every node of ``content``'s types, type after type; ``content``
-    maps each type to the mask of the values that get a vector (None:
-    :func:`content_values`). None when there is no type."""
-    content = content_values(data) if content is None else content
-    if not content:
+    """``[num_items, num_values]``: ``1 / n`` at each of an item's ``n`` attribute values
+    (each value counted once; an item without any has an empty row), the columns being the
+    nodes of ``types`` (None: :func:`content_types`), type after type; None when there are
+    none."""
+    types = content_types(data) if types is None else list(types)
+    if not types:
         return None
     num_items = int(data[schema.PYG_ITEM].num_nodes)
     rows, cols, offset = [], [], 0
-    for node_type, keep in content.items():
+    for node_type in types:
         items, values = _item_attribute_edges(data, node_type)
-        kept = keep[values]
-        rows.append(items[kept])
-        cols.append(values[kept] + offset)
+        rows.append(items)
+        cols.append(values + offset)
         offset += int(data[node_type].num_nodes)
     row, col = np.concatenate(rows), np.concatenate(cols)
     matrix = sp.csr_matrix((np.ones(len(row), dtype=np.float32), (row, col)),
@@ -184,13 +158,12 @@ def _torch_csr(matrix: sp.csr_matrix) -> Tensor:
     return _csr(torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True))
 
 
-def prepare_path_graph(data: HeteroData, content: Mapping[str, np.ndarray] | None = None
-                       ) -> PathGraph:
+def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -> PathGraph:
     """Normalised adjacency of every edge type of ``data`` and its user-item history.
 
-    ``content``: the attribute types and values of :attr:`PathGraph.item_content` (None:
-    those :func:`content_values` finds in ``data``; a served model passes the ones it was
-    trained with, so items added later cannot change its columns)."""
+    ``content``: the attribute types of :attr:`PathGraph.item_content` (None: those
+    :func:`content_types` finds in ``data``; a served model passes the ones it was trained
+    with, so items added later cannot change its columns)."""
     node_types = tuple(data.node_types)
     num_nodes = {t: int(data[t].num_nodes) for t in node_types}
     edge_types = tuple(et for et in data.edge_types if data[et].edge_index.shape[1] > 0)
@@ -206,11 +179,11 @@ def prepare_path_graph(data: HeteroData, content: Mapping[str, np.ndarray] | Non
                  else torch.empty(2, 0, dtype=torch.long))
     history = interaction_matrix(user_item, num_users, num_items)
     trained = torch.from_numpy(history.getnnz(axis=0) > 0)
-    content = content_values(data) if content is None else dict(content)
-    matrix = item_content_matrix(data, content)
+    types = tuple(content_types(data) if content is None else content)
+    matrix = item_content_matrix(data, types)
     return PathGraph(node_types, num_nodes, edge_types, adjacency, transposed, history,
                      trained, None if matrix is None else _torch_csr(matrix),
-                     None if matrix is None else _torch_csr(matrix.T.tocsr()), content)
+                     None if matrix is None else _torch_csr(matrix.T.tocsr()), types)
 
 
 def _csr(matrix: Tensor) -> Tensor:

@@ -185,7 +185,7 @@ class PathRecommender(Recommender):
         scenario = self._check_new_items(ids, scenario)
         ids, neighbours = self._new_item_neighbours(attributes, scenario, ids)
         self.data = with_new_nodes(self.data, schema.PYG_ITEM, neighbours, item_neighbour_edge)
-        self.graph = prepare_path_graph(self.data, self.graph.content_values)
+        self.graph = prepare_path_graph(self.data, self.graph.content_types)
         self.model.add_items(len(ids))
         self._path.graph = self.graph
         self._register_items(ids, scenario)

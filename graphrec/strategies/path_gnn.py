@@ -180,7 +180,7 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
                   else float(settings.cold_item_queries))
 
     def hide(items: Tensor) -> PathGraph:
-        return _to(prepare_path_graph(without_item_interactions(data, items), graph.content_values),
+        return _to(prepare_path_graph(without_item_interactions(data, items), graph.content_types),
                    device)
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,

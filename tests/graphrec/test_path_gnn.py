@@ -15,7 +15,6 @@ from graphrec.models.path_gnn import (
     PathGNN,
     attribute_types,
     content_types,
-    content_values,
     is_identifier_type,
     prepare_path_graph,
 )
@@ -341,15 +340,15 @@ def test_the_cold_item_share_follows_the_validation_split():
 def test_item_content_holds_the_mean_over_each_items_attribute_values():
     data, index = build_graph(tiny_tables())
     graph = prepare_path_graph(data)
-    masks = content_values(data)
-    assert masks and schema.PYG_USER not in masks
-    assert graph.content_types == tuple(masks)
+    types = content_types(data)
+    assert types and schema.PYG_USER not in types
+    assert graph.content_types == tuple(types)
     expected = np.zeros((graph.num_nodes["item"], graph.num_attribute_values), np.float32)
     offset = 0
-    for node_type, keep in masks.items():
+    for node_type in types:
         [et] = [et for et in data.edge_types if et[0] == "item" and et[2] == node_type]
         items, values = data[et].edge_index.numpy()
-        expected[items[keep[values]], values[keep[values]] + offset] = 1.0
+        expected[items, values + offset] = 1.0
         offset += graph.num_nodes[node_type]
     assert offset == graph.num_attribute_values
     counts = expected.sum(1, keepdims=True)
@@ -363,16 +362,15 @@ def test_item_content_holds_the_mean_over_each_items_attribute_values():
                    num_attribute_values=0, attribute_embeddings=True).content is None
 
 
-def test_values_that_name_one_item_per_scenario_get_no_content_vector():
+def test_attribute_types_that_only_identify_items_get_no_content_vector():
     """In the tiny graph every brand names one item per scenario (acme: a:1 and b:1, zeta:
-    a:2 and c:1), as XMarket's ASINs do: brand only identifies items and has no columns;
-    category shoes holds a:1 and a:2 of scenario a: content. A second acme item in scenario
-    a makes acme content, not zeta, unless the graph is prepared with the values a model
-    was trained with."""
+    a:2 and c:1), as XMarket's ASINs do: an identifier, left out of the content; category
+    shoes holds a:1 and a:2 of scenario a: content. A second acme item in scenario a makes
+    brand content, unless the graph is prepared with the types a model was trained with."""
     from dataclasses import replace
 
     tables = tiny_tables()
-    data, index = build_graph(tables)
+    data, _ = build_graph(tables)
     assert attribute_types(data) == ["brand", "category"]
     assert is_identifier_type(data, "brand") and not is_identifier_type(data, "category")
     assert content_types(data) == ["category"]
@@ -382,24 +380,16 @@ def test_values_that_name_one_item_per_scenario_get_no_content_vector():
     extra = pd.DataFrame([("a:2", "brand", "acme")], columns=["item_id", "kind", "value"])
     shared = replace(tables, item_attributes=pd.concat([tables.item_attributes, extra],
                                                        ignore_index=True)).validate()
-    shared_data, shared_index = build_graph(shared)
+    shared_data, _ = build_graph(shared)
     assert not is_identifier_type(shared_data, "brand")
-    masks = content_values(shared_data)
-    acme, zeta = shared_index.index("brand", ["acme", "zeta"])
-    assert list(masks) == ["brand", "category"]
-    assert masks["brand"][acme] and not masks["brand"][zeta]
-    served = prepare_path_graph(shared_data)
-    assert served.num_attribute_values == data["brand"].num_nodes + data["category"].num_nodes
-    content = served.item_content.to_dense().numpy()
-    a1, a2, c1 = shared_index.index("item", ["a:1", "a:2", "c:1"])
-    assert content[a2, acme] == pytest.approx(0.5) and content[a2, zeta] == 0  # + shoes
-    assert content[a1, acme] == pytest.approx(0.5)
-    assert content[c1].sum() == 0  # zeta names c:1 alone in its scenario: no content
-    frozen = prepare_path_graph(shared_data, graph.content_values)
+    assert prepare_path_graph(shared_data).content_types == ("brand", "category")
+    assert prepare_path_graph(shared_data).num_attribute_values == (
+        data["brand"].num_nodes + data["category"].num_nodes)
+    frozen = prepare_path_graph(shared_data, graph.content_types)
     assert frozen.content_types == ("category",)
     assert torch.equal(frozen.item_content.to_dense(), graph.item_content.to_dense())
-    # nothing kept: no content at all
-    bare = prepare_path_graph(data, {})
+    # only identifiers: no content at all
+    bare = prepare_path_graph(data, ())
     assert bare.item_content is None and bare.num_attribute_values == 0
 
 
