@@ -62,7 +62,7 @@ class PathGNNConfig(Settings):
     #: brings besides the paths that reach it (no effect where items have no attributes;
     #: attribute types that only identify items, such as a product id shared across
     #: scenarios, get none: graphrec.models.path_gnn.is_identifier_type; off by default:
-    #: docs/benchmarks.md, "Attribute vectors for cold-start items")
+    #: docs/benchmarks.md, "Which attribute values get a vector")
     attribute_embeddings: bool = False
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
