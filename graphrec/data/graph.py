@@ -90,6 +90,17 @@ def _edges(index: GraphIndex, src_type: str, src: pd.Series, dst_type: str,
     return torch.from_numpy(np.stack([index.index(src_type, src), index.index(dst_type, dst)]))
 
 
+def item_scenario_ids(data: HeteroData) -> torch.Tensor | None:
+    """``[num_items]`` long: each item's scenario node, from the ``(item, in_scenario,
+    scenario)`` edges (0 for an item without one); None when ``data`` has no such edges."""
+    if schema.ITEM_SCENARIO not in data.edge_types:
+        return None
+    src, dst = data[schema.ITEM_SCENARIO].edge_index
+    out = torch.zeros(data[schema.PYG_ITEM].num_nodes, dtype=torch.long)
+    out[src] = dst
+    return out
+
+
 def edge_weight(data: HeteroData, edge_type: tuple[str, str, str]) -> torch.Tensor | None:
     """``[E]`` weights of ``edge_type``'s edges in ``data`` (``edge_weight``, set by
     :func:`build_graph` with ``co_weighted``), or None where every edge counts alike."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from graphrec.data.graph import item_neighbour_edge, with_new_nodes
+from graphrec.data.graph import item_neighbour_edge, item_scenario_ids, with_new_nodes
 from graphrec.errors import ConfigError, DataError
 from graphrec.pyg import HeteroData
 from kg import schema
@@ -150,12 +150,8 @@ class GraphModel(nn.Module):
         return ModelGraph(data, self.prepare(data), mask, self._scenario_of_items(data))
 
     def _scenario_of_items(self, data: HeteroData) -> Tensor | None:
-        if schema.ITEM_SCENARIO not in data.edge_types:
-            return None
-        src, dst = data[schema.ITEM_SCENARIO].edge_index
-        out = torch.zeros(data[schema.PYG_ITEM].num_nodes, dtype=torch.long)
-        out[src] = dst
-        return out.to(self._device())
+        scenarios = item_scenario_ids(data)
+        return None if scenarios is None else scenarios.to(self._device())
 
     def encode(self, graph: ModelGraph) -> dict[str, Tensor]:
         """Propagated embeddings before any head or normalisation (the "encoder")."""

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from graphrec.data.co_interactions import interaction_matrix
-from graphrec.data.graph import edge_weight
+from graphrec.data.graph import edge_weight, item_scenario_ids
 from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.pyg import HeteroData
 from kg import schema
@@ -110,10 +110,9 @@ def is_identifier_type(data: HeteroData, node_type: str) -> bool:
     items, values = _item_attribute_edges(data, node_type)
     if len(items) == 0:
         return False
-    scenario = np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
-    if schema.ITEM_SCENARIO in data.edge_types:
-        linked, scenarios = data[schema.ITEM_SCENARIO].edge_index.cpu().numpy()
-        scenario[linked] = scenarios
+    scenarios = item_scenario_ids(data)
+    scenario = (np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
+                if scenarios is None else scenarios.numpy())
     pairs = np.unique(np.stack([values, scenario[items], items]), axis=1)
     _, per_value = np.unique(pairs[:2], axis=1, return_counts=True)
     return bool(per_value.max() <= 1)
