@@ -1,14 +1,40 @@
-"""Which scenarios play which part, and the training pairs of a set of scenarios."""
+"""Which scenarios play which part, and the training pairs of a set of scenarios.
+
+:class:`TrainingPairs` lives here, below :mod:`graphrec.training`, which draws their negatives
+(:mod:`graphrec.training.negatives`), so that the data layer imports nothing above it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from graphrec.data.graph import GraphIndex
-from graphrec.training.negatives import TrainingPairs
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Positive (user, item) pairs and where their negatives come from.
+
+    Attributes:
+        users, items: ``[P]`` node indices.
+        pools: item indices to draw negatives from, one array per scenario (``[train]
+            negative_pool``: by default its items with training interactions).
+        pool_of_pair: ``[P]`` index into ``pools`` of each pair (its own scenario).
+        weights: ``[P]`` loss weight of each pair, or None (all 1).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    pools: list[np.ndarray]
+    pool_of_pair: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.users)
 
 
 def scenarios_of(tables: KGTables) -> list[str]:

@@ -1,34 +1,14 @@
-"""Training pairs and how negatives are drawn for them (the trainer's negative sampler)."""
+"""How negatives are drawn for training pairs (the trainer's negative sampler); the pairs
+themselves, :class:`TrainingPairs`, are data (:mod:`graphrec.data.pairs`) and re-exported here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from graphrec.data.pairs import TrainingPairs
 from graphrec.errors import ConfigError
 
-
-@dataclass(frozen=True)
-class TrainingPairs:
-    """Positive (user, item) pairs and where their negatives come from.
-
-    Attributes:
-        users, items: ``[P]`` node indices.
-        pools: item indices to draw negatives from, one array per scenario (``[train]
-            negative_pool``: by default its items with training interactions).
-        pool_of_pair: ``[P]`` index into ``pools`` of each pair (its own scenario).
-        weights: ``[P]`` loss weight of each pair, or None (all 1).
-    """
-
-    users: np.ndarray
-    items: np.ndarray
-    pools: list[np.ndarray]
-    pool_of_pair: np.ndarray
-    weights: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.users)
+__all__ = ["SharedNegatives", "TrainingPairs", "UniformNegatives"]
 
 
 class UniformNegatives:
