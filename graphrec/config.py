@@ -11,7 +11,8 @@ Example::
 
     [train]
     target = "cosmetics"
-    strategy = "joint"          # train: one strategy; transfer: strategies = [...]
+    strategy = "joint"          # train: one strategy (default "joint");
+                                # transfer: strategies = [...] (default ["joint", "path-gnn"])
     dim = 64
     num_layers = 2
     epochs = 40
@@ -56,6 +57,17 @@ from kg.registry import Settings
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
+
+#: what ``graphrec train`` trains when ``[train]`` names no strategy: the embedding model, whose
+#: vectors ``graphrec embed``, ``export`` and approximate search need
+TRAIN_STRATEGY = "joint"
+#: what ``graphrec transfer`` compares when ``[train]`` names none (target-only joins as the
+#: reference): the embedding model and the conditional GNN, the one that validates best being
+#: served; the conditional GNN is the best method measured on every real data set
+#: (docs/benchmarks.md) and scores by message passing, without vectors
+TRANSFER_STRATEGIES = ("joint", "path-gnn")
+#: the commands a configuration is read for
+COMMANDS = ("train", "transfer")
 _SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
 
 
@@ -77,7 +89,12 @@ class RunConfig:
         return self.train.model
 
     @classmethod
-    def from_dict(cls, raw: dict, source: str = "config") -> RunConfig:
+    def from_dict(cls, raw: dict, source: str = "config", command: str = "train") -> RunConfig:
+        """The configuration ``raw`` (TOML-shaped sections) read for ``graphrec <command>``,
+        which decides the strategies when ``[train]`` names none (:data:`TRAIN_STRATEGY`,
+        :data:`TRANSFER_STRATEGIES`); ``source`` names it in errors."""
+        if command not in COMMANDS:
+            raise ValueError(f"command must be one of {COMMANDS}, not {command!r}")
         unknown = sorted(set(raw) - {"data", "train", "split", "privacy", "strategy"})
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
@@ -106,7 +123,9 @@ class RunConfig:
                               f"{sorted(train_keys | _RUN_KEYS)}")
         if "target" not in train:
             raise ConfigError(f"{source}: [train] needs target = \"<scenario>\"")
-        strategies = train.pop("strategies", None) or [train.pop("strategy", "joint")]
+        default = [TRAIN_STRATEGY] if command == "train" else list(TRANSFER_STRATEGIES)
+        strategies = (train.pop("strategies", None)
+                      or ([train.pop("strategy")] if "strategy" in train else default))
         train.pop("strategy", None)
         target = train.pop("target")
         try:
@@ -120,9 +139,12 @@ class RunConfig:
                    privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options)
 
     @classmethod
-    def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-        """Parse the TOML file ``path`` with ``overrides`` applied (:func:`apply_overrides`)."""
-        return cls.from_dict(apply_overrides(read_toml(path), overrides or []), str(path))
+    def from_file(cls, path: str | Path, overrides: list[str] | None = None,
+                  command: str = "train") -> RunConfig:
+        """Parse the TOML file ``path`` with ``overrides`` applied (:func:`apply_overrides`),
+        for ``graphrec <command>`` (:meth:`from_dict`)."""
+        return cls.from_dict(apply_overrides(read_toml(path), overrides or []), str(path),
+                             command)
 
     def to_dict(self) -> dict:
         """The effective configuration as TOML-shaped sections (every [train] value, the

@@ -59,25 +59,40 @@ def show(
         "--set", "-o", help="Override as train/transfer do: key=value or section.key=value "
                             "(repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    command: Annotated[str, typer.Option(
+        "--for", help="The command the file is read for, train or transfer: they differ only "
+                      "in the strategies a file that names none gets.")] = "train",
 ) -> None:
     """Print graphrec's default [train] settings and every strategy's defaults, or, with
     --config, the effective configuration of that file (defaults filled in, -o applied),
-    exactly as train and transfer would use it."""
-    from graphrec.config import RunConfig, apply_overrides, read_toml
+    exactly as train (or, with --for transfer, transfer) would use it."""
+    from graphrec.config import (
+        COMMANDS,
+        TRAIN_STRATEGY,
+        TRANSFER_STRATEGIES,
+        RunConfig,
+        apply_overrides,
+        read_toml,
+    )
     from graphrec.strategies import CONFIGURABLE, strategy_settings
     from graphrec.training import TrainConfig
 
     try:
+        if command not in COMMANDS:
+            raise GraphRecError(f"--for must be one of {list(COMMANDS)}, not {command!r}")
         if config is None:
             train = TrainConfig()
-            sections = {"train": {f.name: getattr(train, f.name) for f in fields(train)},
+            named = ({"strategy": TRAIN_STRATEGY} if command == "train"
+                     else {"strategies": list(TRANSFER_STRATEGIES)})
+            sections = {"train": {**named,
+                                  **{f.name: getattr(train, f.name) for f in fields(train)}},
                         "strategy": {name: dict(vars(s)) for name, s in
                                      strategy_settings({n: {} for n in CONFIGURABLE}).items()}}
             if settings:
                 raise GraphRecError("-o needs --config (the defaults have nothing to override)")
         else:
             raw = apply_overrides(read_toml(config), settings or [])
-            sections = RunConfig.from_dict(raw, str(config)).to_dict()
+            sections = RunConfig.from_dict(raw, str(config), command).to_dict()
     except GraphRecError as exc:
         fail(str(exc))
     if as_json:

@@ -32,10 +32,11 @@ def demo(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
-    store, train on the dense scenarios, transfer to the sparse one with every strategy a run
-    directory can hold (all but ``path-gnn``), print test metrics, save every learned one as a
-    run directory (servable with ``graphrec recommend``) and write the item embeddings of the
-    one selected on validation."""
+    store, train on the dense scenarios, transfer to the sparse one with every strategy, print
+    test metrics, save every learned one as a run directory (servable with ``graphrec
+    recommend``), select the one with the best validation score and write the item embeddings
+    of the best on validation among those with embeddings (every learned strategy but
+    ``path-gnn``, which scores by message passing)."""
     from graphrec.serving import write_run
     from graphrec.serving.run_dir import new_run_dir
     from graphrec.strategies import STRATEGIES, compare, get_strategy, item_embedding_table
@@ -68,13 +69,15 @@ def demo(
     train_config = TrainConfig(seed=seed) if epochs is None else TrainConfig(epochs=epochs,
                                                                              seed=seed)
     try:
-        # the strategies with item embeddings to write (path-gnn scores by message passing)
-        shown = tuple(n for n in STRATEGIES if get_strategy(n).has_embeddings)
-        results = compare(back, target, shown, train_config, progress=not quiet)
+        results = compare(back, target, STRATEGIES, train_config, progress=not quiet)
         rows = strategy_rows(results, train_config.k)
         console.print(table(rows, f"target '{target}', test split, full ranking over its items "
                                   f"(epoch chosen on valid)"))
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
+        # path-gnn scores by message passing: the embeddings come from the best of the others
+        embedded = max((r for r in results
+                        if r.model is not None and get_strategy(r.name).has_embeddings),
+                       key=lambda r: r.valid_score)
         out = new_run_dir(graphrec_home() / "runs", "demo")
         settings = {"data": {"loader": "synthetic", "options": dataclasses.asdict(config)},
                     "datasets": [{"source": record.source, "namespace": None}],
@@ -82,11 +85,12 @@ def demo(
                     "train": dataclasses.asdict(train_config)}
         runs = {r.name: str(write_run(out, r, back, settings, train_config.model, seed))
                 for r in results if r.model is not None}
-        emb_table = item_embedding_table(best)
+        emb_table = item_embedding_table(embedded)
         atomic_write(out / "item_embeddings.parquet",
                      lambda tmp: emb_table.to_parquet(tmp, index=False))
         summary = {"seed": seed, "target": target, "selected": best.name,
-                   "selected_run": runs[best.name], "runs": runs,
+                   "selected_run": runs[best.name], "embeddings_from": embedded.name,
+                   "runs": runs,
                    "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
                                 "valid_ndcg": r.valid_score, "stopped": r.stopped, "test": r.test,
                                 "seconds": r.seconds} for r in results]}
@@ -94,7 +98,8 @@ def demo(
     except GraphRecError as exc:
         fail(str(exc))
     console.print(f"selected on validation: {best.name}; saved {len(runs)} runs under {out}; "
-                  f"wrote {len(emb_table):,} item embeddings "
-                  f"({best.embeddings['item'].shape[1]} dims) to {out / 'item_embeddings.parquet'}")
+                  f"wrote {len(emb_table):,} item embeddings of {embedded.name} "
+                  f"({embedded.embeddings['item'].shape[1]} dims) to "
+                  f"{out / 'item_embeddings.parquet'}")
     console.print(f"serve it: graphrec recommend {runs[best.name]} -s {target} -u u0")
     console.print(f"done in {time.perf_counter() - t0:.1f}s")

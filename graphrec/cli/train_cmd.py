@@ -98,13 +98,15 @@ def overrides_of(seed: int | None, epochs: int | None, settings: list[str] | Non
     return out
 
 
-def _load_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
-    """The run config with ``overrides``; under torchrun every process takes rank 0's seed (a
-    seed drawn because the file gives none differs per process)."""
+def _load_config(path: Path, overrides: list[str] | None = None,
+                 command: str = "train") -> RunConfig:
+    """The run config with ``overrides``, read for ``graphrec <command>``; under torchrun every
+    process takes rank 0's seed (a seed drawn because the file gives none differs per
+    process)."""
     from graphrec.config import RunConfig
     from graphrec.training import distributed
 
-    cfg = RunConfig.from_file(path, overrides)
+    cfg = RunConfig.from_file(path, overrides, command)
     distributed.init_from_env(cfg.train.device)  # the device picks the collective backend
     seed = distributed.agree_int(cfg.train.seed)
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
@@ -135,7 +137,7 @@ def _begin(command: str, config: Path | None, overrides: list[str], runs: Path |
     if resume is None:
         if config is None:
             raise ConfigError(f"{command} needs --config FILE (or --resume RUN_DIR)")
-        cfg = _load_config(config, overrides)
+        cfg = _load_config(config, overrides, command)
         name = name_of(cfg)
         resolve_device(cfg.train.device)  # refused before a run directory is made
         if distributed.world_size() > 1:
@@ -160,7 +162,7 @@ def _begin(command: str, config: Path | None, overrides: list[str], runs: Path |
                           f"{saved.get('command') if isinstance(saved, dict) else saved!r})")
     if distributed.world_size() > 1:
         raise ConfigError("--resume runs in one process; start it without torchrun")
-    cfg = RunConfig.from_dict(saved["config"], str(resume / RESUME))
+    cfg = RunConfig.from_dict(saved["config"], str(resume / RESUME), command)
     distributed.init_from_env(cfg.train.device)
     return cfg, resume
 
@@ -192,7 +194,8 @@ def _interrupted(command: str, run_dir: Path | None) -> None:
 def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
           seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
           settings: SetOpt = None, resume: ResumeOpt = None) -> None:
-    """Train one strategy (``[train] strategy``) and save a run directory; print its path.
+    """Train one strategy (``[train] strategy``, default ``joint``, the embedding model) and
+    save a run directory; print its path.
     Every epoch is checkpointed in the run directory, so an interrupted run continues with
     ``--resume RUN_DIR``. Under ``torchrun`` the batches are split across the processes."""
     from graphrec.strategies import compare, get_strategy
@@ -231,11 +234,11 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
 def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
              seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
              settings: SetOpt = None, resume: ResumeOpt = None) -> None:
-    """Compare strategies (``[train] strategies``) with target-only on the target's valid
-    split; save the one selected on validation, with ``decision.json`` (every strategy's gain
-    over target-only, and a ``guarded`` strategy's per-source evidence), and print its run
-    directory. Every epoch is checkpointed, so an interrupted run continues with
-    ``--resume RUN_DIR``."""
+    """Compare strategies (``[train] strategies``, default ``joint`` and ``path-gnn``) with
+    target-only on the target's valid split; save the one selected on validation, with
+    ``decision.json`` (every strategy's gain over target-only, and a ``guarded`` strategy's
+    per-source evidence), and print its run directory. Every epoch is checkpointed, so an
+    interrupted run continues with ``--resume RUN_DIR``."""
     from graphrec.strategies import compare, decision_rows, strategy_decision
     from graphrec.training import distributed
 

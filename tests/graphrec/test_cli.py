@@ -28,10 +28,15 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
     summary = json.loads((runs[0] / "summary.json").read_text())
-    # every strategy with embeddings is compared, every learned one saved, servable
-    assert [r["strategy"] for r in summary["results"]] == [
-        n for n in STRATEGIES if get_strategy(n).has_embeddings]
-    assert set(summary["runs"]) == {n for n in LEARNED if get_strategy(n).has_embeddings}
+    # every strategy is compared, every learned one saved, the best on validation selected
+    # and servable; the embeddings come from the best on validation of those that have them
+    results = {r["strategy"]: r for r in summary["results"]}
+    assert list(results) == list(STRATEGIES) and set(summary["runs"]) == set(LEARNED)
+    valid = {n: results[n]["valid_ndcg"] for n in LEARNED}
+    assert summary["selected"] == max(valid, key=valid.get)
+    with_vectors = {n: v for n, v in valid.items() if get_strategy(n).has_embeddings}
+    assert "path-gnn" in valid and "path-gnn" not in with_vectors
+    assert summary["embeddings_from"] == max(with_vectors, key=with_vectors.get)
     emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
     assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
     selected = summary["runs"][summary["selected"]]

@@ -92,3 +92,33 @@ def test_train_device_is_checked_before_anything_runs(tmp_path):
     else:
         assert "torch sees no CUDA GPU" in gpu.output and "--device cpu" in gpu.output
     assert not (tmp_path / "runs").exists()  # refused before a run directory was written
+
+
+def test_a_file_naming_no_strategy_trains_joint_and_transfers_joint_and_path_gnn(tmp_path):
+    from typer.testing import CliRunner
+
+    from graphrec.cli.main import app
+    from graphrec.config import TRAIN_STRATEGY, TRANSFER_STRATEGIES
+
+    raw = {"data": {"loader": "synthetic"}, "train": {"target": "cosmetics"}}
+    assert RunConfig.from_dict(raw).strategies == (TRAIN_STRATEGY,) == ("joint",)
+    transfer = RunConfig.from_dict(raw, command="transfer")
+    assert transfer.strategies == TRANSFER_STRATEGIES == ("joint", "path-gnn")
+    named = {**raw, "train": {"target": "cosmetics", "strategy": "finetune"}}
+    assert RunConfig.from_dict(named, command="transfer").strategies == ("finetune",)
+    with pytest.raises(ValueError, match="command must be one of"):
+        RunConfig.from_dict(raw, command="serve")
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\n[train]\ntarget = "cosmetics"\n')
+    runner = CliRunner()
+    shown = runner.invoke(app, ["config", "show", "-c", str(config), "--for", "transfer",
+                                "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["train"]["strategies"] == ["joint", "path-gnn"]
+    shown = runner.invoke(app, ["config", "show", "-c", str(config), "--json"])
+    assert json.loads(shown.output)["train"]["strategy"] == "joint"
+    defaults = runner.invoke(app, ["config", "show", "--for", "transfer"]).output
+    assert 'strategies = ["joint", "path-gnn"]' in defaults
+    assert 'strategy = "joint"' in runner.invoke(app, ["config", "show"]).output
+    bad = runner.invoke(app, ["config", "show", "--for", "serve"])
+    assert bad.exit_code == 2 and "--for must be one of ['train', 'transfer']" in bad.output

@@ -1,6 +1,7 @@
 """Negative-transfer guard: the planted adversarial source is found and dropped."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -76,3 +77,18 @@ def test_transfer_writes_the_decision_and_evaluate_shows_it(tmp_path):
     assert json.loads(shown.output)["decision"] == decision
     shown = runner.invoke(app, ["evaluate", run_dir, "--bootstrap", "0"])
     assert "negative-transfer check" in shown.output and "strategy joint" in shown.output
+
+
+def test_transfer_of_a_file_naming_no_strategy_compares_joint_and_path_gnn(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 100 }\n[train]\n'
+                      'target = "cosmetics"\nseed = 0\nepochs = 2\ndim = 8\n')
+    result = CliRunner().invoke(app, ["transfer", "-c", str(config), "--runs", str(tmp_path),
+                                      "--quiet", "-o", "strategy.path-gnn.max_queries=64"])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    decision = json.loads((run_dir / "decision.json").read_text())
+    assert set(decision["strategies"]) == {"target-only", "joint", "path-gnn"}
+    scores = {name: row["valid"] for name, row in decision["strategies"].items()}
+    assert decision["selected"] == max(scores, key=scores.get)
+    assert json.loads((run_dir / "config.json").read_text())["strategy"] == decision["selected"]
