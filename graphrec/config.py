@@ -63,7 +63,7 @@ _RUN_KEYS = {"target", "strategy", "strategies"}
 TRAIN_STRATEGY = "joint"
 #: what ``graphrec transfer`` compares when ``[train]`` names none (target-only joins as the
 #: reference): the embedding model and the conditional GNN, the one that validates best being
-#: served; the conditional GNN is the best method measured on every real data set
+#: served; the conditional GNN is the best single method on every real data set measured
 #: (docs/benchmarks.md) and scores by message passing, without vectors
 TRANSFER_STRATEGIES = ("joint", "path-gnn")
 #: the commands a configuration is read for
