@@ -426,3 +426,40 @@ def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
     assert bool((model.content.grad.abs().sum(1) > 0)[linked].all())
     with pytest.raises(ConfigError, match="attribute_embeddings must be true or false"):
         PathGNNConfig(attribute_embeddings="yes")
+
+
+def test_attribute_shrinkage_scales_each_value_by_its_trained_items():
+    """With ``attribute_shrinkage`` k, each value's row is scaled by m / (m + k), m the items
+    with training interactions that have it (an item without any adds nothing to m)."""
+    tables = tiny_tables()
+    data, index = build_graph(tables)
+    graph = prepare_path_graph(data)
+    content = graph.item_content.to_dense()
+    trained = graph.trained_items
+    expected_support = ((content != 0) & trained.unsqueeze(1)).sum(0).float()
+    assert torch.equal(graph.value_support, expected_support)
+    kwargs = dict(node_types=graph.node_types, edge_types=graph.edge_types,
+                  num_items=graph.num_nodes["item"], dim=4, num_layers=2,
+                  num_attribute_values=graph.num_attribute_values, attribute_embeddings=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        plain = PathGNN(**kwargs)
+        torch.manual_seed(5)
+        shrunk = PathGNN(**kwargs, attribute_shrinkage=2.0)
+    users = np.arange(3)
+    histories, items = graph.history[users], torch.arange(graph.num_nodes["item"])
+    with torch.no_grad():
+        plain.content.normal_(0.0, 1.0)
+        shrunk.content.copy_(plain.content)
+        scale = expected_support / (expected_support + 2.0)
+        plain.content.mul_(scale.unsqueeze(1))  # what the shrinkage should amount to
+        assert torch.allclose(shrunk(graph, histories, items, users),
+                              plain(graph, histories, items, users), atol=1e-5)
+        assert not torch.allclose(scale, torch.ones_like(scale))
+    assert shrunk.init_kwargs()["attribute_shrinkage"] == 2.0
+    with pytest.raises(ValueError, match="attribute_shrinkage must be >= 0"):
+        PathGNN(**kwargs, attribute_shrinkage=-1.0)
+    with pytest.raises(ConfigError, match="attribute_shrinkage must be a number >= 0"):
+        PathGNNConfig(attribute_shrinkage=-1)
+    with pytest.raises(ConfigError, match="attribute_shrinkage must be a number >= 0"):
+        PathGNNConfig(attribute_shrinkage=float("inf"))
