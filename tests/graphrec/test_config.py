@@ -11,6 +11,9 @@ def test_example_config_parses():
     cfg = RunConfig.from_file("examples/synthetic_transfer.toml")
     assert cfg.target == "cosmetics" and cfg.strategies[-1] == "finetune"
     assert cfg.train.epochs == 30 and cfg.model == "lightgcn"
+    cdrib = RunConfig.from_file("examples/cdrib_transfer.toml", command="transfer")
+    assert cdrib.target == "game" and cdrib.strategies == ("joint", "path-gnn")
+    assert cdrib.data == {"loader": "cdrib", "path": "../shared/data/cdrib_amazon"}
 
 
 @pytest.mark.parametrize("raw, message", [
