@@ -65,8 +65,6 @@ class PathGraph:
         item_content_t: its transpose, CSR ``[num_values, num_items]`` (None with it).
         content_types: the attribute types whose nodes are the columns of
             :attr:`item_content`, in order.
-        value_support: ``[num_values]`` float, how many items with training interactions
-            each column's value has (None with :attr:`item_content`).
     """
 
     node_types: tuple[str, ...]
@@ -79,7 +77,6 @@ class PathGraph:
     item_content: Tensor | None = None
     item_content_t: Tensor | None = None
     content_types: tuple[str, ...] = ()
-    value_support: Tensor | None = None
 
     @property
     def num_attribute_values(self) -> int:
@@ -183,13 +180,9 @@ def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -
     trained = torch.from_numpy(history.getnnz(axis=0) > 0)
     types = tuple(content_types(data) if content is None else content)
     matrix = item_content_matrix(data, types)
-    if matrix is None:
-        return PathGraph(node_types, num_nodes, edge_types, adjacency, transposed, history,
-                         trained, content_types=types)
-    support = (matrix[trained.numpy()] != 0).sum(axis=0)
     return PathGraph(node_types, num_nodes, edge_types, adjacency, transposed, history,
-                     trained, _torch_csr(matrix), _torch_csr(matrix.T.tocsr()), types,
-                     torch.from_numpy(np.asarray(support, dtype=np.float32).ravel()))
+                     trained, None if matrix is None else _torch_csr(matrix),
+                     None if matrix is None else _torch_csr(matrix.T.tocsr()), types)
 
 
 def _csr(matrix: Tensor) -> Tensor:
@@ -250,11 +243,7 @@ class PathGNN(nn.Module):
     content vector and bias are the means over its values (:attr:`PathGraph.item_content`),
     the vector added to the item's own and the bias to its score. They are what a cold-start
     item, which has no vector of its own, brings to the score besides the paths that reach it
-    (0 at start, so the untrained model scores as without them). With
-    ``attribute_shrinkage`` ``k`` > 0, a value's vector and bias are scaled by ``m / (m + k)``,
-    ``m`` the number of items with training interactions that have the value
-    (:attr:`PathGraph.value_support`): a value seen on few items, whose vector few examples
-    train, counts for little, and one only untrained items have counts for nothing.
+    (0 at start, so the untrained model scores as without them).
 
     Args:
         node_types: the graph's node types (:attr:`PathGraph.node_types`).
@@ -268,18 +257,13 @@ class PathGNN(nn.Module):
             (:attr:`PathGraph.num_attribute_values`).
         attribute_embeddings: learn a vector and a bias per attribute value for the score
             (nothing to learn when ``num_attribute_values`` is 0).
-        attribute_shrinkage: ``k`` of the scaling ``m / (m + k)`` of each value's vector and
-            bias (0: none).
     """
 
     def __init__(self, node_types: Sequence[str], edge_types: Sequence[EdgeType],
                  num_items: int, dim: int = 16, num_layers: int = 4,
                  item_embeddings: bool = True, num_attribute_values: int = 0,
-                 attribute_embeddings: bool = False, attribute_shrinkage: float = 0.0):
+                 attribute_embeddings: bool = False):
         super().__init__()
-        if not attribute_shrinkage >= 0:
-            raise ValueError(f"attribute_shrinkage must be >= 0, not {attribute_shrinkage}")
-        self.attribute_shrinkage = float(attribute_shrinkage)
         self.node_types = tuple(node_types)
         self.edge_types = tuple(tuple(et) for et in edge_types)
         self.dim, self.num_layers = dim, num_layers
@@ -304,8 +288,7 @@ class PathGNN(nn.Module):
                              "num_items": num_items, "dim": dim, "num_layers": num_layers,
                              "item_embeddings": item_embeddings,
                              "num_attribute_values": num_attribute_values,
-                             "attribute_embeddings": attribute_embeddings,
-                             "attribute_shrinkage": self.attribute_shrinkage}
+                             "attribute_embeddings": attribute_embeddings}
 
     def add_items(self, count: int) -> None:
         """Make room for ``count`` items appended to the graph (serving new items): their
@@ -438,12 +421,8 @@ class PathGNN(nn.Module):
             if graph.num_attribute_values != self.content.shape[0]:
                 raise ValueError(f"the graph's items link to {graph.num_attribute_values} "
                                  f"attribute values, the model has {self.content.shape[0]}")
-            table = self.content
-            if self.attribute_shrinkage > 0:
-                support = graph.value_support.to(table.device)
-                table = table * (support / (support + self.attribute_shrinkage)).unsqueeze(1)
             content = sparse_mm(graph.item_content, graph.item_content_t,
-                                table).index_select(0, items)  # [n, width + 1]
+                                self.content).index_select(0, items)  # [n, width + 1]
             own = content[:, :-1] if own is None else own + content[:, :-1]
             scores = scores + content[:, -1:]
         if own is not None:

@@ -64,9 +64,6 @@ class PathGNNConfig(Settings):
     #: scenarios, get none: graphrec.models.path_gnn.is_identifier_type; off by default:
     #: docs/benchmarks.md, "Which attribute values get a vector")
     attribute_embeddings: bool = False
-    #: with attribute_embeddings: scale each value's vector and bias by m / (m + k), m the
-    #: number of trained items with the value, this k (0: no scaling)
-    attribute_shrinkage: float = 0.0
     #: the share of an epoch's queries that train cold-start items (items reached through
     #: their attributes only; see graphrec.training.queries); None: the share of the
     #: target's validation interactions whose item has no training interaction (1 where
@@ -90,10 +87,6 @@ class PathGNNConfig(Settings):
                                   or not 0 <= share <= 1):
             raise ConfigError(f"[strategy.path-gnn] cold_item_queries must be a number in "
                               f"[0, 1] or left out, not {share!r}")
-        k = self.attribute_shrinkage
-        if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 <= k < math.inf:
-            raise ConfigError(f"[strategy.path-gnn] attribute_shrinkage must be a number >= 0, "
-                              f"not {k!r}")
         pool = self.cold_item_pool
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
@@ -179,8 +172,7 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
         torch.manual_seed(config.seed)
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
-                        graph.num_attribute_values, settings.attribute_embeddings,
-                        settings.attribute_shrinkage)
+                        graph.num_attribute_values, settings.attribute_embeddings)
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
@@ -222,8 +214,7 @@ def _to(graph: PathGraph, device: torch.device) -> PathGraph:
                    transposed={et: a.to(device) for et, a in graph.transposed.items()},
                    trained_items=graph.trained_items.to(device),
                    item_content=_maybe_to(graph.item_content, device),
-                   item_content_t=_maybe_to(graph.item_content_t, device),
-                   value_support=_maybe_to(graph.value_support, device))
+                   item_content_t=_maybe_to(graph.item_content_t, device))
 
 
 def _maybe_to(tensor: Tensor | None, device: torch.device) -> Tensor | None:
