@@ -59,6 +59,9 @@ class TrainConfig(Settings):
     batch_size: int | None = None
     #: evaluations without improvement before stopping (None: never stop early)
     patience: int | None = 5
+    #: multiply the learning rate by this after each evaluation that does not improve on the
+    #: best (1: never; 0.5 halves it, as a reduce-on-plateau schedule)
+    lr_decay: float = 1.0
     k: int = 20
     seed: int | None = None
     #: share of user/item id embeddings dropped per training step (cold-start robustness)
@@ -172,6 +175,8 @@ class TrainConfig(Settings):
             raise ConfigError(f"co_interactions must be >= 0, not {self.co_interactions}")
         if self.time_budget is not None and self.time_budget <= 0:
             raise ConfigError(f"time_budget must be > 0 seconds, not {self.time_budget}")
+        if isinstance(self.lr_decay, bool) or not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError(f"lr_decay must be in (0, 1], not {self.lr_decay!r}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
         if not isinstance(self.keep_memory, bool):

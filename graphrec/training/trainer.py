@@ -397,6 +397,9 @@ class Trainer:
                 if stopper.update(score, epoch, model):
                     stopped = CONVERGED
                     break
+                if stopper.waited > 0 and config.lr_decay < 1.0:
+                    for group in opt.param_groups:  # kept in the optimiser's checkpoint
+                        group["lr"] *= config.lr_decay
             else:
                 history.append(row)
                 self._line(live, epoch, epochs, row)

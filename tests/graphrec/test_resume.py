@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from graphrec.cli.main import app
 from graphrec.data.graph import build_graph
 from graphrec.data.pairs import training_pairs
-from graphrec.errors import RunError
+from graphrec.errors import ConfigError, RunError
 from graphrec.models import build_model
 from graphrec.serving import Recommender
 from graphrec.strategies.base import StrategyRun
@@ -59,20 +59,49 @@ def _same(a, b) -> bool:
             and all(torch.equal(a.state[k], b.state[k]) for k in a.state))
 
 
-def test_a_stage_resumed_after_an_interruption_ends_as_an_uninterrupted_one(setup, tmp_path):
-    whole = _fit(setup, None, Interrupt())
+@pytest.mark.parametrize("lr_decay", [1.0, 0.5])  # 0.5: the decayed rate is resumed too
+def test_a_stage_resumed_after_an_interruption_ends_as_an_uninterrupted_one(setup, tmp_path,
+                                                                           lr_decay):
+    whole = _fit(setup, None, Interrupt(), lr_decay=lr_decay)
     stage = Checkpoints(tmp_path / "c").next_stage("joint")
-    with pytest.raises(KeyboardInterrupt):
-        _fit(setup, stage, Interrupt(at=4))  # dies in epoch 4: epochs 1-3 are checkpointed
+    with pytest.raises(KeyboardInterrupt):  # dies in epoch 4: epochs 1-3 are checkpointed
+        _fit(setup, stage, Interrupt(at=4), lr_decay=lr_decay)
     saved = stage.load()
     assert saved["epoch"] == 3 and not saved["finished"]
     counting = Interrupt()
-    resumed = _fit(setup, stage, counting)
+    resumed = _fit(setup, stage, counting, lr_decay=lr_decay)
     assert counting.calls == 2  # epochs 4 and 5 only: it continued, it did not start again
     assert _same(resumed, whole)
     # a finished stage returns its result without training (a validator that would fail)
-    again = _fit(setup, stage, Interrupt(at=1))
+    again = _fit(setup, stage, Interrupt(at=1), lr_decay=lr_decay)
     assert _same(again, whole)
+
+
+def test_lr_decay_lowers_the_rate_after_each_evaluation_that_does_not_improve(setup):
+    data, pairs = setup
+    config = TrainConfig(dim=8, epochs=5, patience=None, seed=0, lr=0.01, lr_decay=0.5)
+    model = build_model("lightgcn", data, config.dim, config.num_layers, seed=0,
+                        normalize=True)
+    graph = model.prepare_graph(data)
+    made, rates, scores = [], [], iter([0.5, 0.4, 0.6, 0.3, 0.2])
+
+    def optimizer(params):
+        made.append(torch.optim.Adam(params, lr=config.lr))
+        return made[-1]
+
+    def validate(model) -> float:
+        rates.append(made[0].param_groups[0]["lr"])
+        return next(scores)
+
+    fit = Trainer(model, graph, PairObjective.from_config(pairs, config), validate, config,
+                  optimizer=optimizer, progress=False).fit()
+    # epochs 2 and 4 do not improve: the rate halves after each, never after 1 and 3
+    assert rates == [0.01, 0.01, 0.005, 0.005, 0.0025]
+    assert fit.best_epoch == 3
+    with pytest.raises(ConfigError, match=r"lr_decay must be in \(0, 1\]"):
+        TrainConfig(lr_decay=0.0)
+    with pytest.raises(ConfigError, match=r"lr_decay must be in \(0, 1\]"):
+        TrainConfig(lr_decay=1.5)
 
 
 def test_a_checkpoint_of_another_stage_or_layout_is_refused(setup, tmp_path):
