@@ -57,6 +57,7 @@ from kg.registry import Settings
 
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
+_SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
 
 #: what ``graphrec train`` trains when ``[train]`` names no strategy: the embedding model, whose
 #: vectors ``graphrec embed``, ``export`` and approximate search need
@@ -68,7 +69,6 @@ TRAIN_STRATEGY = "joint"
 TRANSFER_STRATEGIES = ("joint", "path-gnn")
 #: the commands a configuration is read for
 COMMANDS = ("train", "transfer")
-_SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
 
 
 @dataclass(frozen=True)
