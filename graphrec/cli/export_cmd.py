@@ -57,19 +57,21 @@ def export(
         if to != "neo4j":
             raise ConfigError(f"Could not resolve destination {to!r} among choices ['neo4j']")
         rec = Recommender.load(run_dir)
+        # before the database is touched: a run without vectors (path-gnn) is refused here
+        items, item_vectors = rec.item_embeddings()
+        if users:
+            ids, vectors = rec.user_embeddings()
+            if dp_epsilon is not None:
+                vectors = privatise_embeddings(vectors, dp_epsilon, dp_delta)
         with open_neo4j() as store:
             if load_graph:
                 record, same_ids = _run_dataset(run_dir, store.datasets())
                 store.load(rec.tables, dataset=record, merge=merge or same_ids,
                            progress=not quiet)
-            items, item_vectors = rec.item_embeddings()
             n_items = store.write_embeddings(
                 schema.ITEM, items, item_vectors.tolist(), progress=not quiet)
             n_users = 0
             if users:
-                ids, vectors = rec.user_embeddings()
-                if dp_epsilon is not None:
-                    vectors = privatise_embeddings(vectors, dp_epsilon, dp_delta)
                 n_users = store.write_embeddings(
                     schema.USER, ids, vectors.tolist(), progress=not quiet)
     except GraphRecError as exc:

@@ -88,7 +88,7 @@ def test_similar_items_are_a_query_from_one_item(rec):
     assert first["score"].is_monotonic_decreasing
 
 
-def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
+def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path, monkeypatch):
     for call in (lambda: rec.item_embeddings(), lambda: rec.user_embeddings(["u1"]),
                  lambda: rec.embed_new_items([{}], "cosmetics"),
                  lambda: rec.recommend("u1", approximate=True)):
@@ -108,6 +108,10 @@ def test_what_needs_vectors_says_why_it_is_refused(rec, run_dir, tmp_path):
                                 "--out", str(tmp_path / "e.parquet")])
     assert embed.exit_code == 2 and "path-gnn run has none" in " ".join(embed.output.split())
     assert not (tmp_path / "e.parquet").exists()
+    # refused before any database is reached (this address has no server)
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    export = runner.invoke(app, ["export", run_dir, "--quiet"])
+    assert export.exit_code == 2 and "path-gnn run has none" in " ".join(export.output.split())
 
 
 def test_new_items_join_the_graph_through_their_attributes_as_cold_items_do(run_dir):
