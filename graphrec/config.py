@@ -64,8 +64,8 @@ _SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
 TRAIN_STRATEGY = "joint"
 #: what ``graphrec transfer`` compares when ``[train]`` names none (target-only joins as the
 #: reference): the embedding model and the conditional GNN, the one that validates best being
-#: served; the conditional GNN is the best single method on every real data set measured
-#: (docs/benchmarks.md) and scores by message passing, without vectors
+#: served; the conditional GNN is the best single method measured in all comparisons but
+#: two (docs/benchmarks.md) and scores by message passing, without vectors
 TRANSFER_STRATEGIES = ("joint", "path-gnn")
 #: the commands a configuration is read for
 COMMANDS = ("train", "transfer")
