@@ -71,6 +71,19 @@ TRANSFER_STRATEGIES = ("joint", "path-gnn")
 COMMANDS = ("train", "transfer")
 
 
+def default_strategies(command: str) -> tuple[str, ...]:
+    """What ``graphrec <command>`` runs when ``[train]`` names no strategy."""
+    if command not in COMMANDS:
+        raise ValueError(f"command must be one of {COMMANDS}, not {command!r}")
+    return (TRAIN_STRATEGY,) if command == "train" else TRANSFER_STRATEGIES
+
+
+def strategy_keys(strategies: tuple[str, ...]) -> dict:
+    """``[train]``'s key for ``strategies``: ``strategy`` for one, ``strategies`` for more."""
+    return ({"strategy": strategies[0]} if len(strategies) == 1
+            else {"strategies": list(strategies)})
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A parsed configuration file."""
@@ -93,8 +106,7 @@ class RunConfig:
         """The configuration ``raw`` (TOML-shaped sections) read for ``graphrec <command>``,
         which decides the strategies when ``[train]`` names none (:data:`TRAIN_STRATEGY`,
         :data:`TRANSFER_STRATEGIES`); ``source`` names it in errors."""
-        if command not in COMMANDS:
-            raise ValueError(f"command must be one of {COMMANDS}, not {command!r}")
+        default = list(default_strategies(command))
         unknown = sorted(set(raw) - {"data", "train", "split", "privacy", "strategy"})
         if unknown:
             raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
@@ -123,7 +135,6 @@ class RunConfig:
                               f"{sorted(train_keys | _RUN_KEYS)}")
         if "target" not in train:
             raise ConfigError(f"{source}: [train] needs target = \"<scenario>\"")
-        default = [TRAIN_STRATEGY] if command == "train" else list(TRANSFER_STRATEGIES)
         strategies = (train.pop("strategies", None)
                       or ([train.pop("strategy")] if "strategy" in train else default))
         train.pop("strategy", None)
@@ -149,11 +160,7 @@ class RunConfig:
     def to_dict(self) -> dict:
         """The effective configuration as TOML-shaped sections (every [train] value, the
         defaults included; what ``graphrec config show`` prints)."""
-        train = {"target": self.target}
-        if len(self.strategies) == 1:
-            train["strategy"] = self.strategies[0]
-        else:
-            train["strategies"] = list(self.strategies)
+        train = {"target": self.target, **strategy_keys(self.strategies)}
         train.update({f.name: getattr(self.train, f.name) for f in fields(TrainConfig)})
         out = {"data": self.data, "train": train}
         if self.split:

@@ -68,11 +68,11 @@ def show(
     exactly as train (or, with --for transfer, transfer) would use it."""
     from graphrec.config import (
         COMMANDS,
-        TRAIN_STRATEGY,
-        TRANSFER_STRATEGIES,
         RunConfig,
         apply_overrides,
+        default_strategies,
         read_toml,
+        strategy_keys,
     )
     from graphrec.strategies import CONFIGURABLE, strategy_settings
     from graphrec.training import TrainConfig
@@ -82,9 +82,7 @@ def show(
             raise GraphRecError(f"--for must be one of {list(COMMANDS)}, not {command!r}")
         if config is None:
             train = TrainConfig()
-            named = ({"strategy": TRAIN_STRATEGY} if command == "train"
-                     else {"strategies": list(TRANSFER_STRATEGIES)})
-            sections = {"train": {**named,
+            sections = {"train": {**strategy_keys(default_strategies(command)),
                                   **{f.name: getattr(train, f.name) for f in fields(train)}},
                         "strategy": {name: dict(vars(s)) for name, s in
                                      strategy_settings({n: {} for n in CONFIGURABLE}).items()}}

@@ -99,20 +99,28 @@ def _item_attribute_edges(data: HeteroData, node_type: str) -> np.ndarray:
     return np.concatenate(parts, axis=1) if parts else np.empty((2, 0), dtype=np.int64)
 
 
-def is_identifier_type(data: HeteroData, node_type: str) -> bool:
+def _item_scenarios(data: HeteroData) -> np.ndarray:
+    """``[num_items]``: each item's scenario node (0 for every item when the graph has no
+    ``(item, in_scenario, scenario)`` edges: one scenario)."""
+    scenarios = item_scenario_ids(data)
+    if scenarios is None:
+        return np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
+    return scenarios.numpy()
+
+
+def is_identifier_type(data: HeteroData, node_type: str,
+                       scenarios: np.ndarray | None = None) -> bool:
     """Whether every value of the attribute type ``node_type`` names at most one item in
     each scenario: a product id shared across scenarios (XMarket's ``asin``), not content.
 
     Such a value says nothing about an item beyond the item itself, so it gets no content
     vector (:func:`content_types`); the graph still links the items that share it.
-    Items' scenarios come from the ``(item, in_scenario, scenario)`` edges (one scenario
-    when there are none)."""
+    ``scenarios``: each item's scenario node (None: read from ``data``'s
+    ``(item, in_scenario, scenario)`` edges; one scenario when there are none)."""
     items, values = _item_attribute_edges(data, node_type)
     if len(items) == 0:
         return False
-    scenarios = item_scenario_ids(data)
-    scenario = (np.zeros(int(data[schema.PYG_ITEM].num_nodes), dtype=np.int64)
-                if scenarios is None else scenarios.numpy())
+    scenario = _item_scenarios(data) if scenarios is None else scenarios
     pairs = np.unique(np.stack([values, scenario[items], items]), axis=1)
     _, per_value = np.unique(pairs[:2], axis=1, return_counts=True)
     return bool(per_value.max() <= 1)
@@ -121,7 +129,8 @@ def is_identifier_type(data: HeteroData, node_type: str) -> bool:
 def content_types(data: HeteroData) -> list[str]:
     """The attribute types whose values make an item's content vector: those of
     :func:`attribute_types` that are not identifiers (:func:`is_identifier_type`)."""
-    return [t for t in attribute_types(data) if not is_identifier_type(data, t)]
+    scenarios = _item_scenarios(data)  # once for every type
+    return [t for t in attribute_types(data) if not is_identifier_type(data, t, scenarios)]
 
 
 def item_content_matrix(data: HeteroData, types: Sequence[str] | None = None

@@ -1,6 +1,7 @@
 """Training: settings, the one :class:`Trainer`, objectives, losses, negatives, stopping and
 data-parallel helpers."""
 
+from graphrec.data.pairs import TrainingPairs
 from graphrec.training.bridges import BridgeSimulation
 from graphrec.training.cold_items import ColdItemSimulation
 from graphrec.training.config import TrainConfig
@@ -12,7 +13,7 @@ from graphrec.training.losses import (
     bpr_loss,
     make_loss,
 )
-from graphrec.training.negatives import TrainingPairs, UniformNegatives
+from graphrec.training.negatives import UniformNegatives
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 from graphrec.training.trainer import FitResult, Objective, PairObjective, Trainer, adam
 

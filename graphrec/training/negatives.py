@@ -1,14 +1,11 @@
 """How negatives are drawn for training pairs (the trainer's negative sampler); the pairs
-themselves, :class:`TrainingPairs`, are data (:mod:`graphrec.data.pairs`) and re-exported here."""
+themselves, :class:`~graphrec.data.pairs.TrainingPairs`, are data."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from graphrec.data.pairs import TrainingPairs
 from graphrec.errors import ConfigError
-
-__all__ = ["SharedNegatives", "TrainingPairs", "UniformNegatives"]
 
 
 class UniformNegatives:

@@ -35,6 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from graphrec.data.co_interactions import CO_EDGES
+from graphrec.data.pairs import TrainingPairs
 from graphrec.errors import ConfigError, NonFiniteLossError, TrainingError
 from graphrec.models.base import ModelGraph
 from graphrec.training import distributed
@@ -43,7 +44,7 @@ from graphrec.training.config import TrainConfig
 from graphrec.training.device import to_device
 from graphrec.training.losses import BPRLoss, PairLoss, SoftmaxLoss, make_loss
 from graphrec.training.memory import keep_freed_memory
-from graphrec.training.negatives import SharedNegatives, TrainingPairs, UniformNegatives
+from graphrec.training.negatives import SharedNegatives, UniformNegatives
 from graphrec.training.simulation import Simulation, simulated_graph
 from graphrec.training.stopping import EarlyStopping, EvalSchedule
 from kg import schema
