@@ -29,9 +29,7 @@ from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
-from kg import schema
 from kg.registry import Settings
-from kg.schema import TRAIN_SPLITS
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
                                settings.batch_size, settings.max_queries, item_share,
-                               settings.cold_item_pool, hide, positive_interactions(run, index))
+                               settings.cold_item_pool, hide)
     scorer = PathScorer(model, on_device)
     checkpoint = run.checkpoints.next_stage(name) if run.checkpoints else None
     fit = Trainer(model, on_device, objective, lambda m: valid_score(scorer, run, index),
@@ -195,23 +193,6 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
     model.cpu()  # what leaves training lives on the CPU, whichever device trained it
     return PathTrained(model, graph, index, fit, PathScorer(model, graph), share,
                        objective.cold_item_share)
-
-
-def positive_interactions(run: StrategyRun, index: GraphIndex) -> sp.csr_matrix | None:
-    """``[num_users, num_items]`` CSR, 1 at the training interactions that count as
-    positives under the run's protocol (a ``weight`` of at least its ``min_weight``, such
-    as ratings >= 4), or None when every interaction counts (no ``min_weight``)."""
-    min_weight = run.protocol.min_weight if run.protocol is not None else None
-    if min_weight is None:
-        return None
-    inter = run.tables.interactions
-    liked = inter[inter["split"].isin(TRAIN_SPLITS) & (inter["weight"] >= min_weight)]
-    shape = (len(index.ids[schema.PYG_USER]), len(index.ids[schema.PYG_ITEM]))
-    matrix = sp.csr_matrix((np.ones(len(liked), dtype=np.float32),
-                            (index.index(schema.PYG_USER, liked["user_id"]),
-                             index.index(schema.PYG_ITEM, liked["item_id"]))), shape=shape)
-    matrix.data[:] = 1.0  # a pair listed twice counts once
-    return matrix
 
 
 class PathGNNStrategy(Strategy):

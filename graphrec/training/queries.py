@@ -30,12 +30,6 @@ interaction), when ``cold_item_share`` > 0:
 They make up ``cold_item_share`` of an epoch's queries (the strategy's default: the share of
 the target's validation interactions whose item has no training interaction), in batches of
 their own; the other queries run on the whole graph as above.
-
-Where only some training interactions count as positives (``positives``: the evaluation's
-``min_weight``, such as ratings >= 4 of MovieLens), every query still starts from all of its
-user's visible items, but only its hidden items that count are trained as positives; the
-user's other hidden items are left unlabelled among the candidates, as the lower-rated items
-of a held-out split stay candidates at evaluation.
 """
 
 from __future__ import annotations
@@ -94,22 +88,13 @@ class QueryObjective:
         hide: ``[num_items]`` bool (True: made cold) -> the graph without those items'
             interaction edges, prepared and on the model's device (needed when
             ``cold_item_share`` > 0).
-        positives: ``[num_users, num_items]`` CSR, non-zero at the training interactions
-            that count as positives (None: all of ``graph.history``; module docstring).
     """
 
     def __init__(self, graph: PathGraph, target_items: np.ndarray, cold_share: float,
                  batch_size: int, max_queries: int | None = None,
                  cold_item_share: float = 0.0, cold_item_pool: float = 0.2,
-                 hide: Callable[[torch.Tensor], PathGraph] | None = None,
-                 positives: sp.csr_matrix | None = None):
+                 hide: Callable[[torch.Tensor], PathGraph] | None = None):
         self.history = graph.history
-        if positives is not None and positives.shape != self.history.shape:
-            raise ValueError(f"positives must be {self.history.shape}, not {positives.shape}")
-        #: ``[num_users, num_items]`` bool CSR: the training interactions trained as positives
-        self.positives = (self.history if positives is None
-                          else self.history.multiply(positives != 0).tocsr()).astype(bool)
-        self.positives.eliminate_zeros()
         self.target_items = np.asarray(target_items, dtype=np.int64)
         self.candidates = torch.as_tensor(self.target_items)
         is_target = np.zeros(self.history.shape[1], dtype=bool)
@@ -117,11 +102,10 @@ class QueryObjective:
         self.is_target = is_target
         in_target = self.history[:, self.target_items].getnnz(axis=1)
         elsewhere = self.history[:, ~is_target].getnnz(axis=1)
-        liked = self.positives[:, self.target_items].getnnz(axis=1)
-        #: users with positive target items and items elsewhere (cold query candidates)
-        self.bridge = np.flatnonzero((liked > 0) & (elsewhere > 0))
-        #: users with at least two target items, one of them positive (warm query candidates)
-        self.warm = np.flatnonzero((in_target >= 2) & (liked > 0))
+        #: users with target items and items elsewhere (cold query candidates)
+        self.bridge = np.flatnonzero((in_target > 0) & (elsewhere > 0))
+        #: users with at least two target items (warm query candidates)
+        self.warm = np.flatnonzero(in_target >= 2)
         self.cold_share = float(cold_share)
         if len(self.bridge) == 0 and len(self.warm) == 0:
             raise TrainingError("no training queries: no user has target items beside other "
@@ -158,10 +142,8 @@ class QueryObjective:
     def batch(self, users: np.ndarray, cold: np.ndarray, gen: np.random.Generator
               ) -> QueryBatch:
         """The visible and hidden items of ``users`` (cold: every target item hidden; warm: a
-        random half, at least one and all but one); the hidden items that are
-        :attr:`positives` are what the queries must find."""
+        random half, at least one and all but one)."""
         rows = self.history[users]
-        counts = self.positives[users]
         hidden_rows, hidden_cols = [], []
         keep = np.ones(rows.nnz, dtype=bool)
         for r in range(len(users)):
@@ -173,11 +155,8 @@ class QueryObjective:
                 n = min(max(1, len(target) // 2), len(target) - 1)
                 chosen = gen.choice(target, n, replace=False)
             keep[chosen] = False
-            liked = rows.indices[chosen]
-            liked = liked[np.isin(liked, counts.indices[counts.indptr[r]:counts.indptr[r + 1]],
-                                  assume_unique=True)]
-            hidden_rows.append(np.full(len(liked), r))
-            hidden_cols.append(self.position[liked])
+            hidden_rows.append(np.full(len(chosen), r))
+            hidden_cols.append(self.position[rows.indices[chosen]])
         coo = rows.tocoo()  # CSR order: keep lines up with coo's entries
         visible = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])),
                                 shape=rows.shape)
@@ -211,8 +190,8 @@ class QueryObjective:
         count = min(len(self.trained_items) - 1,
                     max(1, round(self.cold_item_pool * len(self.trained_items))))
         cold_items = np.sort(gen.choice(self.trained_items, count, replace=False))
-        taken = self.positives[:, cold_items]
-        rest = self.history.getnnz(axis=1) - self.history[:, cold_items].getnnz(axis=1)
+        taken = self.history[:, cold_items]
+        rest = self.history.getnnz(axis=1) - taken.getnnz(axis=1)
         pool = np.flatnonzero((taken.getnnz(axis=1) > 0) & (rest > 0))
         p = self.cold_item_share
         if p >= 1:

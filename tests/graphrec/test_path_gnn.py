@@ -189,67 +189,6 @@ def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
     assert hidden | visible == set(np.flatnonzero(graph.history[users[0]].toarray()))
 
 
-def test_only_the_interactions_that_count_are_trained_as_positives():
-    """u5's t:2 and u1's t:1 do not count (a low rating, say): u1 has no positive target
-    item left, so it is no query; u5 still hides t:2 but need not find it."""
-    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
-                            ("u5", "t:3", "t", "train")])
-    data, index = build_graph(tables)
-    graph = prepare_path_graph(data)
-    target = index.scenario_items("t")
-    names = index.ids["user"]
-    user, item = index.lookup("user"), index.lookup("item")
-    positives = graph.history.copy().tolil()
-    positives[user["u5"], item["t:2"]] = 0
-    positives[user["u1"], item["t:1"]] = 0
-    objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8,
-                               positives=positives.tocsr())
-    assert sorted(names[u] for u in objective.bridge) == ["u2", "u4"]
-    assert sorted(names[u] for u in objective.warm) == ["u5"]
-    gen = np.random.default_rng(0)
-    for seed in range(8):  # u5's hidden half varies with the draw
-        gen = np.random.default_rng(seed)
-        batch = objective.batch(np.array([user["u5"]]), np.array([False]), gen)
-        visible = set(np.flatnonzero(batch.histories[0].toarray()))
-        found = set(target[batch.hidden[0].indices])
-        assert item["t:2"] not in found and found <= {item["t:1"], item["t:3"]}
-        hidden = {item["t:1"], item["t:2"], item["t:3"]} - visible
-        assert found == hidden - {item["t:2"]} and 1 <= len(hidden) <= 2
-    cold = objective.batch(np.array([user["u2"]]), np.array([True]), gen)
-    assert set(target[cold.hidden[0].indices]) == {item["t:2"]}
-    with pytest.raises(ValueError, match="positives must be"):
-        QueryObjective(graph, target, 1.0, 8, positives=positives.tocsr()[:2])
-
-
-def test_cold_item_queries_find_only_the_cold_items_that_count():
-    tables = genre_tables()
-    objective, graph, index, hidden_graphs = cold_item_objective(tables, 1.0)
-    # m:a4 does not count for u0 and u2 (it does for the other even users)
-    positives = graph.history.copy().tolil()
-    item = index.lookup("item")
-    uncounted = [index.lookup("user")[f"u{u}"] for u in (0, 2)]
-    for u in uncounted:
-        positives[u, item["m:a4"]] = 0
-    counted = QueryObjective(graph, index.scenario_items("m"), 0.0, 4, cold_item_share=1.0,
-                             cold_item_pool=0.25, hide=objective.hide,
-                             positives=positives.tocsr())
-    seen = set()
-    for seed in range(12):
-        batches = counted.cold_item_batches(np.random.default_rng(seed), 0)
-        cold = np.flatnonzero(hidden_graphs[-1].numpy())
-        takers = np.flatnonzero(positives.tocsr()[:, cold].getnnz(axis=1) > 0)
-        assert sorted(np.concatenate([b.users for b in batches] or [[]])) == sorted(takers)
-        for batch in batches:
-            for r, user in enumerate(batch.users):
-                found = set(cold[batch.hidden[r].indices])
-                assert found and found == set(np.flatnonzero(positives[user].toarray())) & set(cold)
-                seen |= {(user, i) for i in found}
-                # the item that does not count stays out of the starts like the others
-                assert not set(np.flatnonzero(batch.histories[r].toarray())) & set(cold)
-    assert not {(u, item["m:a4"]) for u in uncounted} & seen
-    assert any(i == item["m:a4"] for _, i in seen)  # m:a4 was cold and found by others
-
-
 def test_the_strategy_trains_selects_on_validation_and_scores_cold_users():
     tables = two_scenarios()
     config = TrainConfig(epochs=3, seed=0, co_interactions=0)
@@ -487,23 +426,3 @@ def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
     assert bool((model.content.grad.abs().sum(1) > 0)[linked].all())
     with pytest.raises(ConfigError, match="attribute_embeddings must be true or false"):
         PathGNNConfig(attribute_embeddings="yes")
-
-
-def test_the_protocols_min_weight_decides_which_training_interactions_count():
-    from graphrec.evaluation.harness import Protocol
-    from graphrec.strategies.base import StrategyRun
-    from graphrec.strategies.path_gnn import positive_interactions
-    tables = genre_tables()
-    inter = tables.interactions
-    inter["weight"] = np.where(inter["item_id"].isin(["m:a1", "m:b2"]), 2.0, 5.0)
-    config = TrainConfig(epochs=1, seed=0)
-    data, index = build_graph(tables, co_interactions=0)
-    assert positive_interactions(StrategyRun(tables, "m", config), index) is None
-    run = StrategyRun(tables, "m", config, protocol=Protocol(min_weight=4.0))
-    counted = positive_interactions(run, index).tocoo()
-    pairs = {(index.ids["user"][u], index.ids["item"][i])
-             for u, i in zip(counted.row, counted.col, strict=True)}
-    train = inter[inter["split"] == "train"]
-    expected = {(u, i) for u, i, w in zip(train["user_id"], train["item_id"], train["weight"],
-                                          strict=True) if w >= 4.0}
-    assert pairs == expected and len(expected) == 12 * 4 - 12
