@@ -21,7 +21,6 @@ selected model is scored on ``test.txt`` under
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -29,7 +28,14 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.report import print_table, train_config, with_ci, write_results
+from benchmarks.report import (
+    add_run_arguments,
+    print_table,
+    strategy_options,
+    train_config,
+    with_ci,
+    write_results,
+)
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
 from loaders import load_dataset
@@ -52,26 +58,16 @@ def main() -> None:
     parser.add_argument("path")
     parser.add_argument("--pair", default=None, help="One folder name of the pair (X_Y) when "
                                                      "the path holds several.")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
     # target-only (and the mf model) are left out: cold-start users have no target interaction,
     # so their scores are all equal, and the authors' tie rule (ties favour the positive) would
     # rank every positive first
     parser.add_argument("--strategies",
                         default="popularity,item-knn,ease,joint,finetune,feature-extraction,adabn,"
                                 "hybrid,path-gnn")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
-    parser.add_argument("--train", default="{}",
-                        help='JSON [train] settings over graphrec\'s defaults, e.g. '
-                             '\'{"bridge": 0.5}\'')
-    parser.add_argument("--options", default="{}",
-                        help='JSON settings per strategy, e.g. \'{"reptile": {"iterations": 50}}\'')
-    parser.add_argument("--tag", default="",
-                        help="Write the rows to cdrib_<domains>_<tag>.json (a run of a few "
-                             "strategies beside the headline rows).")
+    add_run_arguments(parser, "cdrib_<domains>_<tag>")
     args = parser.parse_args()
-    options = json.loads(args.options)
+    options = strategy_options(args.options)
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
     first = find_pair(Path(args.path), args.pair)[0].name.partition("_")[0]
     domains = [first] + [d for d in sorted(tables.scenarios["scenario"]) if d != first]

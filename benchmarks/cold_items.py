@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 
 from benchmarks.report import (
+    add_run_arguments,
     machine,
     print_table,
     selected_row,
+    strategy_options,
     train_config,
     with_ci,
     write_results,
@@ -65,18 +66,10 @@ def main() -> None:
                         help="The scenario whose items go cold (default: the only one).")
     parser.add_argument("--runs", default=DEFAULT_RUNS,
                         help="Comma-separated baselines or learned strategies.")
-    parser.add_argument("--train", default="{}",
-                        help="JSON [train] settings over graphrec's defaults.")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--options", default="{}",
-                        help="JSON strategy settings, e.g. '{\"hybrid\": {\"model\": "
-                             "\"path-gnn\"}}'.")
     parser.add_argument("--kinds", default=None,
                         help="Keep only these item attribute kinds, e.g. writer,director,year "
                              "(default: all the loader gives).")
-    parser.add_argument("--tag", default="",
-                        help="Write the rows to cold_items_<dataset>_<tag>.json (a run of a "
-                             "few methods beside the headline rows).")
+    add_run_arguments(parser, "cold_items_<dataset>_<tag>")
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
     if args.kinds is not None:
@@ -89,9 +82,9 @@ def main() -> None:
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {machine()}; interactions {counts}; seed {args.seed}\n", flush=True)
     lines, rows = [], []
-    options = json.loads(args.options)
+    options = strategy_options(args.options)
     for run in args.runs.split(","):
-        config = train_config(args.train, None, seed=args.seed)
+        config = train_config(args.train, args.epochs, seed=args.seed)
         result = run_strategy(run, tables, scenario, config, progress=False,
                               protocol=PROTOCOL, options=options)
         m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),

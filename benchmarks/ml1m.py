@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import platform
 import sys
 
@@ -35,7 +34,15 @@ import numpy as np
 import torch
 
 from benchmarks.cold_items import keep_attribute_kinds
-from benchmarks.report import print_table, selected_row, train_config, with_ci, write_results
+from benchmarks.report import (
+    add_run_arguments,
+    print_table,
+    selected_row,
+    strategy_options,
+    train_config,
+    with_ci,
+    write_results,
+)
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
 from kg.tables import KGTables
@@ -132,23 +139,13 @@ def main() -> None:
     parser.add_argument("path")
     parser.add_argument("--runs", default=DEFAULT_RUNS,
                         help="Comma-separated baselines or strategy:model[:id_dropout].")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
-    parser.add_argument("--train", default="{}",
-                        help="JSON [train] settings over graphrec's defaults.")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--options", default="{}",
-                        help="JSON strategy settings, e.g. '{\"hybrid\": {\"model\": "
-                             "\"path-gnn\"}}'.")
     parser.add_argument("--valid", choices=VALID_SPLITS, default="newest",
                         help="Validation movies: the newest release year(s) or a random "
                              "10%% of the training movies.")
     parser.add_argument("--kinds", default=None,
                         help="Keep only these movie attribute kinds after the split, e.g. "
                              "writer,director,year (default: all).")
-    parser.add_argument("--tag", default="",
-                        help="Write the rows to ml1m_cold_items_<tag>.json (a run of a few "
-                             "methods beside the headline rows).")
+    add_run_arguments(parser, "ml1m_cold_items_<tag>")
     args = parser.parse_args()
     tables = cold_item_splits(get_loader("ml1m")(args.path).tables, seed=args.seed,
                               valid=args.valid)
@@ -158,7 +155,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
     lines, rows = [], []
-    options = json.loads(args.options)
+    options = strategy_options(args.options)
     for run in args.runs.split(","):
         strategy, model, dropout = (run.split(":") + ["", ""])[:3]
         extra = {"id_dropout": float(dropout)} if dropout else {}

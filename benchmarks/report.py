@@ -3,6 +3,7 @@ under ``benchmarks/results/``."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -70,6 +71,34 @@ def machine() -> str:
     """The machine a benchmark ran on, in words."""
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}, torch {torch.__version__}")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, results: str) -> None:
+    """The options every model benchmark takes: ``--epochs``, ``--seed``, ``--train`` and
+    ``--options`` (JSON over graphrec's defaults, read by :func:`train_config` and
+    :func:`strategy_options`) and ``--tag`` (``results``: the results' file name, with
+    ``<tag>`` where the tag goes)."""
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train", default="{}",
+                        help='JSON [train] settings over graphrec\'s defaults, e.g. '
+                             '\'{"bridge": 0.5}\'.')
+    parser.add_argument("--options", default="{}",
+                        help='JSON settings per strategy, e.g. \'{"hybrid": {"model": '
+                             '"path-gnn"}}\'.')
+    parser.add_argument("--tag", default="",
+                        help=f"Write the rows to {results}.json (a run of a few methods "
+                             "beside the headline rows).")
+
+
+def strategy_options(options_json: str) -> dict:
+    """The ``--options`` JSON: strategy name -> its settings (checked when a strategy runs)."""
+    options = json.loads(options_json)
+    if not isinstance(options, dict):
+        raise SystemExit(f"--options must be a JSON object of strategy settings, not "
+                         f"{options_json!r}")
+    return options
 
 
 def train_config(train_json: str, epochs: int | None, **base: object) -> TrainConfig:

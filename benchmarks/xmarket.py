@@ -23,14 +23,20 @@ bootstrap intervals over test users; rows also go to ``benchmarks/results/`` as 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
 
 import torch
 
-from benchmarks.report import print_table, train_config, with_ci, write_results
+from benchmarks.report import (
+    add_run_arguments,
+    print_table,
+    strategy_options,
+    train_config,
+    with_ci,
+    write_results,
+)
 from graphrec.data.splits import leave_one_out
 from graphrec.evaluation import Protocol, evaluate
 from graphrec.strategies import run_strategy
@@ -49,20 +55,11 @@ def main() -> None:
                         help='Comma-separated source markets; "" for the target alone (what '
                              'a strategy reaches without transfer).')
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--select", choices=("full", "sampled"), default="full",
                         help="Validation protocol of epoch and blend selection.")
-    parser.add_argument("--train", default="{}",
-                        help="JSON [train] settings over graphrec's defaults.")
-    parser.add_argument("--options", default="{}",
-                        help='JSON settings per strategy, e.g. \'{"ease": {"l2": [100]}}\'')
-    parser.add_argument("--tag", default="",
-                        help="Write the rows to xmarket_<target>_<tag>.json (a run of a few "
-                             "strategies beside the headline rows).")
+    add_run_arguments(parser, "xmarket_<target>_<tag>")
     args = parser.parse_args()
-    options = json.loads(args.options)
+    options = strategy_options(args.options)
     markets = [args.target, *(m for m in args.sources.split(",") if m)]
     tables = get_loader("xmarket")(args.path, markets=markets).tables
     tables = leave_one_out(tables, args.target)
