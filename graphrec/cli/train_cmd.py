@@ -256,6 +256,13 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
+        vectors = _embedding_run(results, best)
+        vectors_dir = None
+        if vectors is not None:  # the served strategy has no vectors: keep the best that has
+            vectors_dir = _save(vectors, cfg, tables, datasets, runs,
+                                {**decision, "served_run": str(run_dir)})
+            decision = {**decision, "embeddings_run": str(vectors_dir),
+                        "embeddings_strategy": vectors.name}
         run_dir = _save(best, cfg, tables, datasets, runs, decision, path=run_dir)
     except GraphRecError as exc:
         _failed(str(exc), run_dir, resume is not None)
@@ -264,7 +271,24 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
     console.print(table(strategy_rows(results, cfg.train.k),
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
     console.print(table(decision_rows(decision), "negative-transfer check (valid split)"))
+    if vectors_dir is not None:
+        console.print(f"{best.name} scores by message passing and has no vectors; the item and "
+                      f"user embeddings of {vectors.name} (the best strategy with vectors on "
+                      f"valid) are in {vectors_dir} (graphrec export, embed)")
     typer.echo(str(run_dir))
+
+
+def _embedding_run(results: list, served) -> object | None:
+    """The result whose vectors a ``transfer`` keeps beside the ``served`` one when that
+    has none (``path-gnn``): the learned strategy with embeddings that validates best; None
+    when ``served`` has vectors or no other result does."""
+    from graphrec.strategies import get_strategy
+
+    if get_strategy(served.name).has_embeddings:
+        return None
+    with_vectors = [r for r in results
+                    if r.model is not None and get_strategy(r.name).has_embeddings]
+    return max(with_vectors, key=lambda r: r.valid_score, default=None)
 
 
 FORMATS = ("table", "json", "csv")

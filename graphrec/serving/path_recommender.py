@@ -19,6 +19,7 @@ attribute and scenario nodes, as cold-start items are scored), the ``hybrid`` bl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -143,10 +144,25 @@ class PathRecommender(Recommender):
         return torch.zeros(len(items), 0)
 
     def _no_vectors(self, what: str) -> ConfigError:
+        elsewhere = self._embeddings_run()
+        where = (f"; the comparison that chose it saved the embeddings of "
+                 f"{elsewhere[0]} in {elsewhere[1]}" if elsewhere
+                 else ", or serve a run of an embedding strategy (joint, hybrid, ...)")
         return ConfigError(f"{what} needs embeddings, and a path-gnn run has none: it scores "
                            "each user by message passing from their items. Use recommend(), "
-                           "predict(), similar_items() or fold_in_users(), or serve a run of "
-                           "an embedding strategy (joint, hybrid, ...)")
+                           f"predict(), similar_items() or fold_in_users(){where}")
+
+    def _embeddings_run(self) -> tuple[str, str] | None:
+        """``(strategy, run directory)`` of the embeddings ``graphrec transfer`` saved beside
+        this run (its ``decision.json``), or None."""
+        path = None if self.run_dir is None else self.run_dir / "decision.json"
+        if path is None or not path.is_file():
+            return None
+        decision = json.loads(path.read_text("utf-8"))  # checked when the run was loaded
+        if not isinstance(decision.get("embeddings_run"), str):
+            return None
+        return str(decision.get("embeddings_strategy", "another strategy")), decision[
+            "embeddings_run"]
 
     def item_embeddings(self, items=None, scenario=None):
         raise self._no_vectors("item_embeddings()")

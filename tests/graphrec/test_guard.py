@@ -7,6 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
+from graphrec.errors import ConfigError
+from graphrec.serving import Recommender
 from graphrec.strategies import run_strategy, strategy_decision
 from graphrec.strategies.base import StrategyResult
 from graphrec.strategies.guarded import source_verdict
@@ -92,3 +94,18 @@ def test_transfer_of_a_file_naming_no_strategy_compares_joint_and_path_gnn(tmp_p
     scores = {name: row["valid"] for name, row in decision["strategies"].items()}
     assert decision["selected"] == max(scores, key=scores.get)
     assert json.loads((run_dir / "config.json").read_text())["strategy"] == decision["selected"]
+    if decision["selected"] == "path-gnn":  # no vectors: the best run with them is kept too
+        with_vectors = {n: s for n, s in scores.items() if n != "path-gnn"}
+        assert decision["embeddings_strategy"] == max(with_vectors, key=with_vectors.get)
+        vectors_dir = Path(decision["embeddings_run"])
+        kept = json.loads((vectors_dir / "decision.json").read_text())
+        assert kept["served_run"] == str(run_dir) and kept["selected"] == "path-gnn"
+        assert json.loads((vectors_dir / "config.json").read_text())["strategy"] == \
+            decision["embeddings_strategy"]
+        items, vectors = Recommender.load(vectors_dir).item_embeddings()
+        assert vectors.shape == (len(items), 8)
+        with pytest.raises(ConfigError, match=f"saved the embeddings of .* in {vectors_dir}"):
+            Recommender.load(run_dir).item_embeddings()
+        assert str(vectors_dir) in result.output.replace("\n", "")
+    else:
+        assert "embeddings_run" not in decision
