@@ -8,7 +8,9 @@ Layout of ``<runs>/<strategy>-<time>/``::
     weights.pt         model state_dict (load with torch.load(..., weights_only=True))
     model.json         model name, constructor arguments and the graph it serves
     graph/<table>.parquet  the knowledge graph the model propagates over (canonical tables)
-    decision.json      (``graphrec transfer``, ``guarded``) what was decided and why
+    decision.json      (``graphrec transfer``, ``guarded``) what was decided and why; a
+                       ``transfer`` that serves a strategy without vectors names the run
+                       directory of the best one with vectors (``embeddings_run``)
     resume.json        (``graphrec train``/``transfer``) the command and its effective settings,
                        written when the run starts
     checkpoints/       while training runs: one file per training stage
