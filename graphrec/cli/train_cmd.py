@@ -278,7 +278,8 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
     typer.echo(str(run_dir))
 
 
-def _embedding_run(results: list, served) -> object | None:
+def _embedding_run(results: list[StrategyResult], served: StrategyResult
+                   ) -> StrategyResult | None:
     """The result whose vectors a ``transfer`` keeps beside the ``served`` one when that
     has none (``path-gnn``): the learned strategy with embeddings that validates best; None
     when ``served`` has vectors or no other result does."""

@@ -159,10 +159,10 @@ class PathRecommender(Recommender):
         if path is None or not path.is_file():
             return None
         decision = json.loads(path.read_text("utf-8"))  # checked when the run was loaded
-        if not isinstance(decision.get("embeddings_run"), str):
+        where = decision.get("embeddings_run")
+        if not isinstance(where, str):
             return None
-        return str(decision.get("embeddings_strategy", "another strategy")), decision[
-            "embeddings_run"]
+        return str(decision.get("embeddings_strategy", "another strategy")), where
 
     def item_embeddings(self, items=None, scenario=None):
         raise self._no_vectors("item_embeddings()")
