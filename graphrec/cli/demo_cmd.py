@@ -39,7 +39,12 @@ def demo(
     ``path-gnn``, which scores by message passing)."""
     from graphrec.serving import write_run
     from graphrec.serving.run_dir import new_run_dir
-    from graphrec.strategies import STRATEGIES, compare, get_strategy, item_embedding_table
+    from graphrec.strategies import (
+        STRATEGIES,
+        best_with_embeddings,
+        compare,
+        item_embedding_table,
+    )
     from graphrec.training import TrainConfig
     from kg.bridges import bridges_report
     
@@ -75,9 +80,7 @@ def demo(
                                   f"(epoch chosen on valid)"))
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
         # path-gnn scores by message passing: the embeddings come from the best of the others
-        embedded = max((r for r in results
-                        if r.model is not None and get_strategy(r.name).has_embeddings),
-                       key=lambda r: r.valid_score)
+        embedded = best_with_embeddings(results)
         out = new_run_dir(graphrec_home() / "runs", "demo")
         settings = {"data": {"loader": "synthetic", "options": dataclasses.asdict(config)},
                     "datasets": [{"source": record.source, "namespace": None}],

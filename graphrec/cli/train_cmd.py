@@ -283,13 +283,9 @@ def _embedding_run(results: list[StrategyResult], served: StrategyResult
     """The result whose vectors a ``transfer`` keeps beside the ``served`` one when that
     has none (``path-gnn``): the learned strategy with embeddings that validates best; None
     when ``served`` has vectors or no other result does."""
-    from graphrec.strategies import get_strategy
+    from graphrec.strategies import best_with_embeddings, get_strategy
 
-    if get_strategy(served.name).has_embeddings:
-        return None
-    with_vectors = [r for r in results
-                    if r.model is not None and get_strategy(r.name).has_embeddings]
-    return max(with_vectors, key=lambda r: r.valid_score, default=None)
+    return None if get_strategy(served.name).has_embeddings else best_with_embeddings(results)
 
 
 FORMATS = ("table", "json", "csv")

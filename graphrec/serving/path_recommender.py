@@ -19,7 +19,6 @@ attribute and scenario nodes, as cold-start items are scored), the ``hybrid`` bl
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
 from graphrec.pyg import HeteroData
 from graphrec.serving.recommender import SCORE_CHUNK, Recommender
+from graphrec.serving.run_dir import read_run_json
 from graphrec.strategies.path_gnn import PathScorer
 from kg import schema
 
@@ -155,10 +155,9 @@ class PathRecommender(Recommender):
     def _embeddings_run(self) -> tuple[str, str] | None:
         """``(strategy, run directory)`` of the embeddings ``graphrec transfer`` saved beside
         this run (its ``decision.json``), or None."""
-        path = None if self.run_dir is None else self.run_dir / "decision.json"
-        if path is None or not path.is_file():
+        if self.run_dir is None or not (self.run_dir / "decision.json").is_file():
             return None
-        decision = json.loads(path.read_text("utf-8"))  # checked when the run was loaded
+        decision = read_run_json(self.run_dir, "decision.json")  # an object: checked at load
         where = decision.get("embeddings_run")
         if not isinstance(where, str):
             return None

@@ -19,6 +19,7 @@ from graphrec.strategies.registry import (
     REGISTRY,
     STRATEGIES,
     STRATEGY_CLASSES,
+    best_with_embeddings,
     compare,
     get_strategy,
     item_embedding_table,
@@ -29,5 +30,6 @@ from graphrec.strategies.registry import (
 
 __all__ = ["BASELINES", "CONFIGURABLE", "LEARNED", "REGISTRY", "STRATEGIES",
            "STRATEGY_CLASSES", "Strategy", "StrategyResult", "StrategyRun", "TrainedModel",
-           "compare", "decision_rows", "get_strategy", "item_embedding_table",
-           "make_strategy", "run_strategy", "strategy_decision", "strategy_settings"]
+           "best_with_embeddings", "compare", "decision_rows", "get_strategy",
+           "item_embedding_table", "make_strategy", "run_strategy", "strategy_decision",
+           "strategy_settings"]

@@ -134,6 +134,14 @@ def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
                  checkpoints, settings) for cls in chosen]
 
 
+def best_with_embeddings(results: list[StrategyResult]) -> StrategyResult | None:
+    """The learned result with embeddings (not ``path-gnn``, which scores by message passing)
+    that validates best, or None when no result has any: whose vectors a comparison writes."""
+    with_vectors = [r for r in results
+                    if r.model is not None and get_strategy(r.name).has_embeddings]
+    return max(with_vectors, key=lambda r: r.valid_score, default=None)
+
+
 def item_embedding_table(result: StrategyResult) -> pd.DataFrame:
     """Item embeddings as a DataFrame: ``item_id``, ``scenario``, ``embedding`` (list)."""
     index = result.index
