@@ -77,9 +77,11 @@ def main() -> None:
           f"{config}\n")
     sampled_lines, full_lines, rows = [], [], []
     for domain in domains:
+        shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
         for name in args.strategies.split(","):
             start = time.perf_counter()
-            result = run_strategy(name, tables, domain, config, progress=False, options=options)
+            result = run_strategy(name, tables, domain, config, progress=False, options=options,
+                                  shared=shared)
             seconds = time.perf_counter() - start
             sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
                                ("all",), authors_protocol(domain, first), ("train",),

@@ -83,10 +83,11 @@ def main() -> None:
     print(f"machine: {machine()}; interactions {counts}; seed {args.seed}\n", flush=True)
     lines, rows = [], []
     options = strategy_options(args.options)
+    shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for run in args.runs.split(","):
         config = train_config(args.train, args.epochs, seed=args.seed)
         result = run_strategy(run, tables, scenario, config, progress=False,
-                              protocol=PROTOCOL, options=options)
+                              protocol=PROTOCOL, options=options, shared=shared)
         m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "

@@ -156,13 +156,14 @@ def main() -> None:
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
     lines, rows = [], []
     options = strategy_options(args.options)
+    shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for run in args.runs.split(","):
         strategy, model, dropout = (run.split(":") + ["", ""])[:3]
         extra = {"id_dropout": float(dropout)} if dropout else {}
         config = train_config(args.train, args.epochs, model=model or "lightgcn",
                               seed=args.seed, **extra)
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
-                              protocol=PROTOCOL, options=options)
+                              protocol=PROTOCOL, options=options, shared=shared)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
                      PROTOCOL, bootstrap=1000)["all"]
         lines.append(

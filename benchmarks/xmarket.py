@@ -70,11 +70,12 @@ def main() -> None:
           f"{target['split'].value_counts().to_dict()}; seed {args.seed}\n")
     config = train_config(args.train, args.epochs, k=10, seed=args.seed)
     lines, rows = [], []
+    shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for name in args.strategies.split(","):
         start = time.perf_counter()
         result = run_strategy(name, tables, args.target, config, progress=False,
                               protocol=SAMPLED if args.select == "sampled" else None,
-                              options=options)
+                              options=options, shared=shared)
         seconds = time.perf_counter() - start
         s = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
                      SAMPLED, bootstrap=1000)["all"]

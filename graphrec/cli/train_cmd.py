@@ -281,11 +281,11 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
 def _embedding_run(results: list[StrategyResult], served: StrategyResult
                    ) -> StrategyResult | None:
     """The result whose vectors a ``transfer`` keeps beside the ``served`` one when that
-    has none (``path-gnn``): the learned strategy with embeddings that validates best; None
-    when ``served`` has vectors or no other result does."""
-    from graphrec.strategies import best_with_embeddings, get_strategy
+    has none (``path-gnn``, or a ``hybrid`` on it): the learned strategy with embeddings that
+    validates best; None when ``served`` has vectors or no other result does."""
+    from graphrec.strategies import best_with_embeddings
 
-    return None if get_strategy(served.name).has_embeddings else best_with_embeddings(results)
+    return None if served.has_embeddings else best_with_embeddings(results)
 
 
 FORMATS = ("table", "json", "csv")

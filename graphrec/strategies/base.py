@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
@@ -34,6 +34,7 @@ from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -77,6 +78,13 @@ class StrategyResult:
     #: None: the configured model (``[train] model``)
     model_name: str | None = None
 
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether the result has user and item vectors: False for the training-free baselines
+        and for a model that scores by message passing (``path-gnn``, and ``hybrid`` on it),
+        whose run directories serve scores, not vectors."""
+        return bool(self.embeddings)
+
 
 @dataclass
 class TrainedModel:
@@ -104,6 +112,22 @@ class StrategyRun:
     #: strategy name -> its ``[strategy.<name>]`` settings, for a strategy that builds on
     #: another (``hybrid`` on ``path-gnn``); a missing entry means that strategy's defaults
     settings: Mapping[str, Settings] = field(default_factory=dict)
+    #: what the strategies of one comparison train alike, trained once (:meth:`once`); the
+    #: same dict is given to every run of a comparison (``compare``)
+    shared: dict = field(default_factory=dict)
+
+    def once(self, key: tuple, train: Callable[[], T]) -> tuple[T, bool]:
+        """``(train(), False)`` the first time a run of this comparison asks for ``key``, and
+        ``(that result, True)`` each later time: ``hybrid`` on ``path-gnn`` blends the model
+        the ``path-gnn`` run trained instead of training the same one again. ``key`` must
+        name every setting the result depends on besides the data, the target and the
+        protocol, which the key adds."""
+        full = (id(self.tables), self.target, repr(self.protocol), *key)
+        if full in self.shared:
+            return self.shared[full], True
+        value = train()
+        self.shared[full] = value
+        return value, False
 
     @property
     def scenarios(self) -> list[str]:
@@ -291,9 +315,6 @@ class Strategy:
     settings_type: ClassVar[type[Settings] | None] = None
     #: False for training-free baselines: nothing to save as a run directory
     learned: ClassVar[bool] = True
-    #: False for learned strategies that give no embeddings (``path-gnn`` scores a user by
-    #: message passing from their items): their run directories serve scores, not vectors
-    has_embeddings: ClassVar[bool] = True
 
     def __init__(self, settings: Settings | None = None):
         if settings is None and self.settings_type is not None:

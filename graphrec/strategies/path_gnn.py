@@ -24,7 +24,7 @@ from graphrec.evaluation.harness import evaluate, pairs_through_block
 from graphrec.models.path_gnn import PATH_MODEL, PathGNN, PathGraph, prepare_path_graph
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
-from graphrec.training import Trainer
+from graphrec.training import TrainConfig, Trainer
 from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
@@ -139,6 +139,9 @@ class PathTrained:
     bridge_share: float
     #: the share of queries that trained cold-start items
     cold_item_share: float = 0.0
+    #: the strategy whose run trained the model (another one of the same comparison when
+    #: this run reuses it: :meth:`StrategyRun.once`)
+    trained_by: str = "path-gnn"
 
     def finish(self, name: str, run: StrategyRun, scorer=None, valid_score: float | None = None,
                decision: dict | None = None, **extra) -> StrategyResult:
@@ -146,6 +149,8 @@ class PathTrained:
         and wrap it as a result that saves the model as ``path-gnn`` (as
         :meth:`StrategyRun.finish` does for the embedding models)."""
         scorer = scorer or self.scorer
+        if self.trained_by != name:  # the seconds below are this run's alone
+            decision = {**(decision or {}), "model_trained_by": self.trained_by}
         test = evaluate(scorer, self.index, run.tables, run.target, "test", (run.config.k,),
                         protocol=run.protocol)
         fit = self.fit
@@ -163,8 +168,19 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
                    name: str = "path-gnn") -> PathTrained:
     """Train a :class:`PathGNN` on hidden-item queries of ``run``'s target with the one
     :class:`~graphrec.training.Trainer`, its epoch selected on the target's validation split
-    (``name`` labels the progress bar and the checkpoint stage)."""
+    (``name`` labels the progress bar and the checkpoint stage). Trained once per comparison:
+    a later run of the same comparison with the same settings gets the same model
+    (:meth:`StrategyRun.once`; its :attr:`PathTrained.trained_by` names the first)."""
     config = replace(run.config, lr=settings.lr)
+    trained, _ = run.once((PATH_MODEL, repr(settings), repr(config)),
+                          lambda: _train_path_gnn(run, settings, config, name))
+    return trained
+
+
+def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConfig,
+                    name: str) -> PathTrained:
+    """What :func:`train_path_gnn` trains, with ``config`` (``run``'s, with the strategy's
+    learning rate)."""
     data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
     graph = prepare_path_graph(data)
     device = resolve_device(config.device)
@@ -192,7 +208,7 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
                   config, name=name, progress=run.progress, checkpoint=checkpoint).fit()
     model.cpu()  # what leaves training lives on the CPU, whichever device trained it
     return PathTrained(model, graph, index, fit, PathScorer(model, graph), share,
-                       objective.cold_item_share)
+                       objective.cold_item_share, name)
 
 
 class PathGNNStrategy(Strategy):
@@ -200,7 +216,6 @@ class PathGNNStrategy(Strategy):
 
     name = "path-gnn"
     settings_type = PathGNNConfig
-    has_embeddings = False
 
     def run(self, run: StrategyRun) -> StrategyResult:
         return train_path_gnn(run, self.settings, self.name).finish(self.name, run)

@@ -88,7 +88,7 @@ def make_strategy(name: str, options: Mapping | None = None) -> Strategy:
 
 def run_strategy(name: str, tables, target: str, config: TrainConfig,
                  progress: bool = True, protocol: Protocol | None = None,
-                 options: Mapping | None = None) -> StrategyResult:
+                 options: Mapping | None = None, shared: dict | None = None) -> StrategyResult:
     """Train (if needed) and evaluate one strategy on ``target``'s test split.
 
     Args:
@@ -101,6 +101,9 @@ def run_strategy(name: str, tables, target: str, config: TrainConfig,
             epoch on ``valid`` and to score ``test``.
         options: strategy name -> its settings, e.g. ``{"guarded": {"tolerance": 0.01},
             "reptile": {"iterations": 100}}`` (the ``[strategy.*]`` config sections).
+        shared: one dict given to several calls on the same ``tables`` and ``target``, so
+            that what they train alike is trained once (``hybrid`` on ``path-gnn`` after
+            ``path-gnn``; :meth:`StrategyRun.once`); None: nothing shared.
 
     Raises:
         ConfigError: an unknown strategy, model or setting (before any training).
@@ -108,15 +111,17 @@ def run_strategy(name: str, tables, target: str, config: TrainConfig,
     settings = strategy_settings(options)
     cls = get_strategy(name)
     return _run(cls(settings.get(cls.name)), tables, target, config, progress, protocol,
-                settings=settings)
+                settings=settings, shared=shared)
 
 
 def _run(strategy: Strategy, tables, target: str, config: TrainConfig, progress: bool,
          protocol: Protocol | None, checkpoints: Checkpoints | None = None,
-         settings: Mapping[str, Settings] | None = None) -> StrategyResult:
+         settings: Mapping[str, Settings] | None = None,
+         shared: dict | None = None) -> StrategyResult:
     get_model(config.model)  # fail early on an unknown model name
     return strategy.run(StrategyRun(tables, target, config.with_seed(), protocol, progress,
-                                    checkpoints=checkpoints, settings=dict(settings or {})))
+                                    checkpoints=checkpoints, settings=dict(settings or {}),
+                                    shared={} if shared is None else shared))
 
 
 def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
@@ -124,21 +129,24 @@ def compare(tables, target: str, strategies: tuple[str, ...] = STRATEGIES,
             options: Mapping | None = None,
             protocol: Protocol | None = None,
             checkpoints: Checkpoints | None = None) -> list[StrategyResult]:
-    """Run every strategy on the same data, target and seed. With ``checkpoints`` every
-    training stage saves itself after each epoch, and a run repeated with the same arguments
-    and checkpoints resumes where it stopped (:mod:`graphrec.training.checkpoint`)."""
+    """Run every strategy on the same data, target and seed; what several of them train alike
+    is trained once (``hybrid`` on ``path-gnn`` blends the ``path-gnn`` run's model). With
+    ``checkpoints`` every training stage saves itself after each epoch, and a run repeated
+    with the same arguments and checkpoints resumes where it stopped
+    (:mod:`graphrec.training.checkpoint`)."""
     config = (config or TrainConfig()).with_seed()
     settings = strategy_settings(options)  # every name and setting checked before training
     chosen = [get_strategy(name) for name in strategies]
+    shared: dict = {}
     return [_run(cls(settings.get(cls.name)), tables, target, config, progress, protocol,
-                 checkpoints, settings) for cls in chosen]
+                 checkpoints, settings, shared) for cls in chosen]
 
 
 def best_with_embeddings(results: list[StrategyResult]) -> StrategyResult | None:
-    """The learned result with embeddings (not ``path-gnn``, which scores by message passing)
-    that validates best, or None when no result has any: whose vectors a comparison writes."""
-    with_vectors = [r for r in results
-                    if r.model is not None and get_strategy(r.name).has_embeddings]
+    """The learned result with embeddings (not ``path-gnn`` or a ``hybrid`` on it, which score
+    by message passing) that validates best, or None when no result has any: whose vectors a
+    comparison writes."""
+    with_vectors = [r for r in results if r.model is not None and r.has_embeddings]
     return max(with_vectors, key=lambda r: r.valid_score, default=None)
 
 

@@ -206,3 +206,32 @@ def test_recommend_keeps_freed_memory_unless_told_not_to_with_the_same_rows(run_
         rows[flag] = out.read_text()
         assert len(calls) == 1  # called for the first only
     assert rows["--keep-memory"] == rows["--no-keep-memory"]
+
+
+def test_a_comparison_trains_path_gnn_once_for_its_hybrid_which_has_no_vectors():
+    from graphrec.cli.train_cmd import _embedding_run
+    from graphrec.strategies import best_with_embeddings, compare, run_strategy
+    from graphrec.training import TrainConfig
+    from loaders import SyntheticConfig, generate_synthetic
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=2, dim=8, seed=0)
+    options = {"hybrid": {"model": "path-gnn", "baseline": "item-knn"},
+               "path-gnn": {"dim": 8, "max_queries": 64}}
+    results = {r.name: r for r in compare(tables, "cosmetics", ("path-gnn", "joint", "hybrid"),
+                                          config, progress=False, options=options)}
+    path, joint, hybrid = results["path-gnn"], results["joint"], results["hybrid"]
+    # the hybrid blends the model the path-gnn run trained, and says so
+    assert hybrid.model is path.model and hybrid.history == path.history
+    assert hybrid.decision["model_trained_by"] == "path-gnn"
+    assert "model_trained_by" not in path.decision
+    assert hybrid.decision["valid_ndcg_by_weight"]["0.0"] == pytest.approx(path.valid_score)
+    # neither scores with vectors, so the vectors kept beside either served one are joint's
+    assert not path.has_embeddings and not hybrid.has_embeddings and joint.has_embeddings
+    assert best_with_embeddings(list(results.values())) is joint
+    assert _embedding_run(list(results.values()), hybrid) is joint
+    assert _embedding_run(list(results.values()), joint) is None
+    # calls that share nothing train their own model, the same one from the same seed
+    alone = run_strategy("hybrid", tables, "cosmetics", config, progress=False, options=options)
+    assert alone.model is not path.model and "model_trained_by" not in alone.decision
+    assert alone.valid_score == pytest.approx(hybrid.valid_score)
