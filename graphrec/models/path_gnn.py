@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,11 +35,16 @@ from graphrec.data.graph import edge_weight, item_scenario_ids
 from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.pyg import HeteroData
 from kg import schema
+from kg.schema import TRAIN_SPLITS
+from kg.tables import KGTables
 
 EdgeType = tuple[str, str, str]
 
 #: the name a run directory's ``model.json`` gives a :class:`PathGNN`
 PATH_MODEL = "path-gnn"
+#: the value of :attr:`PathGraph.history` (and of a query's history) at an interaction rated
+#: below the model's threshold (:func:`mark_low_rated`); every other interaction is 1
+LOW_RATED = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,9 @@ class PathGraph:
             ``1 / sqrt(deg_src * deg_dst)`` (weighted where the edge type has weights).
         transposed: edge type -> its adjacency transposed, CSR ``[num_src, num_dst]`` (what
             the backward pass of :func:`sparse_mm` multiplies by).
-        history: ``[num_users, num_items]`` CSR, 1 where the graph has a user-item edge: the
-            boundary of a query is its user's row.
+        history: ``[num_users, num_items]`` CSR, 1 where the graph has a user-item edge
+            (:data:`LOW_RATED` where it is rated below a threshold, :func:`mark_low_rated`):
+            the boundary of a query is its user's row.
         trained_items: ``[num_items]`` bool, items with at least one interaction edge (the
             only ones that get an id embedding).
         item_content: ``[num_items, num_values]`` CSR, ``1 / n`` for each of an item's ``n``
@@ -194,6 +200,34 @@ def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -
                      None if matrix is None else _torch_csr(matrix.T.tocsr()), types)
 
 
+def low_rated_pairs(tables: KGTables, index, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, items)``: the node indices (``index``, a :class:`~graphrec.data.graph.GraphIndex`)
+    of the user-item pairs whose training interactions are all rated below ``threshold``
+    (``weight`` < ``threshold``; a pair also rated at or above it is not one)."""
+    inter = tables.interactions
+    train = inter[inter["split"].isin(TRAIN_SPLITS)]
+    best = train.groupby(["user_id", "item_id"], sort=False)["weight"].max()
+    low = best[best < threshold].index
+    if len(low) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return (index.index(schema.PYG_USER, low.get_level_values(0)),
+            index.index(schema.PYG_ITEM, low.get_level_values(1)))
+
+
+def mark_low_rated(graph: PathGraph, users: np.ndarray, items: np.ndarray) -> PathGraph:
+    """``graph`` whose history is :data:`LOW_RATED` at the ``(users, items)`` pairs it holds
+    (:func:`low_rated_pairs`; pairs without an edge in the graph, such as the hidden items of
+    a cold-item epoch graph, are left out) and 1 at its other edges."""
+    history = graph.history.copy()
+    history.data[:] = 1.0
+    marks = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
+                          shape=history.shape)
+    marks.sum_duplicates()
+    marks.data[:] = LOW_RATED - 1.0
+    marks = sp.csr_matrix(marks.multiply(history))  # only where the graph has the edge
+    return replace(graph, history=sp.csr_matrix(history + marks))
+
+
 def _csr(matrix: Tensor) -> Tensor:
     """``matrix`` (sparse COO) as CSR, which multiplies the wide ``[n, B * dim]`` states
     of a batch of queries about 1.6x faster than COO on CPU (CDRIB, 32 queries of 16
@@ -252,7 +286,10 @@ class PathGNN(nn.Module):
     content vector and bias are the means over its values (:attr:`PathGraph.item_content`),
     the vector added to the item's own and the bias to its score. They are what a cold-start
     item, which has no vector of its own, brings to the score besides the paths that reach it
-    (0 at start, so the untrained model scores as without them).
+    (0 at start, so the untrained model scores as without them). With ``low_rated_below``,
+    a start rated below that threshold (history value :data:`LOW_RATED`) adds a learned
+    offset to the query vector (0 at start): a movie the user rated low is evidence of
+    another kind than one they liked.
 
     Args:
         node_types: the graph's node types (:attr:`PathGraph.node_types`).
@@ -266,17 +303,23 @@ class PathGNN(nn.Module):
             (:attr:`PathGraph.num_attribute_values`).
         attribute_embeddings: learn a vector and a bias per attribute value for the score
             (nothing to learn when ``num_attribute_values`` is 0).
+        low_rated_below: the rating below which a start is low-rated (its history value is
+            :data:`LOW_RATED`, :func:`mark_low_rated`), kept to mark a served graph alike;
+            None: every start is alike.
     """
 
     def __init__(self, node_types: Sequence[str], edge_types: Sequence[EdgeType],
                  num_items: int, dim: int = 16, num_layers: int = 4,
                  item_embeddings: bool = True, num_attribute_values: int = 0,
-                 attribute_embeddings: bool = False):
+                 attribute_embeddings: bool = False, low_rated_below: float | None = None):
         super().__init__()
         self.node_types = tuple(node_types)
         self.edge_types = tuple(tuple(et) for et in edge_types)
         self.dim, self.num_layers = dim, num_layers
         self.query = nn.Parameter(torch.ones(dim))
+        #: the offset of a low-rated start's query vector (None: starts are alike)
+        self.low_query = (nn.Parameter(torch.zeros(dim)) if low_rated_below is not None
+                          else None)
         self.relation = nn.Parameter(torch.ones(num_layers, len(self.edge_types), dim))
         self.update = nn.ModuleList(
             nn.ModuleList(nn.Linear(dim, dim) for _ in self.node_types)
@@ -297,7 +340,8 @@ class PathGNN(nn.Module):
                              "num_items": num_items, "dim": dim, "num_layers": num_layers,
                              "item_embeddings": item_embeddings,
                              "num_attribute_values": num_attribute_values,
-                             "attribute_embeddings": attribute_embeddings}
+                             "attribute_embeddings": attribute_embeddings,
+                             "low_rated_below": low_rated_below}
 
     def add_items(self, count: int) -> None:
         """Make room for ``count`` items appended to the graph (serving new items): their
@@ -334,9 +378,12 @@ class PathGNN(nn.Module):
         b = histories.shape[0]
         device = self.query.device
         # [num_items, B]: 1 where a query starts (any stored non-zero); the boundary is
-        # starts (x) query
-        starts = torch.as_tensor((sp.csc_matrix(histories).T.toarray() != 0)
-                                 .astype(np.float32), device=device)
+        # starts (x) query, plus low (x) low_query where a start is low-rated
+        dense = sp.csc_matrix(histories).T.toarray()
+        starts = torch.as_tensor((dense != 0).astype(np.float32), device=device)
+        low = None
+        if self.low_query is not None:
+            low = torch.as_tensor((dense == LOW_RATED).astype(np.float32), device=device)
         cut = None  # (user node, query) of each query's own user
         if users is not None:
             cut = (torch.as_tensor(users, device=device), torch.arange(b, device=device))
@@ -344,14 +391,18 @@ class PathGNN(nn.Module):
                   else items.to(device))
         # None: the items' state is the boundary alone (no message has reached them yet)
         states: dict[str, Tensor | None] = {t: None for t in self.node_types}
-        outputs = [starts.index_select(0, wanted).unsqueeze(-1) * self.query]
+        boundary = starts.index_select(0, wanted).unsqueeze(-1) * self.query
+        if low is not None:
+            boundary = torch.addcmul(boundary, low.index_select(0, wanted).unsqueeze(-1),
+                                     self.low_query)
+        outputs = [boundary]
         for layer in range(self.num_layers):
             new: dict[str, Tensor | None] = {}
             for n, node_type in enumerate(self.node_types):
                 if node_type not in self.needed[layer]:
                     new[node_type] = None
                     continue
-                h = self._incoming(graph, states, starts, layer, n, b)
+                h = self._incoming(graph, states, starts, low, layer, n, b)
                 if h is None:  # only the boundary (items) or nothing yet
                     new[node_type] = None
                     continue
@@ -363,6 +414,8 @@ class PathGNN(nn.Module):
                 h = torch.relu_(h)
                 if node_type == item_type:
                     h = torch.addcmul(h, starts.unsqueeze(-1), self.query)
+                    if low is not None:
+                        h = torch.addcmul(h, low.unsqueeze(-1), self.low_query)
                 new[node_type] = h
             states = new
             if states[item_type] is None:
@@ -372,11 +425,13 @@ class PathGNN(nn.Module):
         return torch.cat(outputs[1:], dim=-1)
 
     def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], starts: Tensor,
-                  layer: int, n: int, b: int) -> Tensor | None:
+                  low: Tensor | None, layer: int, n: int, b: int) -> Tensor | None:
         """``[num_nodes, B, dim]``: the updated (pre-norm) messages into node type ``n`` at
-        ``layer``, or None when nothing reaches it. The products on the smaller (source)
-        side go first, so that each sparse product adds onto the sum so far (the bias at
-        first) in one pass; those on the larger side then add through a dense ``addmm``."""
+        ``layer``, or None when nothing reaches it (``starts``, ``low``: ``[num_items, B]``,
+        where the queries start and where a start is low-rated, or None). The products on the
+        smaller (source) side go first, so that each sparse product adds onto the sum so far
+        (the bias at first) in one pass; those on the larger side then add through a dense
+        ``addmm``."""
         dst, d = self.node_types[n], self.dim
         num_dst, update = graph.num_nodes[dst], self.update[layer][n]
         before, after, boundary = [], [], []
@@ -401,6 +456,9 @@ class PathGNN(nn.Module):
             reached = sparse_mm(graph.adjacency[et], graph.transposed[et], starts)
             total = torch.addcmul(update.bias if total is None else total.reshape(-1, b, d),
                                   reached.unsqueeze(-1), self.query @ fold)
+            if low is not None:
+                reached = sparse_mm(graph.adjacency[et], graph.transposed[et], low)
+                total = torch.addcmul(total, reached.unsqueeze(-1), self.low_query @ fold)
         for et, src, fold in after:
             moved = sparse_mm(graph.adjacency[et], graph.transposed[et],
                               src.reshape(src.shape[0], b * d))

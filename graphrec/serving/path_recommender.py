@@ -20,6 +20,7 @@ attribute and scenario nodes, as cold-start items are scored), the ``hybrid`` bl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,22 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.data.graph import item_neighbour_edge, with_new_nodes
+from graphrec.data.graph import GraphIndex, item_neighbour_edge, with_new_nodes
 from graphrec.errors import ConfigError, RunError
 from graphrec.evaluation.harness import Scorer
-from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
+from graphrec.models.path_gnn import (
+    PathGNN,
+    PathGraph,
+    low_rated_pairs,
+    mark_low_rated,
+    prepare_path_graph,
+)
 from graphrec.pyg import HeteroData
 from graphrec.serving.recommender import SCORE_CHUNK, Recommender
 from graphrec.serving.run_dir import read_run_json
 from graphrec.strategies.path_gnn import PathScorer
 from kg import schema
+from kg.tables import KGTables
 
 
 class PathRecommender(Recommender):
@@ -61,10 +69,11 @@ class PathRecommender(Recommender):
         self.data = data
 
     @staticmethod
-    def build(data: HeteroData, spec: Mapping, state: Mapping[str, Tensor], run_dir: Path
-              ) -> tuple[PathGNN, PathGraph]:
+    def build(data: HeteroData, spec: Mapping, state: Mapping[str, Tensor], run_dir: Path,
+              tables: KGTables, index: GraphIndex) -> tuple[PathGNN, PathGraph]:
         """The model that ``model.json`` describes with ``weights.pt`` loaded, and the graph
-        prepared for it from ``data``.
+        prepared for it from ``data`` (the interactions of ``tables``, whose nodes ``index``
+        numbers, rated below the model's ``low_rated_below`` marked as in training).
 
         Raises:
             RunError: the description does not build a model for this graph, or the weights
@@ -72,6 +81,9 @@ class PathRecommender(Recommender):
         """
         graph = prepare_path_graph(data)
         kwargs = dict(spec["kwargs"])
+        threshold = kwargs.get("low_rated_below")
+        if threshold is not None:
+            graph = mark_low_rated(graph, *low_rated_pairs(tables, index, float(threshold)))
         try:
             kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
             model = PathGNN(**kwargs)
@@ -200,7 +212,13 @@ class PathRecommender(Recommender):
         scenario = self._check_new_items(ids, scenario)
         ids, neighbours = self._new_item_neighbours(attributes, scenario, ids)
         self.data = with_new_nodes(self.data, schema.PYG_ITEM, neighbours, item_neighbour_edge)
-        self.graph = prepare_path_graph(self.data, self.graph.content_types)
+        # the new items have no interaction: the users' histories (and their marks) are as
+        # they were, with a column more per item
+        history = sp.hstack([self.graph.history,
+                             sp.csr_matrix((self.graph.history.shape[0], len(ids)),
+                                           dtype=np.float32)]).tocsr()
+        self.graph = replace(prepare_path_graph(self.data, self.graph.content_types),
+                             history=history)
         self.model.add_items(len(ids))
         self._path.graph = self.graph
         self._register_items(ids, scenario)

@@ -124,7 +124,7 @@ class Recommender:
         if spec["name"] == PATH_MODEL:
             from graphrec.serving.path_recommender import PathRecommender
 
-            model, graph = PathRecommender.build(data, spec, state, Path(run_dir))
+            model, graph = PathRecommender.build(data, spec, state, Path(run_dir), tables, index)
             return PathRecommender(model, graph, index, tables, spec.get("blend"), target,
                                    run_dir, data)
         kwargs = dict(spec["kwargs"])

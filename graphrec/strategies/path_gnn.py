@@ -21,7 +21,14 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate, pairs_through_block
-from graphrec.models.path_gnn import PATH_MODEL, PathGNN, PathGraph, prepare_path_graph
+from graphrec.models.path_gnn import (
+    PATH_MODEL,
+    PathGNN,
+    PathGraph,
+    low_rated_pairs,
+    mark_low_rated,
+    prepare_path_graph,
+)
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
 from graphrec.training import TrainConfig, Trainer
@@ -30,6 +37,7 @@ from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
+from kg.schema import TRAIN_SPLITS
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,11 @@ class PathGNNConfig(Settings):
     cold_item_queries: float | None = None
     #: the share of the target's trained items made cold in each epoch for those queries
     cold_item_pool: float = 0.2
+    #: where the protocol counts only ratings of at least ``min_weight`` as positives, start
+    #: the items a user rated below it with a query vector of their own (a learned offset):
+    #: no effect under a protocol without ``min_weight`` (docs/benchmarks.md, MovieLens-1M,
+    #: "Low-rated starts")
+    low_rated_starts: bool = True
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -91,7 +104,7 @@ class PathGNNConfig(Settings):
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
                               f"(0, 1), not {pool!r}")
-        for name in ("item_embeddings", "attribute_embeddings"):
+        for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
                                   f"not {getattr(self, name)!r}")
@@ -182,13 +195,21 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
     """What :func:`train_path_gnn` trains, with ``config`` (``run``'s, with the strategy's
     learning rate)."""
     data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
-    graph = prepare_path_graph(data)
+    threshold = low_rated_threshold(run, settings)
+    low = None if threshold is None else low_rated_pairs(run.tables, index, threshold)
+
+    def prepared(graph_data, content=None) -> PathGraph:
+        graph = prepare_path_graph(graph_data, content)
+        return graph if low is None else mark_low_rated(graph, *low)
+
+    graph = prepared(data)
     device = resolve_device(config.device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
-                        graph.num_attribute_values, settings.attribute_embeddings)
+                        graph.num_attribute_values, settings.attribute_embeddings,
+                        threshold)
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
@@ -196,8 +217,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
                   else float(settings.cold_item_queries))
 
     def hide(items: Tensor) -> PathGraph:
-        return _to(prepare_path_graph(without_item_interactions(data, items), graph.content_types),
-                   device)
+        return _to(prepared(without_item_interactions(data, items), graph.content_types), device)
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
                                settings.batch_size, settings.max_queries, item_share,
@@ -209,6 +229,18 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
     model.cpu()  # what leaves training lives on the CPU, whichever device trained it
     return PathTrained(model, graph, index, fit, PathScorer(model, graph), share,
                        objective.cold_item_share, name)
+
+
+def low_rated_threshold(run: StrategyRun, settings: PathGNNConfig) -> float | None:
+    """The rating below which a start is low-rated (``low_rated_starts``): the protocol's
+    ``min_weight`` where it has one and some training interaction is rated below it; None
+    otherwise (every start alike)."""
+    threshold = None if run.protocol is None else run.protocol.min_weight
+    if not settings.low_rated_starts or threshold is None:
+        return None
+    inter = run.tables.interactions
+    below = inter["split"].isin(TRAIN_SPLITS) & (inter["weight"] < threshold)
+    return float(threshold) if below.any() else None
 
 
 class PathGNNStrategy(Strategy):

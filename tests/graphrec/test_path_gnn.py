@@ -12,10 +12,13 @@ from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate
 from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.models.path_gnn import (
+    LOW_RATED,
     PathGNN,
     attribute_types,
     content_types,
     is_identifier_type,
+    low_rated_pairs,
+    mark_low_rated,
     prepare_path_graph,
 )
 from graphrec.strategies import run_strategy
@@ -88,10 +91,13 @@ def test_paths_through_the_query_user_are_cut():
 def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tensor:
     """The model's layer as its docstring writes it, with dense matrices and no
     factorisation: ``h_t = relu(LN(W_t sum_r A_r (h_src * w_r) + b_t))``, the boundary added
-    on items, the query user's state zeroed; features of every item after every layer."""
+    on items (the query vector where a query starts, plus the low-rated offset where the start
+    is low-rated), the query user's state zeroed; features of every item after every layer."""
     b = histories.shape[0]
-    boundary = torch.as_tensor(histories.toarray().T, dtype=torch.float32)[..., None] \
-        * model.query
+    dense = torch.as_tensor(histories.toarray().T, dtype=torch.float32)[..., None]
+    boundary = (dense != 0).float() * model.query
+    if model.low_query is not None:
+        boundary = boundary + (dense == LOW_RATED).float() * model.low_query
     states = {t: None for t in model.node_types}
     states["item"] = boundary
     outputs = []
@@ -123,16 +129,24 @@ def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tens
     return torch.cat(outputs, dim=-1)
 
 
-@pytest.mark.parametrize("make", [tiny_tables, two_scenarios])
-def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make):
+@pytest.mark.parametrize("make,low", [(tiny_tables, False), (two_scenarios, False),
+                                      (tiny_tables, True), (two_scenarios, True)])
+def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make, low):
     """``item_states`` folds the relation weights into the update, starts the first layer
     from the histories and multiplies by stored CSR transposes; none of that may change a
-    value or a gradient (graphs with item-item, attribute and user-attribute edges)."""
+    value or a gradient (graphs with item-item, attribute and user-attribute edges; with
+    ``low``, some starts low-rated, each user's first item)."""
     data, index = build_graph(make())
     graph = prepare_path_graph(data)
+    if low:
+        users = np.flatnonzero(np.diff(graph.history.indptr) > 0)
+        first = graph.history.indices[graph.history.indptr[users]]
+        graph = mark_low_rated(graph, users, first)
+        assert (graph.history.data == LOW_RATED).sum() == len(first)
     with torch.random.fork_rng():
         torch.manual_seed(3)
-        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4,
+                        low_rated_below=4.0 if low else None)
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.normal_(0.0, 0.7)
@@ -227,7 +241,7 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
                                  {"batch_size": 2.5}, {"item_embeddings": "yes"},
                                  {"layers": 2}, {"cold_item_queries": 1.5},
                                  {"cold_item_queries": True}, {"cold_item_pool": 0},
-                                 {"cold_item_pool": 1.0}])
+                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
         PathGNNConfig.from_dict(bad)
@@ -426,3 +440,24 @@ def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
     assert bool((model.content.grad.abs().sum(1) > 0)[linked].all())
     with pytest.raises(ConfigError, match="attribute_embeddings must be true or false"):
         PathGNNConfig(attribute_embeddings="yes")
+
+
+def test_low_rated_pairs_are_the_training_ratings_below_the_threshold():
+    tables = two_scenarios([("u1", "s:2", "s", "train")])
+    inter = tables.interactions
+    inter["weight"] = 5.0
+    rows = {pair: n for n, pair in
+            enumerate(zip(inter["user_id"], inter["item_id"], strict=True))}
+    inter.loc[rows[("u2", "s:1")], "weight"] = 1.0  # low
+    inter.loc[rows[("u4", "t:2")], "weight"] = 3.0  # low
+    inter.loc[rows[("u1", "s:2")], "weight"] = 4.0  # at the threshold: not low
+    inter.loc[rows[("u3", "t:2")], "weight"] = 1.0  # a validation rating: not a start
+    data, index = build_graph(tables)
+    users, items = low_rated_pairs(tables, index, 4.0)
+    pairs = {(index.ids["user"][u], index.ids["item"][i])
+             for u, i in zip(users, items, strict=True)}
+    assert pairs == {("u2", "s:1"), ("u4", "t:2")}
+    graph = mark_low_rated(prepare_path_graph(data), users, items)
+    low = graph.history.toarray() == LOW_RATED
+    assert low.sum() == 2 and low[users, items].all()
+    assert set(graph.history.data) == {1.0, LOW_RATED}

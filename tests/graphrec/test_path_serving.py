@@ -235,3 +235,54 @@ def test_a_comparison_trains_path_gnn_once_for_its_hybrid_which_has_no_vectors()
     alone = run_strategy("hybrid", tables, "cosmetics", config, progress=False, options=options)
     assert alone.model is not path.model and "model_trained_by" not in alone.decision
     assert alone.valid_score == pytest.approx(hybrid.valid_score)
+
+
+def test_low_rated_starts_follow_the_protocol_and_are_served_as_trained(tmp_path):
+    """Where the protocol counts only ratings >= min_weight as positives, the interactions
+    rated below it start with a query vector of their own: the graph marks exactly those, the
+    model learns the offset, and a saved run marks its graph alike when it loads."""
+    import dataclasses
+
+    import numpy as np
+
+    from graphrec.evaluation.harness import Protocol
+    from graphrec.models.path_gnn import LOW_RATED, low_rated_pairs
+    from graphrec.serving.run_dir import write_run
+    from graphrec.strategies import run_strategy
+    from graphrec.training import TrainConfig
+    from loaders import SyntheticConfig, generate_synthetic
+
+    tables = generate_synthetic(SyntheticConfig(n_users=80)).tables
+    inter = tables.interactions
+    inter["weight"] = np.random.default_rng(0).integers(1, 6, len(inter)).astype(float)
+    config = TrainConfig(epochs=1, seed=0)
+    options = {"path-gnn": {"dim": 4, "max_queries": 32}}
+    protocol = Protocol("full", min_weight=4.0)
+    result = run_strategy("path-gnn", tables, "cosmetics", config, progress=False,
+                          protocol=protocol, options=options)
+    model, graph = result.model, result.scorer.graph
+    assert model.init_kwargs()["low_rated_below"] == 4.0
+    assert model.low_query is not None and model.low_query.abs().sum() > 0  # trained
+    users, items = low_rated_pairs(tables, result.index, 4.0)
+    expected = np.ones(graph.history.shape, dtype=np.float32) * (graph.history.toarray() != 0)
+    expected[users, items] = LOW_RATED
+    assert 0 < len(users) < graph.history.nnz
+    np.testing.assert_array_equal(graph.history.toarray(), expected)
+    # the saved run marks its graph as training did and scores the same
+    run_dir = write_run(tmp_path, result, tables, {"train": dataclasses.asdict(config)},
+                        "lightgcn", 0)
+    served = Recommender.load(run_dir)
+    assert isinstance(served, PathRecommender)
+    np.testing.assert_array_equal(served.graph.history.toarray(), expected)
+    some = torch.arange(10)
+    rows = torch.as_tensor(result.index.scenario_items("cosmetics"))
+    assert torch.allclose(served._model_scorer().score(some, rows),
+                          result.scorer.score(some, rows), atol=1e-6)
+    # off by setting, and without a threshold in the protocol: every start alike
+    for protocol_, options_ in ((protocol, {"path-gnn": {**options["path-gnn"],
+                                                          "low_rated_starts": False}}),
+                                (None, options)):
+        plain = run_strategy("path-gnn", tables, "cosmetics", config, progress=False,
+                             protocol=protocol_, options=options_)
+        assert plain.model.low_query is None
+        assert set(plain.scorer.graph.history.data) == {1.0}
