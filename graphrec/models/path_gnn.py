@@ -202,16 +202,12 @@ def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -
 
 def low_rated_pairs(tables: KGTables, index, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """``(users, items)``: the node indices (``index``, a :class:`~graphrec.data.graph.GraphIndex`)
-    of the user-item pairs whose training interactions are all rated below ``threshold``
-    (``weight`` < ``threshold``; a pair also rated at or above it is not one)."""
+    of the training interactions rated below ``threshold`` (``weight`` < ``threshold``; the
+    tables hold one row per user-item pair)."""
     inter = tables.interactions
-    train = inter[inter["split"].isin(TRAIN_SPLITS)]
-    best = train.groupby(["user_id", "item_id"], sort=False)["weight"].max()
-    low = best[best < threshold].index
-    if len(low) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return (index.index(schema.PYG_USER, low.get_level_values(0)),
-            index.index(schema.PYG_ITEM, low.get_level_values(1)))
+    low = inter[inter["split"].isin(TRAIN_SPLITS) & (inter["weight"] < threshold)]
+    return (index.index(schema.PYG_USER, low["user_id"]),
+            index.index(schema.PYG_ITEM, low["item_id"]))
 
 
 def mark_low_rated(graph: PathGraph, users: np.ndarray, items: np.ndarray) -> PathGraph:

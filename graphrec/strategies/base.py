@@ -116,18 +116,16 @@ class StrategyRun:
     #: same dict is given to every run of a comparison (``compare``)
     shared: dict = field(default_factory=dict)
 
-    def once(self, key: tuple, train: Callable[[], T]) -> tuple[T, bool]:
-        """``(train(), False)`` the first time a run of this comparison asks for ``key``, and
-        ``(that result, True)`` each later time: ``hybrid`` on ``path-gnn`` blends the model
-        the ``path-gnn`` run trained instead of training the same one again. ``key`` must
-        name every setting the result depends on besides the data, the target and the
-        protocol, which the key adds."""
+    def once(self, key: tuple, train: Callable[[], T]) -> T:
+        """``train()`` the first time a run of this comparison asks for ``key``, and that
+        same result each later time: ``hybrid`` on ``path-gnn`` blends the model the
+        ``path-gnn`` run trained instead of training the same one again. ``key`` must name
+        every setting the result depends on besides the data, the target and the protocol,
+        which the key adds."""
         full = (id(self.tables), self.target, repr(self.protocol), *key)
-        if full in self.shared:
-            return self.shared[full], True
-        value = train()
-        self.shared[full] = value
-        return value, False
+        if full not in self.shared:
+            self.shared[full] = train()
+        return self.shared[full]
 
     @property
     def scenarios(self) -> list[str]:

@@ -37,7 +37,6 @@ from graphrec.training.device import resolve_device
 from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
-from kg.schema import TRAIN_SPLITS
 
 
 @dataclass(frozen=True)
@@ -185,9 +184,8 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
     a later run of the same comparison with the same settings gets the same model
     (:meth:`StrategyRun.once`; its :attr:`PathTrained.trained_by` names the first)."""
     config = replace(run.config, lr=settings.lr)
-    trained, _ = run.once((PATH_MODEL, repr(settings), repr(config)),
-                          lambda: _train_path_gnn(run, settings, config, name))
-    return trained
+    return run.once((PATH_MODEL, repr(settings), repr(config)),
+                    lambda: _train_path_gnn(run, settings, config, name))
 
 
 def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConfig,
@@ -195,8 +193,12 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
     """What :func:`train_path_gnn` trains, with ``config`` (``run``'s, with the strategy's
     learning rate)."""
     data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
-    threshold = low_rated_threshold(run, settings)
-    low = None if threshold is None else low_rated_pairs(run.tables, index, threshold)
+    threshold = run.protocol.min_weight if run.protocol is not None else None
+    low = None
+    if settings.low_rated_starts and threshold is not None:
+        low = low_rated_pairs(run.tables, index, threshold)
+    if low is None or len(low[0]) == 0:  # every start alike: no offset to learn
+        threshold, low = None, None
 
     def prepared(graph_data, content=None) -> PathGraph:
         graph = prepare_path_graph(graph_data, content)
@@ -209,7 +211,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
                         graph.num_attribute_values, settings.attribute_embeddings,
-                        threshold)
+                        None if threshold is None else float(threshold))
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
@@ -229,18 +231,6 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
     model.cpu()  # what leaves training lives on the CPU, whichever device trained it
     return PathTrained(model, graph, index, fit, PathScorer(model, graph), share,
                        objective.cold_item_share, name)
-
-
-def low_rated_threshold(run: StrategyRun, settings: PathGNNConfig) -> float | None:
-    """The rating below which a start is low-rated (``low_rated_starts``): the protocol's
-    ``min_weight`` where it has one and some training interaction is rated below it; None
-    otherwise (every start alike)."""
-    threshold = None if run.protocol is None else run.protocol.min_weight
-    if not settings.low_rated_starts or threshold is None:
-        return None
-    inter = run.tables.interactions
-    below = inter["split"].isin(TRAIN_SPLITS) & (inter["weight"] < threshold)
-    return float(threshold) if below.any() else None
 
 
 class PathGNNStrategy(Strategy):
