@@ -30,6 +30,12 @@ Example::
     [strategy.guarded]
     tolerance = 0.01
 
+    [eval]                      # optional: how validation selects and test scores
+    protocol = "full"           # "full" (default: every item of the target) or "sampled"
+    min_weight = 4              # ratings below 4 are not positives (they stay candidates)
+    # candidates = "split"      # rank only the items held out in the split (cold items)
+    # negatives = 999; seed = 2022; ties = "expected"   # graphrec.evaluation.Protocol
+
     [privacy]                   # optional (kg.privacy): applied right after loading
     pseudonymise = true         # keyed HMAC of user ids; the CLI takes the key from
                                 # $GRAPHREC_PSEUDONYM_KEY unless `key` is set here
@@ -49,6 +55,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from graphrec.errors import ConfigError
+from graphrec.evaluation.harness import Protocol
 from graphrec.models import get_model
 from graphrec.strategies import get_strategy, strategy_settings
 from graphrec.training import TrainConfig
@@ -58,6 +65,8 @@ from kg.registry import Settings
 _DATA_KEYS = {"loader", "path", "options", "store", "dir"}
 _RUN_KEYS = {"target", "strategy", "strategies"}
 _SPLIT_KEYS = {"method", "valid", "test", "fraction", "seed", "shots", "per"}
+#: a configuration's sections
+SECTIONS = ("data", "train", "split", "eval", "privacy", "strategy")
 
 #: what ``graphrec train`` trains when ``[train]`` names no strategy: the embedding model, whose
 #: vectors ``graphrec embed``, ``export`` and approximate search need
@@ -96,6 +105,8 @@ class RunConfig:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     #: strategy name -> its typed settings (``[strategy.<name>]``)
     options: dict[str, Settings] = field(default_factory=dict)
+    #: ``[eval]``: the protocol of validation (which selects) and of the test scores
+    eval: Protocol = field(default_factory=Protocol)
 
     @property
     def model(self) -> str:
@@ -107,10 +118,10 @@ class RunConfig:
         which decides the strategies when ``[train]`` names none (:data:`TRAIN_STRATEGY`,
         :data:`TRANSFER_STRATEGIES`); ``source`` names it in errors."""
         default = list(default_strategies(command))
-        unknown = sorted(set(raw) - {"data", "train", "split", "privacy", "strategy"})
+        unknown = sorted(set(raw) - set(SECTIONS))
         if unknown:
-            raise ConfigError(f"{source}: unknown section(s) {unknown}; known: ['data', "
-                              "'privacy', 'split', 'strategy', 'train']")
+            raise ConfigError(f"{source}: unknown section(s) {unknown}; known: "
+                              f"{sorted(SECTIONS)}")
         try:
             options = strategy_settings(dict(raw.get("strategy", {})))
         except ConfigError as exc:
@@ -145,9 +156,11 @@ class RunConfig:
             get_model(settings.model)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        protocol = Protocol.from_dict(dict(raw.get("eval", {})), f"{source}: [eval]")
         return cls(data=data, target=target, strategies=tuple(strategies),
                    train=settings.with_seed(), split=split,
-                   privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options)
+                   privacy=PrivacyConfig.from_dict(raw.get("privacy", {})), options=options,
+                   eval=protocol)
 
     @classmethod
     def from_file(cls, path: str | Path, overrides: list[str] | None = None,
@@ -165,6 +178,7 @@ class RunConfig:
         out = {"data": self.data, "train": train}
         if self.split:
             out["split"] = self.split
+        out["eval"] = self.eval.to_dict()
         privacy = {f.name: getattr(self.privacy, f.name) for f in fields(self.privacy)
                    if f.name != "key"}
         out["privacy"] = privacy

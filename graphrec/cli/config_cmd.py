@@ -74,6 +74,7 @@ def show(
         read_toml,
         strategy_keys,
     )
+    from graphrec.evaluation import Protocol
     from graphrec.strategies import CONFIGURABLE, strategy_settings
     from graphrec.training import TrainConfig
 
@@ -84,6 +85,7 @@ def show(
             train = TrainConfig()
             sections = {"train": {**strategy_keys(default_strategies(command)),
                                   **{f.name: getattr(train, f.name) for f in fields(train)}},
+                        "eval": Protocol().to_dict(),
                         "strategy": {name: dict(vars(s)) for name, s in
                                      strategy_settings({n: {} for n in CONFIGURABLE}).items()}}
             if settings:

@@ -21,9 +21,10 @@ TIES = ("expected", "pessimistic", "optimistic")
 
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
-    protocol: Annotated[str, typer.Option(
+    protocol: Annotated[str | None, typer.Option(
         help="full: rank every item of the scenario; sampled: each positive against "
-             "--negatives items drawn from the scenario's training items.")] = "full",
+             "--negatives items drawn from the scenario's training items. Default: the "
+             "run's [eval] protocol (full when it has none).", show_default=False)] = None,
     split: Annotated[str, typer.Option(help="Held-out split to score.")] = "test",
     subset: Annotated[list[str] | None, typer.Option(
         "--subset", help=f"Subsets of the held-out rows (repeatable): {', '.join(SUBSETS)}. "
@@ -32,13 +33,25 @@ def evaluate(
         "--scenario", "-s", help="Scenario to score (default: the run's target).")] = None,
     k: Annotated[list[int] | None, typer.Option(
         "-k", help="Cut-offs (repeatable; default 10 and 20).")] = None,
-    negatives: Annotated[int, typer.Option(help="Sampled protocol: negatives per row.")] = 999,
-    seed: Annotated[int, typer.Option(help="Sampled protocol: seed of the draw.")] = 2022,
-    ties: Annotated[str, typer.Option(
+    negatives: Annotated[int | None, typer.Option(
+        help="Sampled protocol: negatives per row (default: the run's, else 999).",
+        show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Sampled protocol: seed of the draw (default: the run's, else 2022).",
+        show_default=False)] = None,
+    ties: Annotated[str | None, typer.Option(
         help="How a positive tied with other candidates is ranked: expected (the mean over "
              "orderings of the tied candidates), pessimistic (after all of them) or "
              "optimistic (before all of them, some papers' rule; for comparison "
-             "only).")] = "expected",
+             "only). Default: the run's, else expected.", show_default=False)] = None,
+    min_weight: Annotated[float | None, typer.Option(
+        "--min-weight", help="Held-out rows rated below this are not positives (they stay "
+                             "candidates). Default: the run's [eval] min_weight, else none.",
+        show_default=False)] = None,
+    candidates: Annotated[str | None, typer.Option(
+        help="scenario: every item of the scenario competes; split: only the items held out "
+             "in the split (cold-start items). Default: the run's, else scenario.",
+        show_default=False)] = None,
     bootstrap: Annotated[int, typer.Option(
         help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -53,11 +66,19 @@ def evaluate(
     
     try:
         rec = Recommender.load(run_dir)
-        target = scenario or read_run_json(run_dir, "config.json").get("target")
+        config = read_run_json(run_dir, "config.json")
+        target = scenario or config.get("target")
         if not isinstance(target, str):
             raise RunError(f"{run_dir / 'config.json'} names no target scenario; pass "
                            "--scenario")
-        chosen = Protocol(protocol, negatives=negatives, seed=seed, ties=ties)
+        saved = config.get("eval", {})  # runs made before [eval] have none
+        if not isinstance(saved, dict):
+            raise RunError(f"{run_dir / 'config.json'}: 'eval' must be an object, not "
+                           f"{saved!r}")
+        given = {"protocol": protocol, "negatives": negatives, "seed": seed, "ties": ties,
+                 "min_weight": min_weight, "candidates": candidates}
+        chosen = Protocol.from_dict({**saved, **{k: v for k, v in given.items()
+                                                 if v is not None}}, "the protocol")
         result = rec.evaluate(target, split, tuple(k or (10, 20)),
                               tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
         decision_file = run_dir / "decision.json"
@@ -65,8 +86,9 @@ def evaluate(
     except GraphRecError as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(json.dumps({"scenario": target, "split": split, "protocol": protocol,
-                               "ties": ties, "results": result, "decision": decision}, indent=2))
+        typer.echo(json.dumps({"scenario": target, "split": split, "protocol": chosen.name,
+                               "ties": chosen.ties, "eval": chosen.to_dict(),
+                               "results": result, "decision": decision}, indent=2))
         return
     rows = []
     for name, metrics in result.items():
@@ -77,8 +99,11 @@ def evaluate(
             ci = metrics.get("ci95", {}).get(key)
             row[key] = f"{value:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
         rows.append(row)
-    console.print(table(rows, f"{target!r}, {split} split, {protocol} protocol, "
-                        f"{ties} ties"))
+    extra = "".join([f", positives rated >= {chosen.min_weight:g}"
+                     if chosen.min_weight is not None else "",
+                     ", candidates: the split's items" if chosen.candidates == "split" else ""])
+    console.print(table(rows, f"{target!r}, {split} split, {chosen.name} protocol, "
+                        f"{chosen.ties} ties{extra}"))
     if decision is not None:
         console.print(table(decision_rows(decision),
                             "why this model: negative-transfer check on the valid split"))

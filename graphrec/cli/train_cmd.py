@@ -65,7 +65,8 @@ def _save(result: StrategyResult, cfg: RunConfig, tables: KGTables, datasets: li
     privacy = {k: v for k, v in dataclasses.asdict(cfg.privacy).items() if k != "key"}
     config = {"data": cfg.data, "datasets": datasets, "split": cfg.split, "privacy": privacy,
               "target": cfg.target, "model": cfg.model, "train": dataclasses.asdict(cfg.train),
-              "strategy_settings": {n: dataclasses.asdict(s) for n, s in cfg.options.items()}}
+              "strategy_settings": {n: dataclasses.asdict(s) for n, s in cfg.options.items()},
+              "eval": cfg.eval.to_dict()}
     return write_run(runs or graphrec_home() / "runs", result, tables, config, cfg.model,
                      cfg.train.seed, decision, path)
 
@@ -217,7 +218,7 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
                               runs, resume, one_strategy)
         tables, datasets = _tables(cfg)
         result = compare(tables, cfg.target, cfg.strategies, cfg.train, not quiet, cfg.options,
-                         checkpoints=_checkpoints(run_dir))[0]
+                         cfg.eval, _checkpoints(run_dir))[0]
         if result.model is None:
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         if distributed.rank() != 0:
@@ -251,7 +252,7 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
         if "target-only" not in strategies:  # the reference every transfer is judged against
             strategies = ("target-only", *strategies)
         results = compare(tables, cfg.target, strategies, cfg.train, not quiet, cfg.options,
-                          checkpoints=_checkpoints(run_dir))
+                          cfg.eval, _checkpoints(run_dir))
         decision = strategy_decision(results, cfg.target)
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:

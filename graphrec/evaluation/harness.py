@@ -30,7 +30,9 @@ Anything that scores (user, item) pairs can be evaluated: learned models through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Protocol as TypingProtocol
 
 import numpy as np
@@ -115,8 +117,44 @@ class Protocol:
         if self.average not in ("users", "rows"):
             raise ConfigError(f"average must be 'users' or 'rows', not {self.average!r}")
         check_ties(self.ties)
+        for name in ("negatives", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an integer, not {value!r}")
         if self.negatives < 1:
             raise ConfigError(f"negatives must be >= 1, not {self.negatives}")
+        if not isinstance(self.exclude_own, bool):
+            raise ConfigError(f"exclude_own must be true or false, not {self.exclude_own!r}")
+        weight = self.min_weight
+        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float))
+                                   or not math.isfinite(weight)):
+            raise ConfigError(f"min_weight must be a finite number or left out, not {weight!r}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping, source: str = "[eval]") -> Protocol:
+        """The protocol of a configuration's ``[eval]`` section: ``protocol`` (the name), and
+        every other field by its own name; unknown keys and bad values are a
+        :class:`ConfigError` naming ``source``."""
+        known = {f.name for f in fields(cls)} - {"name"} | {"protocol"}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {unknown}; known: {sorted(known)}")
+        values = dict(raw)
+        if "protocol" in values:
+            values["name"] = values.pop("protocol")
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        """The ``[eval]`` section that :meth:`from_dict` reads back (``min_weight`` left out
+        when unset, as TOML has no null)."""
+        out = {"protocol" if f.name == "name" else f.name: getattr(self, f.name)
+               for f in fields(self)}
+        if out["min_weight"] is None:
+            del out["min_weight"]
+        return out
 
 
 def sample_negatives(pool: np.ndarray, users: np.ndarray, own: dict[str, set], count: int,

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -217,3 +218,58 @@ def test_tabular_data_without_a_split_says_how_to_split(tmp_path):
     result = runner.invoke(app, ["train", "-c", str(config), "--quiet", "-o", "dim=8",
                                  "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
+
+
+def test_an_eval_section_sets_the_protocol_that_selects_scores_and_is_reevaluated(tmp_path):
+    """``[eval] min_weight = 4`` on rated data: validation and test count only ratings of 4
+    and 5 as positives, ``path-gnn`` starts the lower ratings with its low-rated offset,
+    ``graphrec evaluate`` repeats the run's protocol by default and takes another on request,
+    and a bad ``[eval]`` is refused before any data is read."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(40):
+        for scenario, j in [("a", j) for j in range(5)] + [("b", j) for j in range(3)]:
+            item = f"{scenario}{(u * 7 + j * 3) % 15}"
+            split = "train" if j < 2 or (scenario == "a" and j < 4) else (
+                "valid" if u % 2 else "test")
+            rows.append(f"u{u},{item},{scenario},{int(rng.integers(1, 6))},{split}")
+    (tmp_path / "r.csv").write_text("user,item,shop,rating,split\n"
+                                    + "\n".join(sorted(set(rows))) + "\n")
+    (tmp_path / "map.toml").write_text(
+        '[interactions]\npath = "r.csv"\nuser = "user"\nitem = "item"\nscenario = "shop"\n'
+        'weight = "rating"\nsplit = "split"\n')
+    config = tmp_path / "c.toml"
+    config.write_text(f'[data]\nloader = "tabular"\npath = "{tmp_path / "map.toml"}"\n'
+                      '[train]\ntarget = "b"\nstrategy = "path-gnn"\nepochs = 2\nseed = 0\n'
+                      '[strategy.path-gnn]\ndim = 4\nmax_queries = 32\n'
+                      '[eval]\nmin_weight = 4\n')
+    shown = runner.invoke(app, ["config", "show", "-c", str(config)])
+    assert shown.exit_code == 0, shown.output
+    assert "[eval]" in shown.output and "min_weight = 4" in shown.output
+    result = runner.invoke(app, ["train", "-c", str(config), "--quiet",
+                                 "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    assert json.loads((run_dir / "config.json").read_text())["eval"]["min_weight"] == 4
+    model = json.loads((run_dir / "model.json").read_text())
+    assert model["kwargs"]["low_rated_below"] == 4
+    measured = json.loads((run_dir / "metrics.json").read_text())["test"]["all"]
+    again = runner.invoke(app, ["evaluate", str(run_dir), "--json", "--bootstrap", "0",
+                                "--subset", "all"])
+    assert again.exit_code == 0, again.output
+    payload = json.loads(again.output)
+    assert payload["eval"]["min_weight"] == 4
+    assert payload["results"]["all"]["ndcg@20"] == pytest.approx(measured["ndcg@20"], abs=1e-6)
+    every = runner.invoke(app, ["evaluate", str(run_dir), "--json", "--bootstrap", "0",
+                                "--subset", "all", "--min-weight", "1"])
+    assert json.loads(every.output)["results"]["all"]["rows"] > measured["rows"]
+    for bad, message in (("min_weight = \"high\"", "min_weight must be a finite number"),
+                         ("rounds = 3", "unknown key(s) ['rounds']"),
+                         ("protocol = \"lucky\"", "protocol must be 'full' or 'sampled'")):
+        config.write_text(config.read_text().split("[eval]")[0] + f"[eval]\n{bad}\n")
+        result = runner.invoke(app, ["train", "-c", str(config), "--quiet",
+                                     "--runs", str(tmp_path / "runs")])
+        assert result.exit_code == 2 and "[eval]" in flat(result.output), result.output
+        assert message in flat(result.output)
