@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.report import save_figure, train_config, write_results
+from benchmarks.report import save_figure, strategy_options, train_config, write_results
 from graphrec.data.splits import k_shot, leave_one_out, subsample_training
 from graphrec.strategies import run_strategy
 from loaders import get_loader
@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--train", default="{}",
                         help="JSON [train] settings over graphrec's defaults, e.g. "
                              "'{\"negative_pool\": \"all\"}'.")
+    parser.add_argument("--options", default="{}",
+                        help="JSON settings of strategies over graphrec's defaults, e.g. "
+                             "'{\"path-gnn\": {\"weighting\": \"queries\"}}'.")
     parser.add_argument("--tag", default="",
                         help="Suffix of the results' file names (a variant beside the "
                              "headline rows) and no figure.")
@@ -87,6 +90,7 @@ def main() -> None:
     fractions = shots or [float(f) for f in args.fractions.split(",")]
     strategies = args.strategies.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
+    options = strategy_options(args.options)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; data {args.dataset} {args.path}, target {args.target}, "
           f"seeds {seeds}\n")
@@ -101,7 +105,8 @@ def main() -> None:
             config = train_config(args.train, args.epochs, seed=seed)
             for name in strategies:
                 start = time.perf_counter()
-                result = run_strategy(name, part, args.target, config, progress=False)
+                result = run_strategy(name, part, args.target, config, progress=False,
+                                      options=options)
                 seconds[name] += time.perf_counter() - start
                 curves[name][fi, si] = result.test["all"]["ndcg@20"]
                 rows.append({"amount": amount, "seed": seed, "method": name,
