@@ -2,8 +2,10 @@
 
 For each direction (target ``game``: users served from their video history; target ``video``:
 from their game history) every strategy is trained on the pair's training interactions, its
-epoch is selected on the target's ``valid.txt`` (full-ranking NDCG@20, all valid users), and the
-selected model is scored on ``test.txt`` under
+epoch (and a hybrid's blend weight) is selected on the target's ``valid.txt`` (``--select
+full``, the default: full-ranking NDCG@20, all valid users; ``--select sampled``: NDCG@20 of
+each valid row's positive among 999 negatives drawn as for the test below, ties by expected
+rank, :func:`valid_protocol`), and the selected model is scored on ``test.txt`` under
 
 * the CDRIB authors' protocol (as described in shared/data/PEERS.md): each test row's positive
   against 999 negatives drawn once, uniformly with replacement, from the domain's training
@@ -53,6 +55,13 @@ def authors_protocol(domain: str, first: str = "game", ties: str = "optimistic")
                     average="rows", ties=ties)
 
 
+def valid_protocol(domain: str, first: str = "game") -> Protocol:
+    """The sampled protocol of ``--select sampled``: the test's draw rule
+    (:func:`authors_protocol`) on the valid split, ties by expected rank, scored by NDCG@k
+    (what every strategy selects on)."""
+    return authors_protocol(domain, first, ties="expected")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -65,6 +74,8 @@ def main() -> None:
                         default="popularity,item-knn,ease,joint,finetune,feature-extraction,adabn,"
                                 "hybrid,path-gnn")
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
+    parser.add_argument("--select", choices=("full", "sampled"), default="full",
+                        help="Validation protocol of epoch and blend selection.")
     add_run_arguments(parser, "cdrib_<domains>_<tag>")
     args = parser.parse_args()
     options = strategy_options(args.options)
@@ -80,8 +91,9 @@ def main() -> None:
         shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
         for name in args.strategies.split(","):
             start = time.perf_counter()
+            select = valid_protocol(domain, first) if args.select == "sampled" else None
             result = run_strategy(name, tables, domain, config, progress=False, options=options,
-                                  shared=shared)
+                                  protocol=select, shared=shared)
             seconds = time.perf_counter() - start
             sampled = evaluate(result.scorer, result.index, tables, domain, "test", KS,
                                ("all",), authors_protocol(domain, first), ("train",),
@@ -125,7 +137,10 @@ def main() -> None:
                   protocol="test split; sampled: the authors' 999 negatives, averaged over "
                            "rows, ties by expected rank (sampled_expected) and by the authors' "
                            "rule (sampled_authors_ties); full: all items, expected ties, "
-                           "averaged over users; epoch selected on valid (full NDCG@20)")
+                           "averaged over users; epoch selected on valid ("
+                           + ("full NDCG@20" if args.select == "full" else
+                              "NDCG@20 of each row among the test's draw rule of 999 sampled "
+                              "negatives, expected ties") + ")")
     print("\nAuthors' protocol (999 sampled negatives, averaged over test rows); first two "
           "metric columns with ties broken by expected rank, the rest with the authors' rule "
           "(ties favour the positive):\n")
