@@ -91,3 +91,38 @@ def test_names_and_bad_attributes():
         domain_interactions(_tables(), "brand", ("x", "y"))
     with pytest.raises(ValueError, match="no item has category = 'z'"):
         domain_interactions(_tables(), "category", ("x", "z"))
+
+
+def test_the_cdrib_benchmark_selects_on_the_sampled_valid_protocol_when_asked(tmp_path,
+                                                                               monkeypatch):
+    """``--select sampled`` scores validation as each row's positive among the test's draw
+    of 999 negatives (expected ties), and says so in its results; ``full`` ranks all items."""
+    import json
+    import sys
+
+    import benchmarks.cdrib as cdrib
+    import benchmarks.report as report
+    from benchmarks.report import train_config
+    from graphrec.strategies import run_strategy
+
+    _pair(tmp_path / "pair")
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "results")
+    rows = {}
+    for select in ("full", "sampled"):
+        monkeypatch.setattr(sys, "argv", ["cdrib", str(tmp_path / "pair"), "--strategies",
+                                          "item-knn", "--select", select, "--tag", select])
+        cdrib.main()
+        (written,) = (tmp_path / "results").glob(f"*_{select}.json")
+        payload = json.loads(written.read_text())
+        rows[select] = {r["domain"]: r["valid_ndcg@20"] for r in payload["rows"]}
+        assert ("sampled negatives" in payload["protocol"]) == (select == "sampled")
+    tables = load_dataset("cdrib", tmp_path / "pair").tables
+    first = sorted(rows["full"])[0]
+    config = train_config("{}", None, seed=0)
+    for domain in rows["full"]:
+        for select, protocol in (("full", None),
+                                 ("sampled", cdrib.valid_protocol(domain, first))):
+            expected = run_strategy("item-knn", tables, domain, config, progress=False,
+                                    protocol=protocol).valid_score
+            assert rows[select][domain] == pytest.approx(expected, abs=1e-4)
+    assert rows["full"] != rows["sampled"]
