@@ -347,20 +347,16 @@ class PathGNN(nn.Module):
         low_rated_below: the rating below which a start is low-rated (its history value is
             :data:`LOW_RATED`, :func:`mark_low_rated`), kept to mark a served graph alike;
             None: every start is alike.
-        magnitudes: give the score head, beside the states, each hop's log-magnitude of the
-            item's message before its normalisation (``log(1 + ||m||)``, one number per hop):
-            how much of the query reaches the item, which the normalisation removes.
     """
 
     def __init__(self, node_types: Sequence[str], edge_types: Sequence[EdgeType],
                  num_items: int, dim: int = 16, num_layers: int = 4,
                  item_embeddings: bool = True, num_attribute_values: int = 0,
-                 attribute_embeddings: bool = False, low_rated_below: float | None = None,
-                 magnitudes: bool = False):
+                 attribute_embeddings: bool = False, low_rated_below: float | None = None):
         super().__init__()
         self.node_types = tuple(node_types)
         self.edge_types = tuple(tuple(et) for et in edge_types)
-        self.dim, self.num_layers, self.magnitudes = dim, num_layers, magnitudes
+        self.dim, self.num_layers = dim, num_layers
         self.query = nn.Parameter(torch.ones(dim))
         #: the offset of a low-rated start's query vector (None: starts are alike)
         self.low_query = (nn.Parameter(torch.zeros(dim)) if low_rated_below is not None
@@ -373,8 +369,7 @@ class PathGNN(nn.Module):
             nn.ModuleList(nn.LayerNorm(dim) for _ in self.node_types)
             for _ in range(num_layers))
         width = dim * num_layers
-        self.head = nn.Sequential(nn.Linear(width + (num_layers if magnitudes else 0), dim),
-                                  nn.ReLU(), nn.Linear(dim, 1))
+        self.head = nn.Sequential(nn.Linear(width, dim), nn.ReLU(), nn.Linear(dim, 1))
         self.item_emb = (nn.Parameter(torch.zeros(num_items, width)) if item_embeddings
                          else None)
         #: ``[num_attribute_values, width + 1]``: each value's vector, then its bias
@@ -387,7 +382,7 @@ class PathGNN(nn.Module):
                              "item_embeddings": item_embeddings,
                              "num_attribute_values": num_attribute_values,
                              "attribute_embeddings": attribute_embeddings,
-                             "low_rated_below": low_rated_below, "magnitudes": magnitudes}
+                             "low_rated_below": low_rated_below}
 
     def add_items(self, count: int) -> None:
         """Make room for ``count`` items appended to the graph (serving new items): their
@@ -405,8 +400,7 @@ class PathGNN(nn.Module):
 
     def item_states(self, graph: PathGraph, histories: sp.csr_matrix,
                     users: np.ndarray | None = None, items: Tensor | None = None) -> Tensor:
-        """``[len(items), B, dim * num_layers]`` item features of ``B`` queries (with
-        :attr:`magnitudes`, ``num_layers`` more: each hop's log-magnitude, after the states).
+        """``[len(items), B, dim * num_layers]`` item features of ``B`` queries.
 
         Args:
             histories: ``[B, num_items]`` the items each query starts from (the boundary).
@@ -443,7 +437,6 @@ class PathGNN(nn.Module):
             boundary = torch.addcmul(boundary, low.index_select(0, wanted).unsqueeze(-1),
                                      self.low_query)
         outputs = [boundary]
-        magnitudes = []  # with self.magnitudes: [n, B, 1] per layer
         for layer in range(self.num_layers):
             new: dict[str, Tensor | None] = {}
             for n, node_type in enumerate(self.node_types):
@@ -454,10 +447,6 @@ class PathGNN(nn.Module):
                 if h is None:  # only the boundary (items) or nothing yet
                     new[node_type] = None
                     continue
-                if node_type == item_type and self.magnitudes:
-                    pre = h.index_select(0, wanted)
-                    magnitudes.append(torch.log1p(
-                        (pre.square().sum(-1, keepdim=True) + 1e-12).sqrt()))
                 h = self.norm[layer][n](h)
                 if node_type == schema.PYG_USER and cut is not None:
                     # in place, between the norm (whose backward does not read its output)
@@ -472,11 +461,9 @@ class PathGNN(nn.Module):
             states = new
             if states[item_type] is None:
                 outputs.append(outputs[0])
-                if self.magnitudes:  # no message yet
-                    magnitudes.append(boundary.new_zeros(boundary.shape[:-1] + (1,)))
             else:
                 outputs.append(states[item_type].index_select(0, wanted))
-        return torch.cat(outputs[1:] + magnitudes, dim=-1)
+        return torch.cat(outputs[1:], dim=-1)
 
     def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], starts: Tensor,
                   low: Tensor | None, layer: int, n: int, b: int) -> Tensor | None:
@@ -537,8 +524,6 @@ class PathGNN(nn.Module):
         """``[B, len(items)]`` scores of ``items`` for the queries (see :meth:`item_states`)."""
         features = self.item_states(graph, histories, users, items)  # [n, B, width]
         scores = self.head(features).squeeze(-1)
-        if self.magnitudes:  # the learned vectors meet the states alone
-            features = features[..., :self.dim * self.num_layers]
         own = None
         if self.item_emb is not None:
             own = self.item_emb[items] * graph.trained_items[items].unsqueeze(1).to(

@@ -91,9 +91,6 @@ class PathGNNConfig(Settings):
     #: more of them weighs more) or ``queries`` (every query alike, as users are in the
     #: metrics: graphrec.training.queries.QueryObjective)
     weighting: str = "items"
-    #: give the score each hop's log-magnitude of the item's message before normalisation
-    #: (how much of the query reaches it; graphrec.models.path_gnn.PathGNN)
-    magnitudes: bool = False
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -118,7 +115,7 @@ class PathGNNConfig(Settings):
             raise ConfigError(f"[strategy.path-gnn] weighting must be one of "
                               f"{', '.join(map(repr, WEIGHTINGS))}, not {self.weighting!r}")
         for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts",
-                     "scenario_relations", "magnitudes"):
+                     "scenario_relations"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
                                   f"not {getattr(self, name)!r}")
@@ -226,8 +223,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
                         graph.num_attribute_values, settings.attribute_embeddings,
-                        None if threshold is None else float(threshold),
-                        settings.magnitudes)
+                        None if threshold is None else float(threshold))
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)
