@@ -34,7 +34,7 @@ from graphrec.strategies.baselines import valid_score
 from graphrec.training import TrainConfig, Trainer
 from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
-from graphrec.training.queries import WEIGHTINGS, QueryObjective
+from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
 
@@ -87,10 +87,6 @@ class PathGNNConfig(Settings):
     #: instead of one for all: paths through the target's items and through the other
     #: scenarios' items are weighed apart (no effect with one scenario)
     scenario_relations: bool = False
-    #: how the loss weighs a batch's hidden items: ``items`` (alike, so a query that hides
-    #: more of them weighs more) or ``queries`` (every query alike, as users are in the
-    #: metrics: graphrec.training.queries.QueryObjective)
-    weighting: str = "items"
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -111,9 +107,6 @@ class PathGNNConfig(Settings):
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
                               f"(0, 1), not {pool!r}")
-        if self.weighting not in WEIGHTINGS:
-            raise ConfigError(f"[strategy.path-gnn] weighting must be one of "
-                              f"{', '.join(map(repr, WEIGHTINGS))}, not {self.weighting!r}")
         for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts",
                      "scenario_relations"):
             if not isinstance(getattr(self, name), bool):
@@ -235,7 +228,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
                                settings.batch_size, settings.max_queries, item_share,
-                               settings.cold_item_pool, hide, settings.weighting)
+                               settings.cold_item_pool, hide)
     scorer = PathScorer(model, on_device)
     checkpoint = run.checkpoints.next_stage(name) if run.checkpoints else None
     fit = Trainer(model, on_device, objective, lambda m: valid_score(scorer, run, index),

@@ -46,9 +46,6 @@ from graphrec.errors import TrainingError
 from graphrec.models.path_gnn import PathGraph
 from graphrec.training import distributed
 
-#: how :meth:`QueryObjective.backward` weighs a batch's hidden items (its ``weighting``)
-WEIGHTINGS = ("items", "queries")
-
 
 @dataclass
 class QueryBatch:
@@ -91,17 +88,12 @@ class QueryObjective:
         hide: ``[num_items]`` bool (True: made cold) -> the graph without those items'
             interaction edges, prepared and on the model's device (needed when
             ``cold_item_share`` > 0).
-        weighting: ``items`` (the loss is the mean over a batch's hidden items, so a query
-            that hides more items weighs more) or ``queries`` (each query's mean over its
-            hidden items, averaged over the batch's queries: every query weighs alike, as
-            users do in the metrics).
     """
 
     def __init__(self, graph: PathGraph, target_items: np.ndarray, cold_share: float,
                  batch_size: int, max_queries: int | None = None,
                  cold_item_share: float = 0.0, cold_item_pool: float = 0.2,
-                 hide: Callable[[torch.Tensor], PathGraph] | None = None,
-                 weighting: str = "items"):
+                 hide: Callable[[torch.Tensor], PathGraph] | None = None):
         self.history = graph.history
         self.target_items = np.asarray(target_items, dtype=np.int64)
         self.candidates = torch.as_tensor(self.target_items)
@@ -132,9 +124,6 @@ class QueryObjective:
         if self.cold_item_share > 0 and hide is None:
             raise ValueError("cold-item queries need hide, the graph without some items")
         self.cold_item_pool, self.hide = cold_item_pool, hide
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {WEIGHTINGS}, not {weighting!r}")
-        self.weighting = weighting
 
     def draw(self, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``(users, cold)``: one epoch's queries in their order and whether each is cold."""
@@ -233,12 +222,9 @@ class QueryObjective:
     def backward(self, model: nn.Module, graph: PathGraph, batch: QueryBatch
                  ) -> tuple[float, int]:
         """Softmax over the batch's candidates (the target items, or a cold-item batch's cold
-        items); this process's share of the batch's mean loss over its hidden items (or over
-        its queries, each the mean over its hidden items: :attr:`weighting`)."""
+        items); this process's share of the batch's mean loss over its hidden items."""
         part = distributed.shard(torch.arange(len(batch))).numpy()
-        per_query = batch.hidden.getnnz(axis=1)
-        total = max(batch.hidden.nnz if self.weighting == "items"
-                    else int((per_query > 0).sum()), 1)
+        total = max(batch.hidden.nnz, 1)
         if len(part) == 0:
             return 0.0, len(batch)
         device = next(model.parameters()).device
@@ -250,9 +236,6 @@ class QueryObjective:
         log_p = torch.log_softmax(logits, dim=1)
         picked = log_p[torch.as_tensor(hidden.row, device=device),
                        torch.as_tensor(hidden.col, device=device)]
-        if self.weighting == "queries":  # each hidden item by 1 / its query's hidden items
-            picked = picked / torch.as_tensor(per_query[part][hidden.row], device=device,
-                                              dtype=picked.dtype)
         loss = -picked.sum() / total
         loss.backward()
         return loss.item(), len(batch)

@@ -256,35 +256,6 @@ def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
     assert hidden | visible == set(np.flatnonzero(graph.history[users[0]].toarray()))
 
 
-@pytest.mark.parametrize("weighting", ["items", "queries"])
-def test_the_loss_weighs_hidden_items_or_queries_alike(weighting):
-    """u2 hides one target item and u5 three: ``items`` averages the five log-probabilities,
-    ``queries`` averages u2's and u5's own means."""
-    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
-                            ("u5", "t:3", "t", "train"), ("u5", "s:2", "s", "train")])
-    data, index = build_graph(tables)
-    graph = prepare_path_graph(data)
-    target = index.scenario_items("t")
-    objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8,
-                               weighting=weighting)
-    users = index.index("user", ["u2", "u5", "u4"])
-    batch = objective.batch(users, np.ones(3, dtype=bool), np.random.default_rng(0))
-    assert batch.hidden.getnnz(axis=1).tolist() == [1, 3, 1]
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
-    loss, _ = objective.backward(model, graph, batch)
-    with torch.no_grad():
-        log_p = torch.log_softmax(model(graph, batch.histories, torch.as_tensor(target),
-                                        users), dim=1)
-    per_row = [log_p[r, batch.hidden[r].indices] for r in range(3)]
-    expected = (-torch.cat(per_row).mean() if weighting == "items"
-                else -torch.stack([row.mean() for row in per_row]).mean())
-    assert loss == pytest.approx(expected.item(), rel=1e-5)
-    with pytest.raises(ValueError, match="weighting"):
-        QueryObjective(graph, target, cold_share=1.0, batch_size=8, weighting="users")
-
-
 def test_the_strategy_trains_selects_on_validation_and_scores_cold_users():
     tables = two_scenarios()
     config = TrainConfig(epochs=3, seed=0, co_interactions=0)
@@ -323,8 +294,7 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
                                  {"batch_size": 2.5}, {"item_embeddings": "yes"},
                                  {"layers": 2}, {"cold_item_queries": 1.5},
                                  {"cold_item_queries": True}, {"cold_item_pool": 0},
-                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1},
-                                 {"scenario_relations": "on"}, {"weighting": "users"}])
+                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
         PathGNNConfig.from_dict(bad)
