@@ -164,37 +164,6 @@ def item_content_matrix(data: HeteroData, types: Sequence[str] | None = None
     return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
 
 
-#: what joins an interaction relation's name to its scenario's node index in the edge types of
-#: a graph prepared with ``scenario_relations`` (``('user', 'interacted@1', 'item')``)
-SCENARIO_MARK = "@"
-_INTERACTIONS = (schema.USER_ITEM, schema.reverse_edge(schema.USER_ITEM))
-
-
-def has_scenario_relations(edge_types: Sequence[Sequence[str]]) -> bool:
-    """Whether ``edge_types`` (a graph's or a saved model's) split the interactions by the
-    item's scenario (:func:`prepare_path_graph` with ``scenario_relations``)."""
-    return any(SCENARIO_MARK in et[1] for et in edge_types)
-
-
-def _split_by_scenario(edge_type: EdgeType, matrix: Tensor, scenarios: np.ndarray
-                       ) -> list[tuple[EdgeType, Tensor]]:
-    """The interaction edges of ``matrix`` (sparse COO ``[num_dst, num_src]``, one of the two
-    interaction edge types) per scenario of their item (``scenarios``: ``[num_items]``), each
-    with its own edge type and the entries, so the normalisation, of the whole matrix;
-    scenarios without an edge get none."""
-    matrix = matrix.coalesce()
-    indices, values = matrix.indices(), matrix.values()
-    item_side = 0 if edge_type[2] == schema.PYG_ITEM else 1
-    of_edge = torch.from_numpy(scenarios)[indices[item_side]]
-    parts = []
-    for scenario in torch.unique(of_edge).tolist():
-        keep = of_edge == scenario
-        split_type = (edge_type[0], f"{edge_type[1]}{SCENARIO_MARK}{scenario}", edge_type[2])
-        parts.append((split_type, torch.sparse_coo_tensor(
-            indices[:, keep], values[keep], matrix.shape, check_invariants=True)))
-    return parts
-
-
 def _torch_csr(matrix: sp.csr_matrix) -> Tensor:
     """A scipy CSR matrix as a torch sparse CSR tensor (float32)."""
     coo = matrix.tocoo()
@@ -203,36 +172,22 @@ def _torch_csr(matrix: sp.csr_matrix) -> Tensor:
     return _csr(torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True))
 
 
-def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None,
-                       scenario_relations: bool = False) -> PathGraph:
+def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -> PathGraph:
     """Normalised adjacency of every edge type of ``data`` and its user-item history.
 
     ``content``: the attribute types of :attr:`PathGraph.item_content` (None: those
     :func:`content_types` finds in ``data``; a served model passes the ones it was trained
-    with, so items added later cannot change its columns). ``scenario_relations``: the
-    interactions (both ways) become one edge type per scenario of their item, named
-    ``interacted@<scenario node>``, so that :class:`PathGNN` learns a relation per scenario;
-    each keeps its entries in the normalisation of all interactions (a graph of one scenario
-    is left as it is)."""
+    with, so items added later cannot change its columns)."""
     node_types = tuple(data.node_types)
     num_nodes = {t: int(data[t].num_nodes) for t in node_types}
-    scenarios = _item_scenarios(data) if scenario_relations else None
-    if scenarios is not None and len(np.unique(scenarios)) < 2:
-        scenarios = None
-    edge_types, adjacency, transposed = [], {}, {}
-    for et in data.edge_types:
-        if data[et].edge_index.shape[1] == 0:
-            continue
+    edge_types = tuple(et for et in data.edge_types if data[et].edge_index.shape[1] > 0)
+    adjacency, transposed = {}, {}
+    for et in edge_types:
         matrix = normalized_adjacency(data[et].edge_index, num_nodes[et[0]], num_nodes[et[2]],
                                       edge_weight(data, et))
         if matrix.layout != torch.sparse_coo:
             matrix = matrix.to_sparse_coo()
-        parts = ([(et, matrix)] if scenarios is None or et not in _INTERACTIONS
-                 else _split_by_scenario(et, matrix, scenarios))
-        for part_type, part in parts:
-            edge_types.append(part_type)
-            adjacency[part_type], transposed[part_type] = _csr(part), _csr(part.t())
-    edge_types = tuple(edge_types)
+        adjacency[et], transposed[et] = _csr(matrix), _csr(matrix.t())
     num_users, num_items = num_nodes[schema.PYG_USER], num_nodes[schema.PYG_ITEM]
     user_item = (data[schema.USER_ITEM].edge_index if schema.USER_ITEM in data.edge_types
                  else torch.empty(2, 0, dtype=torch.long))
@@ -478,11 +433,8 @@ class PathGNN(nn.Module):
         before, after, boundary = [], [], []
         for k, et in enumerate(self.edge_types):
             src = states[et[0]]
-            if (et[2] != dst or (src is None and et[0] != schema.PYG_ITEM)
-                    or et not in graph.adjacency):
-                # another type's edge, a source no message has reached yet, or an edge type
-                # without edges in this graph (a scenario's interactions all hidden)
-                continue
+            if et[2] != dst or (src is None and et[0] != schema.PYG_ITEM):
+                continue  # another type's edge, or a source no message has reached yet
             fold = self.relation[layer, k].unsqueeze(1) * update.weight.T  # diag(w_r) W^T
             if src is None:  # the items' boundary alone
                 boundary.append((et, fold))

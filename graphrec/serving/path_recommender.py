@@ -35,7 +35,6 @@ from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import (
     PathGNN,
     PathGraph,
-    has_scenario_relations,
     low_rated_pairs,
     mark_low_rated,
     prepare_path_graph,
@@ -80,9 +79,8 @@ class PathRecommender(Recommender):
             RunError: the description does not build a model for this graph, or the weights
                 do not fit it.
         """
+        graph = prepare_path_graph(data)
         kwargs = dict(spec["kwargs"])
-        graph = prepare_path_graph(data, scenario_relations=has_scenario_relations(
-            kwargs.get("edge_types", ())))
         threshold = kwargs.get("low_rated_below")
         if threshold is not None:
             graph = mark_low_rated(graph, *low_rated_pairs(tables, index, float(threshold)))
@@ -219,8 +217,7 @@ class PathRecommender(Recommender):
         history = sp.hstack([self.graph.history,
                              sp.csr_matrix((self.graph.history.shape[0], len(ids)),
                                            dtype=np.float32)]).tocsr()
-        self.graph = replace(prepare_path_graph(self.data, self.graph.content_types,
-                                                has_scenario_relations(self.graph.edge_types)),
+        self.graph = replace(prepare_path_graph(self.data, self.graph.content_types),
                              history=history)
         self.model.add_items(len(ids))
         self._path.graph = self.graph

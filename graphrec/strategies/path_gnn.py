@@ -83,10 +83,6 @@ class PathGNNConfig(Settings):
     #: no effect under a protocol without ``min_weight`` (docs/benchmarks.md, MovieLens-1M,
     #: "Low-rated starts")
     low_rated_starts: bool = True
-    #: one relation per scenario for the interactions (an item's scenario decides which),
-    #: instead of one for all: paths through the target's items and through the other
-    #: scenarios' items are weighed apart (no effect with one scenario)
-    scenario_relations: bool = False
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -107,8 +103,7 @@ class PathGNNConfig(Settings):
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
                               f"(0, 1), not {pool!r}")
-        for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts",
-                     "scenario_relations"):
+        for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
                                   f"not {getattr(self, name)!r}")
@@ -206,7 +201,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         threshold, low = None, None
 
     def prepared(graph_data, content=None) -> PathGraph:
-        graph = prepare_path_graph(graph_data, content, settings.scenario_relations)
+        graph = prepare_path_graph(graph_data, content)
         return graph if low is None else mark_low_rated(graph, *low)
 
     graph = prepared(data)

@@ -16,7 +16,6 @@ from graphrec.models.path_gnn import (
     PathGNN,
     attribute_types,
     content_types,
-    has_scenario_relations,
     is_identifier_type,
     low_rated_pairs,
     mark_low_rated,
@@ -130,19 +129,15 @@ def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tens
     return torch.cat(outputs, dim=-1)
 
 
-@pytest.mark.parametrize("make,low,split", [
-    (tiny_tables, False, False), (two_scenarios, False, False), (tiny_tables, True, False),
-    (two_scenarios, True, False), (two_scenarios, False, True), (tiny_tables, True, True)])
-def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make, low,
-                                                                                split):
+@pytest.mark.parametrize("make,low", [(tiny_tables, False), (two_scenarios, False),
+                                      (tiny_tables, True), (two_scenarios, True)])
+def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make, low):
     """``item_states`` folds the relation weights into the update, starts the first layer
     from the histories and multiplies by stored CSR transposes; none of that may change a
     value or a gradient (graphs with item-item, attribute and user-attribute edges; with
-    ``low``, some starts low-rated, each user's first item; with ``split``, a relation per
-    scenario for the interactions)."""
+    ``low``, some starts low-rated, each user's first item)."""
     data, index = build_graph(make())
-    graph = prepare_path_graph(data, scenario_relations=split)
-    assert has_scenario_relations(graph.edge_types) == split
+    graph = prepare_path_graph(data)
     if low:
         users = np.flatnonzero(np.diff(graph.history.indptr) > 0)
         first = graph.history.indices[graph.history.indptr[users]]
@@ -175,54 +170,6 @@ def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(m
         for name, grad in plain_grads.items():
             torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5,
                                        msg=lambda m, name=name: f"{name}: {m}")
-
-
-def test_scenario_relations_split_the_interactions_and_keep_their_normalisation():
-    """Each scenario's interactions (both ways) become an edge type of their own whose
-    entries are those of the whole normalised matrix at that scenario's items; a model whose
-    split relations equal the one relation of the plain graph computes the same states."""
-    data, index = build_graph(two_scenarios())
-    plain = prepare_path_graph(data)
-    split = prepare_path_graph(data, scenario_relations=True)
-    scenario_of = np.asarray([index.ids["scenario"].index(s) for s in index.item_scenario])
-    for et in (schema.USER_ITEM, schema.reverse_edge(schema.USER_ITEM)):
-        assert et not in split.edge_types
-        whole = plain.adjacency[et].to_dense()
-        parts = [t for t in split.edge_types if t[1].startswith(et[1] + "@")]
-        assert len(parts) == 2
-        total = torch.zeros_like(whole)
-        for part_type in parts:
-            part = split.adjacency[part_type].to_dense()
-            torch.testing.assert_close(split.transposed[part_type].to_dense(), part.T)
-            items = scenario_of == int(part_type[1].split("@")[1])
-            on_items = part if et[2] == "item" else part.T  # [items, users]
-            assert on_items[torch.from_numpy(~items)].abs().sum() == 0
-            assert on_items[torch.from_numpy(items)].abs().sum() > 0
-            total += part
-        torch.testing.assert_close(total, whole)
-    with torch.random.fork_rng():
-        torch.manual_seed(1)
-        model = PathGNN(plain.node_types, plain.edge_types, plain.num_nodes["item"], dim=4)
-    split_model = PathGNN(split.node_types, split.edge_types, split.num_nodes["item"], dim=4)
-    state = model.state_dict()
-    columns = [plain.edge_types.index(t) if t in plain.edge_types
-               else plain.edge_types.index((t[0], t[1].split("@")[0], t[2]))
-               for t in split.edge_types]
-    state["relation"] = state["relation"][:, columns]
-    split_model.load_state_dict(state)
-    histories = plain.history[np.arange(3)]
-    with torch.no_grad():
-        torch.testing.assert_close(split_model.item_states(split, histories, np.arange(3)),
-                                   model.item_states(plain, histories, np.arange(3)))
-    tables = two_scenarios()
-    inter = tables.interactions[tables.interactions["scenario"] == "s"]
-    one_scenario = make_tables(scenarios=pd.DataFrame({"scenario": ["s"]}),
-                               users=pd.DataFrame({"user_id": sorted(set(inter["user_id"]))}),
-                               items=tables.items[tables.items["scenario"] == "s"],
-                               interactions=inter).validate()
-    one = prepare_path_graph(build_graph(one_scenario)[0], scenario_relations=True)
-    assert not has_scenario_relations(one.edge_types)
-    assert schema.USER_ITEM in one.edge_types
 
 
 def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():

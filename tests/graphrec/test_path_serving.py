@@ -286,38 +286,3 @@ def test_low_rated_starts_follow_the_protocol_and_are_served_as_trained(tmp_path
                              protocol=protocol_, options=options_)
         assert plain.model.low_query is None
         assert set(plain.scorer.graph.history.data) == {1.0}
-
-
-def test_scenario_relations_are_trained_apart_and_served_as_trained(tmp_path):
-    """With ``scenario_relations`` the interactions of each scenario get a relation of their
-    own; training moves them apart, and a saved run (and one with new items) prepares its
-    graph with the same edge types and scores as training did."""
-    import dataclasses
-
-    from graphrec.models.path_gnn import has_scenario_relations
-    from graphrec.serving.run_dir import write_run
-    from graphrec.strategies import run_strategy
-    from graphrec.training import TrainConfig
-    from loaders import SyntheticConfig, generate_synthetic
-
-    tables = generate_synthetic(SyntheticConfig(n_users=80)).tables
-    config = TrainConfig(epochs=1, seed=0)
-    result = run_strategy("path-gnn", tables, "cosmetics", config, progress=False,
-                          options={"path-gnn": {"dim": 4, "max_queries": 32,
-                                                "scenario_relations": True}})
-    model, graph = result.model, result.scorer.graph
-    split = [k for k, et in enumerate(model.edge_types) if et[1].startswith("interacted@")]
-    assert len(split) == len(set(tables.interactions["scenario"])) >= 2
-    relations = model.relation.detach()[:, split]  # [layers, scenarios, dim]
-    assert not torch.allclose(relations[:, 0], relations[:, 1])
-    run_dir = write_run(tmp_path, result, tables, {"train": dataclasses.asdict(config)},
-                        "lightgcn", 0)
-    served = Recommender.load(run_dir)
-    assert served.graph.edge_types == graph.edge_types
-    some = torch.arange(10)
-    rows = torch.as_tensor(result.index.scenario_items("cosmetics"))
-    assert torch.allclose(served._model_scorer().score(some, rows),
-                          result.scorer.score(some, rows), atol=1e-6)
-    served.add_items(["cosmetics:new"], [{"brand": ["brand1"]}], "cosmetics")
-    assert has_scenario_relations(served.graph.edge_types)
-    assert served.graph.edge_types == graph.edge_types
