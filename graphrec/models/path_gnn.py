@@ -373,13 +373,15 @@ class PathGNN(nn.Module):
         item_type = schema.PYG_ITEM
         b = histories.shape[0]
         device = self.query.device
-        # [num_items, B]: 1 where a query starts (any stored non-zero); the boundary is
-        # starts (x) query, plus low (x) low_query where a start is low-rated
+        # [num_items, K * B]: per kind of start (its vector in _start_vectors), 1 where a
+        # query starts so: any stored non-zero (starts, the query vector), and with the
+        # low-rated offset also where a start is low-rated (low, low_query); the boundary is
+        # the sum of each kind's mask (x) its vector
         dense = sp.csc_matrix(histories).T.toarray()
-        starts = torch.as_tensor((dense != 0).astype(np.float32), device=device)
-        low = None
-        if self.low_query is not None:
-            low = torch.as_tensor((dense == LOW_RATED).astype(np.float32), device=device)
+        kinds = [dense != 0] + ([dense == LOW_RATED] if self.low_query is not None else [])
+        masks = torch.as_tensor(np.concatenate(kinds, axis=1).astype(np.float32),
+                                device=device)
+        starts, low = masks[:, :b], (masks[:, b:] if len(kinds) > 1 else None)
         cut = None  # (user node, query) of each query's own user
         if users is not None:
             cut = (torch.as_tensor(users, device=device), torch.arange(b, device=device))
@@ -398,7 +400,7 @@ class PathGNN(nn.Module):
                 if node_type not in self.needed[layer]:
                     new[node_type] = None
                     continue
-                h = self._incoming(graph, states, starts, low, layer, n, b)
+                h = self._incoming(graph, states, masks, layer, n, b)
                 if h is None:  # only the boundary (items) or nothing yet
                     new[node_type] = None
                     continue
@@ -420,11 +422,16 @@ class PathGNN(nn.Module):
                 outputs.append(states[item_type].index_select(0, wanted))
         return torch.cat(outputs[1:], dim=-1)
 
-    def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], starts: Tensor,
-                  low: Tensor | None, layer: int, n: int, b: int) -> Tensor | None:
+    def _start_vectors(self) -> list[Tensor]:
+        """The ``[dim]`` vector of each kind of start, in the order of :meth:`item_states`'s
+        masks: the query vector, then the low-rated offset where the model has one."""
+        return [self.query] + ([self.low_query] if self.low_query is not None else [])
+
+    def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], masks: Tensor,
+                  layer: int, n: int, b: int) -> Tensor | None:
         """``[num_nodes, B, dim]``: the updated (pre-norm) messages into node type ``n`` at
-        ``layer``, or None when nothing reaches it (``starts``, ``low``: ``[num_items, B]``,
-        where the queries start and where a start is low-rated, or None). The products on the
+        ``layer``, or None when nothing reaches it (``masks``: ``[num_items, K * B]``, where
+        the queries start, per kind of start, :meth:`_start_vectors`). The products on the
         smaller (source) side go first, so that each sparse product adds onto the sum so far
         (the bias at first) in one pass; those on the larger side then add through a dense
         ``addmm``."""
@@ -448,13 +455,13 @@ class PathGNN(nn.Module):
             total = sparse_mm(graph.adjacency[et], graph.transposed[et], moved,
                               update.bias.repeat(b) if total is None else total)
         for et, fold in boundary:
-            # the boundary alone: A (starts (x) q) M = (A starts) (x) (q M)
-            reached = sparse_mm(graph.adjacency[et], graph.transposed[et], starts)
-            total = torch.addcmul(update.bias if total is None else total.reshape(-1, b, d),
-                                  reached.unsqueeze(-1), self.query @ fold)
-            if low is not None:
-                reached = sparse_mm(graph.adjacency[et], graph.transposed[et], low)
-                total = torch.addcmul(total, reached.unsqueeze(-1), self.low_query @ fold)
+            # the boundary alone: A (mask (x) q) M = (A mask) (x) (q M) for each kind of
+            # start, every kind's mask through A in one pass
+            reached = sparse_mm(graph.adjacency[et], graph.transposed[et], masks)
+            for k, vector in enumerate(self._start_vectors()):
+                total = torch.addcmul(
+                    update.bias if total is None else total.reshape(-1, b, d),
+                    reached[:, k * b:(k + 1) * b].unsqueeze(-1), vector @ fold)
         for et, src, fold in after:
             moved = sparse_mm(graph.adjacency[et], graph.transposed[et],
                               src.reshape(src.shape[0], b * d))
