@@ -87,7 +87,8 @@ def untrained_path_gnn(tables: KGTables) -> tuple[HeteroData, GraphIndex, PathGr
     settings = PathGNNConfig()
     model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], settings.dim,
                     settings.num_layers, settings.item_embeddings,
-                    graph.num_attribute_values, settings.attribute_embeddings)
+                    graph.num_attribute_values, settings.attribute_embeddings,
+                    dropout=settings.dropout)
     return data, index, graph, model
 
 

@@ -28,12 +28,14 @@ from graphrec.models.path_gnn import (
     low_rated_pairs,
     mark_low_rated,
     prepare_path_graph,
+    queries_per_pass,
 )
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
 from graphrec.training import TrainConfig, Trainer
 from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
+from graphrec.training.memory import available_bytes
 from graphrec.training.queries import QueryObjective
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
@@ -83,6 +85,9 @@ class PathGNNConfig(Settings):
     #: no effect under a protocol without ``min_weight`` (docs/benchmarks.md, MovieLens-1M,
     #: "Low-rated starts")
     low_rated_starts: bool = True
+    #: the probability that training zeroes a channel of an item's features before the
+    #: score (a regulariser; 0: none)
+    dropout: float = 0.0
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -103,17 +108,31 @@ class PathGNNConfig(Settings):
         if isinstance(pool, bool) or not isinstance(pool, (int, float)) or not 0 < pool < 1:
             raise ConfigError(f"[strategy.path-gnn] cold_item_pool must be a number in "
                               f"(0, 1), not {pool!r}")
+        rate = self.dropout
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ConfigError(f"[strategy.path-gnn] dropout must be a number in [0, 1), "
+                              f"not {rate!r}")
         for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
                                   f"not {getattr(self, name)!r}")
 
 
+#: users scored per pass by :class:`PathScorer` where memory allows
+SCORE_BATCH = 64
+
+
 class PathScorer:
     """Scores of a trained :class:`PathGNN`: each user's queries start from their items in
-    the graph, ``batch`` users at a time, with their own node cut."""
+    the graph, ``batch`` users at a time (None: :data:`SCORE_BATCH`, or fewer where half the
+    memory left on the model's device holds fewer, :func:`queries_per_pass`), with their own
+    node cut."""
 
-    def __init__(self, model: PathGNN, graph: PathGraph, batch: int = 64):
+    def __init__(self, model: PathGNN, graph: PathGraph, batch: int | None = None):
+        if batch is None:
+            fit = queries_per_pass(graph.total_nodes, model.dim, model.num_layers,
+                                   available_bytes(model.query.device), training=False)
+            batch = SCORE_BATCH if fit is None else min(SCORE_BATCH, fit)
         self.model, self.graph, self.batch = model, graph, batch
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
@@ -211,7 +230,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
                         graph.num_attribute_values, settings.attribute_embeddings,
-                        None if threshold is None else float(threshold))
+                        None if threshold is None else float(threshold), float(settings.dropout))
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)

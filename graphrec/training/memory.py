@@ -1,4 +1,4 @@
-"""Keeping freed memory in the process: ``[train] keep_memory``.
+"""Memory: keeping freed memory in the process (``[train] keep_memory``), and how much is left.
 
 A training step allocates many large temporaries (a ``path-gnn`` step on CDRIB: tens of
 ``[num_nodes, batch, dim]`` tensors of 40-90 MB each) and frees them at its end. glibc's
@@ -22,6 +22,9 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
+from pathlib import Path
+
+import torch
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +52,42 @@ def keep_freed_memory() -> bool:
         return False
     _applied = True
     return True
+
+
+#: (limit, usage) files of the process's memory cgroup: version 2, then version 1
+CGROUP_FILES = ((Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+                (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+                 Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")))
+
+
+def available_bytes(device: torch.device | str = "cpu", meminfo: Path = Path("/proc/meminfo"),
+                    cgroups=CGROUP_FILES) -> int | None:
+    """Bytes that can still be allocated on ``device`` without swapping: a CUDA device's free
+    memory; on the CPU the kernel's estimate ``MemAvailable`` (``meminfo``, Linux), or less
+    where the process's memory cgroup (``cgroups``: (limit, usage) file pairs) has less
+    left under its limit (a container's). None where nothing is known (another system, or a
+    device type without such a count)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    found = []
+    for line in _read(meminfo).splitlines():
+        name, _, value = line.partition(":")
+        if name == "MemAvailable":
+            amount, _, unit = value.strip().partition(" ")
+            found.append(int(amount) * (1024 if unit.strip() == "kB" else 1))
+    for limit, usage in cgroups:
+        limit, usage = _read(limit).strip(), _read(usage).strip()
+        if limit.isdigit() and usage.isdigit():  # "max" (v2) or missing: no limit
+            found.append(max(0, int(limit) - int(usage)))
+    return min(found) if found else None
+
+
+def _read(path: Path) -> str:
+    """``path``'s text, or "" where it cannot be read."""
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -34,6 +34,7 @@ their own; the other queries run on the whole graph as above.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,8 +44,11 @@ import torch
 from torch import nn
 
 from graphrec.errors import TrainingError
-from graphrec.models.path_gnn import PathGraph
+from graphrec.models.path_gnn import PathGraph, queries_per_pass
 from graphrec.training import distributed
+from graphrec.training.memory import available_bytes
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,12 +92,18 @@ class QueryObjective:
         hide: ``[num_items]`` bool (True: made cold) -> the graph without those items'
             interaction edges, prepared and on the model's device (needed when
             ``cold_item_share`` > 0).
+        per_pass: the most queries of a batch that one forward and backward pass holds
+            (the batch's gradient is the sum over its passes, the same as one pass); None:
+            as many as half the memory left at the first step allows
+            (:func:`~graphrec.models.path_gnn.queries_per_pass`; every query of a batch on
+            the benchmarks' data sets).
     """
 
     def __init__(self, graph: PathGraph, target_items: np.ndarray, cold_share: float,
                  batch_size: int, max_queries: int | None = None,
                  cold_item_share: float = 0.0, cold_item_pool: float = 0.2,
-                 hide: Callable[[torch.Tensor], PathGraph] | None = None):
+                 hide: Callable[[torch.Tensor], PathGraph] | None = None,
+                 per_pass: int | None = None):
         self.history = graph.history
         self.target_items = np.asarray(target_items, dtype=np.int64)
         self.candidates = torch.as_tensor(self.target_items)
@@ -124,6 +134,9 @@ class QueryObjective:
         if self.cold_item_share > 0 and hide is None:
             raise ValueError("cold-item queries need hide, the graph without some items")
         self.cold_item_pool, self.hide = cold_item_pool, hide
+        if per_pass is not None and per_pass < 1:
+            raise ValueError(f"per_pass must be at least 1, not {per_pass}")
+        self.per_pass = per_pass
 
     def draw(self, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``(users, cold)``: one epoch's queries in their order and whether each is cold."""
@@ -222,20 +235,39 @@ class QueryObjective:
     def backward(self, model: nn.Module, graph: PathGraph, batch: QueryBatch
                  ) -> tuple[float, int]:
         """Softmax over the batch's candidates (the target items, or a cold-item batch's cold
-        items); this process's share of the batch's mean loss over its hidden items."""
+        items); this process's share of the batch's mean loss over its hidden items, in
+        passes of at most :attr:`per_pass` queries whose gradients add up."""
         part = distributed.shard(torch.arange(len(batch))).numpy()
         total = max(batch.hidden.nnz, 1)
         if len(part) == 0:
             return 0.0, len(batch)
         device = next(model.parameters()).device
         candidates = (self.candidates if batch.candidates is None
-                      else torch.as_tensor(batch.candidates))
-        logits = model(batch.graph or graph, batch.histories[part], candidates.to(device),
-                       batch.users[part])
-        hidden = batch.hidden[part].tocoo()
-        log_p = torch.log_softmax(logits, dim=1)
-        picked = log_p[torch.as_tensor(hidden.row, device=device),
-                       torch.as_tensor(hidden.col, device=device)]
-        loss = -picked.sum() / total
-        loss.backward()
-        return loss.item(), len(batch)
+                      else torch.as_tensor(batch.candidates)).to(device)
+        on = batch.graph or graph
+        step = self._per_pass(model, on, device, len(part))
+        value = 0.0
+        for s in range(0, len(part), step):
+            rows = part[s:s + step]
+            logits = model(on, batch.histories[rows], candidates, batch.users[rows])
+            hidden = batch.hidden[rows].tocoo()
+            log_p = torch.log_softmax(logits, dim=1)
+            picked = log_p[torch.as_tensor(hidden.row, device=device),
+                           torch.as_tensor(hidden.col, device=device)]
+            loss = -picked.sum() / total
+            loss.backward()
+            value += loss.item()
+        return value, len(batch)
+
+    def _per_pass(self, model: nn.Module, graph: PathGraph, device: torch.device,
+                  wanted: int) -> int:
+        """Queries per pass (:attr:`per_pass`, set from the memory left at the first call),
+        at most ``wanted``."""
+        if self.per_pass is None:
+            fit = queries_per_pass(graph.total_nodes, model.dim, model.num_layers,
+                                   available_bytes(device), training=True)
+            self.per_pass = self.batch_size if fit is None else fit
+            if self.per_pass < self.batch_size:
+                logger.info("path-gnn: %d of a batch's %d queries per pass, to fit in memory",
+                            self.per_pass, self.batch_size)
+        return max(1, min(self.per_pass, wanted))

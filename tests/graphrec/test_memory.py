@@ -9,7 +9,7 @@ import torch
 
 from graphrec.errors import ConfigError
 from graphrec.training import TrainConfig
-from graphrec.training.memory import keep_freed_memory
+from graphrec.training.memory import available_bytes, keep_freed_memory
 
 BLOCK = 64 * 2**20  # bytes: above glibc's largest mmap threshold (32 MB)
 
@@ -53,3 +53,20 @@ def test_large_blocks_come_from_the_heap_and_are_reused_after_being_freed():
 def test_keep_memory_must_be_a_boolean(bad):
     with pytest.raises(ConfigError, match="keep_memory"):
         TrainConfig(keep_memory=bad)
+
+
+def test_available_bytes_reads_meminfo_and_a_cgroup_limit(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24683664 kB\nMemAvailable:    1000 kB\n")
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    assert available_bytes("cpu", meminfo, ()) == 1000 * 1024
+    limit.write_text("max\n")
+    usage.write_text("5000\n")
+    assert available_bytes("cpu", meminfo, ((limit, usage),)) == 1000 * 1024  # no limit
+    limit.write_text("105000\n")
+    assert available_bytes("cpu", meminfo, ((limit, usage),)) == 100000  # the cgroup's is less
+    assert available_bytes("cpu", tmp_path / "missing", ((limit, usage),)) == 100000
+    assert available_bytes("cpu", tmp_path / "missing", ()) is None
+    assert available_bytes("meta") is None
+    real = available_bytes("cpu")  # this machine's /proc/meminfo
+    assert real is not None and real > 0

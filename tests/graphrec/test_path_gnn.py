@@ -20,6 +20,7 @@ from graphrec.models.path_gnn import (
     low_rated_pairs,
     mark_low_rated,
     prepare_path_graph,
+    queries_per_pass,
 )
 from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
@@ -172,6 +173,47 @@ def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(m
                                        msg=lambda m, name=name: f"{name}: {m}")
 
 
+def test_queries_per_pass_follow_the_memory_left():
+    # 16 bytes per query, node, channel and layer in training, half the memory: 1,000 nodes
+    # of 4 channels and 2 layers take 128,000 bytes per query
+    assert queries_per_pass(1000, 4, 2, 10 * 128_000, training=True) == 5
+    assert queries_per_pass(1000, 4, 2, 10 * 48_000, training=False) == 5
+    assert queries_per_pass(1000, 4, 2, 1000, training=True) == 1  # never fewer than one
+    assert queries_per_pass(1000, 4, 2, None, training=True) is None
+
+
+def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
+    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
+                            ("u5", "t:3", "t", "train")])
+    data, index = build_graph(tables)
+    graph = prepare_path_graph(data)
+    target = index.scenario_items("t")
+    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+    with torch.no_grad():
+        model.item_emb.normal_(0.0, 1.0)
+    gradients, losses = [], []
+    for per_pass in (None, 1):
+        objective = QueryObjective(graph, target, cold_share=0.5, batch_size=8,
+                                   per_pass=per_pass)
+        gen = np.random.default_rng(0)
+        batch = objective.batch(*objective.draw(gen), gen)
+        assert len(batch) >= 3
+        model.zero_grad()
+        loss, count = objective.backward(model, graph, batch)
+        assert count == len(batch)
+        # from the memory left: the whole batch in one pass on this tiny graph
+        assert objective.per_pass >= len(batch) if per_pass is None else objective.per_pass == 1
+        losses.append(loss)
+        gradients.append({n: p.grad.clone() for n, p in model.named_parameters()
+                          if p.grad is not None})
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, grad in gradients[0].items():
+        torch.testing.assert_close(gradients[1][name], grad, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="per_pass"):
+        QueryObjective(graph, target, cold_share=0.5, batch_size=8, per_pass=0)
+
+
 def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
     tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
                             ("u5", "t:3", "t", "train")])
@@ -241,10 +283,49 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
                                  {"batch_size": 2.5}, {"item_embeddings": "yes"},
                                  {"layers": 2}, {"cold_item_queries": 1.5},
                                  {"cold_item_queries": True}, {"cold_item_pool": 0},
-                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1}])
+                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1},
+                                 {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
         PathGNNConfig.from_dict(bad)
+
+
+def test_dropout_acts_in_training_only_and_zeroes_feature_channels():
+    """Scoring (eval mode) gives the scores of the same weights without dropout; training
+    zeroes channels of the item features and scales the rest by 1 / (1 - p)."""
+    data, index = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    kwargs = dict(node_types=graph.node_types, edge_types=graph.edge_types,
+                  num_items=graph.num_nodes["item"], dim=4, num_layers=2)
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        plain = PathGNN(**kwargs)
+        torch.manual_seed(3)
+        model = PathGNN(**kwargs, dropout=0.5)
+    assert model.init_kwargs()["dropout"] == 0.5 and plain.init_kwargs()["dropout"] == 0.0
+    users = np.arange(3)
+    histories, items = graph.history[users], torch.arange(graph.num_nodes["item"])
+    with torch.no_grad():
+        model.item_emb.normal_(0.0, 1.0)
+        plain.item_emb.copy_(model.item_emb)
+        model.eval()
+        assert torch.equal(model(graph, histories, items, users),
+                           plain(graph, histories, items, users))
+        model.train()
+        features = model.item_states(graph, histories, users, items)
+        with torch.random.fork_rng():
+            torch.manual_seed(9)
+            trained = model(graph, histories, items, users)
+            torch.manual_seed(9)
+            kept = torch.nn.functional.dropout(torch.ones_like(features), 0.5)
+    assert set(kept.unique().tolist()) == {0.0, 2.0}
+    dropped = features * kept
+    own = (model.item_emb * graph.trained_items.unsqueeze(1))[:, None]
+    expected = model.head(dropped).squeeze(-1) + (dropped * own).sum(-1)
+    assert torch.allclose(trained, expected.T, atol=1e-5)
+    assert not torch.allclose(trained, plain(graph, histories, items, users))
+    with pytest.raises(ValueError, match="dropout"):
+        PathGNN(**kwargs, dropout=1.0)
 
 
 def genre_tables(cold: bool = True):
