@@ -28,15 +28,13 @@ from graphrec.models.path_gnn import (
     low_rated_pairs,
     mark_low_rated,
     prepare_path_graph,
-    queries_per_pass,
 )
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
 from graphrec.training import TrainConfig, Trainer
 from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
-from graphrec.training.memory import available_bytes
-from graphrec.training.queries import QueryObjective
+from graphrec.training.queries import QueryObjective, queries_in_memory
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
 
@@ -125,13 +123,12 @@ SCORE_BATCH = 64
 class PathScorer:
     """Scores of a trained :class:`PathGNN`: each user's queries start from their items in
     the graph, ``batch`` users at a time (None: :data:`SCORE_BATCH`, or fewer where half the
-    memory left on the model's device holds fewer, :func:`queries_per_pass`), with their own
+    memory left on the model's device holds fewer, :func:`queries_in_memory`), with their own
     node cut."""
 
     def __init__(self, model: PathGNN, graph: PathGraph, batch: int | None = None):
         if batch is None:
-            fit = queries_per_pass(graph.total_nodes, model.dim, model.num_layers,
-                                   available_bytes(model.query.device), training=False)
+            fit = queries_in_memory(model, graph, training=False)
             batch = SCORE_BATCH if fit is None else min(SCORE_BATCH, fit)
         self.model, self.graph, self.batch = model, graph, batch
 

@@ -51,6 +51,14 @@ from graphrec.training.memory import available_bytes
 logger = logging.getLogger(__name__)
 
 
+def queries_in_memory(model: nn.Module, graph: PathGraph, training: bool) -> int | None:
+    """:func:`~graphrec.models.path_gnn.queries_per_pass` of a ``PathGNN`` over ``graph``
+    in the memory left on the model's device (None: not known)."""
+    device = next(model.parameters()).device
+    return queries_per_pass(graph.total_nodes, model.dim, model.num_layers,
+                            available_bytes(device), training)
+
+
 @dataclass
 class QueryBatch:
     """``B`` queries: their user nodes, where they start and what they must find.
@@ -264,8 +272,7 @@ class QueryObjective:
         """Queries per pass (:attr:`per_pass`, set from the memory left at the first call),
         at most ``wanted``."""
         if self.per_pass is None:
-            fit = queries_per_pass(graph.total_nodes, model.dim, model.num_layers,
-                                   available_bytes(device), training=True)
+            fit = queries_in_memory(model, graph, training=True)
             self.per_pass = self.batch_size if fit is None else fit
             if self.per_pass < self.batch_size:
                 logger.info("path-gnn: %d of a batch's %d queries per pass, to fit in memory",

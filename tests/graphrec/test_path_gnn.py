@@ -26,7 +26,7 @@ from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
 from graphrec.training import TrainConfig
 from graphrec.training.cold_items import without_item_interactions
-from graphrec.training.queries import QueryObjective
+from graphrec.training.queries import QueryObjective, queries_in_memory
 from kg import schema
 from kg.tables import make_tables
 from tests.helpers import tiny_tables
@@ -180,6 +180,13 @@ def test_queries_per_pass_follow_the_memory_left():
     assert queries_per_pass(1000, 4, 2, 10 * 48_000, training=False) == 5
     assert queries_per_pass(1000, 4, 2, 1000, training=True) == 1  # never fewer than one
     assert queries_per_pass(1000, 4, 2, None, training=True) is None
+    # this machine's memory holds far more than a scored batch of a tiny graph
+    data, _ = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+    assert queries_in_memory(model, graph, training=False) > queries_in_memory(
+        model, graph, training=True) > 64
+    assert PathScorer(model, graph).batch == 64 and PathScorer(model, graph, batch=3).batch == 3
 
 
 def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
