@@ -189,12 +189,17 @@ def test_queries_per_pass_follow_the_memory_left():
     assert PathScorer(model, graph).batch == 64 and PathScorer(model, graph, batch=3).batch == 3
 
 
-def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
+def warm_user_graph():
+    """``(graph, index, target)``: :func:`two_scenarios` with a user ``u5`` who took all three
+    target items, its prepared graph, index and target items."""
     tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
                             ("u5", "t:3", "t", "train")])
     data, index = build_graph(tables)
-    graph = prepare_path_graph(data)
-    target = index.scenario_items("t")
+    return prepare_path_graph(data), index, index.scenario_items("t")
+
+
+def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
+    graph, index, target = warm_user_graph()
     model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
     with torch.no_grad():
         model.item_emb.normal_(0.0, 1.0)
@@ -222,11 +227,7 @@ def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
 
 
 def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
-    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
-                            ("u5", "t:3", "t", "train")])
-    data, index = build_graph(tables)
-    graph = prepare_path_graph(data)
-    target = index.scenario_items("t")
+    graph, index, target = warm_user_graph()
     objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8)
     names = index.ids["user"]
     assert sorted(names[u] for u in objective.bridge) == ["u1", "u2", "u4"]
@@ -297,18 +298,28 @@ def test_bad_settings_are_refused(bad):
         PathGNNConfig.from_dict(bad)
 
 
-def test_dropout_acts_in_training_only_and_zeroes_feature_channels():
-    """Scoring (eval mode) gives the scores of the same weights without dropout; training
-    zeroes channels of the item features and scales the rest by 1 / (1 - p)."""
-    data, index = build_graph(tiny_tables())
+def twin_models(**options):
+    """``(graph, plain, model)``: the tiny graph, a 2-layer ``PathGNN`` of 4 channels, and one
+    with the same initial weights and ``options`` (the graph's attribute values with
+    ``attribute_embeddings``)."""
+    data, _ = build_graph(tiny_tables())
     graph = prepare_path_graph(data)
     kwargs = dict(node_types=graph.node_types, edge_types=graph.edge_types,
                   num_items=graph.num_nodes["item"], dim=4, num_layers=2)
+    if options.get("attribute_embeddings"):
+        options = {**options, "num_attribute_values": graph.num_attribute_values}
     with torch.random.fork_rng():
-        torch.manual_seed(3)
+        torch.manual_seed(5)
         plain = PathGNN(**kwargs)
-        torch.manual_seed(3)
-        model = PathGNN(**kwargs, dropout=0.5)
+        torch.manual_seed(5)
+        model = PathGNN(**kwargs, **options)
+    return graph, plain, model
+
+
+def test_dropout_acts_in_training_only_and_zeroes_feature_channels():
+    """Scoring (eval mode) gives the scores of the same weights without dropout; training
+    zeroes channels of the item features and scales the rest by 1 / (1 - p)."""
+    graph, plain, model = twin_models(dropout=0.5)
     assert model.init_kwargs()["dropout"] == 0.5 and plain.init_kwargs()["dropout"] == 0.0
     users = np.arange(3)
     histories, items = graph.history[users], torch.arange(graph.num_nodes["item"])
@@ -332,7 +343,7 @@ def test_dropout_acts_in_training_only_and_zeroes_feature_channels():
     assert torch.allclose(trained, expected.T, atol=1e-5)
     assert not torch.allclose(trained, plain(graph, histories, items, users))
     with pytest.raises(ValueError, match="dropout"):
-        PathGNN(**kwargs, dropout=1.0)
+        PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dropout=1.0)
 
 
 def genre_tables(cold: bool = True):
@@ -499,16 +510,7 @@ def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
     """score = head(features) + features . (own vector + content vector) + content bias, the
     content being the mean of the item's attribute values' learned rows; untrained (zero) rows
     leave every score as the model without them gives it."""
-    data, index = build_graph(tiny_tables())
-    graph = prepare_path_graph(data)
-    kwargs = dict(node_types=graph.node_types, edge_types=graph.edge_types,
-                  num_items=graph.num_nodes["item"], dim=4, num_layers=2)
-    with torch.random.fork_rng():
-        torch.manual_seed(5)
-        plain = PathGNN(**kwargs)
-        torch.manual_seed(5)
-        model = PathGNN(**kwargs, num_attribute_values=graph.num_attribute_values,
-                        attribute_embeddings=True)
+    graph, plain, model = twin_models(attribute_embeddings=True)
     users = np.arange(3)
     histories, items = graph.history[users], torch.arange(graph.num_nodes["item"])
     with torch.no_grad():
