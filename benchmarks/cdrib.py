@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 
 from benchmarks.report import (
     add_run_arguments,
+    command_line,
     print_table,
     strategy_options,
     train_config,
@@ -127,7 +127,7 @@ def main() -> None:
                          "full_ndcg@20": round(full["ndcg@20"], 4),
                          "decision": result.decision})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
-    command = "python -m benchmarks.cdrib " + " ".join(sys.argv[1:])
+    command = command_line("benchmarks.cdrib")
     columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
                "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
     model = "" if args.model == "lightgcn" else f"_{args.model}"  # other models: own file

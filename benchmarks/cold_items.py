@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from benchmarks.report import (
     add_run_arguments,
+    command_line,
     machine,
     print_table,
     selected_row,
@@ -98,7 +98,7 @@ def main() -> None:
     write_results(f"cold_items_{args.dataset}" + (f"_{args.tag}" if args.tag else ""), rows,
                   ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch",
                    "epochs_run", "stopped", "seconds_to_selected_model"],
-                  "python -m benchmarks.cold_items " + " ".join(sys.argv[1:]), seed=args.seed,
+                  command_line("benchmarks.cold_items"), seed=args.seed,
                   dataset=f"{args.dataset} {args.path}, scenario {scenario}",
                   protocol=f"{PROTOCOL}; cold-items split, valid {VALID}, test {TEST} of the "
                            "items; epoch selected on valid")

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.report import save_figure, strategy_options, train_config, write_results
+from benchmarks.report import (
+    command_line,
+    save_figure,
+    strategy_options,
+    train_config,
+    write_results,
+)
 from graphrec.data.splits import k_shot, leave_one_out, subsample_training
 from graphrec.strategies import run_strategy
 from loaders import get_loader
@@ -130,7 +135,7 @@ def main() -> None:
     tag = f"_{args.tag}" if args.tag else ""
     write_results(f"data_efficiency_{args.dataset}_{kind}{tag}", rows,
                   ["amount", "seed", "method", "valid_ndcg@20", "test_ndcg@20", "best_epoch",
-                   "stopped"], "python -m benchmarks.data_efficiency " + " ".join(sys.argv[1:]),
+                   "stopped"], command_line("benchmarks.data_efficiency"),
                   seeds=seeds, dataset=f"{args.dataset} {args.path}", target=args.target,
                   protocol="target test split, full ranking over the target's items, all test "
                            "users, ties by expected rank; epoch selected on target valid")

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 
 import torch
 
-from benchmarks.report import write_results
+from benchmarks.report import command_line, write_results
 from kg import server
 from kg.store import LocalStore, Neo4jConfig, Neo4jStore
 from loaders import get_loader
@@ -82,7 +81,7 @@ def main() -> None:
         {"store": "local", "run": "first load", "total_s": round(local_s, 1)}],
         ["store", "run", "nodes", "nodes_per_s", "relationships", "relationships_per_s",
          "interacted_per_s", "total_s"],
-        "python -m benchmarks.ingest " + " ".join(sys.argv[1:]), dataset=args.dataset,
+        command_line("benchmarks.ingest"), dataset=args.dataset,
         protocol=f"Neo4j 5.26 Community, -Xmx1g, batch {args.batch_size} rows, fresh server")
 
 

@@ -15,13 +15,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 
 import pandas as pd
 
-from benchmarks.report import peak_rss_gib, print_table, write_results
+from benchmarks.report import command_line, peak_rss_gib, print_table, write_results
 from kg.store import LocalStore, stats_from_tables
 from kg.tables import make_tables
 
@@ -80,8 +79,8 @@ def main() -> None:
             rows.append({"shape": shape, "n": n, **measure(build(n))})
     columns = ["shape", "n", "stats_s", "load_s", "read_s", "peak_rss_gib"]
     print_table(columns, ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows])
-    write_results("limits", rows, columns, "python -m benchmarks.limits " + " ".join(
-        sys.argv[1:]), protocol="one run per size, local store in a temporary folder; peak RSS "
+    write_results("limits", rows, columns, command_line("benchmarks.limits"),
+                  protocol="one run per size, local store in a temporary folder; peak RSS "
                                "is the process's so far (it only grows down the table)")
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
-import sys
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ import torch
 from benchmarks.cold_items import keep_attribute_kinds
 from benchmarks.report import (
     add_run_arguments,
+    command_line,
     print_table,
     selected_row,
     strategy_options,
@@ -176,7 +176,7 @@ def main() -> None:
     write_results(name, rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
                                "best_epoch", "epochs_run", "stopped",
                                "seconds_to_selected_model"],
-                  "python -m benchmarks.ml1m " + " ".join(sys.argv[1:]), seed=args.seed,
+                  command_line("benchmarks.ml1m"), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
                   "item_cold_testing; epoch selected on a validation split of cold items "
                   f"({args.valid} training movies)", valid_split=args.valid,

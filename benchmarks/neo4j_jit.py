@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import command_line, print_table, write_results
 from kg import server
 from kg.store import Neo4jConfig, Neo4jStore
 from loaders import SyntheticConfig, generate_synthetic
@@ -104,7 +104,7 @@ def main() -> None:
                  "total s, median (min-max)"], lines)
     write_results("neo4j_jit", rows, ["other_core", "jit", "runs", "start_s", "first load_s",
                                       "re-run_s", "stats and stop_s", "total_s"],
-                  "python -m benchmarks.neo4j_jit " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.neo4j_jit"),
                   dataset=f"synthetic, {args.users} users, 100 items per scenario, seed 3 "
                           f"({len(tables.interactions)} interactions)",
                   protocol="fresh home per run; start until Bolt answers; bulk first load; "

@@ -20,12 +20,11 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import command_line, print_table, write_results
 from kg import server
 
 
@@ -73,7 +72,7 @@ def main() -> None:
     write_results("neo4j_lifecycle", rows,
                   ["mode", "runs", "start_median_s", "start_min_s", "start_max_s",
                    "stop_median_s"],
-                  "python -m benchmarks.neo4j_lifecycle " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.neo4j_lifecycle"),
                   protocol="fresh home per run; start until Bolt answers RETURN 1; clean stop "
                            "until the JVM exited; Maven build excluded")
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 
 import numpy as np
 import torch
 
-from benchmarks.report import write_results
+from benchmarks.report import command_line, write_results
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.models import build_model
 from graphrec.models.path_gnn import PathGNN, PathGraph, prepare_path_graph
@@ -117,7 +116,7 @@ def main() -> None:
     print(rows[-1], flush=True)
     name = "path_serving_keep_memory" if args.keep_memory else "path_serving"
     write_results(name, rows, ["model", "nodes", "p50_ms", "p99_ms", "batch_users_per_s"],
-                  "python -m benchmarks.path_serving " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.path_serving"),
                   dataset=args.path, target=target, batch=args.batch, calls=args.calls,
                   threads=torch.get_num_threads(), keep_memory=args.keep_memory,
                   peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

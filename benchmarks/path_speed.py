@@ -17,14 +17,13 @@ large for memory gets; the gradient is the same). Usage::
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import torch
 
 from benchmarks.path_serving import load_pair, pair_parser, untrained_path_gnn
-from benchmarks.report import peak_rss_gib, write_results
+from benchmarks.report import command_line, peak_rss_gib, write_results
 from graphrec.strategies.path_gnn import PathGNNConfig
 from graphrec.training.queries import QueryObjective
 
@@ -69,8 +68,8 @@ def main() -> None:
     name = "path_speed_keep_memory" if args.keep_memory else "path_speed"
     if args.per_pass is not None:
         name += f"_per_pass{args.per_pass}"
-    write_results(name, [row], list(row), "python -m benchmarks.path_speed "
-                  + " ".join(sys.argv[1:]), dataset=args.path, target=target,
+    write_results(name, [row], list(row), command_line("benchmarks.path_speed"),
+                  dataset=args.path, target=target,
                   threads=torch.get_num_threads(), steps=args.steps, batches=args.batches)
 
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 
 import numpy as np
 import torch
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import command_line, print_table, write_results
 from graphrec.data.splits import leave_one_out
 from graphrec.evaluation import EmbeddingScorer, evaluate
 from graphrec.serving.dp import analytic_gaussian_sigma, privatise_embeddings
@@ -123,7 +122,7 @@ def main() -> None:
                   ["data", "joint_test_ndcg@20", "unit_norm_users_test_ndcg@20",
                    "target_only_test_ndcg@20", "isolated_test_ndcg@20",
                    "pseudonymised_test_ndcg@20"],
-                  "python -m benchmarks.privacy " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.privacy"),
                   protocol="test NDCG@20 of the target (full ranking, expected-rank ties), "
                            "each model selected on valid; DP: user vectors released with the "
                            f"Gaussian mechanism (delta {DELTA}), mean of 5 noise draws; "

@@ -8,6 +8,8 @@ import json
 import os
 import platform
 import resource
+import shlex
+import sys
 from pathlib import Path
 
 import torch
@@ -45,6 +47,12 @@ def write_results(name: str, rows: list[dict], columns: list[str], command: str,
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     atomic_write(RESULTS / f"{name}.md", "\n".join(lines) + "\n")
     return RESULTS / f"{name}.json"
+
+
+def command_line(module: str) -> str:
+    """The command that ran this process's ``python -m <module>``, its arguments quoted for a
+    shell (a JSON ``--options`` value keeps its quotes), as the result files record it."""
+    return f"python -m {module} " + shlex.join(sys.argv[1:])
 
 
 def peak_rss_gib() -> float:

@@ -25,7 +25,6 @@ Data sets and their selection protocol are those of ``benchmarks.levers``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -35,7 +34,7 @@ from torch import Tensor, nn
 
 from benchmarks.cdrib import authors_protocol
 from benchmarks.levers import DATA, load
-from benchmarks.report import train_config, write_results
+from benchmarks.report import command_line, train_config, write_results
 from graphrec.data.pairs import training_pairs
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
@@ -188,7 +187,7 @@ def main() -> None:
     print("| " + " | ".join(str(v) for v in row.values()) + " |")
     beta = f"{args.beta:g}".replace(".", "_")
     write_results(f"residual_channel_{args.data}_beta{beta}", [row], columns,
-                  "python -m benchmarks.residual_channel " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.residual_channel"),
                   seed=args.seed, dataset=args.path,
                   protocol=f"validation only: NDCG@{k} of the target's valid split (the "
                            "data set's benchmark protocol); on CDRIB also MRR of the authors' "

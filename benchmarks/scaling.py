@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.report import peak_rss_gib, save_figure, write_results
+from benchmarks.report import command_line, peak_rss_gib, save_figure, write_results
 
 STAGES = ("generate", "local_load", "neo4j_load", "build_graph", "epoch", "evaluate",
           "recommend_1000")
@@ -198,7 +198,7 @@ def main() -> None:
     print("\ngrowth exponents (seconds ~ interactions^e): " + ", ".join(
         f"{k} {v:.2f}" for k, v in exponents.items() if v is not None))
     write_results("scaling", rows, columns,
-                  "python -m benchmarks.scaling " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.scaling"),
                   protocol=__doc__.split("Usage::")[0].strip(), exponents=exponents,
                   bars=bars)
     plot(rows)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import command_line, print_table, write_results
 
 BAR_SECONDS = 1.5
 COMMANDS = (["--help"], ["--version"], ["kg", "query"], ["neo4j", "status"],
@@ -42,7 +42,7 @@ def main() -> None:
                      f"{'yes' if median < BAR_SECONDS else 'NO'} |")
     print_table(["command", "median s", f"< {BAR_SECONDS} s"], lines)
     write_results("startup", rows, ["command", "median_s", "runs", "holds"],
-                  "python -m benchmarks.startup " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.startup"),
                   protocol=f"median wall time of {args.runs} fresh processes per command")
     sys.exit(0 if all(r["holds"] for r in rows) else 1)
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.report import write_results
+from benchmarks.report import command_line, write_results
 from graphrec.data.graph import build_graph
 from graphrec.models import build_model
 from graphrec.serving.ivf import DEFAULT_PROBES
@@ -229,7 +229,7 @@ def main() -> None:
                "approximate_probes": DEFAULT_PROBES,
                "approximate_recall_at_10": default["recall_at_10"],
                "approximate_batch_holds": default["users_per_s"] >= BATCH_BAR_USERS_PER_S}
-    command = "python -m benchmarks.system " + " ".join(sys.argv[1:])
+    command = command_line("benchmarks.system")
     write_results("system_serving", [serving], ["items", "p50_ms", "p99_ms",
                                                 "batch_users_per_s", "p99_holds",
                                                 "batch_holds", "approximate_users_per_s",
@@ -249,7 +249,7 @@ def main() -> None:
     if rows:
         write_results("system_training", rows, ["data", "pairs", "edges", "graphrec_s",
                                                 "stock_s", "peak_mb"],
-                      "python -m benchmarks.system " + " ".join(sys.argv[1:]),
+                      command_line("benchmarks.system"),
                       protocol=f"median of {args.epochs} BPR epochs, batch {args.batch_size}, "
                                "no validation, each data set in its own process")
 

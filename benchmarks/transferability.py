@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 
 import numpy as np
 import torch
 from scipy import stats
 
-from benchmarks.report import print_table, write_results
+from benchmarks.report import command_line, print_table, write_results
 from graphrec.data.splits import leave_one_out
 from graphrec.strategies import run_strategy
 from graphrec.strategies.base import StrategyRun
@@ -119,7 +118,7 @@ def main() -> None:
     write_results("transferability", rows,
                   ["setting", "seed", "spearman", "target_only_test_ndcg@20",
                    "joint_test_ndcg@20", "guarded_test_ndcg@20", "dropped", "served"],
-                  "python -m benchmarks.transferability " + " ".join(sys.argv[1:]),
+                  command_line("benchmarks.transferability"),
                   protocol="test NDCG@20 of the target (full ranking, expected-rank ties), "
                            "each method selected on valid; gain = single-source joint minus "
                            f"target-only; graphrec's defaults, epoch cap {args.epochs}")

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 
 import torch
 
 from benchmarks.report import (
     add_run_arguments,
+    command_line,
     print_table,
     strategy_options,
     train_config,
@@ -91,7 +91,7 @@ def main() -> None:
                      "best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "stopped": result.stopped, "seconds": round(seconds, 1),
                      "sampled": s, "full": f, "decision": result.decision})
-    command = "python -m benchmarks.xmarket " + " ".join(sys.argv[1:])
+    command = command_line("benchmarks.xmarket")
     write_results(f"xmarket_{args.target}" + (f"_{args.tag}" if args.tag else ""), rows,
                   ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
                    "epochs_run", "stopped", "seconds"], command, seed=args.seed,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 import pytest
 
-from benchmarks.report import add_run_arguments, strategy_options, train_config
+from benchmarks.report import add_run_arguments, command_line, strategy_options, train_config
 from graphrec.errors import ConfigError
 
 
@@ -37,3 +39,12 @@ def test_options_that_are_not_an_object_and_unknown_settings_are_refused():
         strategy_options('["path-gnn"]')
     with pytest.raises(ConfigError, match="no_such_key"):
         train_config('{"no_such_key": 1}', None)
+
+
+def test_the_recorded_command_can_be_pasted_into_a_shell(monkeypatch):
+    argv = ["benchmarks/cdrib.py", "../shared/data/cdrib_amazon", "--options",
+            '{"path-gnn": {"dropout": 0.2}}', "--sources", "", "--tag", "x"]
+    monkeypatch.setattr(sys, "argv", argv)
+    command = command_line("benchmarks.cdrib")
+    assert command.startswith("python -m benchmarks.cdrib ../shared/data/cdrib_amazon ")
+    assert shlex.split(command)[3:] == argv[1:]  # every argument back, the JSON and "" too
