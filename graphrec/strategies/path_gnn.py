@@ -227,7 +227,8 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
                         graph.num_attribute_values, settings.attribute_embeddings,
-                        None if threshold is None else float(threshold), float(settings.dropout))
+                        None if threshold is None else float(threshold),
+                        dropout=settings.dropout)
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)

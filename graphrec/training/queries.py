@@ -270,11 +270,11 @@ class QueryObjective:
     def _per_pass(self, model: nn.Module, graph: PathGraph, device: torch.device,
                   wanted: int) -> int:
         """Queries per pass (:attr:`per_pass`, set from the memory left at the first call),
-        at most ``wanted``."""
+        at most ``wanted`` (at least 1)."""
         if self.per_pass is None:
             fit = queries_in_memory(model, graph, training=True)
             self.per_pass = self.batch_size if fit is None else fit
             if self.per_pass < self.batch_size:
                 logger.info("path-gnn: %d of a batch's %d queries per pass, to fit in memory",
                             self.per_pass, self.batch_size)
-        return max(1, min(self.per_pass, wanted))
+        return min(self.per_pass, wanted)
