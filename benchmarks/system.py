@@ -248,8 +248,7 @@ def main() -> None:
                   protocol="as system_serving; one row per probe count")
     if rows:
         write_results("system_training", rows, ["data", "pairs", "edges", "graphrec_s",
-                                                "stock_s", "peak_mb"],
-                      command_line("benchmarks.system"),
+                                                "stock_s", "peak_mb"], command,
                       protocol=f"median of {args.epochs} BPR epochs, batch {args.batch_size}, "
                                "no validation, each data set in its own process")
 

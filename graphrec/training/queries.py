@@ -253,7 +253,7 @@ class QueryObjective:
         candidates = (self.candidates if batch.candidates is None
                       else torch.as_tensor(batch.candidates)).to(device)
         on = batch.graph or graph
-        step = self._per_pass(model, on, device, len(part))
+        step = self._per_pass(model, on, len(part))
         value = 0.0
         for s in range(0, len(part), step):
             rows = part[s:s + step]
@@ -267,8 +267,7 @@ class QueryObjective:
             value += loss.item()
         return value, len(batch)
 
-    def _per_pass(self, model: nn.Module, graph: PathGraph, device: torch.device,
-                  wanted: int) -> int:
+    def _per_pass(self, model: nn.Module, graph: PathGraph, wanted: int) -> int:
         """Queries per pass (:attr:`per_pass`, set from the memory left at the first call),
         at most ``wanted`` (at least 1)."""
         if self.per_pass is None:
