@@ -43,8 +43,12 @@ EdgeType = tuple[str, str, str]
 #: the name a run directory's ``model.json`` gives a :class:`PathGNN`
 PATH_MODEL = "path-gnn"
 #: the value of :attr:`PathGraph.history` (and of a query's history) at an interaction rated
-#: below the model's threshold (:func:`mark_low_rated`); every other interaction is 1
-LOW_RATED = 2.0
+#: at level ``l`` of a model's rated levels (:func:`rated_levels`, :func:`mark_ratings`) is
+#: ``RATED + l``; every other interaction (unrated, or rated at the most common value) is 1
+RATED = 2.0
+#: the most distinct training ratings whose starts get offsets of their own: weights of more
+#: distinct values (counts, durations) are not read as ratings
+MAX_RATING_LEVELS = 10
 #: bytes a training pass of :class:`PathGNN` holds per query, graph node, channel and layer:
 #: about 11 measured (the peak resident memory of one 8- and 32-query step on CDRIB's 63,375
 #: nodes, 16 channels, 4 layers, over the process before the step), with a margin
@@ -82,8 +86,8 @@ class PathGraph:
         transposed: edge type -> its adjacency transposed, CSR ``[num_src, num_dst]`` (what
             the backward pass of :func:`sparse_mm` multiplies by).
         history: ``[num_users, num_items]`` CSR, 1 where the graph has a user-item edge
-            (:data:`LOW_RATED` where it is rated below a threshold, :func:`mark_low_rated`):
-            the boundary of a query is its user's row.
+            (``RATED + l`` where it is rated at level ``l``, :func:`mark_ratings`): the
+            boundary of a query is its user's row.
         trained_items: ``[num_items]`` bool, items with at least one interaction edge (the
             only ones that get an id embedding).
         item_content: ``[num_items, num_values]`` CSR, ``1 / n`` for each of an item's ``n``
@@ -227,28 +231,46 @@ def prepare_path_graph(data: HeteroData, content: Sequence[str] | None = None) -
                      None if matrix is None else _torch_csr(matrix.T.tocsr()), types)
 
 
-def low_rated_pairs(tables: KGTables, index, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(users, items)``: the node indices (``index``, a :class:`~graphrec.data.graph.GraphIndex`)
-    of the training interactions rated below ``threshold`` (``weight`` < ``threshold``; the
-    tables hold one row per user-item pair)."""
+def training_ratings(tables: KGTables, index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(users, items, weights)``: the node indices (``index``, a
+    :class:`~graphrec.data.graph.GraphIndex`) and weights of the training interactions with a
+    finite weight (the tables hold one row per user-item pair)."""
     inter = tables.interactions
-    low = inter[inter["split"].isin(TRAIN_SPLITS) & (inter["weight"] < threshold)]
-    return (index.index(schema.PYG_USER, low["user_id"]),
-            index.index(schema.PYG_ITEM, low["item_id"]))
+    rated = inter[inter["split"].isin(TRAIN_SPLITS) & np.isfinite(inter["weight"])]
+    return (index.index(schema.PYG_USER, rated["user_id"]),
+            index.index(schema.PYG_ITEM, rated["item_id"]),
+            rated["weight"].to_numpy(dtype=np.float64))
 
 
-def mark_low_rated(graph: PathGraph, users: np.ndarray, items: np.ndarray) -> PathGraph:
-    """``graph`` whose history is :data:`LOW_RATED` at the ``(users, items)`` pairs it holds
-    (:func:`low_rated_pairs`; pairs without an edge in the graph, such as the hidden items of
-    a cold-item epoch graph, are left out) and 1 at its other edges."""
+def rated_levels(weights: np.ndarray) -> list[float]:
+    """The ratings whose starts get an offset of their own: every distinct value of
+    ``weights`` (the training interactions', :func:`training_ratings`) but the most common
+    one (on a tie, the largest), which starts as an unrated interaction does; none where the
+    weights take one value, or more than :data:`MAX_RATING_LEVELS` (not ratings)."""
+    values, counts = np.unique(weights, return_counts=True)
+    if not 2 <= len(values) <= MAX_RATING_LEVELS:
+        return []
+    common = values[len(values) - 1 - int(np.argmax(counts[::-1]))]
+    return [float(v) for v in values if v != common]
+
+
+def mark_ratings(graph: PathGraph, users: np.ndarray, items: np.ndarray, weights: np.ndarray,
+                 levels: Sequence[float]) -> PathGraph:
+    """``graph`` whose history is ``RATED + l`` at the ``(users, items)`` pairs it holds that
+    are rated ``levels[l]`` (:func:`training_ratings`, :func:`rated_levels`; pairs without an
+    edge in the graph, such as the hidden items of a cold-item epoch graph, are left out) and
+    1 at its other edges."""
     history = graph.history.copy()
     history.data[:] = 1.0
-    marks = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
-                          shape=history.shape)
-    marks.sum_duplicates()
-    marks.data[:] = LOW_RATED - 1.0
-    marks = sp.csr_matrix(marks.multiply(history))  # only where the graph has the edge
-    return replace(graph, history=sp.csr_matrix(history + marks))
+    levels = np.asarray(levels, dtype=np.float64)
+    if len(levels):
+        at = np.searchsorted(levels, weights).clip(max=len(levels) - 1)
+        hit = levels[at] == weights
+        marks = sp.csr_matrix(((RATED - 1.0 + at[hit]).astype(np.float32),
+                               (users[hit], items[hit])), shape=history.shape)
+        marks = sp.csr_matrix(marks.multiply(history))  # only where the graph has the edge
+        history = sp.csr_matrix(history + marks)
+    return replace(graph, history=history)
 
 
 def _csr(matrix: Tensor) -> Tensor:
@@ -309,10 +331,10 @@ class PathGNN(nn.Module):
     content vector and bias are the means over its values (:attr:`PathGraph.item_content`),
     the vector added to the item's own and the bias to its score. They are what a cold-start
     item, which has no vector of its own, brings to the score besides the paths that reach it
-    (0 at start, so the untrained model scores as without them). With ``low_rated_below``,
-    a start rated below that threshold (history value :data:`LOW_RATED`) adds a learned
+    (0 at start, so the untrained model scores as without them). With ``rated_levels``, a
+    start rated at one of them (history value ``RATED + l``) adds that level's learned
     offset to the query vector (0 at start): a movie the user rated low is evidence of
-    another kind than one they liked. With ``dropout``, training zeroes each channel of an
+    another kind than one they loved. With ``dropout``, training zeroes each channel of an
     item's features with that probability (and scales the rest up), before the score head
     and the dot product; scoring never does.
 
@@ -328,9 +350,9 @@ class PathGNN(nn.Module):
             (:attr:`PathGraph.num_attribute_values`).
         attribute_embeddings: learn a vector and a bias per attribute value for the score
             (nothing to learn when ``num_attribute_values`` is 0).
-        low_rated_below: the rating below which a start is low-rated (its history value is
-            :data:`LOW_RATED`, :func:`mark_low_rated`), kept to mark a served graph alike;
-            None: every start is alike.
+        rated_levels: the ratings whose starts add an offset of their own
+            (:func:`rated_levels`; the history values ``RATED + l``, :func:`mark_ratings`),
+            kept to mark a served graph alike; empty: every start is alike.
         dropout: the probability that training zeroes a channel of an item's features
             (0: never).
     """
@@ -338,7 +360,7 @@ class PathGNN(nn.Module):
     def __init__(self, node_types: Sequence[str], edge_types: Sequence[EdgeType],
                  num_items: int, dim: int = 16, num_layers: int = 4,
                  item_embeddings: bool = True, num_attribute_values: int = 0,
-                 attribute_embeddings: bool = False, low_rated_below: float | None = None,
+                 attribute_embeddings: bool = False, rated_levels: Sequence[float] = (),
                  dropout: float = 0.0):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -348,9 +370,11 @@ class PathGNN(nn.Module):
         self.edge_types = tuple(tuple(et) for et in edge_types)
         self.dim, self.num_layers = dim, num_layers
         self.query = nn.Parameter(torch.ones(dim))
-        #: the offset of a low-rated start's query vector (None: starts are alike)
-        self.low_query = (nn.Parameter(torch.zeros(dim)) if low_rated_below is not None
-                          else None)
+        self.rated_levels = [float(v) for v in rated_levels]
+        #: ``[len(rated_levels), dim]``: the offset of each rated level's starts (None: every
+        #: start is alike)
+        self.rating_query = (nn.Parameter(torch.zeros(len(self.rated_levels), dim))
+                             if self.rated_levels else None)
         self.relation = nn.Parameter(torch.ones(num_layers, len(self.edge_types), dim))
         self.update = nn.ModuleList(
             nn.ModuleList(nn.Linear(dim, dim) for _ in self.node_types)
@@ -372,7 +396,7 @@ class PathGNN(nn.Module):
                              "item_embeddings": item_embeddings,
                              "num_attribute_values": num_attribute_values,
                              "attribute_embeddings": attribute_embeddings,
-                             "low_rated_below": low_rated_below, "dropout": self.dropout}
+                             "rated_levels": list(self.rated_levels), "dropout": self.dropout}
 
     def add_items(self, count: int) -> None:
         """Make room for ``count`` items appended to the graph (serving new items): their
@@ -409,14 +433,14 @@ class PathGNN(nn.Module):
         b = histories.shape[0]
         device = self.query.device
         # [num_items, K * B]: per kind of start (its vector in _start_vectors), 1 where a
-        # query starts so: any stored non-zero (starts, the query vector), and with the
-        # low-rated offset also where a start is low-rated (low, low_query); the boundary is
-        # the sum of each kind's mask (x) its vector
+        # query starts so: any stored non-zero (every start, the query vector), and each
+        # rated level's starts (its offset); the boundary is the sum of each kind's mask (x)
+        # its vector
         dense = sp.csc_matrix(histories).T.toarray()
-        kinds = [dense != 0] + ([dense == LOW_RATED] if self.low_query is not None else [])
+        kinds = [dense != 0] + [dense == RATED + level
+                                for level in range(len(self.rated_levels))]
         masks = torch.as_tensor(np.concatenate(kinds, axis=1).astype(np.float32),
                                 device=device)
-        starts, low = masks[:, :b], (masks[:, b:] if len(kinds) > 1 else None)
         cut = None  # (user node, query) of each query's own user
         if users is not None:
             cut = (torch.as_tensor(users, device=device), torch.arange(b, device=device))
@@ -424,11 +448,7 @@ class PathGNN(nn.Module):
                   else items.to(device))
         # None: the items' state is the boundary alone (no message has reached them yet)
         states: dict[str, Tensor | None] = {t: None for t in self.node_types}
-        boundary = starts.index_select(0, wanted).unsqueeze(-1) * self.query
-        if low is not None:
-            boundary = torch.addcmul(boundary, low.index_select(0, wanted).unsqueeze(-1),
-                                     self.low_query)
-        outputs = [boundary]
+        outputs = [self._boundary(masks.index_select(0, wanted), b)]
         for layer in range(self.num_layers):
             new: dict[str, Tensor | None] = {}
             for n, node_type in enumerate(self.node_types):
@@ -446,9 +466,7 @@ class PathGNN(nn.Module):
                     h[cut] = 0.0
                 h = torch.relu_(h)
                 if node_type == item_type:
-                    h = torch.addcmul(h, starts.unsqueeze(-1), self.query)
-                    if low is not None:
-                        h = torch.addcmul(h, low.unsqueeze(-1), self.low_query)
+                    h = h + self._boundary(masks, b)
                 new[node_type] = h
             states = new
             if states[item_type] is None:
@@ -459,8 +477,15 @@ class PathGNN(nn.Module):
 
     def _start_vectors(self) -> list[Tensor]:
         """The ``[dim]`` vector of each kind of start, in the order of :meth:`item_states`'s
-        masks: the query vector, then the low-rated offset where the model has one."""
-        return [self.query] + ([self.low_query] if self.low_query is not None else [])
+        masks: the query vector, then each rated level's offset."""
+        offsets = [] if self.rating_query is None else list(self.rating_query)
+        return [self.query] + offsets
+
+    def _boundary(self, masks: Tensor, b: int) -> Tensor:
+        """``[n, B, dim]``: the boundary of ``B`` queries on ``n`` items, from their masks
+        ``[n, K * B]`` (:meth:`item_states`): each kind's mask (x) its vector, summed."""
+        vectors = torch.stack(self._start_vectors())  # [K, dim]
+        return torch.einsum("nkb,kd->nbd", masks.reshape(masks.shape[0], -1, b), vectors)
 
     def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], masks: Tensor,
                   layer: int, n: int, b: int) -> Tensor | None:

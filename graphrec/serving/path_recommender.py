@@ -35,9 +35,9 @@ from graphrec.evaluation.harness import Scorer
 from graphrec.models.path_gnn import (
     PathGNN,
     PathGraph,
-    low_rated_pairs,
-    mark_low_rated,
+    mark_ratings,
     prepare_path_graph,
+    training_ratings,
 )
 from graphrec.pyg import HeteroData
 from graphrec.serving.recommender import SCORE_CHUNK, Recommender
@@ -73,17 +73,22 @@ class PathRecommender(Recommender):
               tables: KGTables, index: GraphIndex) -> tuple[PathGNN, PathGraph]:
         """The model that ``model.json`` describes with ``weights.pt`` loaded, and the graph
         prepared for it from ``data`` (the interactions of ``tables``, whose nodes ``index``
-        numbers, rated below the model's ``low_rated_below`` marked as in training).
+        numbers, rated at the model's ``rated_levels`` marked as in training).
 
         Raises:
             RunError: the description does not build a model for this graph, or the weights
                 do not fit it.
         """
-        graph = prepare_path_graph(data)
         kwargs = dict(spec["kwargs"])
-        threshold = kwargs.get("low_rated_below")
-        if threshold is not None:
-            graph = mark_low_rated(graph, *low_rated_pairs(tables, index, float(threshold)))
+        if "low_rated_below" in kwargs:
+            raise RunError(f"{run_dir / 'model.json'}: the model was saved with one offset "
+                           "for low-rated starts (low_rated_below), which graphrec has "
+                           "replaced by an offset per rating value (rating_starts); train "
+                           "the run again")
+        graph = prepare_path_graph(data)
+        levels = kwargs.get("rated_levels")
+        if levels:
+            graph = mark_ratings(graph, *training_ratings(tables, index), levels)
         try:
             kwargs["edge_types"] = [tuple(et) for et in kwargs["edge_types"]]
             model = PathGNN(**kwargs)

@@ -25,9 +25,10 @@ from graphrec.models.path_gnn import (
     PATH_MODEL,
     PathGNN,
     PathGraph,
-    low_rated_pairs,
-    mark_low_rated,
+    mark_ratings,
     prepare_path_graph,
+    rated_levels,
+    training_ratings,
 )
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import valid_score
@@ -78,11 +79,11 @@ class PathGNNConfig(Settings):
     cold_item_queries: float | None = None
     #: the share of the target's trained items made cold in each epoch for those queries
     cold_item_pool: float = 0.2
-    #: where the protocol counts only ratings of at least ``min_weight`` as positives, start
-    #: the items a user rated below it with a query vector of their own (a learned offset):
-    #: no effect under a protocol without ``min_weight`` (docs/benchmarks.md, MovieLens-1M,
-    #: "Low-rated starts")
-    low_rated_starts: bool = True
+    #: where the training interactions are rated (2 to 10 distinct weights), start the items
+    #: a user rated at each value but the most common with a query vector of its own (a
+    #: learned offset per value): no effect on unweighted data (docs/benchmarks.md,
+    #: "Rating starts")
+    rating_starts: bool = True
     #: the probability that training zeroes a channel of an item's features before the
     #: score (a regulariser; 0: none)
     dropout: float = 0.0
@@ -110,7 +111,7 @@ class PathGNNConfig(Settings):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ConfigError(f"[strategy.path-gnn] dropout must be a number in [0, 1), "
                               f"not {rate!r}")
-        for name in ("item_embeddings", "attribute_embeddings", "low_rated_starts"):
+        for name in ("item_embeddings", "attribute_embeddings", "rating_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
                                   f"not {getattr(self, name)!r}")
@@ -209,16 +210,12 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
     """What :func:`train_path_gnn` trains, with ``config`` (``run``'s, with the strategy's
     learning rate)."""
     data, index = run.graph(co_interactions=0)  # it follows the paths they summarise
-    threshold = run.protocol.min_weight if run.protocol is not None else None
-    low = None
-    if settings.low_rated_starts and threshold is not None:
-        low = low_rated_pairs(run.tables, index, threshold)
-    if low is None or len(low[0]) == 0:  # every start alike: no offset to learn
-        threshold, low = None, None
+    ratings = training_ratings(run.tables, index)
+    levels = rated_levels(ratings[2]) if settings.rating_starts else []
 
     def prepared(graph_data, content=None) -> PathGraph:
         graph = prepare_path_graph(graph_data, content)
-        return graph if low is None else mark_low_rated(graph, *low)
+        return mark_ratings(graph, *ratings, levels) if levels else graph
 
     graph = prepared(data)
     device = resolve_device(config.device)
@@ -227,8 +224,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"],
                         settings.dim, settings.num_layers, settings.item_embeddings,
                         graph.num_attribute_values, settings.attribute_embeddings,
-                        None if threshold is None else float(threshold),
-                        dropout=settings.dropout)
+                        levels, dropout=settings.dropout)
     model.to(device)
     on_device = _to(graph, device)
     share = run.bridge_share(config)

@@ -222,7 +222,7 @@ def test_tabular_data_without_a_split_says_how_to_split(tmp_path):
 
 def test_an_eval_section_sets_the_protocol_that_selects_scores_and_is_reevaluated(tmp_path):
     """``[eval] min_weight = 4`` on rated data: validation and test count only ratings of 4
-    and 5 as positives, ``path-gnn`` starts the lower ratings with its low-rated offset,
+    and 5 as positives, ``path-gnn`` starts each rating but the most common with its offset,
     ``graphrec evaluate`` repeats the run's protocol by default and takes another on request,
     and a bad ``[eval]`` is refused before any data is read."""
     import numpy as np
@@ -254,7 +254,7 @@ def test_an_eval_section_sets_the_protocol_that_selects_scores_and_is_reevaluate
     run_dir = Path(result.output.strip().splitlines()[-1])
     assert json.loads((run_dir / "config.json").read_text())["eval"]["min_weight"] == 4
     model = json.loads((run_dir / "model.json").read_text())
-    assert model["kwargs"]["low_rated_below"] == 4
+    assert model["kwargs"]["rated_levels"]  # the ratings but the most common start apart
     measured = json.loads((run_dir / "metrics.json").read_text())["test"]["all"]
     again = runner.invoke(app, ["evaluate", str(run_dir), "--json", "--bootstrap", "0",
                                 "--subset", "all"])

@@ -12,15 +12,16 @@ from graphrec.errors import ConfigError
 from graphrec.evaluation.harness import evaluate
 from graphrec.models.hetero_lightgcn import normalized_adjacency
 from graphrec.models.path_gnn import (
-    LOW_RATED,
+    RATED,
     PathGNN,
     attribute_types,
     content_types,
     is_identifier_type,
-    low_rated_pairs,
-    mark_low_rated,
+    mark_ratings,
     prepare_path_graph,
     queries_per_pass,
+    rated_levels,
+    training_ratings,
 )
 from graphrec.strategies import run_strategy
 from graphrec.strategies.path_gnn import PathGNNConfig, PathScorer
@@ -92,13 +93,14 @@ def test_paths_through_the_query_user_are_cut():
 def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tensor:
     """The model's layer as its docstring writes it, with dense matrices and no
     factorisation: ``h_t = relu(LN(W_t sum_r A_r (h_src * w_r) + b_t))``, the boundary added
-    on items (the query vector where a query starts, plus the low-rated offset where the start
-    is low-rated), the query user's state zeroed; features of every item after every layer."""
+    on items (the query vector where a query starts, plus its rated level's offset where the
+    start is rated at one), the query user's state zeroed; features of every item after every
+    layer."""
     b = histories.shape[0]
     dense = torch.as_tensor(histories.toarray().T, dtype=torch.float32)[..., None]
     boundary = (dense != 0).float() * model.query
-    if model.low_query is not None:
-        boundary = boundary + (dense == LOW_RATED).float() * model.low_query
+    for level, offset in enumerate([] if model.rating_query is None else model.rating_query):
+        boundary = boundary + (dense == RATED + level).float() * offset
     states = {t: None for t in model.node_types}
     states["item"] = boundary
     outputs = []
@@ -130,24 +132,31 @@ def reference_item_states(model: PathGNN, graph, histories, users) -> torch.Tens
     return torch.cat(outputs, dim=-1)
 
 
-@pytest.mark.parametrize("make,low", [(tiny_tables, False), (two_scenarios, False),
-                                      (tiny_tables, True), (two_scenarios, True)])
-def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make, low):
+@pytest.mark.parametrize("make,rated", [(tiny_tables, False), (two_scenarios, False),
+                                        (tiny_tables, True), (two_scenarios, True)])
+def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(make, rated):
     """``item_states`` folds the relation weights into the update, starts the first layer
     from the histories and multiplies by stored CSR transposes; none of that may change a
     value or a gradient (graphs with item-item, attribute and user-attribute edges; with
-    ``low``, some starts low-rated, each user's first item)."""
+    ``rated``, each user's first item rated 1 and second rated 2, two levels of offsets)."""
     data, index = build_graph(make())
     graph = prepare_path_graph(data)
-    if low:
+    levels = []
+    if rated:
         users = np.flatnonzero(np.diff(graph.history.indptr) > 0)
         first = graph.history.indices[graph.history.indptr[users]]
-        graph = mark_low_rated(graph, users, first)
-        assert (graph.history.data == LOW_RATED).sum() == len(first)
+        more = users[np.diff(graph.history.indptr)[users] > 1]
+        second = graph.history.indices[graph.history.indptr[more] + 1]
+        levels = [1.0, 2.0]
+        graph = mark_ratings(graph, np.concatenate([users, more]),
+                             np.concatenate([first, second]),
+                             np.repeat(levels, [len(users), len(more)]), levels)
+        assert (graph.history.data == RATED).sum() == len(first)
+        assert (graph.history.data == RATED + 1).sum() == len(second) > 0
     with torch.random.fork_rng():
         torch.manual_seed(3)
         model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4,
-                        low_rated_below=4.0 if low else None)
+                        rated_levels=levels)
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.normal_(0.0, 0.7)
@@ -291,7 +300,7 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
                                  {"batch_size": 2.5}, {"item_embeddings": "yes"},
                                  {"layers": 2}, {"cold_item_queries": 1.5},
                                  {"cold_item_queries": True}, {"cold_item_pool": 0},
-                                 {"cold_item_pool": 1.0}, {"low_rated_starts": 1},
+                                 {"cold_item_pool": 1.0}, {"rating_starts": 1},
                                  {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
@@ -532,22 +541,37 @@ def test_attribute_vectors_and_biases_add_to_the_score_as_documented():
         PathGNNConfig(attribute_embeddings="yes")
 
 
-def test_low_rated_pairs_are_the_training_ratings_below_the_threshold():
+def test_every_training_rating_but_the_most_common_starts_a_level_of_its_own():
     tables = two_scenarios([("u1", "s:2", "s", "train")])
     inter = tables.interactions
-    inter["weight"] = 5.0
+    inter["weight"] = 5.0  # the most common rating: starts as an unrated item does
     rows = {pair: n for n, pair in
             enumerate(zip(inter["user_id"], inter["item_id"], strict=True))}
-    inter.loc[rows[("u2", "s:1")], "weight"] = 1.0  # low
-    inter.loc[rows[("u4", "t:2")], "weight"] = 3.0  # low
-    inter.loc[rows[("u1", "s:2")], "weight"] = 4.0  # at the threshold: not low
-    inter.loc[rows[("u3", "t:2")], "weight"] = 1.0  # a validation rating: not a start
+    inter.loc[rows[("u2", "s:1")], "weight"] = 1.0
+    inter.loc[rows[("u4", "t:2")], "weight"] = 3.0
+    inter.loc[rows[("u1", "s:2")], "weight"] = 3.0
+    inter.loc[rows[("u3", "t:2")], "weight"] = 2.0  # a validation rating: not a start
     data, index = build_graph(tables)
-    users, items = low_rated_pairs(tables, index, 4.0)
-    pairs = {(index.ids["user"][u], index.ids["item"][i])
-             for u, i in zip(users, items, strict=True)}
-    assert pairs == {("u2", "s:1"), ("u4", "t:2")}
-    graph = mark_low_rated(prepare_path_graph(data), users, items)
-    low = graph.history.toarray() == LOW_RATED
-    assert low.sum() == 2 and low[users, items].all()
-    assert set(graph.history.data) == {1.0, LOW_RATED}
+    users, items, weights = training_ratings(tables, index)
+    assert len(users) == (inter["split"] == "train").sum()
+    levels = rated_levels(weights)
+    assert levels == [1.0, 3.0]
+    graph = mark_ratings(prepare_path_graph(data), users, items, weights, levels)
+    history = graph.history.toarray()
+    at = {(index.ids["user"][u], index.ids["item"][i]): history[u, i]
+          for u, i in zip(*np.nonzero(history), strict=True)}
+    assert at[("u2", "s:1")] == RATED and at[("u4", "t:2")] == at[("u1", "s:2")] == RATED + 1
+    assert {v for pair, v in at.items()
+            if pair not in {("u2", "s:1"), ("u4", "t:2"), ("u1", "s:2")}} == {1.0}
+    # a tie of the most common values keeps the largest as the base; one value or more than
+    # MAX_RATING_LEVELS (counts, not ratings) give no levels
+    assert rated_levels(np.array([1.0, 1.0, 4.0, 4.0, 2.0])) == [1.0, 2.0]
+    assert rated_levels(np.ones(5)) == []
+    assert rated_levels(np.arange(11.0)) == []
+    # a pair the graph does not hold (a hidden item) is not marked
+    hidden = torch.zeros(graph.num_nodes["item"], dtype=torch.bool)
+    hidden[index.index("item", ["s:1"])] = True
+    cold = mark_ratings(prepare_path_graph(without_item_interactions(data, hidden)), users,
+                        items, weights, levels)
+    assert RATED not in set(cold.history.data) and cold.history.nnz == graph.history.nnz - (
+        graph.history[:, index.index("item", ["s:1"])[0]].nnz)

@@ -1,5 +1,6 @@
 """Serving a ``path-gnn`` run (a PathRecommender) trained by the CLI on a small synthetic graph."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from graphrec.cli.main import app
-from graphrec.errors import ConfigError, DataError
+from graphrec.errors import ConfigError, DataError, RunError
 from graphrec.serving import Recommender
 from graphrec.serving.path_recommender import PathRecommender
 from tests.helpers import train_run
@@ -237,36 +238,39 @@ def test_a_comparison_trains_path_gnn_once_for_its_hybrid_which_has_no_vectors()
     assert alone.valid_score == pytest.approx(hybrid.valid_score)
 
 
-def test_low_rated_starts_follow_the_protocol_and_are_served_as_trained(tmp_path):
-    """Where the protocol counts only ratings >= min_weight as positives, the interactions
-    rated below it start with a query vector of their own: the graph marks exactly those, the
-    model learns the offset, and a saved run marks its graph alike when it loads."""
+def test_rating_starts_are_learned_per_rating_and_served_as_trained(tmp_path):
+    """On rated data, the starts rated at each value but the most common get a query offset
+    of their own: the graph marks exactly those, the model learns the offsets, and a saved
+    run marks its graph alike when it loads. Unrated data, and the setting off, start alike."""
     import dataclasses
 
     import numpy as np
 
-    from graphrec.evaluation.harness import Protocol
-    from graphrec.models.path_gnn import LOW_RATED, low_rated_pairs
+    from graphrec.models.path_gnn import RATED, rated_levels, training_ratings
     from graphrec.serving.run_dir import write_run
     from graphrec.strategies import run_strategy
     from graphrec.training import TrainConfig
     from loaders import SyntheticConfig, generate_synthetic
 
     tables = generate_synthetic(SyntheticConfig(n_users=80)).tables
-    inter = tables.interactions
-    inter["weight"] = np.random.default_rng(0).integers(1, 6, len(inter)).astype(float)
+    unrated = tables.interactions.copy()
+    rng = np.random.default_rng(0)
+    tables.interactions["weight"] = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], len(unrated),
+                                               p=[0.1, 0.1, 0.2, 0.2, 0.4])
     config = TrainConfig(epochs=1, seed=0)
     options = {"path-gnn": {"dim": 4, "max_queries": 32}}
-    protocol = Protocol("full", min_weight=4.0)
     result = run_strategy("path-gnn", tables, "cosmetics", config, progress=False,
-                          protocol=protocol, options=options)
+                          options=options)
     model, graph = result.model, result.scorer.graph
-    assert model.init_kwargs()["low_rated_below"] == 4.0
-    assert model.low_query is not None and model.low_query.abs().sum() > 0  # trained
-    users, items = low_rated_pairs(tables, result.index, 4.0)
+    assert model.init_kwargs()["rated_levels"] == [1.0, 2.0, 3.0, 4.0]  # 5 is the most common
+    assert model.rating_query.shape == (4, 4)
+    assert bool((model.rating_query.abs().sum(1) > 0).all())  # every level trained
+    users, items, weights = training_ratings(tables, result.index)
     expected = np.ones(graph.history.shape, dtype=np.float32) * (graph.history.toarray() != 0)
-    expected[users, items] = LOW_RATED
-    assert 0 < len(users) < graph.history.nnz
+    for level, value in enumerate(rated_levels(weights)):
+        at = weights == value
+        expected[users[at], items[at]] = RATED + level
+    assert 0 < (expected > 1).sum() < graph.history.nnz
     np.testing.assert_array_equal(graph.history.toarray(), expected)
     # the saved run marks its graph as training did and scores the same
     run_dir = write_run(tmp_path, result, tables, {"train": dataclasses.asdict(config)},
@@ -278,11 +282,17 @@ def test_low_rated_starts_follow_the_protocol_and_are_served_as_trained(tmp_path
     rows = torch.as_tensor(result.index.scenario_items("cosmetics"))
     assert torch.allclose(served._model_scorer().score(some, rows),
                           result.scorer.score(some, rows), atol=1e-6)
-    # off by setting, and without a threshold in the protocol: every start alike
-    for protocol_, options_ in ((protocol, {"path-gnn": {**options["path-gnn"],
-                                                          "low_rated_starts": False}}),
-                                (None, options)):
-        plain = run_strategy("path-gnn", tables, "cosmetics", config, progress=False,
-                             protocol=protocol_, options=options_)
-        assert plain.model.low_query is None
+    # a run saved with the one low-rated offset that rating starts replaced is refused
+    spec = json.loads((run_dir / "model.json").read_text())
+    spec["kwargs"]["low_rated_below"] = 4.0
+    with pytest.raises(RunError, match="low_rated_below.*train the run again"):
+        PathRecommender.build(None, spec, {}, run_dir, tables, result.index)
+    # on unrated data, and off by setting: every start alike
+    off = {"path-gnn": {**options["path-gnn"], "rating_starts": False}}
+    for tables_, options_ in ((dataclasses.replace(tables, interactions=unrated), options),
+                              (tables, off)):
+        plain = run_strategy("path-gnn", tables_, "cosmetics", config, progress=False,
+                             options=options_)
+        assert plain.model.rating_query is None
+        assert plain.model.init_kwargs()["rated_levels"] == []
         assert set(plain.scorer.graph.history.data) == {1.0}
