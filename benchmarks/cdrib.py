@@ -15,7 +15,10 @@ rank, :func:`valid_protocol`), and the selected model is scored on ``test.txt`` 
 * full ranking over all items of the domain, the user's other held-out items excluded,
   averaged over users (NDCG@10/20, Recall@20).
 
-95% intervals: bootstrap over test users (1,000 resamples). Usage::
+95% intervals: bootstrap over test users (1,000 resamples). Every method is also compared
+with ``--baseline`` (default item-kNN) on the same users and draws: the ratio of the means with
+a paired bootstrap interval (whole users resampled for both), and the share of resamples in
+which it is ahead (the rows' ``vs_<baseline>``). Usage::
 
     .venv/bin/python -m benchmarks.cdrib ../shared/data/cdrib_amazon [--epochs 20] [--model sage]
 """
@@ -30,12 +33,14 @@ from pathlib import Path
 import torch
 
 from benchmarks.report import (
+    add_paired,
     add_run_arguments,
     command_line,
     print_table,
     strategy_options,
     train_config,
     with_ci,
+    without_values,
     write_results,
 )
 from graphrec.evaluation import Protocol, evaluate
@@ -76,7 +81,7 @@ def main() -> None:
     parser.add_argument("--model", default="lightgcn", help="Registered model name.")
     parser.add_argument("--select", choices=("full", "sampled"), default="full",
                         help="Validation protocol of epoch and blend selection.")
-    add_run_arguments(parser, "cdrib_<domains>_<tag>")
+    add_run_arguments(parser, "cdrib_<domains>_<tag>", baseline="item-knn")
     args = parser.parse_args()
     options = strategy_options(args.options)
     tables = load_dataset("cdrib", args.path, {"pair": args.pair}).tables
@@ -86,7 +91,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, Python "
           f"{platform.python_version()}, torch {torch.__version__}; seed {args.seed}; "
           f"{config}\n")
-    sampled_lines, full_lines, rows = [], [], []
+    sampled_lines, full_lines, rows, kept = [], [], [], []
     for domain in domains:
         shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
         for name in args.strategies.split(","):
@@ -101,7 +106,7 @@ def main() -> None:
             m = sampled["all"]
             fair = evaluate(result.scorer, result.index, tables, domain, "test", KS, ("all",),
                             authors_protocol(domain, first, "expected"), ("train",),
-                            bootstrap=1000)["all"]
+                            bootstrap=1000, keep_values=True)["all"]
             epochs_run = len(result.history) or 0
             per_epoch = (seconds / epochs_run) if epochs_run else 0.0
             cells = [with_ci(m, key) if key in ("mrr", "ndcg@10") else f"{m[key]:.4f}"
@@ -110,7 +115,9 @@ def main() -> None:
                                  f"{fair['ndcg@10']:.4f} | {' | '.join(cells)} | "
                                  f"{result.best_epoch} | {per_epoch:.1f} | {seconds:.0f} |")
             full = evaluate(result.scorer, result.index, tables, domain, "test", (10, 20),
-                            ("all",), train_splits=("train",), bootstrap=1000)["all"]
+                            ("all",), train_splits=("train",), bootstrap=1000,
+                            keep_values=True)["all"]
+            kept.append({"mrr_expected": (fair, "mrr"), "full_ndcg@20": (full, "ndcg@20")})
             full_lines.append(
                 f"| {domain} | {name} | {full['ndcg@10']:.4f} | {with_ci(full, 'ndcg@20')} | "
                 f"{full['recall@20']:.4f} | {full['mrr']:.4f} | {full['coverage@20']:.3f} | "
@@ -120,16 +127,19 @@ def main() -> None:
                          "best_epoch": result.best_epoch, "epochs_run": epochs_run,
                          "epoch_cap": config.epochs, "stopped": result.stopped,
                          "seconds": round(seconds, 1),
-                         "sampled_expected": fair, "sampled_authors_ties": m,
-                         "full_expected": full,
+                         "sampled_expected": without_values(fair),
+                         "sampled_authors_ties": m, "full_expected": without_values(full),
                          "mrr_expected": round(fair["mrr"], 4),
                          "mrr_authors_ties": round(m["mrr"], 4),
                          "full_ndcg@20": round(full["ndcg@20"], 4),
                          "decision": result.decision})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     command = command_line("benchmarks.cdrib")
+    paired = add_paired(rows, kept, args.baseline, "domain")
     columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
                "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
+    if paired:
+        columns += [f"mrr_expected_vs_{args.baseline}", f"full_ndcg@20_vs_{args.baseline}"]
     model = "" if args.model == "lightgcn" else f"_{args.model}"  # other models: own file
     tag = f"_{args.tag}" if args.tag else ""
     write_results(f"cdrib_{'_'.join(domains)}{model}{tag}", rows, columns, command,
@@ -150,6 +160,11 @@ def main() -> None:
     print("\nFull ranking over all items of the domain (averaged over test users):\n")
     print_table(["domain", "method", "NDCG@10", "NDCG@20 [95% CI]", "Recall@20", "MRR",
                  "coverage@20", "users"], full_lines)
+    if paired:
+        print(f"\nAgainst {args.baseline} on the same test users and draws (paired bootstrap "
+              "over users, 1,000 resamples: the ratio of the means [95% CI], and how often the "
+              "method is ahead):\n")
+        print_table(["domain", "method", "MRR, expected ties", "full NDCG@20"], paired)
 
 
 if __name__ == "__main__":

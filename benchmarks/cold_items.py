@@ -6,8 +6,10 @@ interactions) move every interaction to ``test``, another 10% to ``valid``, the 
 For each user with a held-out interaction, the split's cold items are ranked (none has a
 training interaction: ``Protocol(candidates="split")``), every held-out interaction is a
 positive (implicit feedback), full ranking, ties by expected rank; Recall@20 and NDCG@20
-averaged over users with 95% bootstrap intervals over users. Learned models pick their epoch
-on ``valid`` (cold items too) with the same protocol; the test split is scored once.
+averaged over users with 95% bootstrap intervals over users, and each method's ratio to
+``--baseline`` (default attribute-kNN) with a paired bootstrap interval over the same users.
+Learned models pick their epoch on ``valid`` (cold items too) with the same protocol; the test
+split is scored once.
 
 Rows go to ``benchmarks/results/cold_items_<dataset>.json`` and ``.md``. Usage::
 
@@ -25,6 +27,7 @@ import argparse
 import dataclasses
 
 from benchmarks.report import (
+    add_paired,
     add_run_arguments,
     command_line,
     machine,
@@ -69,7 +72,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=None,
                         help="Keep only these item attribute kinds, e.g. writer,director,year "
                              "(default: all the loader gives).")
-    add_run_arguments(parser, "cold_items_<dataset>_<tag>")
+    add_run_arguments(parser, "cold_items_<dataset>_<tag>", baseline="attribute-knn")
     args = parser.parse_args()
     tables = get_loader(args.dataset)(args.path).tables
     if args.kinds is not None:
@@ -81,7 +84,7 @@ def main() -> None:
     tables = cold_item_split(tables, scenario, VALID, TEST, seed=args.seed)
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {machine()}; interactions {counts}; seed {args.seed}\n", flush=True)
-    lines, rows = [], []
+    lines, rows, kept = [], [], []
     options = strategy_options(args.options)
     shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for run in args.runs.split(","):
@@ -89,15 +92,20 @@ def main() -> None:
         result = run_strategy(run, tables, scenario, config, progress=False,
                               protocol=PROTOCOL, options=options, shared=shared)
         m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),
-                     PROTOCOL, bootstrap=1000)["all"]
+                     PROTOCOL, bootstrap=1000, keep_values=True)["all"]
+        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
                      f"{m['users']} | {result.valid_score:.4f} | {result.best_epoch} | "
                      f"{result.stopped or '-'} | {result.seconds:.0f} |")
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
+    paired = add_paired(rows, kept, args.baseline)
+    columns = ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch", "epochs_run",
+               "stopped", "seconds_to_selected_model"]
+    if paired:
+        columns += [f"recall@20_vs_{args.baseline}", f"ndcg@20_vs_{args.baseline}"]
     write_results(f"cold_items_{args.dataset}" + (f"_{args.tag}" if args.tag else ""), rows,
-                  ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch",
-                   "epochs_run", "stopped", "seconds_to_selected_model"],
+                  columns,
                   command_line("benchmarks.cold_items"), seed=args.seed,
                   dataset=f"{args.dataset} {args.path}, scenario {scenario}",
                   protocol=f"{PROTOCOL}; cold-items split, valid {VALID}, test {TEST} of the "
@@ -105,6 +113,11 @@ def main() -> None:
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "users", "valid NDCG@20",
                  "epoch", "stopped", "seconds"], lines)
+    if paired:
+        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
+              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
+              "ahead):\n")
+        print_table(["method", "Recall@20", "NDCG@20"], paired)
 
 
 if __name__ == "__main__":

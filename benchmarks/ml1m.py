@@ -4,7 +4,8 @@ Protocol (as shared/data/PEERS.md states it): training data is ``meta_training``
 each user of ``item_cold_testing`` with at least one rating >= 4, the 737 cold-start movies of
 that split are ranked (none has a training interaction); positives are the user's movies rated
 >= 4, the user's lower-rated movies stay among the candidates; Recall@20 and NDCG@20 averaged
-over users, with 95% bootstrap intervals over users.
+over users, with 95% bootstrap intervals over users, and each method's ratio to
+``--baseline`` (default attribute-kNN) with a paired bootstrap interval over the same users.
 
 Selection: a validation split is carved from ``meta_training`` without touching the test: the
 movies of its latest release year (1997, 10% of its movies) lose their training
@@ -34,6 +35,7 @@ import torch
 
 from benchmarks.cold_items import keep_attribute_kinds
 from benchmarks.report import (
+    add_paired,
     add_run_arguments,
     command_line,
     print_table,
@@ -145,7 +147,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=None,
                         help="Keep only these movie attribute kinds after the split, e.g. "
                              "writer,director,year (default: all).")
-    add_run_arguments(parser, "ml1m_cold_items_<tag>")
+    add_run_arguments(parser, "ml1m_cold_items_<tag>", baseline="attribute-knn")
     args = parser.parse_args()
     tables = cold_item_splits(get_loader("ml1m")(args.path).tables, seed=args.seed,
                               valid=args.valid)
@@ -154,7 +156,7 @@ def main() -> None:
     counts = tables.interactions["split"].value_counts().to_dict()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}; interactions {counts}; seed {args.seed}\n")
-    lines, rows = [], []
+    lines, rows, kept = [], [], []
     options = strategy_options(args.options)
     shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for run in args.runs.split(","):
@@ -165,7 +167,8 @@ def main() -> None:
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
                               protocol=PROTOCOL, options=options, shared=shared)
         m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
-                     PROTOCOL, bootstrap=1000)["all"]
+                     PROTOCOL, bootstrap=1000, keep_values=True)["all"]
+        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
         lines.append(
             f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "
@@ -173,9 +176,12 @@ def main() -> None:
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
     name = "ml1m_cold_items" + (f"_{args.tag}" if args.tag else "")
-    write_results(name, rows, ["method", "recall@20", "ndcg@20", "valid_ndcg@20",
-                               "best_epoch", "epochs_run", "stopped",
-                               "seconds_to_selected_model"],
+    paired = add_paired(rows, kept, args.baseline)
+    columns = ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch", "epochs_run",
+               "stopped", "seconds_to_selected_model"]
+    if paired:
+        columns += [f"recall@20_vs_{args.baseline}", f"ndcg@20_vs_{args.baseline}"]
+    write_results(name, rows, columns,
                   command_line("benchmarks.ml1m"), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
                   "item_cold_testing; epoch selected on a validation split of cold items "
@@ -184,6 +190,11 @@ def main() -> None:
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "MetaHIN nDCG@5", "users",
                  "valid NDCG@20", "epoch"], lines)
+    if paired:
+        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
+              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
+              "ahead):\n")
+        print_table(["method", "Recall@20", "NDCG@20"], paired)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from graphrec.evaluation import compare
 from graphrec.training import TrainConfig
 from kg.files import atomic_write
 
@@ -22,6 +23,60 @@ def with_ci(metrics: dict, key: str) -> str:
     """``0.1234 [0.1000, 0.1500]``: the value and its 95% interval from ``metrics['ci95']``."""
     lo, hi = metrics["ci95"][key]
     return f"{metrics[key]:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def without_values(result: dict) -> dict:
+    """One subset's result of :func:`~graphrec.evaluation.evaluate` without the per-user
+    ``values`` that ``keep_values=True`` adds (not JSON), for a results row."""
+    return {key: value for key, value in result.items() if key != "values"}
+
+
+def ratio_cell(paired: dict) -> str:
+    """``1.28x [1.02, 1.60], better in 98%``: a paired comparison
+    (:func:`~graphrec.evaluation.compare`) as a table cell: the ratio of the means, its 95%
+    interval and the share of resamples in which the method is ahead."""
+    if paired["ratio"] is None:
+        return f"baseline 0, better in {paired['share_better']:.0%}"
+    lo, hi = paired["ratio_ci95"]
+    return f"{paired['ratio']:.2f}x [{lo:.2f}, {hi:.2f}], better in {paired['share_better']:.0%}"
+
+
+def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | None = None
+               ) -> list[str]:
+    """Compare every method with ``baseline`` on the same test users (the paired bootstrap of
+    :func:`~graphrec.evaluation.compare`, 1,000 resamples, seed 0, the resamples of the
+    rows' own intervals).
+
+    Args:
+        rows: the results rows, one per method (``row["method"]``), in place: each row of a
+            method other than the baseline gets ``vs_<baseline>``, measure -> the comparison,
+            and a cell ``<measure>_vs_<baseline>`` (:func:`ratio_cell`).
+        kept: per row, measure -> ``(one subset's result evaluated with keep_values=True,
+            its metric)``.
+        group: the row field whose rows are compared among themselves (``domain``: each
+            direction with its own baseline row); None: all rows.
+
+    Returns:
+        Markdown lines ``| group | method | measure ... |`` (none where ``baseline`` did not
+        run).
+    """
+    lines = []
+    for row, measures in zip(rows, kept, strict=True):
+        if row["method"] == baseline:
+            continue
+        base = next((k for r, k in zip(rows, kept, strict=True) if r["method"] == baseline
+                     and (group is None or r[group] == row[group])), None)
+        if base is None:
+            continue
+        row[f"vs_{baseline}"] = {}
+        for measure, (result, metric) in measures.items():
+            paired = compare(result, base[measure][0], metric)
+            row[f"vs_{baseline}"][measure] = {"metric": metric, **paired}
+            row[f"{measure}_vs_{baseline}"] = ratio_cell(paired)
+        cells = [row[f"{m}_vs_{baseline}"] for m in measures]
+        lines.append("| " + " | ".join(([row[group]] if group else []) + [row["method"]]
+                                       + cells) + " |")
+    return lines
 
 
 def print_table(columns: list[str], lines: list[str]) -> None:
@@ -81,11 +136,17 @@ def machine() -> str:
             f"{platform.python_version()}, torch {torch.__version__}")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, results: str) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, results: str,
+                      baseline: str | None = None) -> None:
     """The options every model benchmark takes: ``--epochs``, ``--seed``, ``--train`` and
     ``--options`` (JSON over graphrec's defaults, read by :func:`train_config` and
     :func:`strategy_options`) and ``--tag`` (``results``: the results' file name, with
-    ``<tag>`` where the tag goes)."""
+    ``<tag>`` where the tag goes); with a ``baseline``, ``--baseline`` too (the method every
+    other is compared with, :func:`add_paired`; that default)."""
+    if baseline is not None:
+        parser.add_argument("--baseline", default=baseline,
+                            help="The method every other is compared with on the same test "
+                                 "users (a paired bootstrap), when it is among those run.")
     parser.add_argument("--epochs", type=int, default=None,
                         help="Epoch cap (default graphrec's own, TrainConfig.epochs).")
     parser.add_argument("--seed", type=int, default=0)
@@ -128,5 +189,5 @@ def selected_row(method: str, result, config: TrainConfig, test: dict, k: int = 
             "epoch_cap": config.epochs, "stopped": result.stopped,
             "seconds_to_selected_model": round(result.seconds, 1),
             f"recall@{k}": round(test[f"recall@{k}"], 4),
-            f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": test,
+            f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": without_values(test),
             "decision": result.decision}

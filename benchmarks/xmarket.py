@@ -15,7 +15,9 @@ per market). Every strategy selects its epoch on ``valid`` and is scored on ``te
 The epoch (and the ``hybrid`` blend weight) is selected on ``valid`` under full ranking
 (``--select full``, the protocol of the bars) or the paper's sampled protocol
 (``--select sampled``). graphrec's default ``[train]`` settings, except ``k = 10``. 95%
-bootstrap intervals over test users; rows also go to ``benchmarks/results/`` as JSON. Usage::
+bootstrap intervals over test users, and each method's ratio to ``--baseline`` (default
+item-kNN) with a paired bootstrap interval over the same users; rows also go to
+``benchmarks/results/`` as JSON. Usage::
 
     .venv/bin/python -m benchmarks.xmarket ../shared/data/xmarket_electronics [--target de]
 """
@@ -29,12 +31,14 @@ import time
 import torch
 
 from benchmarks.report import (
+    add_paired,
     add_run_arguments,
     command_line,
     print_table,
     strategy_options,
     train_config,
     with_ci,
+    without_values,
     write_results,
 )
 from graphrec.data.splits import leave_one_out
@@ -57,7 +61,7 @@ def main() -> None:
     parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     parser.add_argument("--select", choices=("full", "sampled"), default="full",
                         help="Validation protocol of epoch and blend selection.")
-    add_run_arguments(parser, "xmarket_<target>_<tag>")
+    add_run_arguments(parser, "xmarket_<target>_<tag>", baseline="item-knn")
     args = parser.parse_args()
     options = strategy_options(args.options)
     markets = [args.target, *(m for m in args.sources.split(",") if m)]
@@ -69,7 +73,7 @@ def main() -> None:
           f"{torch.__version__}; markets {markets}; target splits "
           f"{target['split'].value_counts().to_dict()}; seed {args.seed}\n")
     config = train_config(args.train, args.epochs, k=10, seed=args.seed)
-    lines, rows = [], []
+    lines, rows, kept = [], [], []
     shared: dict = {}  # path-gnn trained once for a hybrid on it (StrategyRun.once)
     for name in args.strategies.split(","):
         start = time.perf_counter()
@@ -78,9 +82,10 @@ def main() -> None:
                               options=options, shared=shared)
         seconds = time.perf_counter() - start
         s = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
-                     SAMPLED, bootstrap=1000)["all"]
+                     SAMPLED, bootstrap=1000, keep_values=True)["all"]
         f = evaluate(result.scorer, result.index, tables, args.target, "test", (10,), ("all",),
-                     bootstrap=1000)["all"]
+                     bootstrap=1000, keep_values=True)["all"]
+        kept.append({"full_ndcg@10": (f, "ndcg@10"), "sampled_ndcg@10": (s, "ndcg@10")})
         lines.append(
             f"| {name} | {with_ci(s, 'ndcg@10')} | {s['hr@10']:.4f} | {with_ci(f, 'ndcg@10')} | "
             f"{f['recall@10']:.4f} | {f['mrr']:.4f} | {s['users']} | {result.best_epoch} |")
@@ -90,11 +95,16 @@ def main() -> None:
                      "sampled_ndcg@10": round(s["ndcg@10"], 4),
                      "best_epoch": result.best_epoch, "epochs_run": len(result.history),
                      "stopped": result.stopped, "seconds": round(seconds, 1),
-                     "sampled": s, "full": f, "decision": result.decision})
+                     "sampled": without_values(s), "full": without_values(f),
+                     "decision": result.decision})
     command = command_line("benchmarks.xmarket")
+    paired = add_paired(rows, kept, args.baseline)
+    columns = ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
+               "epochs_run", "stopped", "seconds"]
+    if paired:
+        columns += [f"full_ndcg@10_vs_{args.baseline}", f"sampled_ndcg@10_vs_{args.baseline}"]
     write_results(f"xmarket_{args.target}" + (f"_{args.tag}" if args.tag else ""), rows,
-                  ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
-                   "epochs_run", "stopped", "seconds"], command, seed=args.seed,
+                  columns, command, seed=args.seed,
                   dataset=str(args.path), markets=markets, config=str(config),
                   protocol=f"target leave-one-out test; selection on valid ({args.select} "
                            "ranking, NDCG@10); sampled: 99 negatives (seed 2021), full: all "
@@ -102,6 +112,11 @@ def main() -> None:
     print()
     print_table(["method", "sampled NDCG@10 [95% CI]", "sampled HR@10", "full NDCG@10 [95% CI]",
                  "full Recall@10", "full MRR", "users", "epoch"], lines)
+    if paired:
+        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
+              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
+              "ahead):\n")
+        print_table(["method", "full NDCG@10", "sampled NDCG@10"], paired)
 
 
 if __name__ == "__main__":

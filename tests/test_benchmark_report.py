@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from benchmarks.report import add_run_arguments, command_line, strategy_options, train_config
+from benchmarks.report import (
+    add_paired,
+    add_run_arguments,
+    command_line,
+    selected_row,
+    strategy_options,
+    train_config,
+    without_values,
+)
 from graphrec.errors import ConfigError
 
 
@@ -48,3 +59,38 @@ def test_the_recorded_command_can_be_pasted_into_a_shell(monkeypatch):
     command = command_line("benchmarks.cdrib")
     assert command.startswith("python -m benchmarks.cdrib ../shared/data/cdrib_amazon ")
     assert shlex.split(command)[3:] == argv[1:]  # every argument back, the JSON and "" too
+
+
+def evaluated(users: list[str], values: list[float]) -> dict:
+    """One subset's result as evaluate(keep_values=True) gives it, for an MRR per user."""
+    return {"mrr": float(np.mean(values)),
+            "values": {"users": np.asarray(users, dtype=object), "mrr": np.asarray(values)}}
+
+
+def test_every_method_is_paired_with_the_baseline_of_its_own_group():
+    users = ["a", "b", "c", "d"]
+    rows = [{"domain": d, "method": m} for d in ("game", "video")
+            for m in ("item-knn", "path-gnn")]
+    kept = [{"mrr": (evaluated(users, v), "mrr")}
+            for v in ([0.1, 0.2, 0.3, 0.4], [0.2, 0.4, 0.6, 0.8],   # game: twice the baseline
+                      [0.4, 0.4, 0.4, 0.4], [0.2, 0.2, 0.2, 0.2])]  # video: half
+    lines = add_paired(rows, kept, "item-knn", "domain")
+    assert len(lines) == 2 and "item-knn" not in rows[0] and "vs_item-knn" not in rows[2]
+    game, video = rows[1]["vs_item-knn"]["mrr"], rows[3]["vs_item-knn"]["mrr"]
+    assert game["ratio"] == pytest.approx(2.0) and game["share_better"] == 1.0
+    assert game["ratio_ci95"] == pytest.approx([2.0, 2.0])  # a constant ratio per user
+    assert video["ratio"] == pytest.approx(0.5) and video["share_better"] == 0.0
+    assert rows[1]["mrr_vs_item-knn"] == "2.00x [2.00, 2.00], better in 100%"
+    assert lines[1].startswith("| video | path-gnn | 0.50x")
+    json.dumps(rows)  # JSON-ready
+    # without the baseline among the methods run: nothing is compared
+    assert add_paired(rows[1:2], kept[1:2], "item-knn", "domain") == []
+
+
+def test_a_selected_row_keeps_no_per_user_values():
+    result = SimpleNamespace(valid_score=0.3, best_epoch=2, history=[{}] * 3,
+                             stopped="converged", seconds=1.0, decision=None)
+    test = {"recall@20": 0.5, "ndcg@20": 0.4, **evaluated(["a"], [0.5])}
+    row = selected_row("path-gnn", result, train_config("{}", None), test)
+    assert "values" not in row["test"] and "values" in test
+    assert without_values(test) == {"recall@20": 0.5, "ndcg@20": 0.4, "mrr": 0.5}

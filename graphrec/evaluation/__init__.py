@@ -7,7 +7,9 @@ from graphrec.evaluation.harness import (
     EmbeddingScorer,
     Protocol,
     Scorer,
+    compare,
     evaluate,
 )
 
-__all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "evaluate"]
+__all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "compare",
+           "evaluate"]

@@ -47,6 +47,7 @@ from graphrec.evaluation.metrics import (
     check_finite,
     check_ties,
     coverage,
+    paired_bootstrap,
     ranks_among,
     sampled_ranks,
     user_metrics,
@@ -183,19 +184,47 @@ def _subset_rows(held: pd.DataFrame, subset: str, warm_users: set, warm_items: s
 
 
 def _summarise(per_user: dict[str, np.ndarray], groups: np.ndarray, bootstrap: int,
-               seed: int) -> dict:
+               seed: int, users: np.ndarray, keep_values: bool) -> dict:
+    """Means of ``per_user`` (metric -> ``[m]`` per test unit, a user or a row), their
+    ``ci95`` when ``bootstrap`` > 0, and with ``keep_values`` the ``values`` themselves
+    (``users``: ``[m]`` each unit's user id; :func:`compare`)."""
     out: dict = {name: float(v.mean()) for name, v in per_user.items()}
     if bootstrap:
         out["ci95"] = {name: list(bootstrap_ci(v, groups, bootstrap, seed))
                        for name, v in per_user.items()}
+    if keep_values:
+        out["values"] = {"users": np.asarray(users, dtype=object), **per_user}
     return out
+
+
+def compare(result: dict, baseline: dict, metric: str, bootstrap: int = 1000,
+            seed: int = 0) -> dict:
+    """A paired comparison of two results of :func:`evaluate` on the same split, subset and
+    protocol (one subset each, evaluated with ``keep_values=True``): ``metric``'s
+    :func:`~graphrec.evaluation.metrics.paired_bootstrap` of ``result`` against
+    ``baseline``, whole test users resampled together (as the ``ci95`` of each result with
+    the same ``seed``). A :class:`ValueError` where either has no values or they are not of
+    the same test units."""
+    for name, r in (("result", result), ("baseline", baseline)):
+        if "values" not in r:
+            raise ValueError(f"the {name} holds no per-user values: evaluate it with "
+                             "keep_values=True")
+        if metric not in r["values"]:
+            raise ValueError(f"the {name} has no metric {metric!r}; it has "
+                             f"{sorted(k for k in r['values'] if k != 'users')}")
+    users, other = result["values"]["users"], baseline["values"]["users"]
+    if len(users) != len(other) or not (users == other).all():
+        raise ValueError("the two results are not of the same test users and rows: evaluate "
+                         "both on the same split, subset and protocol")
+    return paired_bootstrap(result["values"][metric], baseline["values"][metric], users,
+                            bootstrap, seed)
 
 
 def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
              split: str = "test", ks: tuple[int, ...] = (20,),
              subsets: tuple[str, ...] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
              train_splits: tuple[str, ...] = TRAIN_SPLITS, bootstrap: int = 0,
-             seed: int = 0) -> dict[str, dict]:
+             seed: int = 0, keep_values: bool = False) -> dict[str, dict]:
     """Evaluate ``scorer`` on the held-out ``split`` of ``scenario``.
 
     Args:
@@ -203,10 +232,15 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
         subsets: any of :data:`SUBSETS`; empty subsets are left out of the result.
         train_splits: splits whose interactions count as seen in training.
         bootstrap: number of bootstrap resamples over test users for 95% intervals (0: none).
+        keep_values: also return each test unit's values (a user's, or under the sampled
+            protocol averaged over rows a row's), for a paired comparison of two scorers
+            (:func:`compare`).
 
     Returns:
         subset -> ``{"users": n, "rows": r, "mrr": ..., "ndcg@20": ..., "recall@20": ...,
-        "hr@20": ..., "coverage@20": ... (full only), "ci95": {metric: [lo, hi]}}``.
+        "hr@20": ..., "coverage@20": ... (full only), "ci95": {metric: [lo, hi]}}``, with
+        ``keep_values`` also ``"values": {"users": [m] user ids, metric: [m] values}``
+        (not JSON: drop it before saving a result).
     """
     protocol = protocol or Protocol()
     bad = sorted(set(subsets) - set(SUBSETS))
@@ -253,11 +287,11 @@ def evaluate(scorer: Scorer, index: GraphIndex, tables: KGTables, scenario: str,
             candidates = all_candidates[~np.isin(all_candidates, warm_pool)]
         if protocol.name == "full":
             out[subset] = _full(scorer, index, rows, candidates, others, ks, protocol,
-                                bootstrap, seed)
+                                bootstrap, seed, keep_values)
         else:
             pool = candidates if subset in ("cold_items", "both_cold") else warm_pool
             out[subset] = _sampled(scorer, index, rows, pool, own, ks, protocol, bootstrap,
-                                   seed)
+                                   seed, keep_values)
     return out
 
 
@@ -268,7 +302,7 @@ FULL_CHUNK_SCORES = 20_000_000
 
 def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.ndarray,
           others: tuple[np.ndarray, np.ndarray], ks: tuple[int, ...], protocol: Protocol,
-          bootstrap: int, seed: int) -> dict:
+          bootstrap: int, seed: int, keep_values: bool = False) -> dict:
     """Full ranking of ``rows`` (held-out interactions) over ``candidates``; ``others``:
     ``(user ids, item indices)`` of the ranked users' interactions of other splits, which do
     not compete. Users in sorted id order, each user's positives in row order."""
@@ -301,7 +335,8 @@ def _full(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, candidates: np.
                                       dim=1).indices)
     per_user = user_metrics(ranks, ks, protocol.ties)
     result = {"users": len(keys), "rows": len(rows),
-              **_summarise(per_user, np.arange(len(keys)), bootstrap, seed)}
+              **_summarise(per_user, np.arange(len(keys)), bootstrap, seed, keys,
+                           keep_values)}
     for k in ks:
         result[f"coverage@{k}"] = coverage(torch.cat(tops[k]), len(candidates))
     return result
@@ -316,8 +351,8 @@ def _ragged(values: np.ndarray, group: np.ndarray, n: int) -> list[np.ndarray]:
 
 
 def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.ndarray,
-             own: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int
-             ) -> dict:
+             own: dict, ks: tuple[int, ...], protocol: Protocol, bootstrap: int, seed: int,
+             keep_values: bool = False) -> dict:
     rows = rows.reset_index(drop=True)
     user_ids = rows["user_id"].to_numpy()
     own_pos = {u: set(index.index("item", sorted(items))) for u, items in own.items()}
@@ -329,13 +364,14 @@ def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.nda
     neg_scores = scorer.score_pairs(users, torch.as_tensor(negatives))
     per_row = user_metrics(sampled_ranks(pos_scores, neg_scores), ks, protocol.ties)
     if protocol.average == "rows":
-        summary = _summarise(per_row, user_ids, bootstrap, seed)
+        summary = _summarise(per_row, user_ids, bootstrap, seed, user_ids, keep_values)
     else:  # each row is scored against its own negatives: a user's value is their rows' mean
-        by_user = {name: pd.Series(v).groupby(user_ids).mean().to_numpy()
-                   for name, v in per_row.items()}
-        summary = _summarise(by_user, np.arange(len(set(user_ids))), bootstrap, seed)
+        means = {name: pd.Series(v).groupby(user_ids).mean() for name, v in per_row.items()}
+        by_user = {name: v.to_numpy() for name, v in means.items()}
+        summary = _summarise(by_user, np.arange(len(set(user_ids))), bootstrap, seed,
+                             next(iter(means.values())).index.to_numpy(), keep_values)
     return {"users": int(len(set(user_ids))), "rows": len(rows), **summary}
 
 
-__all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "evaluate",
-           "sample_negatives"]
+__all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "compare",
+           "evaluate", "sample_negatives"]

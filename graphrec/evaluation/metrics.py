@@ -300,15 +300,70 @@ def bootstrap_ci(values: np.ndarray, groups: np.ndarray | None = None, n: int = 
         return (float("nan"), float("nan"))
     if groups is None:
         groups = np.arange(len(values))
-    _, inverse = np.unique(groups, return_inverse=True)
-    sums = np.bincount(inverse, weights=values)
-    counts = np.bincount(inverse).astype(float)
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(len(sums), size=(n, len(sums)))
-    stats = sums[pick].sum(1) / counts[pick].sum(1)
+    stats = (_resampled_sums(values, groups, n, seed)
+             / _resampled_sums(np.ones(len(values)), groups, n, seed))
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(stats, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def _resampled_sums(values: np.ndarray, groups: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``[n]`` sums of ``values`` over ``n`` resamples of whole ``groups`` with replacement,
+    drawn as :func:`bootstrap_ci` draws them (the same ``seed`` and groups: the same
+    resamples)."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    sums = np.bincount(inverse, weights=values)
+    pick = np.random.default_rng(seed).integers(len(sums), size=(n, len(sums)))
+    return sums[pick].sum(1)
+
+
+def paired_bootstrap(values: np.ndarray, baseline: np.ndarray, groups: np.ndarray | None = None,
+                     n: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+    """How a method compares with a baseline on the same test units (users or rows), with
+    whole ``groups`` (test users) resampled together for both, so that the interval is that
+    of the comparison, not of two independent means (which overlap far more).
+
+    Args:
+        values: ``[m]`` the method's per-unit metric values.
+        baseline: ``[m]`` the baseline's values on the same units, in the same order.
+        groups: ``[m]`` each unit's group (None: each unit its own); the resamples are those
+            of :func:`bootstrap_ci` with the same ``seed``.
+
+    Returns:
+        ``ratio`` (the method's mean / the baseline's; None where the baseline's is 0) and
+        its ``ratio_ci95`` (percentiles over the resamples whose baseline mean is not 0),
+        ``difference`` (method - baseline) and ``difference_ci95``, and ``share_better``:
+        the share of resamples in which the method's mean is above the baseline's.
+    """
+    values = np.asarray(values, dtype=float)
+    baseline = np.asarray(baseline, dtype=float)
+    if values.shape != baseline.shape or values.ndim != 1:
+        raise ValueError(f"values and baseline must be 1-d arrays of one length, not "
+                         f"{values.shape} and {baseline.shape}")
+    if len(values) == 0:
+        raise ValueError("nothing to compare: no test unit")
+    if not (np.isfinite(values).all() and np.isfinite(baseline).all()):
+        raise ValueError("metric values must be finite")
+    if groups is None:
+        groups = np.arange(len(values))
+    elif len(groups) != len(values):
+        raise ValueError(f"groups has {len(groups)} entries, the values {len(values)}")
+    tail = (1 - level) / 2 * 100
+    method_sums = _resampled_sums(values, groups, n, seed)
+    baseline_sums = _resampled_sums(baseline, groups, n, seed)
+    # the resamples pick the same units for both, so their counts cancel in a ratio or sign
+    counts = _resampled_sums(np.ones(len(values)), groups, n, seed)
+    difference = (method_sums - baseline_sums) / counts
+    out = {"difference": float(values.mean() - baseline.mean()),
+           "difference_ci95": [float(v) for v in np.percentile(difference, [tail, 100 - tail])],
+           "share_better": float((method_sums > baseline_sums).mean()),
+           "ratio": None, "ratio_ci95": None}
+    if baseline.sum() > 0:
+        out["ratio"] = float(values.sum() / baseline.sum())
+        defined = baseline_sums > 0
+        ratios = method_sums[defined] / baseline_sums[defined]
+        out["ratio_ci95"] = [float(v) for v in np.percentile(ratios, [tail, 100 - tail])]
+    return out
 
 
 def coverage(top_items: Tensor, num_candidates: int) -> float:

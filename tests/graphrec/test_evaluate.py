@@ -10,10 +10,16 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.data.graph import build_graph
-from graphrec.evaluation import EmbeddingScorer, Protocol, evaluate
+from graphrec.evaluation import EmbeddingScorer, Protocol, compare, evaluate
 from graphrec.evaluation.baselines import build_baseline, ease_weights
 from graphrec.evaluation.harness import sample_negatives
-from graphrec.evaluation.metrics import Ranks, bootstrap_ci, coverage, user_metrics
+from graphrec.evaluation.metrics import (
+    Ranks,
+    bootstrap_ci,
+    coverage,
+    paired_bootstrap,
+    user_metrics,
+)
 from kg.errors import ConfigError
 from kg.tables import make_tables
 
@@ -267,3 +273,73 @@ def test_full_ranking_in_user_chunks_gives_the_same_numbers(monkeypatch):
     monkeypatch.setattr(harness, "FULL_CHUNK_SCORES", 7 * 250)  # 7 users per chunk
     chunked = evaluate(scorer, index, tables, "cosmetics", "test", (5, 20), bootstrap=50)
     assert chunked == whole and whole["all"]["users"] > 7
+
+
+def test_paired_bootstrap_resamples_users_together():
+    values = np.array([0.5, 0.2, 0.9, 0.0, 0.4, 0.7])
+    groups = np.array(["a", "a", "b", "c", "c", "d"])
+    # a method a constant step above its baseline: every resample agrees on the difference
+    out = paired_bootstrap(values + 0.1, values, groups, n=200)
+    assert out["difference"] == pytest.approx(0.1)
+    assert out["difference_ci95"] == pytest.approx([0.1, 0.1])
+    assert out["share_better"] == 1.0
+    assert out["ratio"] == pytest.approx((values + 0.1).sum() / values.sum())
+    lo, hi = out["ratio_ci95"]
+    assert lo <= out["ratio"] <= hi
+    # itself: never better, ratio 1 in every resample
+    same = paired_bootstrap(values, values, groups, n=200)
+    assert same["share_better"] == 0.0 and same["ratio_ci95"] == pytest.approx([1.0, 1.0])
+    # the resamples are those of bootstrap_ci with the same seed: each mean's interval is
+    # the one the paired resamples give it
+    lo, hi = bootstrap_ci(values, groups, 300, seed=4)
+    zero = paired_bootstrap(values, np.zeros(6), groups, 300, seed=4)
+    assert zero["difference_ci95"] == pytest.approx([lo, hi])
+    assert zero["ratio"] is None and zero["ratio_ci95"] is None
+    with pytest.raises(ValueError, match="one length"):
+        paired_bootstrap(values, values[:5], groups)
+    with pytest.raises(ValueError, match="finite"):
+        paired_bootstrap(values, np.full(6, np.nan), groups)
+
+
+def test_paired_interval_is_narrower_than_the_two_marginal_ones():
+    """Two scorers that rank alike but for one user: their marginal intervals overlap, the
+    paired one sees only the difference that is there."""
+    rng = np.random.default_rng(0)
+    base = rng.random(200)
+    better = base + np.where(np.arange(200) % 4 == 0, 0.05, 0.0)
+    out = paired_bootstrap(better, base, n=500)
+    assert out["share_better"] == 1.0 and out["difference_ci95"][0] > 0
+    lo_better, _ = bootstrap_ci(better, n=500)
+    _, hi_base = bootstrap_ci(base, n=500)
+    assert lo_better < hi_base  # the marginal intervals overlap
+
+
+def test_compare_pairs_two_evaluations_of_the_same_users():
+    tables = hand_tables()
+    _, index = build_graph(tables)
+    good = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (3,), ("all",),
+                    keep_values=True, bootstrap=100)["all"]
+    flat = evaluate(fixed_scorer(index, {}), index, tables, "s", "test", (3,), ("all",),
+                    keep_values=True, bootstrap=100)["all"]
+    assert list(good["values"]["users"]) == ["u1", "u2", "u3", "u4"]
+    assert good["values"]["mrr"].mean() == pytest.approx(good["mrr"])
+    out = compare(good, flat, "mrr", bootstrap=100)
+    assert out["difference"] == pytest.approx(good["mrr"] - flat["mrr"])
+    assert out["ratio"] == pytest.approx(good["mrr"] / flat["mrr"])
+    # with the same seed, a result against a constant-zero baseline gives its own ci95
+    lo, hi = good["ci95"]["mrr"]
+    zero = {"values": {**flat["values"], "mrr": np.zeros(4)}}
+    assert compare(good, zero, "mrr", bootstrap=100)["difference_ci95"] == pytest.approx(
+        [lo, hi])
+    sampled = evaluate(fixed_scorer(index, SCORES), index, tables, "s", "test", (3,),
+                       ("all",), Protocol("sampled", negatives=5, exclude_own=False,
+                                                   average="rows"),
+                       keep_values=True)["all"]
+    assert len(sampled["values"]["users"]) == sampled["rows"] == 4
+    with pytest.raises(ValueError, match="same test users"):
+        compare(good, {"values": {**flat["values"], "users": flat["values"]["users"][::-1]}},
+                "mrr")
+    with pytest.raises(ValueError, match="keep_values=True"):
+        compare(good, {k: v for k, v in flat.items() if k != "values"}, "mrr")
+    with pytest.raises(ValueError, match="no metric 'ndcg@10'"):
+        compare(good, flat, "ndcg@10")
