@@ -40,10 +40,9 @@ from benchmarks.report import (
     strategy_options,
     train_config,
     with_ci,
-    without_values,
     write_results,
 )
-from graphrec.evaluation import Protocol, evaluate
+from graphrec.evaluation import Protocol, evaluate, without_values
 from graphrec.strategies import run_strategy
 from loaders import load_dataset
 from loaders.cdrib import find_pair

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from graphrec.evaluation import compare
+from graphrec.evaluation import compare, without_values
 from graphrec.training import TrainConfig
 from kg.files import atomic_write
 
@@ -23,12 +23,6 @@ def with_ci(metrics: dict, key: str) -> str:
     """``0.1234 [0.1000, 0.1500]``: the value and its 95% interval from ``metrics['ci95']``."""
     lo, hi = metrics["ci95"][key]
     return f"{metrics[key]:.4f} [{lo:.4f}, {hi:.4f}]"
-
-
-def without_values(result: dict) -> dict:
-    """One subset's result of :func:`~graphrec.evaluation.evaluate` without the per-user
-    ``values`` that ``keep_values=True`` adds (not JSON), for a results row."""
-    return {key: value for key, value in result.items() if key != "values"}
 
 
 def ratio_cell(paired: dict) -> str:

@@ -38,11 +38,10 @@ from benchmarks.report import (
     strategy_options,
     train_config,
     with_ci,
-    without_values,
     write_results,
 )
 from graphrec.data.splits import leave_one_out
-from graphrec.evaluation import Protocol, evaluate
+from graphrec.evaluation import Protocol, evaluate, without_values
 from graphrec.strategies import run_strategy
 from loaders import get_loader
 

@@ -18,9 +18,9 @@ from benchmarks.report import (
     selected_row,
     strategy_options,
     train_config,
-    without_values,
 )
 from graphrec.errors import ConfigError
+from graphrec.evaluation import without_values
 
 
 def parse(*argv: str) -> argparse.Namespace:

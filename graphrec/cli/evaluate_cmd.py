@@ -17,6 +17,10 @@ SUBSETS = ("all", "warm", "cold_users", "cold_items", "both_cold")
 DEFAULT_SUBSETS = ("all", "cold_users", "cold_items")
 #: graphrec.evaluation.metrics.TIES, repeated for the same reason
 TIES = ("expected", "pessimistic", "optimistic")
+#: graphrec.evaluation.baselines.BASELINES' names, repeated for the same reason
+BASELINES = ("popularity", "attribute-popularity", "item-knn", "attribute-knn", "ease")
+#: the metrics of the paired comparison's table
+PAIRED_METRICS = ("mrr", "ndcg", "recall")
 
 
 def evaluate(
@@ -54,17 +58,27 @@ def evaluate(
         show_default=False)] = None,
     bootstrap: Annotated[int, typer.Option(
         help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
+    baseline: Annotated[str | None, typer.Option(
+        help=f"Also fit this training-free baseline on the run's training interactions "
+             f"({', '.join(BASELINES)}; its setting, if any, chosen on the valid split) and "
+             f"compare the run with it on the same users: the ratio of the means with a "
+             f"paired 95% bootstrap interval, and how often the run is ahead.",
+        show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Score a run on a held-out split: Recall/NDCG/HR@K, MRR, coverage (full protocol) and
-    95% bootstrap intervals, per subset (warm, cold-start users, cold-start items, both)."""
-    from graphrec.errors import RunError
+    95% bootstrap intervals, per subset (warm, cold-start users, cold-start items, both);
+    with --baseline, against a training-free baseline on the same users."""
+    from graphrec.errors import ConfigError, RunError
     from graphrec.evaluation import Protocol
     from graphrec.serving import Recommender
     from graphrec.serving.run_dir import read_run_json
     from graphrec.strategies import decision_rows
     
     try:
+        if baseline is not None and baseline not in BASELINES:
+            raise ConfigError(f"unknown baseline {baseline!r}; baselines are "
+                              f"{list(BASELINES)}")
         rec = Recommender.load(run_dir)
         config = read_run_json(run_dir, "config.json")
         target = scenario or config.get("target")
@@ -79,16 +93,24 @@ def evaluate(
                  "min_weight": min_weight, "candidates": candidates}
         chosen = Protocol.from_dict({**saved, **{k: v for k, v in given.items()
                                                  if v is not None}}, "the protocol")
-        result = rec.evaluate(target, split, tuple(k or (10, 20)),
-                              tuple(subset or DEFAULT_SUBSETS), chosen, bootstrap)
+        ks, subsets = tuple(k or (10, 20)), tuple(subset or DEFAULT_SUBSETS)
+        versus = None
+        if baseline is None:
+            result = rec.evaluate(target, split, ks, subsets, chosen, bootstrap)
+        else:
+            versus = rec.compare(baseline, target, split, ks, subsets, chosen, bootstrap)
+            result = {name: part["model"] for name, part in versus["subsets"].items()}
         decision_file = run_dir / "decision.json"
         decision = read_run_json(run_dir, "decision.json") if decision_file.is_file() else None
     except GraphRecError as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(json.dumps({"scenario": target, "split": split, "protocol": chosen.name,
-                               "ties": chosen.ties, "eval": chosen.to_dict(),
-                               "results": result, "decision": decision}, indent=2))
+        out = {"scenario": target, "split": split, "protocol": chosen.name,
+               "ties": chosen.ties, "eval": chosen.to_dict(), "results": result,
+               "decision": decision}
+        if versus is not None:
+            out["versus"] = versus
+        typer.echo(json.dumps(out, indent=2))
         return
     rows = []
     for name, metrics in result.items():
@@ -107,3 +129,35 @@ def evaluate(
     if decision is not None:
         console.print(table(decision_rows(decision),
                             "why this model: negative-transfer check on the valid split"))
+    if versus is not None:
+        console.print(table(versus_rows(versus), f"against {baseline}"
+                            f"{_settings(versus['settings'])} on the same users: the ratio "
+                            f"of the means with its paired 95% interval, and how often the "
+                            f"run is ahead"))
+
+
+def versus_rows(versus: dict) -> list[dict]:
+    """Rows of :meth:`Recommender.compare`'s result: per subset, each metric of
+    :data:`PAIRED_METRICS` at every cut-off, the run's and the baseline's value and the
+    ratio with its paired interval."""
+    rows = []
+    for name, part in versus["subsets"].items():
+        for metric, paired in part["paired"].items():
+            if metric.split("@")[0] not in PAIRED_METRICS:
+                continue
+            if paired["ratio"] is None:
+                ratio = "- (baseline 0)"
+            else:
+                lo, hi = paired["ratio_ci95"]
+                ratio = f"{paired['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
+            rows.append({"subset": name, "metric": metric,
+                         "run": f"{part['model'][metric]:.4f}",
+                         "baseline": f"{part['baseline'][metric]:.4f}", "ratio": ratio,
+                         "run ahead": f"{paired['share_better']:.0%}"})
+    return rows
+
+
+def _settings(settings: dict) -> str:
+    """`` (l2 100.0)``: the baseline's chosen settings for a title ("" for none)."""
+    chosen = ", ".join(f"{k} {v}" for k, v in settings.items())
+    return f" ({chosen})" if chosen else ""

@@ -9,7 +9,8 @@ from graphrec.evaluation.harness import (
     Scorer,
     compare,
     evaluate,
+    without_values,
 )
 
 __all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "compare",
-           "evaluate"]
+           "evaluate", "without_values"]

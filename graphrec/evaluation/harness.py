@@ -197,6 +197,12 @@ def _summarise(per_user: dict[str, np.ndarray], groups: np.ndarray, bootstrap: i
     return out
 
 
+def without_values(result: dict) -> dict:
+    """One subset's result of :func:`evaluate` without the per-user ``values`` that
+    ``keep_values=True`` adds (not JSON), to save or print."""
+    return {key: value for key, value in result.items() if key != "values"}
+
+
 def compare(result: dict, baseline: dict, metric: str, bootstrap: int = 1000,
             seed: int = 0) -> dict:
     """A paired comparison of two results of :func:`evaluate` on the same split, subset and
@@ -374,4 +380,4 @@ def _sampled(scorer: Scorer, index: GraphIndex, rows: pd.DataFrame, pool: np.nda
 
 
 __all__ = ["DEFAULT_SUBSETS", "SUBSETS", "EmbeddingScorer", "Protocol", "Scorer", "compare",
-           "evaluate", "sample_negatives"]
+           "evaluate", "sample_negatives", "without_values"]

@@ -28,24 +28,33 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.data.pairs import known_users
 from graphrec.errors import ConfigError, DataError, RunError
-from graphrec.evaluation.baselines import build_baseline
+from graphrec.evaluation.baselines import ATTRIBUTE_WEIGHTINGS, BASELINES, build_baseline
 from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import (
     DEFAULT_SUBSETS,
     EmbeddingScorer,
     Protocol,
     Scorer,
+    compare,
     evaluate,
+    without_values,
 )
 from graphrec.models import GraphModel, ModelGraph, get_model
 from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.serving.ivf import DEFAULT_PROBES, ClusterIndex
 from graphrec.serving.ranking import top_k
 from graphrec.serving.run_dir import load_run_files
+from graphrec.strategies.baselines import EASE_L2
 from kg import schema
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
+#: the baselines with a setting :meth:`Recommender.compare` chooses on validation, and the
+#: values it tries (those their strategies try)
+BASELINE_CHOICES: dict[str, tuple[str, tuple]] = {
+    "attribute-knn": ("weighting", ATTRIBUTE_WEIGHTINGS),
+    "ease": ("l2", EASE_L2),
+}
 SCORE_CHUNK = 256  # users scored at once: [256, items] floats at a time
 APPROXIMATE_CHUNK = 4096  # users per approximate search (it holds [users, probes, k] only)
 
@@ -160,6 +169,68 @@ class Recommender:
         users). An unknown scenario raises :class:`DataError` listing the scenarios."""
         return evaluate(self.scorer, self.index, self.tables, self._scenario(scenario), split,
                         tuple(ks), tuple(subsets), protocol, TRAIN_SPLITS, bootstrap)
+
+    def compare(self, baseline: str = "item-knn", scenario: str | None = None,
+                split: str = "test", ks: Sequence[int] = (10, 20),
+                subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
+                bootstrap: int = 1000) -> dict:
+        """This run against a training-free ``baseline`` (one of
+        :data:`~graphrec.evaluation.baselines.BASELINES`) fitted on the same training
+        interactions and scored on the same held-out users under the same ``protocol``, with
+        a paired bootstrap over those users (:func:`graphrec.evaluation.compare`): whether
+        the model beats the baseline, not only where each one's interval lies.
+
+        The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's
+        ridge weight), is chosen on the scenario's ``valid`` split under ``protocol`` (NDCG at
+        the largest of ``ks``), as its strategy chooses it; without a valid split its own
+        default is used.
+
+        Returns:
+            ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,
+            "baseline": metrics, "paired": {metric: comparison}}}}``: each side's metrics
+            as :meth:`evaluate` gives them, and for each metric the model's
+            :func:`~graphrec.evaluation.metrics.paired_bootstrap` against the baseline.
+        """
+        scenario = self._scenario(scenario)
+        knn, settings = self._fit_baseline(baseline, scenario, max(ks), protocol)
+        args = (self.index, self.tables, scenario, split, tuple(ks), tuple(subsets), protocol,
+                TRAIN_SPLITS, bootstrap)
+        mine = evaluate(self.scorer, *args, keep_values=True)
+        theirs = evaluate(knn, *args, keep_values=True)
+        out = {}
+        for subset, metrics in mine.items():
+            names = [k for k in metrics["values"] if k != "users"]
+            out[subset] = {"model": without_values(metrics),
+                           "baseline": without_values(theirs[subset]),
+                           "paired": {name: compare(metrics, theirs[subset], name, bootstrap
+                                                    or 1000) for name in names}}
+        return {"baseline": baseline, "settings": settings, "subsets": out}
+
+    def _fit_baseline(self, name: str, scenario: str, k: int, protocol: Protocol | None
+                      ) -> tuple[Scorer, dict]:
+        """The baseline ``name`` fitted on the training interactions, its setting (if it has
+        one) the choice of :data:`BASELINE_CHOICES` that scores best on ``scenario``'s valid
+        split (NDCG@``k`` under ``protocol``; its own default without a valid split);
+        ``(scorer, {setting: value})``."""
+        if name not in BASELINES:
+            raise ConfigError(f"unknown baseline {name!r}; baselines are {sorted(BASELINES)}")
+        if name not in BASELINE_CHOICES:
+            return build_baseline(name, self.tables, self.index), {}
+        setting, values = BASELINE_CHOICES[name]
+        inter = self.tables.interactions
+        if not ((inter["scenario"] == scenario) & (inter["split"] == "valid")).any():
+            knn = build_baseline(name, self.tables, self.index)  # its own default
+            return knn, {setting: getattr(knn, setting)}
+        best = None
+        for value in values:
+            knn = build_baseline(name, self.tables, self.index, **{setting: value})
+            valid = evaluate(knn, self.index, self.tables, scenario, "valid", (k,), ("all",),
+                             protocol)
+            score = valid["all"][f"ndcg@{k}"] if valid else 0.0
+            if best is None or score > best[0]:  # the first on a tie
+                best = (score, knn, value)
+            del knn
+        return best[1], {setting: best[2]}
 
     # -- ids and candidates --------------------------------------------------------------------
 

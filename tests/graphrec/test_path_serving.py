@@ -296,3 +296,46 @@ def test_rating_starts_are_learned_per_rating_and_served_as_trained(tmp_path):
         assert plain.model.rating_query is None
         assert plain.model.init_kwargs()["rated_levels"] == []
         assert set(plain.scorer.graph.history.data) == {1.0}
+
+
+def test_compare_pairs_the_run_with_a_baseline_on_the_same_users(run_dir, rec):
+    from graphrec.evaluation import evaluate
+    from graphrec.evaluation.baselines import build_baseline
+
+    out = rec.compare("item-knn", subsets=("all",), bootstrap=200)
+    part = out["subsets"]["all"]
+    knn = evaluate(build_baseline("item-knn", rec.tables, rec.index), rec.index, rec.tables,
+                   "cosmetics", "test", (10, 20), ("all",), bootstrap=200)["all"]
+    assert part["baseline"]["ndcg@20"] == pytest.approx(knn["ndcg@20"])
+    assert part["model"] == rec.evaluate("cosmetics", "test", (10, 20), ("all",),
+                                         bootstrap=200)["all"]
+    paired = part["paired"]["ndcg@20"]
+    assert paired["ratio"] == pytest.approx(part["model"]["ndcg@20"] / knn["ndcg@20"])
+    assert paired["difference"] == pytest.approx(part["model"]["ndcg@20"] - knn["ndcg@20"])
+    lo, hi = paired["ratio_ci95"]
+    assert lo <= paired["ratio"] <= hi and 0 <= paired["share_better"] <= 1
+    json.dumps(out)  # JSON-ready
+    # a setting chosen on the valid split, as the strategy chooses it
+    chosen = rec.compare("attribute-knn", subsets=("all",), bootstrap=0)["settings"]
+    assert chosen["weighting"] in ("binary", "idf")
+    with pytest.raises(ConfigError, match="unknown baseline 'knn'"):
+        rec.compare("knn")
+
+
+def test_evaluate_cli_compares_with_a_baseline(run_dir):
+    result = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "item-knn",
+                                      "--subset", "all", "--bootstrap", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    paired = out["versus"]["subsets"]["all"]["paired"]["ndcg@20"]
+    assert out["versus"]["baseline"] == "item-knn"
+    assert out["results"]["all"]["ndcg@20"] == out["versus"]["subsets"]["all"]["model"][
+        "ndcg@20"]
+    assert paired["ratio"] > 0
+    table = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "item-knn",
+                                     "--subset", "all", "--bootstrap", "200"],
+                               terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "against item-knn" in table.output and f"{paired['ratio']:.2f}x" in table.output
+    bad = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "knn"])
+    assert bad.exit_code == 2 and "unknown baseline 'knn'" in bad.output
