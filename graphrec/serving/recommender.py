@@ -183,7 +183,8 @@ class Recommender:
         The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's
         ridge weight), is chosen on the scenario's ``valid`` split under ``protocol`` (NDCG at
         the largest of ``ks``), as its strategy chooses it; without a valid split its own
-        default is used.
+        default is used. ``bootstrap``: the resamples of every interval (0: the metrics get
+        none, and the comparison still takes 1,000).
 
         Returns:
             ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,
