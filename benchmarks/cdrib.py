@@ -36,6 +36,7 @@ from benchmarks.report import (
     add_paired,
     add_run_arguments,
     command_line,
+    print_paired,
     print_table,
     strategy_options,
     train_config,
@@ -134,11 +135,10 @@ def main() -> None:
                          "decision": result.decision})
             print(f"{sampled_lines[-1]}  valid NDCG@20 {result.valid_score:.4f}", flush=True)
     command = command_line("benchmarks.cdrib")
-    paired = add_paired(rows, kept, args.baseline, "domain")
+    paired, paired_columns = add_paired(rows, kept, args.baseline, "domain")
     columns = ["domain", "method", "valid_ndcg@20", "mrr_expected", "mrr_authors_ties",
-               "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds"]
-    if paired:
-        columns += [f"mrr_expected_vs_{args.baseline}", f"full_ndcg@20_vs_{args.baseline}"]
+               "full_ndcg@20", "best_epoch", "epochs_run", "stopped", "seconds",
+               *paired_columns]
     model = "" if args.model == "lightgcn" else f"_{args.model}"  # other models: own file
     tag = f"_{args.tag}" if args.tag else ""
     write_results(f"cdrib_{'_'.join(domains)}{model}{tag}", rows, columns, command,
@@ -159,11 +159,8 @@ def main() -> None:
     print("\nFull ranking over all items of the domain (averaged over test users):\n")
     print_table(["domain", "method", "NDCG@10", "NDCG@20 [95% CI]", "Recall@20", "MRR",
                  "coverage@20", "users"], full_lines)
-    if paired:
-        print(f"\nAgainst {args.baseline} on the same test users and draws (paired bootstrap "
-              "over users, 1,000 resamples: the ratio of the means [95% CI], and how often the "
-              "method is ahead):\n")
-        print_table(["domain", "method", "MRR, expected ties", "full NDCG@20"], paired)
+    print_paired(paired, args.baseline, ["domain", "method", "MRR, expected ties",
+                                         "full NDCG@20"])
 
 
 if __name__ == "__main__":

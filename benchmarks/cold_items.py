@@ -31,6 +31,7 @@ from benchmarks.report import (
     add_run_arguments,
     command_line,
     machine,
+    print_paired,
     print_table,
     selected_row,
     strategy_options,
@@ -99,11 +100,9 @@ def main() -> None:
                      f"{result.stopped or '-'} | {result.seconds:.0f} |")
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
-    paired = add_paired(rows, kept, args.baseline)
+    paired, paired_columns = add_paired(rows, kept, args.baseline)
     columns = ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch", "epochs_run",
-               "stopped", "seconds_to_selected_model"]
-    if paired:
-        columns += [f"recall@20_vs_{args.baseline}", f"ndcg@20_vs_{args.baseline}"]
+               "stopped", "seconds_to_selected_model", *paired_columns]
     write_results(f"cold_items_{args.dataset}" + (f"_{args.tag}" if args.tag else ""), rows,
                   columns,
                   command_line("benchmarks.cold_items"), seed=args.seed,
@@ -113,11 +112,7 @@ def main() -> None:
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "users", "valid NDCG@20",
                  "epoch", "stopped", "seconds"], lines)
-    if paired:
-        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
-              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
-              "ahead):\n")
-        print_table(["method", "Recall@20", "NDCG@20"], paired)
+    print_paired(paired, args.baseline, ["method", "Recall@20", "NDCG@20"])
 
 
 if __name__ == "__main__":

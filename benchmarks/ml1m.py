@@ -38,6 +38,7 @@ from benchmarks.report import (
     add_paired,
     add_run_arguments,
     command_line,
+    print_paired,
     print_table,
     selected_row,
     strategy_options,
@@ -176,11 +177,9 @@ def main() -> None:
         rows.append(selected_row(run, result, config, m))
         print(lines[-1], flush=True)
     name = "ml1m_cold_items" + (f"_{args.tag}" if args.tag else "")
-    paired = add_paired(rows, kept, args.baseline)
+    paired, paired_columns = add_paired(rows, kept, args.baseline)
     columns = ["method", "recall@20", "ndcg@20", "valid_ndcg@20", "best_epoch", "epochs_run",
-               "stopped", "seconds_to_selected_model"]
-    if paired:
-        columns += [f"recall@20_vs_{args.baseline}", f"ndcg@20_vs_{args.baseline}"]
+               "stopped", "seconds_to_selected_model", *paired_columns]
     write_results(name, rows, columns,
                   command_line("benchmarks.ml1m"), seed=args.seed,
                   dataset=str(args.path), protocol=str(PROTOCOL) + "; test split "
@@ -190,11 +189,7 @@ def main() -> None:
     print()
     print_table(["method", "Recall@20 [95% CI]", "NDCG@20 [95% CI]", "MetaHIN nDCG@5", "users",
                  "valid NDCG@20", "epoch"], lines)
-    if paired:
-        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
-              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
-              "ahead):\n")
-        print_table(["method", "Recall@20", "NDCG@20"], paired)
+    print_paired(paired, args.baseline, ["method", "Recall@20", "NDCG@20"])
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def ratio_cell(paired: dict) -> str:
 
 
 def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | None = None
-               ) -> list[str]:
+               ) -> tuple[list[str], list[str]]:
     """Compare every method with ``baseline`` on the same test users (the paired bootstrap of
     :func:`~graphrec.evaluation.compare`, 1,000 resamples, seed 0, the resamples of the
     rows' own intervals).
@@ -51,8 +51,9 @@ def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | N
             direction with its own baseline row); None: all rows.
 
     Returns:
-        Markdown lines ``| group | method | measure ... |`` (none where ``baseline`` did not
-        run).
+        ``(lines, columns)``: Markdown lines ``| group | method | measure ... |`` for
+        :func:`print_paired`, and the rows' new cells, for the results table (both empty
+        where ``baseline`` did not run).
     """
     lines = []
     for row, measures in zip(rows, kept, strict=True):
@@ -70,7 +71,18 @@ def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | N
         cells = [row[f"{m}_vs_{baseline}"] for m in measures]
         lines.append("| " + " | ".join(([row[group]] if group else []) + [row["method"]]
                                        + cells) + " |")
-    return lines
+    columns = [f"{m}_vs_{baseline}" for m in kept[0]] if lines else []
+    return lines, columns
+
+
+def print_paired(lines: list[str], baseline: str, headers: list[str]) -> None:
+    """Print :func:`add_paired`'s table (``headers``: its columns; nothing where it has no
+    line)."""
+    if not lines:
+        return
+    print(f"\nAgainst {baseline} on the same test users (paired bootstrap over users, 1,000 "
+          "resamples: the ratio of the means [95% CI], and how often the method is ahead):\n")
+    print_table(headers, lines)
 
 
 def print_table(columns: list[str], lines: list[str]) -> None:

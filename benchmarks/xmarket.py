@@ -34,6 +34,7 @@ from benchmarks.report import (
     add_paired,
     add_run_arguments,
     command_line,
+    print_paired,
     print_table,
     strategy_options,
     train_config,
@@ -97,11 +98,9 @@ def main() -> None:
                      "sampled": without_values(s), "full": without_values(f),
                      "decision": result.decision})
     command = command_line("benchmarks.xmarket")
-    paired = add_paired(rows, kept, args.baseline)
+    paired, paired_columns = add_paired(rows, kept, args.baseline)
     columns = ["method", "valid", "full_ndcg@10", "sampled_ndcg@10", "best_epoch",
-               "epochs_run", "stopped", "seconds"]
-    if paired:
-        columns += [f"full_ndcg@10_vs_{args.baseline}", f"sampled_ndcg@10_vs_{args.baseline}"]
+               "epochs_run", "stopped", "seconds", *paired_columns]
     write_results(f"xmarket_{args.target}" + (f"_{args.tag}" if args.tag else ""), rows,
                   columns, command, seed=args.seed,
                   dataset=str(args.path), markets=markets, config=str(config),
@@ -111,11 +110,7 @@ def main() -> None:
     print()
     print_table(["method", "sampled NDCG@10 [95% CI]", "sampled HR@10", "full NDCG@10 [95% CI]",
                  "full Recall@10", "full MRR", "users", "epoch"], lines)
-    if paired:
-        print(f"\nAgainst {args.baseline} on the same test users (paired bootstrap over users, "
-              "1,000 resamples: the ratio of the means [95% CI], and how often the method is "
-              "ahead):\n")
-        print_table(["method", "full NDCG@10", "sampled NDCG@10"], paired)
+    print_paired(paired, args.baseline, ["method", "full NDCG@10", "sampled NDCG@10"])
 
 
 if __name__ == "__main__":

@@ -74,8 +74,9 @@ def test_every_method_is_paired_with_the_baseline_of_its_own_group():
     kept = [{"mrr": (evaluated(users, v), "mrr")}
             for v in ([0.1, 0.2, 0.3, 0.4], [0.2, 0.4, 0.6, 0.8],   # game: twice the baseline
                       [0.4, 0.4, 0.4, 0.4], [0.2, 0.2, 0.2, 0.2])]  # video: half
-    lines = add_paired(rows, kept, "item-knn", "domain")
-    assert len(lines) == 2 and "item-knn" not in rows[0] and "vs_item-knn" not in rows[2]
+    lines, columns = add_paired(rows, kept, "item-knn", "domain")
+    assert columns == ["mrr_vs_item-knn"] and len(lines) == 2
+    assert "vs_item-knn" not in rows[0] and "vs_item-knn" not in rows[2]
     game, video = rows[1]["vs_item-knn"]["mrr"], rows[3]["vs_item-knn"]["mrr"]
     assert game["ratio"] == pytest.approx(2.0) and game["share_better"] == 1.0
     assert game["ratio_ci95"] == pytest.approx([2.0, 2.0])  # a constant ratio per user
@@ -84,7 +85,7 @@ def test_every_method_is_paired_with_the_baseline_of_its_own_group():
     assert lines[1].startswith("| video | path-gnn | 0.50x")
     json.dumps(rows)  # JSON-ready
     # without the baseline among the methods run: nothing is compared
-    assert add_paired(rows[1:2], kept[1:2], "item-knn", "domain") == []
+    assert add_paired(rows[1:2], kept[1:2], "item-knn", "domain") == ([], [])
 
 
 def test_a_selected_row_keeps_no_per_user_values():
