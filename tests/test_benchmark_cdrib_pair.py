@@ -110,11 +110,22 @@ def test_the_cdrib_benchmark_selects_on_the_sampled_valid_protocol_when_asked(tm
     rows = {}
     for select in ("full", "sampled"):
         monkeypatch.setattr(sys, "argv", ["cdrib", str(tmp_path / "pair"), "--strategies",
-                                          "item-knn", "--select", select, "--tag", select])
+                                          "item-knn,popularity", "--select", select, "--tag",
+                                          select])
         cdrib.main()
         (written,) = (tmp_path / "results").glob(f"*_{select}.json")
         payload = json.loads(written.read_text())
-        rows[select] = {r["domain"]: r["valid_ndcg@20"] for r in payload["rows"]}
+        rows[select] = {r["domain"]: r["valid_ndcg@20"] for r in payload["rows"]
+                        if r["method"] == "item-knn"}
+        # every other method is paired with item-kNN of its own direction
+        for row in payload["rows"]:
+            if row["method"] == "popularity":
+                knn = next(r for r in payload["rows"]
+                           if r["method"] == "item-knn" and r["domain"] == row["domain"])
+                paired = row["vs_item-knn"]["mrr_expected"]
+                assert paired["difference"] == pytest.approx(
+                    row["sampled_expected"]["mrr"] - knn["sampled_expected"]["mrr"])
+                assert "values" not in row["sampled_expected"]
         assert ("sampled negatives" in payload["protocol"]) == (select == "sampled")
     tables = load_dataset("cdrib", tmp_path / "pair").tables
     first = sorted(rows["full"])[0]
