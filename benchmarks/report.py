@@ -43,8 +43,10 @@ def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | N
 
     Args:
         rows: the results rows, one per method (``row["method"]``), in place: each row of a
-            method other than the baseline gets ``vs_<baseline>``, measure -> the comparison,
-            and a cell ``<measure>_vs_<baseline>`` (:func:`ratio_cell`).
+            method other than the baseline gets ``vs_<baseline>``, one record per measure
+            (``measure``, ``metric`` and the comparison: ratios and differences are not
+            metric values, so no record sits under a metric's name), and a cell
+            ``<measure>_vs_<baseline>`` (:func:`ratio_cell`).
         kept: per row, measure -> ``(one subset's result evaluated with keep_values=True,
             its metric)``.
         group: the row field whose rows are compared among themselves (``domain``: each
@@ -63,10 +65,10 @@ def add_paired(rows: list[dict], kept: list[dict], baseline: str, group: str | N
                      and (group is None or r[group] == row[group])), None)
         if base is None:
             continue
-        row[f"vs_{baseline}"] = {}
+        row[f"vs_{baseline}"] = []
         for measure, (result, metric) in measures.items():
             paired = compare(result, base[measure][0], metric)
-            row[f"vs_{baseline}"][measure] = {"metric": metric, **paired}
+            row[f"vs_{baseline}"].append({"measure": measure, "metric": metric, **paired})
             row[f"{measure}_vs_{baseline}"] = ratio_cell(paired)
         cells = [row[f"{m}_vs_{baseline}"] for m in measures]
         lines.append("| " + " | ".join(([row[group]] if group else []) + [row["method"]]

@@ -122,7 +122,8 @@ def test_the_cdrib_benchmark_selects_on_the_sampled_valid_protocol_when_asked(tm
             if row["method"] == "popularity":
                 knn = next(r for r in payload["rows"]
                            if r["method"] == "item-knn" and r["domain"] == row["domain"])
-                paired = row["vs_item-knn"]["mrr_expected"]
+                paired = next(c for c in row["vs_item-knn"]
+                              if c["measure"] == "mrr_expected")
                 assert paired["difference"] == pytest.approx(
                     row["sampled_expected"]["mrr"] - knn["sampled_expected"]["mrr"])
                 assert "values" not in row["sampled_expected"]

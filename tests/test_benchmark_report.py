@@ -77,7 +77,8 @@ def test_every_method_is_paired_with_the_baseline_of_its_own_group():
     lines, columns = add_paired(rows, kept, "item-knn", "domain")
     assert columns == ["mrr_vs_item-knn"] and len(lines) == 2
     assert "vs_item-knn" not in rows[0] and "vs_item-knn" not in rows[2]
-    game, video = rows[1]["vs_item-knn"]["mrr"], rows[3]["vs_item-knn"]["mrr"]
+    (game,), (video,) = rows[1]["vs_item-knn"], rows[3]["vs_item-knn"]
+    assert game["measure"] == "mrr" and game["metric"] == "mrr"
     assert game["ratio"] == pytest.approx(2.0) and game["share_better"] == 1.0
     assert game["ratio_ci95"] == pytest.approx([2.0, 2.0])  # a constant ratio per user
     assert video["ratio"] == pytest.approx(0.5) and video["share_better"] == 0.0
