@@ -28,7 +28,7 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.data.pairs import known_users
 from graphrec.errors import ConfigError, DataError, RunError
-from graphrec.evaluation.baselines import ATTRIBUTE_WEIGHTINGS, BASELINES, build_baseline
+from graphrec.evaluation.baselines import BASELINES, build_baseline
 from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import (
     DEFAULT_SUBSETS,
@@ -44,17 +44,11 @@ from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.serving.ivf import DEFAULT_PROBES, ClusterIndex
 from graphrec.serving.ranking import top_k
 from graphrec.serving.run_dir import load_run_files
-from graphrec.strategies.baselines import EASE_L2
+from graphrec.strategies.baselines import fit_baseline, valid_ndcg
 from kg import schema
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
 
-#: the baselines with a setting :meth:`Recommender.compare` chooses on validation, and the
-#: values it tries (those their strategies try)
-BASELINE_CHOICES: dict[str, tuple[str, tuple]] = {
-    "attribute-knn": ("weighting", ATTRIBUTE_WEIGHTINGS),
-    "ease": ("l2", EASE_L2),
-}
 SCORE_CHUNK = 256  # users scored at once: [256, items] floats at a time
 APPROXIMATE_CHUNK = 4096  # users per approximate search (it holds [users, probes, k] only)
 
@@ -182,9 +176,8 @@ class Recommender:
 
         The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's
         ridge weight), is chosen on the scenario's ``valid`` split under ``protocol`` (NDCG at
-        the largest of ``ks``), as its strategy chooses it; without a valid split its own
-        default is used. ``bootstrap``: the resamples of every interval (0: the metrics get
-        none, and the comparison still takes 1,000).
+        the largest of ``ks``), as its strategy chooses it. ``bootstrap``: the resamples of
+        every interval (0: the metrics get none, and the comparison still takes 1,000).
 
         Returns:
             ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,
@@ -210,28 +203,15 @@ class Recommender:
     def _fit_baseline(self, name: str, scenario: str, k: int, protocol: Protocol | None
                       ) -> tuple[Scorer, dict]:
         """The baseline ``name`` fitted on the training interactions, its setting (if it has
-        one) the choice of :data:`BASELINE_CHOICES` that scores best on ``scenario``'s valid
-        split (NDCG@``k`` under ``protocol``; its own default without a valid split);
-        ``(scorer, {setting: value})``."""
+        one) chosen as its strategy chooses it
+        (:func:`~graphrec.strategies.baselines.fit_baseline`), by NDCG@``k`` on
+        ``scenario``'s valid split under ``protocol``; ``(scorer, {setting: value})``."""
         if name not in BASELINES:
             raise ConfigError(f"unknown baseline {name!r}; baselines are {sorted(BASELINES)}")
-        if name not in BASELINE_CHOICES:
-            return build_baseline(name, self.tables, self.index), {}
-        setting, values = BASELINE_CHOICES[name]
-        inter = self.tables.interactions
-        if not ((inter["scenario"] == scenario) & (inter["split"] == "valid")).any():
-            knn = build_baseline(name, self.tables, self.index)  # its own default
-            return knn, {setting: getattr(knn, setting)}
-        best = None
-        for value in values:
-            knn = build_baseline(name, self.tables, self.index, **{setting: value})
-            valid = evaluate(knn, self.index, self.tables, scenario, "valid", (k,), ("all",),
-                             protocol)
-            score = valid["all"][f"ndcg@{k}"] if valid else 0.0
-            if best is None or score > best[0]:  # the first on a tie
-                best = (score, knn, value)
-            del knn
-        return best[1], {setting: best[2]}
+        knn, settings, _ = fit_baseline(
+            name, self.tables, self.index,
+            lambda s: valid_ndcg(s, self.index, self.tables, scenario, k, protocol))
+        return knn, settings
 
     # -- ids and candidates --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphrec.errors import ConfigError
@@ -38,13 +39,23 @@ class Baseline(Strategy):
                               scorer=scorer, decision=decision)
 
 
+def valid_ndcg(scorer, index, tables, target: str, k: int, protocol=None) -> float:
+    """NDCG@``k`` of ``scorer`` on ``target``'s valid split under ``protocol`` (0.0 when the
+    target has no valid split)."""
+    valid = evaluate(scorer, index, tables, target, "valid", (k,), ("all",), protocol)
+    return valid["all"][f"ndcg@{k}"] if valid else 0.0
+
+
 def valid_score(scorer, run: StrategyRun, index) -> float:
     """NDCG@k of ``scorer`` on the target's valid split under the run's protocol (0.0 when the
     target has no valid split): what every strategy is selected on."""
-    k = run.config.k
-    valid = evaluate(scorer, index, run.tables, run.target, "valid", (k,), ("all",),
-                     run.protocol)
-    return valid["all"][f"ndcg@{k}"] if valid else 0.0
+    return valid_ndcg(scorer, index, run.tables, run.target, run.config.k, run.protocol)
+
+
+def progress_label(run: StrategyRun) -> str | None:
+    """What :func:`select_ease` prints its validation scores as (None: ``run`` prints no
+    progress)."""
+    return f"valid NDCG@{run.config.k}" if run.progress else None
 
 
 class Popularity(Baseline):
@@ -92,13 +103,16 @@ class AttributeKNN(Baseline):
     settings_type = AttributeKNNConfig
 
     def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
-        scorer, decision = select_attribute_knn(run, index, self.settings)
+        scorer, decision = select_attribute_knn(run.tables, index,
+                                                lambda s: valid_score(s, run, index),
+                                                self.settings)
         return scorer, decision["valid_ndcg_by_weighting"][scorer.weighting], decision
 
 
-def select_attribute_knn(run: StrategyRun, index, settings: AttributeKNNConfig | None = None):
+def select_attribute_knn(tables, index, score: Callable[[object], float],
+                         settings: AttributeKNNConfig | None = None):
     """Fit attribute-kNN once per ``settings.weighting`` and keep the one that validates best
-    (NDCG@k on the target's valid split; the weighting listed first on a tie).
+    (``score``: a strategy's :func:`valid_score`; the weighting listed first on a tie).
 
     Returns:
         ``(scorer, decision)``: the fitted item-kNN over attributes and ``{"weighting":
@@ -107,8 +121,8 @@ def select_attribute_knn(run: StrategyRun, index, settings: AttributeKNNConfig |
     settings = settings or AttributeKNNConfig()
     tried, scorer = {}, None
     for weighting in dict.fromkeys(settings.weighting):
-        candidate = build_baseline("attribute-knn", run.tables, index, weighting=weighting)
-        tried[weighting] = valid_score(candidate, run, index)
+        candidate = build_baseline("attribute-knn", tables, index, weighting=weighting)
+        tried[weighting] = score(candidate)
         if scorer is None or tried[weighting] > tried[scorer.weighting]:
             scorer = candidate
     return scorer, {"weighting": scorer.weighting, "valid_ndcg_by_weighting": tried}
@@ -144,14 +158,17 @@ class EASE(Baseline):
     settings_type = EASEConfig
 
     def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
-        scorer, decision = select_ease(run, index, self.settings)
+        scorer, decision = select_ease(run.tables, index, lambda s: valid_score(s, run, index),
+                                       self.settings, progress_label(run))
         return scorer, decision["valid_ndcg_by_l2"][str(scorer.l2)], decision
 
 
-def select_ease(run: StrategyRun, index, settings: EASEConfig | None = None):
-    """Fit EASE once per ``settings.l2`` and keep the one that validates best (NDCG@k on the
-    target's valid split; the larger weight on a tie). The best fit so far is kept beside the
-    one being fitted: three ``[items, items]`` float32 matrices at the peak.
+def select_ease(tables, index, score: Callable[[object], float],
+                settings: EASEConfig | None = None, label: str | None = None):
+    """Fit EASE once per ``settings.l2`` and keep the one that validates best (``score``: a
+    strategy's :func:`valid_score`; the larger weight on a tie), printing each weight's score
+    as ``label`` to stderr (None: nothing). The best fit so far is kept beside the one being
+    fitted: three ``[items, items]`` float32 matrices at the peak.
 
     Returns:
         ``(scorer, decision)``: the fitted :class:`graphrec.evaluation.baselines.EASE` and
@@ -161,13 +178,33 @@ def select_ease(run: StrategyRun, index, settings: EASEConfig | None = None):
     tried, scorer = {}, None
     for l2 in sorted({float(w) for w in settings.l2}):
         start = time.perf_counter()
-        candidate = build_baseline("ease", run.tables, index, l2=l2,
-                                   max_items=settings.max_items)
-        tried[l2] = valid_score(candidate, run, index)
-        if run.progress:  # a fit is one dense inversion: about a minute at 21,000 items
-            print(f"ease: l2 {l2:g} valid NDCG@{run.config.k} {tried[l2]:.4f} "
+        candidate = build_baseline("ease", tables, index, l2=l2, max_items=settings.max_items)
+        tried[l2] = score(candidate)
+        if label is not None:  # a fit is one dense inversion: about a minute at 21,000 items
+            print(f"ease: l2 {l2:g} {label} {tried[l2]:.4f} "
                   f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
         if scorer is None or tried[l2] >= tried[scorer.l2]:
             scorer = candidate
         del candidate
     return scorer, {"l2": scorer.l2, "valid_ndcg_by_l2": {str(w): s for w, s in tried.items()}}
+
+
+def fit_baseline(name: str, tables, index, score: Callable[[object], float],
+                 ease: EASEConfig | None = None, attribute: AttributeKNNConfig | None = None,
+                 label: str | None = None) -> tuple[object, dict, dict]:
+    """The baseline ``name`` fitted on the training interactions, its setting chosen by
+    ``score`` (higher is better; a validation score) where it has one, as its strategy
+    chooses it (:func:`select_ease`, :func:`select_attribute_knn`, with ``ease`` and
+    ``attribute``; ``label``: see :func:`select_ease`).
+
+    Returns:
+        ``(scorer, its settings, what was decided)`` (both dicts empty for a baseline with
+        no setting).
+    """
+    if name == "ease":
+        knn, decision = select_ease(tables, index, score, ease, label)
+        return knn, {"l2": knn.l2}, decision
+    if name == "attribute-knn":
+        knn, decision = select_attribute_knn(tables, index, score, attribute)
+        return knn, {"weighting": knn.weighting}, decision
+    return build_baseline(name, tables, index), {}, {}

@@ -13,7 +13,6 @@ import torch
 
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
-from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
@@ -21,8 +20,9 @@ from graphrec.strategies.baselines import (
     EASE_L2,
     AttributeKNNConfig,
     EASEConfig,
-    select_attribute_knn,
-    select_ease,
+    fit_baseline,
+    progress_label,
+    valid_score,
 )
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
@@ -108,17 +108,14 @@ class Hybrid(Strategy):
         k = run.config.k
         chosen, by_baseline, decision = None, {}, {}
         for name in self.settings.baselines:
+            knn, settings, fitted = fit_baseline(
+                name, run.tables, index, lambda s: valid_score(s, run, index),
+                EASEConfig(l2=self.settings.l2),
+                run.settings.get("attribute-knn") or AttributeKNNConfig(), progress_label(run))
             if name == "ease":
-                knn, ease_decision = select_ease(run, index, EASEConfig(l2=self.settings.l2))
-                decision.update(ease_decision)
-                settings = {"l2": knn.l2}
+                decision.update(fitted)
             elif name == "attribute-knn":
-                knn, attribute_decision = select_attribute_knn(
-                    run, index, run.settings.get(name) or AttributeKNNConfig())
-                decision["attribute_knn"] = attribute_decision
-                settings = {"weighting": knn.weighting}
-            else:
-                knn, settings = build_baseline(name, run.tables, index), {}
+                decision["attribute_knn"] = fitted
             knn_scale = score_scale(knn, users, items)
             tried = {}
             for weight in sorted(set(self.settings.weights)):
