@@ -300,21 +300,23 @@ def bootstrap_ci(values: np.ndarray, groups: np.ndarray | None = None, n: int = 
         return (float("nan"), float("nan"))
     if groups is None:
         groups = np.arange(len(values))
-    stats = (_resampled_sums(values, groups, n, seed)
-             / _resampled_sums(np.ones(len(values)), groups, n, seed))
+    sums, counts = _resampled_sums(groups, n, seed, values, np.ones(len(values)))
+    stats = sums / counts
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(stats, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def _resampled_sums(values: np.ndarray, groups: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``[n]`` sums of ``values`` over ``n`` resamples of whole ``groups`` with replacement,
-    drawn as :func:`bootstrap_ci` draws them (the same ``seed`` and groups: the same
-    resamples)."""
+def _resampled_sums(groups: np.ndarray, n: int, seed: int, *columns: np.ndarray
+                    ) -> list[np.ndarray]:
+    """For each of ``columns`` (``[m]`` values of the same units), its ``[n]`` sums over the
+    same ``n`` resamples of whole ``groups`` with replacement (the same ``seed`` and groups:
+    the same resamples, as :func:`bootstrap_ci` and :func:`paired_bootstrap` draw them)."""
     _, inverse = np.unique(groups, return_inverse=True)
-    sums = np.bincount(inverse, weights=values)
-    pick = np.random.default_rng(seed).integers(len(sums), size=(n, len(sums)))
-    return sums[pick].sum(1)
+    count = int(inverse.max()) + 1
+    pick = np.random.default_rng(seed).integers(count, size=(n, count))
+    return [np.bincount(inverse, weights=column, minlength=count)[pick].sum(1)
+            for column in columns]
 
 
 def paired_bootstrap(values: np.ndarray, baseline: np.ndarray, groups: np.ndarray | None = None,
@@ -349,10 +351,9 @@ def paired_bootstrap(values: np.ndarray, baseline: np.ndarray, groups: np.ndarra
     elif len(groups) != len(values):
         raise ValueError(f"groups has {len(groups)} entries, the values {len(values)}")
     tail = (1 - level) / 2 * 100
-    method_sums = _resampled_sums(values, groups, n, seed)
-    baseline_sums = _resampled_sums(baseline, groups, n, seed)
     # the resamples pick the same units for both, so their counts cancel in a ratio or sign
-    counts = _resampled_sums(np.ones(len(values)), groups, n, seed)
+    method_sums, baseline_sums, counts = _resampled_sums(groups, n, seed, values, baseline,
+                                                         np.ones(len(values)))
     difference = (method_sums - baseline_sums) / counts
     out = {"difference": float(values.mean() - baseline.mean()),
            "difference_ci95": [float(v) for v in np.percentile(difference, [tail, 100 - tail])],
