@@ -46,7 +46,8 @@ from kg.tables import KGTables
 from loaders import get_loader
 
 PROTOCOL = Protocol("full", candidates="split")
-DEFAULT_RUNS = "popularity,attribute-popularity,attribute-knn,joint,path-gnn"
+DEFAULT_RUNS = ("popularity,attribute-popularity,content-popularity,attribute-knn,joint,"
+                "path-gnn")
 VALID, TEST = 0.1, 0.2
 
 

@@ -55,8 +55,8 @@ SCENARIO = "movies"
 PROTOCOL = Protocol("full", min_weight=4.0, candidates="split")
 #: how the validation movies are chosen (see cold_item_splits)
 VALID_SPLITS = ("newest", "random")
-DEFAULT_RUNS = ("popularity,attribute-popularity,attribute-knn,joint:mf,joint:lightgcn,"
-                "joint:lightgcn:0.5,path-gnn")
+DEFAULT_RUNS = ("popularity,attribute-popularity,content-popularity,attribute-knn,joint:mf,"
+                "joint:lightgcn,joint:lightgcn:0.5,path-gnn")
 
 
 def cold_item_splits(tables: KGTables, valid_share: float = 0.1, seed: int = 0,

@@ -18,7 +18,8 @@ DEFAULT_SUBSETS = ("all", "cold_users", "cold_items")
 #: graphrec.evaluation.metrics.TIES, repeated for the same reason
 TIES = ("expected", "pessimistic", "optimistic")
 #: graphrec.evaluation.baselines.BASELINES' names, repeated for the same reason
-BASELINES = ("popularity", "attribute-popularity", "item-knn", "attribute-knn", "ease")
+BASELINES = ("popularity", "attribute-popularity", "content-popularity", "item-knn",
+             "attribute-knn", "ease")
 #: the metrics of the paired comparison's table
 PAIRED_METRICS = ("mrr", "ndcg", "recall")
 

@@ -174,10 +174,11 @@ class Recommender:
         a paired bootstrap over those users (:func:`graphrec.evaluation.compare`): whether
         the model beats the baseline, not only where each one's interval lies.
 
-        The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's
-        ridge weight), is chosen on the scenario's ``valid`` split under ``protocol`` (NDCG at
-        the largest of ``ks``), as its strategy chooses it. ``bootstrap``: the resamples of
-        every interval (0: the metrics get none, and the comparison still takes 1,000).
+        The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's and
+        content-popularity's ridge weights), is chosen on the scenario's ``valid`` split
+        under ``protocol`` (NDCG at the largest of ``ks``), as its strategy chooses it.
+        ``bootstrap``: the resamples of every interval (0: the metrics get none, and the
+        comparison still takes 1,000).
 
         Returns:
             ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,

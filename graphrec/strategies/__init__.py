@@ -1,7 +1,7 @@
 """Transfer strategies to a sparse target scenario, one class per module, found by name.
 
 - baselines without training (:mod:`.baselines`): ``popularity``, ``attribute-popularity``,
-  ``item-knn``, ``attribute-knn``, ``ease``;
+  ``content-popularity``, ``item-knn``, ``attribute-knn``, ``ease``;
 - ``target-only``, ``joint``, ``finetune``, ``feature-extraction``, ``adabn``;
 - ``guarded`` (negative-transfer guard), ``reptile`` and ``maml`` (meta-learning), ``shot``
   (source-free adaptation).

@@ -1,6 +1,8 @@
 """Training-free baselines as strategies: ``popularity``, ``attribute-popularity``,
-``item-knn``, ``attribute-knn`` and ``ease`` (scorers in :mod:`graphrec.evaluation.baselines`),
-fitted on the training interactions of every scenario and scored in the same harness."""
+``content-popularity``, ``item-knn``, ``attribute-knn`` and ``ease`` (scorers in
+:mod:`graphrec.evaluation.baselines`), fitted on the training interactions of every scenario
+and scored in the same harness; a baseline's one setting, where it has one, is chosen on the
+target's validation split."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from kg.registry import Settings
 
 #: the ``l2`` weights the ``ease`` strategy tries on validation by default
 EASE_L2: tuple[float, ...] = (30.0, 100.0, 300.0, 1000.0)
+#: the ridge weights the ``content-popularity`` strategy tries on validation by default
+CONTENT_L2: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)
 
 
 class Baseline(Strategy):
@@ -68,6 +72,41 @@ class AttributePopularity(Baseline):
     """Items ranked by the mean training frequency of their attributes."""
 
     name = "attribute-popularity"
+
+
+def _check_l2(section: str, values: tuple[float, ...]) -> None:
+    """Refuse an empty or non-positive list of ridge weights of ``[strategy.<section>]``."""
+    if not values:
+        raise ConfigError(f"[strategy.{section}] l2 must name at least one weight")
+    for value in values:
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"[strategy.{section}] l2 values must be > 0, not {value!r}")
+
+
+@dataclass(frozen=True)
+class ContentPopularityConfig(Settings):
+    """``[strategy.content-popularity]``: the ridge weights tried on validation."""
+
+    what = "content-popularity strategy"
+
+    l2: tuple[float, ...] = CONTENT_L2
+
+    def __post_init__(self):
+        _check_l2("content-popularity", self.l2)
+
+
+class ContentPopularity(Baseline):
+    """Popularity, a cold-start item's predicted from its attribute values by a ridge
+    regression, its ``l2`` chosen on the target's validation split (NDCG@k; the larger weight
+    on a tie)."""
+
+    name = "content-popularity"
+    settings_type = ContentPopularityConfig
+
+    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
+        scorer, decision = select_l2(self.name, self.settings.l2, run.tables, index,
+                                     lambda s: valid_score(s, run, index))
+        return scorer, decision["valid_ndcg_by_l2"][str(scorer.l2)], decision
 
 
 class ItemKNN(Baseline):
@@ -138,11 +177,7 @@ class EASEConfig(Settings):
     max_items: int = MAX_EASE_ITEMS
 
     def __post_init__(self):
-        if not self.l2:
-            raise ConfigError("[strategy.ease] l2 must name at least one weight")
-        for value in self.l2:
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"[strategy.ease] l2 values must be > 0, not {value!r}")
+        _check_l2("ease", self.l2)
         if isinstance(self.max_items, bool) or not (isinstance(self.max_items, int)
                                                     and self.max_items > 0):
             raise ConfigError(f"[strategy.ease] max_items must be a positive integer, not "
@@ -165,23 +200,37 @@ class EASE(Baseline):
 
 def select_ease(tables, index, score: Callable[[object], float],
                 settings: EASEConfig | None = None, label: str | None = None):
-    """Fit EASE once per ``settings.l2`` and keep the one that validates best (``score``: a
-    strategy's :func:`valid_score`; the larger weight on a tie), printing each weight's score
-    as ``label`` to stderr (None: nothing). The best fit so far is kept beside the one being
-    fitted: three ``[items, items]`` float32 matrices at the peak.
+    """Fit EASE once per ``settings.l2`` and keep the one that validates best
+    (:func:`select_l2`, which prints each weight's score as ``label``). The best fit so far is
+    kept beside the one being fitted: three ``[items, items]`` float32 matrices at the peak.
 
     Returns:
         ``(scorer, decision)``: the fitted :class:`graphrec.evaluation.baselines.EASE` and
         ``{"l2": chosen, "valid_ndcg_by_l2": {str(l2): score}}``.
     """
     settings = settings or EASEConfig()
+    return select_l2("ease", settings.l2, tables, index, score, label,
+                     max_items=settings.max_items)
+
+
+def select_l2(name: str, weights, tables, index, score: Callable[[object], float],
+              label: str | None = None, **fixed):
+    """Fit the baseline ``name`` once per ridge weight of ``weights`` (ascending; ``fixed``:
+    its other keyword arguments) and keep the one that validates best (``score``: a
+    strategy's :func:`valid_score`; the larger weight on a tie), printing each weight's score
+    as ``label`` to stderr (None: nothing).
+
+    Returns:
+        ``(scorer, decision)``: the fitted baseline and ``{"l2": chosen,
+        "valid_ndcg_by_l2": {str(l2): score}}``.
+    """
     tried, scorer = {}, None
-    for l2 in sorted({float(w) for w in settings.l2}):
+    for l2 in sorted({float(w) for w in weights}):
         start = time.perf_counter()
-        candidate = build_baseline("ease", tables, index, l2=l2, max_items=settings.max_items)
+        candidate = build_baseline(name, tables, index, l2=l2, **fixed)
         tried[l2] = score(candidate)
-        if label is not None:  # a fit is one dense inversion: about a minute at 21,000 items
-            print(f"ease: l2 {l2:g} {label} {tried[l2]:.4f} "
+        if label is not None:  # an EASE fit is one dense inversion: a minute at 21,000 items
+            print(f"{name}: l2 {l2:g} {label} {tried[l2]:.4f} "
                   f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
         if scorer is None or tried[l2] >= tried[scorer.l2]:
             scorer = candidate
@@ -191,11 +240,12 @@ def select_ease(tables, index, score: Callable[[object], float],
 
 def fit_baseline(name: str, tables, index, score: Callable[[object], float],
                  ease: EASEConfig | None = None, attribute: AttributeKNNConfig | None = None,
-                 label: str | None = None) -> tuple[object, dict, dict]:
+                 label: str | None = None, content: ContentPopularityConfig | None = None
+                 ) -> tuple[object, dict, dict]:
     """The baseline ``name`` fitted on the training interactions, its setting chosen by
     ``score`` (higher is better; a validation score) where it has one, as its strategy
-    chooses it (:func:`select_ease`, :func:`select_attribute_knn`, with ``ease`` and
-    ``attribute``; ``label``: see :func:`select_ease`).
+    chooses it (:func:`select_ease`, :func:`select_attribute_knn`, :func:`select_l2`, with
+    ``ease``, ``attribute`` and ``content``; ``label``: see :func:`select_l2`).
 
     Returns:
         ``(scorer, its settings, what was decided)`` (both dicts empty for a baseline with
@@ -207,4 +257,8 @@ def fit_baseline(name: str, tables, index, score: Callable[[object], float],
     if name == "attribute-knn":
         knn, decision = select_attribute_knn(tables, index, score, attribute)
         return knn, {"weighting": knn.weighting}, decision
+    if name == "content-popularity":
+        knn, decision = select_l2(name, (content or ContentPopularityConfig()).l2, tables,
+                                  index, score)
+        return knn, {"l2": knn.l2}, decision
     return build_baseline(name, tables, index), {}, {}

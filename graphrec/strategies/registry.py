@@ -21,6 +21,7 @@ from graphrec.strategies.baselines import (
     EASE,
     AttributeKNN,
     AttributePopularity,
+    ContentPopularity,
     ItemKNN,
     Popularity,
 )
@@ -40,7 +41,7 @@ from kg.registry import Settings, resolve
 
 #: every strategy, in the order tables list them
 STRATEGY_CLASSES: tuple[type[Strategy], ...] = (
-    Popularity, AttributePopularity, ItemKNN, AttributeKNN, EASE,
+    Popularity, AttributePopularity, ContentPopularity, ItemKNN, AttributeKNN, EASE,
     TargetOnly, Joint, Finetune, FeatureExtraction, AdaBN,
     Guarded, Reptile, MAML, Shot, Hybrid, PathGNNStrategy,
 )

@@ -161,6 +161,43 @@ def test_baselines_by_hand():
         build_baseline("item-cnn", tables, index)
 
 
+def test_content_popularity_is_popularity_and_a_ridge_fit_for_cold_items():
+    """Warm items score log(1 + users); a cold item scores the ridge regression of that on the
+    binary attribute values, checked against the closed form with a centred intercept."""
+    rng = np.random.default_rng(0)
+    items = [f"i{n}" for n in range(12)]
+    values = rng.random((12, 4)) < 0.5
+    values[11] = False  # i11: cold, without attributes -> the intercept
+    attrs = [(items[i], "tag", f"v{v}") for i in range(12) for v in range(4) if values[i, v]]
+    users = [f"u{n}" for n in range(9)]
+    inter = [(users[u], items[i], "train") for i in range(8) for u in range(i + 1)]
+    inter += [("u0", "i8", "test"), ("u1", "i9", "test"), ("u2", "i10", "test")]
+    inter = pd.DataFrame(inter, columns=["user_id", "item_id", "split"]).assign(scenario="s")
+    tables = make_tables(
+        scenarios=pd.DataFrame({"scenario": ["s"]}),
+        users=pd.DataFrame({"user_id": users}),
+        items=pd.DataFrame({"item_id": items, "scenario": "s"}),
+        interactions=inter,
+        item_attributes=pd.DataFrame(attrs, columns=["item_id", "kind", "value"]),
+    ).validate()
+    _, index = build_graph(tables)
+    rows = index.index("item", items)
+    l2 = 0.7
+    scores = build_baseline("content-popularity", tables, index, l2=l2).score(
+        torch.as_tensor(index.index("user", ["u0"])), torch.as_tensor(rows))[0].numpy()
+    warm = np.log1p(np.arange(1, 9))
+    assert scores[:8] == pytest.approx(warm)
+    x = values[:8].astype(float)
+    xc, yc = x - x.mean(0), warm - warm.mean()
+    w = np.linalg.solve(xc.T @ xc + l2 * np.eye(4), xc.T @ yc)
+    b = warm.mean() - x.mean(0) @ w
+    assert scores[8:] == pytest.approx(values[8:].astype(float) @ w + b, rel=1e-3)
+    assert scores[11] == pytest.approx(b, rel=1e-3)
+    for bad in (0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="content-popularity l2 must be a positive"):
+            build_baseline("content-popularity", tables, index, l2=bad)
+
+
 def test_attribute_knn_idf_weighs_a_value_every_item_has_zero():
     """Four items all of genre g; i0 and i2 share director d1, i1 and i3 director d2. A user
     who rated i0: with binary values the shared genre makes i1 and i3 half as similar as i2;

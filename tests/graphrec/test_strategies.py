@@ -13,6 +13,7 @@ from graphrec.serving import Recommender
 from graphrec.serving.run_dir import write_run
 from graphrec.strategies import CONFIGURABLE, LEARNED, STRATEGIES, run_strategy
 from graphrec.strategies.base import StrategyRun
+from graphrec.strategies.baselines import fit_baseline, valid_ndcg
 from graphrec.strategies.meta_learning import MetaConfig
 from graphrec.training import TrainConfig
 from kg.errors import ConfigError
@@ -130,8 +131,8 @@ def test_strategy_settings_are_checked():
     with pytest.raises(ConfigError, match=r"unknown meta-learning option\(s\) \['iters'\]"):
         run_strategy("reptile", tables, "cosmetics", TrainConfig(epochs=1, seed=0),
                      progress=False, options={"reptile": {"iters": 3}})
-    assert set(CONFIGURABLE) == {"attribute-knn", "ease", "guarded", "reptile", "maml", "shot",
-                                 "hybrid", "path-gnn"}
+    assert set(CONFIGURABLE) == {"attribute-knn", "content-popularity", "ease", "guarded",
+                                 "reptile", "maml", "shot", "hybrid", "path-gnn"}
 
 
 def test_bad_strategy_settings_fail_before_any_data_is_read(tmp_path):
@@ -245,6 +246,29 @@ def test_attribute_knn_and_its_hybrid_choose_the_weighting_on_validation():
         with pytest.raises(ConfigError, match=message):
             run_strategy("attribute-knn", tables, "cosmetics", config, progress=False,
                          options={"attribute-knn": bad})
+
+
+def test_content_popularity_chooses_its_ridge_weight_on_validation():
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=2, dim=16, seed=0)
+    chosen = run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
+                          options={"content-popularity": {"l2": [0.1, 100]}})
+    tried = chosen.decision["valid_ndcg_by_l2"]
+    assert set(tried) == {"0.1", "100.0"} and chosen.valid_score == max(tried.values())
+    assert tried[str(chosen.decision["l2"])] == chosen.valid_score == pytest.approx(
+        run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
+                     options={"content-popularity": {"l2": [chosen.decision["l2"]]}}
+                     ).valid_score)
+    # as its strategy chooses it, where a hybrid or Recommender.compare fits it
+    default = run_strategy("content-popularity", tables, "cosmetics", config, progress=False)
+    fitted, settings, _ = fit_baseline("content-popularity", tables, default.index, lambda s:
+                                       valid_ndcg(s, default.index, tables, "cosmetics",
+                                                  config.k))
+    assert settings == {"l2": default.decision["l2"]} and fitted.l2 == settings["l2"]
+    for bad in ([], [0], [-1.0], [True]):
+        with pytest.raises(ConfigError, match="content-popularity.*l2"):
+            run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
+                         options={"content-popularity": {"l2": bad}})
 
 
 def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measured(
