@@ -158,9 +158,11 @@ class ContentPopularity(Popularity):
 
     An item with ``n > 0`` training interactions (distinct users) scores ``log(1 + n)``; an
     item without any scores the ridge regression of ``log(1 + n)`` on the binary attribute
-    values (every attribute kind, ``[num_items, num_values]``), fitted on the items with
-    interactions, with an unpenalised intercept (scikit-learn's ``Ridge``): an item without
-    attributes gets the intercept. User-independent, like :class:`Popularity`, and without
+    values (every attribute kind, ``[num_items, num_values]``; where the data has several
+    scenarios, the item's scenario is one more value, so a sparse scenario's new item is not
+    given a dense scenario's popularity), fitted on the items with interactions, with an
+    unpenalised intercept (scikit-learn's ``Ridge``): an item without attributes gets the
+    intercept (and its scenario's weight). User-independent, like :class:`Popularity`, and without
     its jitter: tied items stay tied (the harness breaks ties by expected rank).
 
     Args:
@@ -183,6 +185,11 @@ class ContentPopularity(Popularity):
         seen = counts > 0
         if seen.any() and not seen.all():
             values = _item_attribute_matrix(tables, index).astype(np.float64)
+            scenarios, which = np.unique(np.asarray(index.item_scenario), return_inverse=True)
+            if len(scenarios) > 1:  # a sparse scenario's items are not the dense ones'
+                values = sp.hstack([values, sp.csr_matrix(
+                    (np.ones(len(which)), (np.arange(len(which)), which)),
+                    shape=(len(which), len(scenarios)))]).tocsr()
             fit = Ridge(alpha=self.l2).fit(values[seen], scores[seen])
             scores[~seen] = fit.predict(values[~seen])
         self.item_scores = torch.tensor(scores, dtype=torch.float64)

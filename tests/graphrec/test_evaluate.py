@@ -198,6 +198,27 @@ def test_content_popularity_is_popularity_and_a_ridge_fit_for_cold_items():
             build_baseline("content-popularity", tables, index, l2=bad)
 
 
+def test_content_popularity_gives_a_new_item_its_own_scenarios_popularity():
+    """Brand b in a dense scenario (items taken by 6 users) and a sparse one (by 1): a new
+    sparse item of brand b is predicted at the sparse level, not the dense one."""
+    users = [f"u{n}" for n in range(6)]
+    dense, sparse = [f"d{n}" for n in range(4)], [f"s{n}" for n in range(4)]
+    inter = [(u, i, "train", "d") for i in dense for u in users]
+    inter += [("u0", i, "train", "s") for i in sparse[:3]] + [("u1", "s3", "test", "s")]
+    tables = make_tables(
+        scenarios=pd.DataFrame({"scenario": ["d", "s"]}),
+        users=pd.DataFrame({"user_id": users}),
+        items=pd.DataFrame({"item_id": dense + sparse, "scenario": ["d"] * 4 + ["s"] * 4}),
+        interactions=pd.DataFrame(inter, columns=["user_id", "item_id", "split", "scenario"]),
+        item_attributes=pd.DataFrame([(i, "brand", "b") for i in dense + sparse],
+                                     columns=["item_id", "kind", "value"]),
+    ).validate()
+    _, index = build_graph(tables)
+    baseline = build_baseline("content-popularity", tables, index, l2=0.1)
+    new = float(baseline.item_scores[index.index("item", ["s3"])[0]])
+    assert new == pytest.approx(np.log(2), abs=0.05)  # the sparse items' log(1 + 1)
+
+
 def test_attribute_knn_idf_weighs_a_value_every_item_has_zero():
     """Four items all of genre g; i0 and i2 share director d1, i1 and i3 director d2. A user
     who rated i0: with binary values the shared genre makes i1 and i3 half as similar as i2;
