@@ -162,8 +162,8 @@ class ContentPopularity(Popularity):
     scenarios, the item's scenario is one more value, so a sparse scenario's new item is not
     given a dense scenario's popularity), fitted on the items with interactions, with an
     unpenalised intercept (scikit-learn's ``Ridge``): an item without attributes gets the
-    intercept (and its scenario's weight). User-independent, like :class:`Popularity`, and without
-    its jitter: tied items stay tied (the harness breaks ties by expected rank).
+    intercept (and its scenario's weight). User-independent, like :class:`Popularity`, and
+    without its jitter: tied items stay tied (the harness breaks ties by expected rank).
 
     Args:
         l2: the ridge weight (> 0); larger values pull rare values' weights towards 0.
