@@ -1,6 +1,7 @@
 """``hybrid``: a graph model (the ``joint`` embedding model, or the conditional GNN
 ``path-gnn`` with ``[strategy.hybrid] model = "path-gnn"``) blended with a neighbourhood
-baseline (item-kNN, EASE or attribute-kNN), the blend weight chosen on the target's
+baseline (item-kNN, EASE or attribute-kNN; or, named, content-popularity), the blend weight
+chosen on the target's
 validation split. Reported apart from the graph model alone: it is the best *served* model,
 not a claim about the graph model."""
 
@@ -27,9 +28,11 @@ from graphrec.strategies.baselines import (
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
 
-#: the baselines a hybrid can blend the graph model with (attribute-kNN: the one with evidence
-#: on items without interactions, which item-kNN and EASE cannot score)
-BLEND_BASELINES = ("item-knn", "ease", "attribute-knn")
+#: the baselines a hybrid can blend the graph model with (attribute-kNN and content-popularity:
+#: those with evidence on items without interactions, which item-kNN and EASE cannot score)
+BLEND_BASELINES = ("item-knn", "ease", "attribute-knn", "content-popularity")
+#: those ``baseline = "auto"`` tries
+AUTO_BASELINES = ("item-knn", "ease", "attribute-knn")
 #: the graph models a hybrid can blend
 HYBRID_MODELS = ("joint", "path-gnn")
 
@@ -37,9 +40,9 @@ HYBRID_MODELS = ("joint", "path-gnn")
 @dataclass(frozen=True)
 class HybridConfig(Settings):
     """``[strategy.hybrid]``: the baseline blended in (``auto``: item-kNN, EASE and
-    attribute-kNN each tried, the best blend on validation kept), the blend weights tried on
-    validation, and EASE's ridge weights (``l2``, chosen on validation first) when EASE is
-    tried."""
+    attribute-kNN each tried, the best blend on validation kept; ``content-popularity`` only
+    when named), the blend weights tried on validation, and EASE's ridge weights (``l2``,
+    chosen on validation first) when EASE is tried."""
 
     what = "hybrid strategy"
 
@@ -67,7 +70,7 @@ class HybridConfig(Settings):
     @property
     def baselines(self) -> tuple[str, ...]:
         """The baselines tried, in order (the first wins a tie)."""
-        return BLEND_BASELINES if self.baseline == "auto" else (self.baseline,)
+        return AUTO_BASELINES if self.baseline == "auto" else (self.baseline,)
 
 
 class Hybrid(Strategy):
@@ -111,11 +114,12 @@ class Hybrid(Strategy):
             knn, settings, fitted = fit_baseline(
                 name, run.tables, index, lambda s: valid_score(s, run, index),
                 EASEConfig(l2=self.settings.l2),
-                run.settings.get("attribute-knn") or AttributeKNNConfig(), progress_label(run))
+                run.settings.get("attribute-knn") or AttributeKNNConfig(), progress_label(run),
+                run.settings.get("content-popularity"))
             if name == "ease":
                 decision.update(fitted)
-            elif name == "attribute-knn":
-                decision["attribute_knn"] = fitted
+            elif name in ("attribute-knn", "content-popularity"):
+                decision[name.replace("-", "_")] = fitted
             knn_scale = score_scale(knn, users, items)
             tried = {}
             for weight in sorted(set(self.settings.weights)):

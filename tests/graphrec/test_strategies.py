@@ -265,6 +265,13 @@ def test_content_popularity_chooses_its_ridge_weight_on_validation():
                                        valid_ndcg(s, default.index, tables, "cosmetics",
                                                   config.k))
     assert settings == {"l2": default.decision["l2"]} and fitted.l2 == settings["l2"]
+    # named, the hybrid blends it (auto does not try it); at weight 1 it scores as it does
+    blend = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                         options={"hybrid": {"baseline": "content-popularity", "weights": [1.0]},
+                                  "content-popularity": {"l2": [chosen.decision["l2"]]}})
+    assert blend.blend["baseline"] == "content-popularity"
+    assert blend.blend["baseline_settings"] == {"l2": chosen.decision["l2"]}
+    assert blend.test["all"]["ndcg@20"] == pytest.approx(chosen.test["all"]["ndcg@20"])
     for bad in ([], [0], [-1.0], [True]):
         with pytest.raises(ConfigError, match="content-popularity.*l2"):
             run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
