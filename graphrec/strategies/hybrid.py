@@ -1,9 +1,8 @@
 """``hybrid``: a graph model (the ``joint`` embedding model, or the conditional GNN
 ``path-gnn`` with ``[strategy.hybrid] model = "path-gnn"``) blended with a neighbourhood
 baseline (item-kNN, EASE or attribute-kNN; or, named, content-popularity), the blend weight
-chosen on the target's
-validation split. Reported apart from the graph model alone: it is the best *served* model,
-not a claim about the graph model."""
+chosen on the target's validation split. Reported apart from the graph model alone: it is the
+best *served* model, not a claim about the graph model."""
 
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import (
     EASE_L2,
-    AttributeKNNConfig,
     EASEConfig,
     fit_baseline,
     progress_label,
@@ -113,9 +111,9 @@ class Hybrid(Strategy):
         for name in self.settings.baselines:
             knn, settings, fitted = fit_baseline(
                 name, run.tables, index, lambda s: valid_score(s, run, index),
-                EASEConfig(l2=self.settings.l2),
-                run.settings.get("attribute-knn") or AttributeKNNConfig(), progress_label(run),
-                run.settings.get("content-popularity"))
+                ease=EASEConfig(l2=self.settings.l2),
+                attribute=run.settings.get("attribute-knn"), label=progress_label(run),
+                content=run.settings.get("content-popularity"))
             if name == "ease":
                 decision.update(fitted)
             elif name in ("attribute-knn", "content-popularity"):
