@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from graphrec.cli.output import console, fail, table
+from graphrec.cli.output import console, fail, table, versus_rows, versus_title
 from kg.errors import GraphRecError
 
 #: graphrec.evaluation.harness.SUBSETS and DEFAULT_SUBSETS, repeated here so that help does not
@@ -20,8 +20,8 @@ TIES = ("expected", "pessimistic", "optimistic")
 #: graphrec.evaluation.baselines.BASELINES' names, repeated for the same reason
 BASELINES = ("popularity", "attribute-popularity", "content-popularity", "item-knn",
              "attribute-knn", "ease")
-#: the metrics of the paired comparison's table
-PAIRED_METRICS = ("mrr", "ndcg", "recall")
+#: graphrec.strategies.versus.STRONGEST, repeated for the same reason
+STRONGEST = "strongest"
 
 
 def evaluate(
@@ -61,9 +61,10 @@ def evaluate(
         help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
     baseline: Annotated[str | None, typer.Option(
         help=f"Also fit this training-free baseline on the run's training interactions "
-             f"({', '.join(BASELINES)}; its setting, if any, chosen on the valid split) and "
-             f"compare the run with it on the same users: the ratio of the means with a "
-             f"paired 95% bootstrap interval, and how often the run is ahead.",
+             f"({', '.join(BASELINES)}, or {STRONGEST}: the one of them but ease that "
+             f"validates best; its setting, if any, chosen on the valid split) and compare "
+             f"the run with it on the same users: the ratio of the means with a paired 95% "
+             f"bootstrap interval, and how often the run is ahead.",
         show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -77,9 +78,9 @@ def evaluate(
     from graphrec.strategies import decision_rows
     
     try:
-        if baseline is not None and baseline not in BASELINES:
+        if baseline is not None and baseline not in (*BASELINES, STRONGEST):
             raise ConfigError(f"unknown baseline {baseline!r}; baselines are "
-                              f"{list(BASELINES)}")
+                              f"{[*BASELINES, STRONGEST]}")
         rec = Recommender.load(run_dir)
         config = read_run_json(run_dir, "config.json")
         target = scenario or config.get("target")
@@ -131,34 +132,4 @@ def evaluate(
         console.print(table(decision_rows(decision),
                             "why this model: negative-transfer check on the valid split"))
     if versus is not None:
-        console.print(table(versus_rows(versus), f"against {baseline}"
-                            f"{_settings(versus['settings'])} on the same users: the ratio "
-                            f"of the means with its paired 95% interval, and how often the "
-                            f"run is ahead"))
-
-
-def versus_rows(versus: dict) -> list[dict]:
-    """Rows of :meth:`Recommender.compare`'s result: per subset, each metric of
-    :data:`PAIRED_METRICS` at every cut-off, the run's and the baseline's value and the
-    ratio with its paired interval."""
-    rows = []
-    for name, part in versus["subsets"].items():
-        for metric, paired in part["paired"].items():
-            if metric.split("@")[0] not in PAIRED_METRICS:
-                continue
-            if paired["ratio"] is None:
-                ratio = "- (baseline 0)"
-            else:
-                lo, hi = paired["ratio_ci95"]
-                ratio = f"{paired['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
-            rows.append({"subset": name, "metric": metric,
-                         "run": f"{part['model'][metric]:.4f}",
-                         "baseline": f"{part['baseline'][metric]:.4f}", "ratio": ratio,
-                         "run ahead": f"{paired['share_better']:.0%}"})
-    return rows
-
-
-def _settings(settings: dict) -> str:
-    """`` (l2 100.0)``: the baseline's chosen settings for a title ("" for none)."""
-    chosen = ", ".join(f"{k} {v}" for k, v in settings.items())
-    return f" ({chosen})" if chosen else ""
+        console.print(table(versus_rows(versus), versus_title(versus)))

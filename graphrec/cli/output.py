@@ -51,6 +51,45 @@ def strategy_rows(results: list, k: int) -> list[dict]:
     return rows
 
 
+#: the metrics of a paired comparison's table (:func:`versus_rows`)
+PAIRED_METRICS = ("mrr", "ndcg", "recall")
+
+
+def versus_rows(versus: dict) -> list[dict]:
+    """Rows of a comparison with a baseline
+    (:func:`~graphrec.strategies.versus.against_baseline`): per subset, each metric of
+    :data:`PAIRED_METRICS` at every cut-off, the run's and the baseline's value and the
+    ratio with its paired interval."""
+    rows = []
+    for name, part in versus["subsets"].items():
+        for metric, paired in part["paired"].items():
+            if metric.split("@")[0] not in PAIRED_METRICS:
+                continue
+            if paired["ratio"] is None:
+                ratio = "- (baseline 0)"
+            else:
+                lo, hi = paired["ratio_ci95"]
+                ratio = f"{paired['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
+            rows.append({"subset": name, "metric": metric,
+                         "run": f"{part['model'][metric]:.4f}",
+                         "baseline": f"{part['baseline'][metric]:.4f}", "ratio": ratio,
+                         "run ahead": f"{paired['share_better']:.0%}"})
+    return rows
+
+
+def versus_title(versus: dict) -> str:
+    """The title of :func:`versus_rows`' table: the baseline, its chosen setting and, where
+    it was the strongest on validation, what it was chosen from."""
+    settings = ", ".join(f"{k} {v}" for k, v in versus["settings"].items())
+    name = versus["baseline"] + (f" ({settings})" if settings else "")
+    tried = versus.get("chosen_from")
+    if tried:
+        scores = ", ".join(f"{n} {s:.4f}" for n, s in tried.items())
+        name += f", the strongest simple baseline on the valid split ({scores})"
+    return (f"against {name}, on the same users: the ratio of the means with its paired 95% "
+            f"interval, and how often the run is ahead")
+
+
 def bridge_rows(reports: list) -> list[dict]:
     """Printable rows of a transferability report, best source first."""
     def fmt(value: float | None) -> str:

@@ -14,7 +14,16 @@ import pandas as pd
 import typer
 
 from graphrec.cli.connection import graphrec_home, open_store, pseudonym_key
-from graphrec.cli.output import check_output, console, err_console, fail, strategy_rows, table
+from graphrec.cli.output import (
+    check_output,
+    console,
+    err_console,
+    fail,
+    strategy_rows,
+    table,
+    versus_rows,
+    versus_title,
+)
 from kg.errors import ConfigError, DataError, GraphRecError
 from kg.files import atomic_write
 from kg.privacy import KEY_ENV, pseudonym, resolve_key
@@ -232,19 +241,35 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
     typer.echo(str(run_dir))
 
 
+#: ``graphrec transfer --baseline``'s value that compares with no baseline
+NO_BASELINE = "none"
+
+BaselineOpt = Annotated[str, typer.Option(
+    "--baseline", help="Compare the selected model on the test split with this training-free "
+                       "baseline, fitted on the same training interactions, on the same users "
+                       "(a paired 95% bootstrap interval of the ratio): strongest (the one of "
+                       "popularity, attribute-popularity, content-popularity, item-knn and "
+                       "attribute-knn that validates best), one of them, ease, or none.")]
+
+
 def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
              seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
-             settings: SetOpt = None, resume: ResumeOpt = None) -> None:
+             settings: SetOpt = None, resume: ResumeOpt = None,
+             baseline: BaselineOpt = "strongest") -> None:
     """Compare strategies (``[train] strategies``, default ``joint`` and ``path-gnn``) with
     target-only on the target's valid split; save the one selected on validation, with
-    ``decision.json`` (every strategy's gain over target-only, and a ``guarded`` strategy's
-    per-source evidence), and print its run directory. Every epoch is checkpointed, so an
+    ``decision.json`` (every strategy's gain over target-only, a ``guarded`` strategy's
+    per-source evidence, and the selected model against the strongest simple baseline on the
+    test split, ``versus``), and print its run directory. Every epoch is checkpointed, so an
     interrupted run continues with ``--resume RUN_DIR``."""
     from graphrec.strategies import compare, decision_rows, strategy_decision
+    from graphrec.strategies.versus import against_baseline, check_baseline
     from graphrec.training import distributed
 
     run_dir = None
     try:
+        if baseline != NO_BASELINE:
+            check_baseline(baseline)  # refused before anything is trained
         cfg, run_dir = _begin("transfer", config, overrides_of(seed, epochs, settings, device),
                               runs, resume, lambda cfg: "transfer")
         tables, datasets = _tables(cfg)
@@ -257,6 +282,14 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
+        versus = None
+        if baseline != NO_BASELINE:
+            if not quiet:
+                err_console.print(f"{best.name} against {baseline} baseline on the test split",
+                                  highlight=False, markup=False)
+            versus = against_baseline(best.scorer, best.index, tables, cfg.target, baseline,
+                                      ks=(cfg.train.k,), protocol=cfg.eval)
+            decision = {**decision, "versus": versus}
         vectors = _embedding_run(results, best)
         vectors_dir = None
         if vectors is not None:  # the served strategy has no vectors: keep the best that has
@@ -272,6 +305,9 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
     console.print(table(strategy_rows(results, cfg.train.k),
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
     console.print(table(decision_rows(decision), "negative-transfer check (valid split)"))
+    if versus is not None:
+        console.print(table(versus_rows(versus), f"{best.name} (test split) "
+                                                 f"{versus_title(versus)}"))
     if vectors_dir is not None:
         console.print(f"{best.name} scores by message passing and has no vectors; the item and "
                       f"user embeddings of {vectors.name} (the best strategy with vectors on "

@@ -28,23 +28,21 @@ from torch import Tensor
 from graphrec.data.graph import GraphIndex, build_graph
 from graphrec.data.pairs import known_users
 from graphrec.errors import ConfigError, DataError, RunError
-from graphrec.evaluation.baselines import BASELINES, build_baseline
+from graphrec.evaluation.baselines import build_baseline
 from graphrec.evaluation.blend import BlendedScorer
 from graphrec.evaluation.harness import (
     DEFAULT_SUBSETS,
     EmbeddingScorer,
     Protocol,
     Scorer,
-    compare,
     evaluate,
-    without_values,
 )
 from graphrec.models import GraphModel, ModelGraph, get_model
 from graphrec.models.path_gnn import PATH_MODEL
 from graphrec.serving.ivf import DEFAULT_PROBES, ClusterIndex
 from graphrec.serving.ranking import top_k
 from graphrec.serving.run_dir import load_run_files
-from graphrec.strategies.baselines import fit_baseline, valid_ndcg
+from graphrec.strategies.versus import against_baseline
 from kg import schema
 from kg.schema import TRAIN_SPLITS
 from kg.tables import KGTables
@@ -169,50 +167,21 @@ class Recommender:
                 subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
                 bootstrap: int = 1000) -> dict:
         """This run against a training-free ``baseline`` (one of
-        :data:`~graphrec.evaluation.baselines.BASELINES`) fitted on the same training
-        interactions and scored on the same held-out users under the same ``protocol``, with
-        a paired bootstrap over those users (:func:`graphrec.evaluation.compare`): whether
-        the model beats the baseline, not only where each one's interval lies.
+        :data:`~graphrec.evaluation.baselines.BASELINES`, or ``"strongest"``: the one of
+        :data:`~graphrec.strategies.versus.STRONGEST_OF` that validates best) fitted on the
+        same training interactions and scored on the same held-out users under the same
+        ``protocol``, with a paired bootstrap over those users: whether the model beats the
+        baseline, not only where each one's interval lies
+        (:func:`~graphrec.strategies.versus.against_baseline`, which says what it returns).
 
         The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's and
         content-popularity's ridge weights), is chosen on the scenario's ``valid`` split
         under ``protocol`` (NDCG at the largest of ``ks``), as its strategy chooses it.
         ``bootstrap``: the resamples of every interval (0: the metrics get none, and the
         comparison still takes 1,000).
-
-        Returns:
-            ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,
-            "baseline": metrics, "paired": {metric: comparison}}}}``: each side's metrics
-            as :meth:`evaluate` gives them, and for each metric the model's
-            :func:`~graphrec.evaluation.metrics.paired_bootstrap` against the baseline.
         """
-        scenario = self._scenario(scenario)
-        knn, settings = self._fit_baseline(baseline, scenario, max(ks), protocol)
-        args = (self.index, self.tables, scenario, split, tuple(ks), tuple(subsets), protocol,
-                TRAIN_SPLITS, bootstrap)
-        mine = evaluate(self.scorer, *args, keep_values=True)
-        theirs = evaluate(knn, *args, keep_values=True)
-        out = {}
-        for subset, metrics in mine.items():
-            names = [k for k in metrics["values"] if k != "users"]
-            out[subset] = {"model": without_values(metrics),
-                           "baseline": without_values(theirs[subset]),
-                           "paired": {name: compare(metrics, theirs[subset], name, bootstrap
-                                                    or 1000) for name in names}}
-        return {"baseline": baseline, "settings": settings, "subsets": out}
-
-    def _fit_baseline(self, name: str, scenario: str, k: int, protocol: Protocol | None
-                      ) -> tuple[Scorer, dict]:
-        """The baseline ``name`` fitted on the training interactions, its setting (if it has
-        one) chosen as its strategy chooses it
-        (:func:`~graphrec.strategies.baselines.fit_baseline`), by NDCG@``k`` on
-        ``scenario``'s valid split under ``protocol``; ``(scorer, {setting: value})``."""
-        if name not in BASELINES:
-            raise ConfigError(f"unknown baseline {name!r}; baselines are {sorted(BASELINES)}")
-        knn, settings, _ = fit_baseline(
-            name, self.tables, self.index,
-            lambda s: valid_ndcg(s, self.index, self.tables, scenario, k, protocol))
-        return knn, settings
+        return against_baseline(self.scorer, self.index, self.tables, self._scenario(scenario),
+                                baseline, split, ks, subsets, protocol, bootstrap)
 
     # -- ids and candidates --------------------------------------------------------------------
 

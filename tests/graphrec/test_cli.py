@@ -180,11 +180,13 @@ def test_the_cli_imports_neither_torch_nor_pyg_until_a_command_needs_them():
 def test_evaluate_help_lists_the_harness_subsets_and_tie_rules():
     from graphrec.cli import evaluate_cmd
     from graphrec.evaluation import baselines, harness, metrics
+    from graphrec.strategies import versus
 
     assert evaluate_cmd.SUBSETS == harness.SUBSETS
     assert evaluate_cmd.TIES == metrics.TIES
     assert evaluate_cmd.DEFAULT_SUBSETS == harness.DEFAULT_SUBSETS
     assert sorted(evaluate_cmd.BASELINES) == sorted(baselines.BASELINES)
+    assert evaluate_cmd.STRONGEST == versus.STRONGEST
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -69,16 +69,27 @@ def test_transfer_writes_the_decision_and_evaluate_shows_it(tmp_path):
                       'epochs = 3\ndim = 16\n')
     runner = CliRunner()
     result = runner.invoke(app, ["transfer", "-c", str(config), "--runs", str(tmp_path),
-                                 "--quiet"])
+                                 "--quiet", "--baseline", "none"])
     assert result.exit_code == 0, result.output
     run_dir = result.output.strip().splitlines()[-1]
     decision = json.loads((tmp_path / run_dir.rsplit("/", 1)[-1] / "decision.json").read_text())
     assert set(decision["strategies"]) == {"target-only", "joint"}  # target-only added
+    assert "versus" not in decision  # --baseline none
     assert decision["selected"] in decision["strategies"]
     shown = runner.invoke(app, ["evaluate", run_dir, "--json", "--bootstrap", "0"])
     assert json.loads(shown.output)["decision"] == decision
     shown = runner.invoke(app, ["evaluate", run_dir, "--bootstrap", "0"])
     assert "negative-transfer check" in shown.output and "strategy joint" in shown.output
+
+
+def test_transfer_refuses_an_unknown_baseline_before_training(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\n[train]\ntarget = "cosmetics"\n')
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(app, ["transfer", "-c", str(config), "--runs", str(runs),
+                                      "--baseline", "knn"])
+    assert result.exit_code == 2 and "unknown baseline 'knn'" in result.output
+    assert not runs.exists() or not any(runs.iterdir())  # no run directory left
 
 
 def test_transfer_of_a_file_naming_no_strategy_compares_joint_and_path_gnn(tmp_path):
@@ -94,6 +105,15 @@ def test_transfer_of_a_file_naming_no_strategy_compares_joint_and_path_gnn(tmp_p
     scores = {name: row["valid"] for name, row in decision["strategies"].items()}
     assert decision["selected"] == max(scores, key=scores.get)
     assert json.loads((run_dir / "config.json").read_text())["strategy"] == decision["selected"]
+    # the served model against the strongest simple baseline, on the test split's users
+    versus = decision["versus"]
+    assert versus["baseline"] == max(versus["chosen_from"], key=versus["chosen_from"].get)
+    measured = json.loads((run_dir / "metrics.json").read_text())["test"]
+    for subset, part in versus["subsets"].items():
+        assert part["model"]["ndcg@20"] == pytest.approx(measured[subset]["ndcg@20"])
+        assert part["paired"]["ndcg@20"]["difference"] == pytest.approx(
+            part["model"]["ndcg@20"] - part["baseline"]["ndcg@20"])
+    assert f"against {versus['baseline']}" in " ".join(result.output.split())
     if decision["selected"] == "path-gnn":  # no vectors: the best run with them is kept too
         with_vectors = {n: s for n, s in scores.items() if n != "path-gnn"}
         assert decision["embeddings_strategy"] == max(with_vectors, key=with_vectors.get)

@@ -322,6 +322,26 @@ def test_compare_pairs_the_run_with_a_baseline_on_the_same_users(run_dir, rec):
         rec.compare("knn")
 
 
+def test_compare_with_the_strongest_baseline_takes_the_best_on_validation(rec):
+    from graphrec.strategies.baselines import fit_baseline, valid_ndcg
+    from graphrec.strategies.versus import STRONGEST_OF
+
+    out = rec.compare("strongest", subsets=("all",), bootstrap=0)
+    tried = out["chosen_from"]
+    assert list(tried) == list(STRONGEST_OF)
+    assert out["baseline"] == max(tried, key=tried.get)  # the first of equals
+    for name, score in tried.items():  # each as it scores fitted alone
+        alone, _, _ = fit_baseline(name, rec.tables, rec.index, lambda s: valid_ndcg(
+            s, rec.index, rec.tables, "cosmetics", 20))
+        assert score == pytest.approx(valid_ndcg(alone, rec.index, rec.tables, "cosmetics", 20))
+    named = rec.compare(out["baseline"], subsets=("all",), bootstrap=0)
+    assert named["settings"] == out["settings"] and "chosen_from" not in named
+    assert out["subsets"] == named["subsets"]
+    json.dumps(out)
+    with pytest.raises(ConfigError, match="unknown baseline 'best'.*'strongest'"):
+        rec.compare("best")
+
+
 def test_evaluate_cli_compares_with_a_baseline(run_dir):
     result = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "item-knn",
                                       "--subset", "all", "--bootstrap", "200", "--json"])
