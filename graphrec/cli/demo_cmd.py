@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 
 from graphrec.cli.connection import graphrec_home
-from graphrec.cli.output import bridge_rows, console, fail, strategy_rows, table
+from graphrec.cli.output import (
+    bridge_rows,
+    console,
+    fail,
+    strategy_rows,
+    table,
+    versus_rows,
+    versus_title,
+)
 from kg.errors import GraphRecError
 from kg.files import atomic_write
 from kg.store import LocalStore
@@ -34,7 +42,8 @@ def demo(
     """Generate the synthetic multi-scenario data set, build its knowledge graph in the local
     store, train on the dense scenarios, transfer to the sparse one with every strategy, print
     test metrics, save every learned one as a run directory (servable with ``graphrec
-    recommend``), select the one with the best validation score and write the item embeddings
+    recommend``), select the one with the best validation score, compare it with the strongest
+    simple baseline on the same test users, and write the item embeddings
     of the best on validation among those with embeddings (every learned strategy but
     ``path-gnn``, which scores by message passing)."""
     from graphrec.serving import write_run
@@ -45,6 +54,7 @@ def demo(
         compare,
         item_embedding_table,
     )
+    from graphrec.strategies.versus import STRONGEST, against_baseline
     from graphrec.training import TrainConfig
     from kg.bridges import bridges_report
     
@@ -79,6 +89,10 @@ def demo(
         console.print(table(rows, f"target '{target}', test split, full ranking over its items "
                                   f"(epoch chosen on valid)"))
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
+        versus = against_baseline(best.scorer, best.index, back, target, STRONGEST,
+                                  ks=(train_config.k,))
+        console.print(table(versus_rows(versus), f"the selected {best.name} (test split) "
+                                                 f"{versus_title(versus)}"))
         # path-gnn scores by message passing: the embeddings come from the best of the others
         embedded = best_with_embeddings(results)
         out = new_run_dir(graphrec_home() / "runs", "demo")
@@ -93,7 +107,7 @@ def demo(
                      lambda tmp: emb_table.to_parquet(tmp, index=False))
         summary = {"seed": seed, "target": target, "selected": best.name,
                    "selected_run": runs[best.name], "embeddings_from": embedded.name,
-                   "runs": runs,
+                   "runs": runs, "versus": versus,
                    "results": [{"strategy": r.name, "best_epoch": r.best_epoch,
                                 "valid_ndcg": r.valid_score, "stopped": r.stopped, "test": r.test,
                                 "seconds": r.seconds} for r in results]}

@@ -58,8 +58,8 @@ PAIRED_METRICS = ("mrr", "ndcg", "recall")
 def versus_rows(versus: dict) -> list[dict]:
     """Rows of a comparison with a baseline
     (:func:`~graphrec.strategies.versus.against_baseline`): per subset, each metric of
-    :data:`PAIRED_METRICS` at every cut-off, the run's and the baseline's value and the
-    ratio with its paired interval."""
+    :data:`PAIRED_METRICS` at every cut-off, the baseline compared there, the run's and the
+    baseline's value and the ratio with its paired interval."""
     rows = []
     for name, part in versus["subsets"].items():
         for metric, paired in part["paired"].items():
@@ -72,21 +72,25 @@ def versus_rows(versus: dict) -> list[dict]:
                 ratio = f"{paired['ratio']:.2f}x [{lo:.2f}, {hi:.2f}]"
             rows.append({"subset": name, "metric": metric,
                          "run": f"{part['model'][metric]:.4f}",
-                         "baseline": f"{part['baseline'][metric]:.4f}", "ratio": ratio,
-                         "run ahead": f"{paired['share_better']:.0%}"})
+                         "baseline": f"{part['baseline'][metric]:.4f} "
+                                     f"({_with_settings(part['baseline_name'], part['settings'])})",
+                         "ratio": ratio, "run ahead": f"{paired['share_better']:.0%}"})
     return rows
 
 
+def _with_settings(name: str, settings: dict) -> str:
+    """``ease l2 100.0``: a baseline's name and its chosen settings."""
+    return " ".join([name, *(f"{k} {v}" for k, v in settings.items())])
+
+
 def versus_title(versus: dict) -> str:
-    """The title of :func:`versus_rows`' table: the baseline, its chosen setting and, where
-    it was the strongest on validation, what it was chosen from."""
-    settings = ", ".join(f"{k} {v}" for k, v in versus["settings"].items())
-    name = versus["baseline"] + (f" ({settings})" if settings else "")
-    tried = versus.get("chosen_from")
-    if tried:
-        scores = ", ".join(f"{n} {s:.4f}" for n, s in tried.items())
-        name += f", the strongest simple baseline on the valid split ({scores})"
-    return (f"against {name}, on the same users: the ratio of the means with its paired 95% "
+    """The title of :func:`versus_rows`' table."""
+    if "chosen_from" in versus:
+        which = (f"the strongest simple baseline on each subset's valid users (of "
+                 f"{', '.join(versus['chosen_from'])})")
+    else:
+        which = _with_settings(versus["baseline"], versus["settings"])
+    return (f"against {which}, on the same users: the ratio of the means with its paired 95% "
             f"interval, and how often the run is ahead")
 
 

@@ -7,15 +7,15 @@ strategy chooses it, and both are scored on the same held-out users under the sa
 with a paired bootstrap over those users (:func:`graphrec.evaluation.compare`): whether the
 model beats the baseline, not only where each one's interval lies.
 
-``baseline = "strongest"`` fits every baseline of :data:`STRONGEST_OF` and keeps the one
-that validates best, so that a model is read against the strongest simple method on that
-data, whichever it is (item-kNN on dense co-interactions, attribute-kNN or popularity from
-content on cold-start items).
+``baseline = "strongest"`` fits every baseline of :data:`STRONGEST_OF` and compares each
+subset of the held-out users with the one that validates best on that subset, so that a model
+is read against the strongest simple method there, whichever it is (item-kNN on dense
+co-interactions, attribute-kNN or popularity from content on cold-start items).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from graphrec.errors import ConfigError
 from graphrec.evaluation.baselines import BASELINES
@@ -48,26 +48,17 @@ def check_baseline(name: str) -> str:
     return name
 
 
-def fit_strongest(tables, index, score: Callable[[object], float],
-                  names: Sequence[str] = STRONGEST_OF) -> tuple[str, object, dict,
-                                                                dict[str, float]]:
-    """The baseline of ``names`` whose ``score`` (a validation score, higher is better) is
-    highest, each fitted with its setting chosen as :func:`fit_baseline` chooses it; on a tie
-    the first in ``names``.
+def strongest_by_subset(valid: dict[str, dict[str, float]], subsets: Sequence[str]
+                        ) -> dict[str, str]:
+    """Per subset, the baseline with the highest valid score on it (``valid``: baseline ->
+    subset -> score; a subset a baseline has no score on, as one the valid split holds no
+    users of, counts its ``"all"`` score, and none at all 0.0); on a tie the first in
+    ``valid``'s order."""
+    def on(name: str, subset: str) -> float:
+        scores = valid[name]
+        return scores.get(subset, scores.get("all", 0.0))
 
-    Returns:
-        ``(name, scorer, its settings, {name: score} of every one tried)``.
-    """
-    if not names:
-        raise ConfigError("fit_strongest needs at least one baseline")
-    best, scores = None, {}
-    for name in names:
-        scorer, settings, _ = fit_baseline(check_baseline(name), tables, index, score)
-        scores[name] = float(score(scorer))
-        if best is None or scores[name] > scores[best[0]]:
-            best = (name, scorer, settings)
-        del scorer  # the losers' item-item matrices go before the next is built
-    return best[0], best[1], best[2], scores
+    return {subset: max(valid, key=lambda name: on(name, subset)) for subset in subsets}
 
 
 def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str = "item-knn",
@@ -76,39 +67,55 @@ def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str
                      protocol: Protocol | None = None, bootstrap: int = 1000) -> dict:
     """``scorer`` (a model, over ``index`` and ``tables``) against the training-free
     ``baseline`` (a name of :data:`~graphrec.evaluation.baselines.BASELINES`, or
-    :data:`STRONGEST`) on ``scenario``'s held-out ``split`` (module docstring). The
-    baseline's setting, and with :data:`STRONGEST` the baseline itself, is chosen on the
-    scenario's ``valid`` split under ``protocol`` by NDCG at the largest of ``ks``.
-    ``bootstrap``: the resamples of every interval (0: the metrics get none, and the paired
-    comparison still takes 1,000).
+    :data:`STRONGEST`) on ``scenario``'s held-out ``split`` (module docstring). A baseline's
+    setting is chosen on the scenario's ``valid`` split under ``protocol`` by NDCG at the
+    largest of ``ks``, as its strategy chooses it. With :data:`STRONGEST`, every baseline of
+    :data:`STRONGEST_OF` is fitted so and each subset is compared with the one whose valid
+    NDCG on that subset is highest (:func:`strongest_by_subset`): item-kNN, blind to
+    cold-start items, is no yardstick for them. ``bootstrap``: the resamples of every
+    interval (0: the metrics get none, and the paired comparison still takes 1,000).
 
     Returns:
-        ``{"baseline": name, "settings": {...}, "subsets": {subset: {"model": metrics,
-        "baseline": metrics, "paired": {metric: comparison}}}}`` (JSON-ready): each side's
-        metrics as :func:`~graphrec.evaluation.evaluate` gives them, and for each metric the
-        model's :func:`~graphrec.evaluation.metrics.paired_bootstrap` against the baseline;
-        with :data:`STRONGEST` also ``"chosen_from"``, each tried baseline's valid score.
+        ``{"baseline": the name asked, "subsets": {subset: {"baseline_name": the baseline
+        compared, "settings": its settings, "model": metrics, "baseline": metrics,
+        "paired": {metric: comparison}}}}`` (JSON-ready): each side's metrics as
+        :func:`~graphrec.evaluation.evaluate` gives them, and for each metric the model's
+        :func:`~graphrec.evaluation.metrics.paired_bootstrap` against the baseline; a named
+        baseline also gives its ``"settings"``, :data:`STRONGEST` every tried baseline's
+        valid NDCG per subset (``"chosen_from"``).
     """
     check_baseline(baseline)
+    k = max(ks)
 
     def score(candidate) -> float:
-        return valid_ndcg(candidate, index, tables, scenario, max(ks), protocol)
+        return valid_ndcg(candidate, index, tables, scenario, k, protocol)
 
+    names = STRONGEST_OF if baseline == STRONGEST else (baseline,)
+    fitted = {name: fit_baseline(name, tables, index, score)[:2] for name in names}
     out: dict = {"baseline": baseline}
     if baseline == STRONGEST:
-        name, knn, settings, tried = fit_strongest(tables, index, score)
-        out.update(baseline=name, chosen_from=tried)
+        valid = {name: {subset: metrics[f"ndcg@{k}"] for subset, metrics in evaluate(
+            knn, index, tables, scenario, "valid", (k,), tuple(subsets), protocol).items()}
+            for name, (knn, _) in fitted.items()}
+        chosen = strongest_by_subset(valid, subsets)
+        out["chosen_from"] = valid
     else:
-        knn, settings, _ = fit_baseline(baseline, tables, index, score)
-    args = (index, tables, scenario, split, tuple(ks), tuple(subsets), protocol, TRAIN_SPLITS,
-            bootstrap)
-    mine = evaluate(scorer, *args, keep_values=True)
-    theirs = evaluate(knn, *args, keep_values=True)
+        chosen = {subset: baseline for subset in subsets}
+        out["settings"] = fitted[baseline][1]
+    args = (index, tables, scenario, split, tuple(ks))
+    rest = (protocol, TRAIN_SPLITS, bootstrap)
+    mine = evaluate(scorer, *args, tuple(subsets), *rest, keep_values=True)
+    theirs = {}
+    for name in dict.fromkeys(chosen.values()):  # each chosen baseline once, on its subsets
+        own = tuple(s for s in subsets if chosen[s] == name)
+        theirs.update({subset: (name, result) for subset, result in evaluate(
+            fitted[name][0], *args, own, *rest, keep_values=True).items()})
     parts = {}
     for subset, metrics in mine.items():
-        names = [k for k in metrics["values"] if k != "users"]
-        parts[subset] = {"model": without_values(metrics),
-                         "baseline": without_values(theirs[subset]),
-                         "paired": {name: compare(metrics, theirs[subset], name, bootstrap
-                                                  or 1000) for name in names}}
-    return {**out, "settings": settings, "subsets": parts}
+        name, other = theirs[subset]
+        metric_names = [m for m in metrics["values"] if m != "users"]
+        parts[subset] = {"baseline_name": name, "settings": fitted[name][1],
+                         "model": without_values(metrics), "baseline": without_values(other),
+                         "paired": {m: compare(metrics, other, m, bootstrap or 1000)
+                                    for m in metric_names}}
+    return {**out, "subsets": parts}

@@ -38,6 +38,22 @@ def test_demo_runs_on_the_embedded_store(tmp_path, monkeypatch):
     with_vectors = {n: v for n, v in valid.items() if n != "path-gnn"}  # the hybrid's is joint
     assert "path-gnn" in valid and "path-gnn" not in with_vectors
     assert summary["embeddings_from"] == max(with_vectors, key=with_vectors.get)
+    # the selected model against the strongest simple baseline: the one that validates best,
+    # each baseline as its own strategy scored it, on the test users the table reports
+    versus = summary["versus"]
+    tried = versus["chosen_from"]
+    for name, scores in tried.items():
+        assert scores["all"] == pytest.approx(results[name]["valid_ndcg"], abs=1e-6)
+    selected = results[summary["selected"]]["test"]
+    assert set(versus["subsets"]) == set(selected)
+    for subset, part in versus["subsets"].items():
+        name = part["baseline_name"]
+        assert name == max(tried, key=lambda n: tried[n].get(subset, tried[n]["all"]))
+        assert part["baseline"]["ndcg@20"] == pytest.approx(
+            results[name]["test"][subset]["ndcg@20"], abs=1e-6)
+        assert part["model"]["ndcg@20"] == pytest.approx(selected[subset]["ndcg@20"], abs=1e-6)
+    assert versus["subsets"]["cold_items"]["baseline_name"] != "item-knn"  # blind to them
+    assert "against the strongest simple baseline" in flat(result.output)
     emb = pd.read_parquet(runs[0] / "item_embeddings.parquet")
     assert len(emb) == 750 and len(emb["embedding"].iloc[0]) == 64
     selected = summary["runs"][summary["selected"]]

@@ -323,23 +323,40 @@ def test_compare_pairs_the_run_with_a_baseline_on_the_same_users(run_dir, rec):
 
 
 def test_compare_with_the_strongest_baseline_takes_the_best_on_validation(rec):
+    from graphrec.evaluation import evaluate
     from graphrec.strategies.baselines import fit_baseline, valid_ndcg
     from graphrec.strategies.versus import STRONGEST_OF
 
-    out = rec.compare("strongest", subsets=("all",), bootstrap=0)
+    subsets = ("all", "cold_users")
+    out = rec.compare("strongest", subsets=subsets, bootstrap=0)
     tried = out["chosen_from"]
-    assert list(tried) == list(STRONGEST_OF)
-    assert out["baseline"] == max(tried, key=tried.get)  # the first of equals
-    for name, score in tried.items():  # each as it scores fitted alone
+    assert out["baseline"] == "strongest" and list(tried) == list(STRONGEST_OF)
+    for name, scores in tried.items():  # each as it scores fitted alone, per subset
         alone, _, _ = fit_baseline(name, rec.tables, rec.index, lambda s: valid_ndcg(
             s, rec.index, rec.tables, "cosmetics", 20))
-        assert score == pytest.approx(valid_ndcg(alone, rec.index, rec.tables, "cosmetics", 20))
-    named = rec.compare(out["baseline"], subsets=("all",), bootstrap=0)
-    assert named["settings"] == out["settings"] and "chosen_from" not in named
-    assert out["subsets"] == named["subsets"]
+        valid = evaluate(alone, rec.index, rec.tables, "cosmetics", "valid", (20,), subsets)
+        assert scores == pytest.approx({s: m["ndcg@20"] for s, m in valid.items()})
+    for subset in subsets:
+        part = out["subsets"][subset]
+        best = max(tried, key=lambda n: tried[n][subset])  # the first of equals
+        assert part["baseline_name"] == best
+        named = rec.compare(best, subsets=(subset,), bootstrap=0)
+        assert named["settings"] == part["settings"] and "chosen_from" not in named
+        assert named["subsets"][subset] == part
     json.dumps(out)
     with pytest.raises(ConfigError, match="unknown baseline 'best'.*'strongest'"):
         rec.compare("best")
+
+
+def test_the_strongest_baseline_of_a_subset_without_valid_users_is_the_best_overall():
+    from graphrec.strategies.versus import strongest_by_subset
+
+    valid = {"popularity": {"all": 0.2, "cold_items": 0.1},
+             "item-knn": {"all": 0.3, "cold_items": 0.1},
+             "attribute-knn": {"all": 0.1}}
+    assert strongest_by_subset(valid, ("all", "cold_items", "cold_users")) == {
+        "all": "item-knn", "cold_items": "popularity", "cold_users": "item-knn"}
+    assert strongest_by_subset({"a": {}, "b": {}}, ("all",)) == {"all": "a"}
 
 
 def test_evaluate_cli_compares_with_a_baseline(run_dir):
