@@ -61,10 +61,10 @@ def evaluate(
         help="Bootstrap resamples over test users for 95% intervals (0: none).")] = 1000,
     baseline: Annotated[str | None, typer.Option(
         help=f"Also fit this training-free baseline on the run's training interactions "
-             f"({', '.join(BASELINES)}, or {STRONGEST}: the one of them but ease that "
-             f"validates best; its setting, if any, chosen on the valid split) and compare "
-             f"the run with it on the same users: the ratio of the means with a paired 95% "
-             f"bootstrap interval, and how often the run is ahead.",
+             f"({', '.join(BASELINES)}, or {STRONGEST}: on each subset the one of them but "
+             f"ease that validates best there; its setting, if any, chosen on the valid "
+             f"split) and compare the run with it on the same users: the ratio of the means "
+             f"with a paired 95% bootstrap interval, and how often the run is ahead.",
         show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

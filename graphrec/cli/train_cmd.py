@@ -247,9 +247,10 @@ NO_BASELINE = "none"
 BaselineOpt = Annotated[str, typer.Option(
     "--baseline", help="Compare the selected model on the test split with this training-free "
                        "baseline, fitted on the same training interactions, on the same users "
-                       "(a paired 95% bootstrap interval of the ratio): strongest (the one of "
-                       "popularity, attribute-popularity, content-popularity, item-knn and "
-                       "attribute-knn that validates best), one of them, ease, or none.")]
+                       "(a paired 95% bootstrap interval of the ratio): strongest (on each subset "
+                       "the one of popularity, attribute-popularity, content-popularity, "
+                       "item-knn and attribute-knn that validates best there), one of them, "
+                       "ease, or none.")]
 
 
 def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,

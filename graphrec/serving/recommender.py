@@ -167,8 +167,9 @@ class Recommender:
                 subsets: Sequence[str] = DEFAULT_SUBSETS, protocol: Protocol | None = None,
                 bootstrap: int = 1000) -> dict:
         """This run against a training-free ``baseline`` (one of
-        :data:`~graphrec.evaluation.baselines.BASELINES`, or ``"strongest"``: the one of
-        :data:`~graphrec.strategies.versus.STRONGEST_OF` that validates best) fitted on the
+        :data:`~graphrec.evaluation.baselines.BASELINES`, or ``"strongest"``: on each subset
+        the one of :data:`~graphrec.strategies.versus.STRONGEST_OF` that validates best there)
+        fitted on the
         same training interactions and scored on the same held-out users under the same
         ``protocol``, with a paired bootstrap over those users: whether the model beats the
         baseline, not only where each one's interval lies
