@@ -35,7 +35,7 @@ from graphrec.strategies.baselines import valid_score
 from graphrec.training import TrainConfig, Trainer
 from graphrec.training.cold_items import without_item_interactions
 from graphrec.training.device import resolve_device
-from graphrec.training.queries import SOFTMAX_OVER, QueryObjective, queries_in_memory
+from graphrec.training.queries import QueryObjective, queries_in_memory
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
 
@@ -87,10 +87,6 @@ class PathGNNConfig(Settings):
     #: the probability that training zeroes a channel of an item's features before the
     #: score (a regulariser; 0: none)
     dropout: float = 0.0
-    #: what a hidden item's softmax runs over: "all" candidates, or its query's
-    #: "negatives" only (itself and the candidates not hidden in that query;
-    #: graphrec.training.queries)
-    softmax: str = "all"
 
     def __post_init__(self):
         for name in ("dim", "num_layers", "batch_size", "max_queries"):
@@ -115,9 +111,6 @@ class PathGNNConfig(Settings):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ConfigError(f"[strategy.path-gnn] dropout must be a number in [0, 1), "
                               f"not {rate!r}")
-        if self.softmax not in SOFTMAX_OVER:
-            raise ConfigError(f"[strategy.path-gnn] softmax must be one of "
-                              f"{list(SOFTMAX_OVER)}, not {self.softmax!r}")
         for name in ("item_embeddings", "attribute_embeddings", "rating_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[strategy.path-gnn] {name} must be true or false, "
@@ -243,7 +236,7 @@ def _train_path_gnn(run: StrategyRun, settings: PathGNNConfig, config: TrainConf
 
     objective = QueryObjective(on_device, index.scenario_items(run.target), share,
                                settings.batch_size, settings.max_queries, item_share,
-                               settings.cold_item_pool, hide, softmax=settings.softmax)
+                               settings.cold_item_pool, hide)
     scorer = PathScorer(model, on_device)
     checkpoint = run.checkpoints.next_stage(name) if run.checkpoints else None
     fit = Trainer(model, on_device, objective, lambda m: valid_score(scorer, run, index),

@@ -30,11 +30,6 @@ interaction), when ``cold_item_share`` > 0:
 They make up ``cold_item_share`` of an epoch's queries (the strategy's default: the share of
 the target's validation interactions whose item has no training interaction), in batches of
 their own; the other queries run on the whole graph as above.
-
-With ``softmax = "negatives"`` each hidden item's softmax runs over itself and the candidates
-that are not hidden in its query, so that a query's hidden items do not compete with one
-another (as a held-out item is ranked against items the user did not take); with ``"all"``
-(the default) it runs over every candidate.
 """
 
 from __future__ import annotations
@@ -54,9 +49,6 @@ from graphrec.training import distributed
 from graphrec.training.memory import available_bytes
 
 logger = logging.getLogger(__name__)
-
-#: what a hidden item's softmax runs over (module docstring)
-SOFTMAX_OVER = ("all", "negatives")
 
 
 def queries_in_memory(model: nn.Module, graph: PathGraph, training: bool) -> int | None:
@@ -113,18 +105,13 @@ class QueryObjective:
             as many as half the memory left at the first step allows
             (:func:`~graphrec.models.path_gnn.queries_per_pass`; every query of a batch on
             the benchmarks' data sets).
-        softmax: what a hidden item's softmax runs over, one of :data:`SOFTMAX_OVER`
-            (module docstring).
     """
 
     def __init__(self, graph: PathGraph, target_items: np.ndarray, cold_share: float,
                  batch_size: int, max_queries: int | None = None,
                  cold_item_share: float = 0.0, cold_item_pool: float = 0.2,
                  hide: Callable[[torch.Tensor], PathGraph] | None = None,
-                 per_pass: int | None = None, softmax: str = "all"):
-        if softmax not in SOFTMAX_OVER:
-            raise ValueError(f"softmax must be one of {list(SOFTMAX_OVER)}, not {softmax!r}")
-        self.softmax = softmax
+                 per_pass: int | None = None):
         self.history = graph.history
         self.target_items = np.asarray(target_items, dtype=np.int64)
         self.candidates = torch.as_tensor(self.target_items)
@@ -272,15 +259,9 @@ class QueryObjective:
             rows = part[s:s + step]
             logits = model(on, batch.histories[rows], candidates, batch.users[rows])
             hidden = batch.hidden[rows].tocoo()
-            at = (torch.as_tensor(hidden.row, device=device),
-                  torch.as_tensor(hidden.col, device=device))
-            if self.softmax == "all":
-                picked = torch.log_softmax(logits, dim=1)[at]
-            else:  # each hidden item against the candidates not hidden in its query
-                # a finite floor: a query whose every candidate is hidden gets no NaN gradient
-                others = logits.index_put(at, logits.new_tensor(-1e30))
-                own = logits[at]
-                picked = own - torch.logaddexp(own, torch.logsumexp(others, dim=1)[at[0]])
+            log_p = torch.log_softmax(logits, dim=1)
+            picked = log_p[torch.as_tensor(hidden.row, device=device),
+                           torch.as_tensor(hidden.col, device=device)]
             loss = -picked.sum() / total
             loss.backward()
             value += loss.item()

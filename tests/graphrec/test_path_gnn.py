@@ -235,48 +235,6 @@ def test_a_batch_in_passes_of_fewer_queries_gets_the_gradient_of_one_pass():
         QueryObjective(graph, target, cold_share=0.5, batch_size=8, per_pass=0)
 
 
-def test_the_negatives_softmax_ranks_each_hidden_item_against_the_items_not_hidden():
-    """With ``softmax = "negatives"`` the loss of a hidden item is its log-probability in a
-    softmax over itself and the candidates not hidden in its query (checked by hand); with one
-    hidden item per query it is the loss of the softmax over every candidate. ``u5`` hides
-    every target item, so nothing is left to rank it against: its loss is 0, with finite
-    gradients."""
-    tables = two_scenarios([("u5", "t:1", "t", "train"), ("u5", "t:2", "t", "train"),
-                            ("u5", "t:3", "t", "train"), ("u5", "s:3", "s", "train")])
-    data, index = build_graph(tables)
-    graph, target = prepare_path_graph(data), index.scenario_items("t")
-    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
-    with torch.no_grad():
-        model.item_emb.normal_(0.0, 1.0)
-    objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8,
-                               softmax="negatives")
-    gen = np.random.default_rng(0)
-    batch = objective.batch(*objective.draw(gen), gen)
-    assert batch.hidden.getnnz(axis=1).max() == len(target)  # u5 hides every target item
-    model.zero_grad()
-    loss, _ = objective.backward(model, graph, batch)
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-    with torch.no_grad():
-        logits = model(graph, batch.histories, torch.as_tensor(target), batch.users)
-    expected = []
-    for row in range(len(batch)):
-        hidden = set(batch.hidden[row].indices)
-        for col in hidden:
-            keep = [c for c in range(len(target)) if c == col or c not in hidden]
-            expected.append(torch.log_softmax(logits[row, keep], 0)[keep.index(col)])
-    assert loss == pytest.approx(-float(torch.stack(expected).mean()), rel=1e-5)
-    single = batch.hidden.copy()  # one hidden item per query: the two softmaxes agree
-    for row in range(len(batch)):
-        single.data[single.indptr[row] + 1:single.indptr[row + 1]] = 0
-    single.eliminate_zeros()
-    one = type(batch)(batch.users, batch.histories, single)
-    everything = QueryObjective(graph, target, cold_share=1.0, batch_size=8)
-    assert objective.backward(model, graph, one)[0] == pytest.approx(
-        everything.backward(model, graph, one)[0], rel=1e-5)
-    with pytest.raises(ValueError, match="softmax"):
-        QueryObjective(graph, target, cold_share=1.0, batch_size=8, softmax="some")
-
-
 def test_cold_queries_hide_every_target_item_and_warm_ones_hide_part():
     graph, index, target = warm_user_graph()
     objective = QueryObjective(graph, target, cold_share=1.0, batch_size=8)
@@ -343,8 +301,7 @@ def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
                                  {"layers": 2}, {"cold_item_queries": 1.5},
                                  {"cold_item_queries": True}, {"cold_item_pool": 0},
                                  {"cold_item_pool": 1.0}, {"rating_starts": 1},
-                                 {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True},
-                                 {"softmax": "negative"}])
+                                 {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="path-gnn"):
         PathGNNConfig.from_dict(bad)
