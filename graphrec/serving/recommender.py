@@ -169,10 +169,9 @@ class Recommender:
         """This run against a training-free ``baseline`` (one of
         :data:`~graphrec.evaluation.baselines.BASELINES`, or ``"strongest"``: on each subset
         the one of :data:`~graphrec.strategies.versus.STRONGEST_OF` that validates best there)
-        fitted on the
-        same training interactions and scored on the same held-out users under the same
-        ``protocol``, with a paired bootstrap over those users: whether the model beats the
-        baseline, not only where each one's interval lies
+        fitted on the same training interactions and scored on the same held-out users under
+        the same ``protocol``, with a paired bootstrap over those users: whether the model
+        beats the baseline, not only where each one's interval lies
         (:func:`~graphrec.strategies.versus.against_baseline`, which says what it returns).
 
         The baseline's own setting, where it has one (attribute-kNN's weighting, EASE's and

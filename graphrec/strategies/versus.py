@@ -30,7 +30,8 @@ from graphrec.evaluation.harness import (
 from graphrec.strategies.baselines import fit_baseline, valid_ndcg
 from kg.schema import TRAIN_SPLITS
 
-#: the ``baseline`` that stands for the best of :data:`STRONGEST_OF` on validation
+#: the ``baseline`` that stands for the best of :data:`STRONGEST_OF` on each subset's valid
+#: users (:func:`strongest_by_subset`)
 STRONGEST = "strongest"
 #: the baselines ``"strongest"`` chooses among: every training-free baseline but ``ease``,
 #: whose ridge regression inverts an items x items matrix (minutes on a catalogue of tens of
