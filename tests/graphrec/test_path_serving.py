@@ -376,3 +376,9 @@ def test_evaluate_cli_compares_with_a_baseline(run_dir):
     assert "against item-knn" in table.output and f"{paired['ratio']:.2f}x" in table.output
     bad = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "knn"])
     assert bad.exit_code == 2 and "unknown baseline 'knn'" in bad.output
+    strongest = CliRunner().invoke(app, ["evaluate", run_dir, "--baseline", "strongest",
+                                         "--subset", "all", "--bootstrap", "0", "--json"])
+    assert strongest.exit_code == 0, strongest.output
+    versus = json.loads(strongest.output)["versus"]
+    tried = versus["chosen_from"]
+    assert versus["subsets"]["all"]["baseline_name"] == max(tried, key=lambda n: tried[n]["all"])
