@@ -201,13 +201,49 @@ def _interrupted(command: str, run_dir: Path | None) -> None:
     raise typer.Exit(130)
 
 
+#: ``--baseline``'s value that compares with no baseline
+NO_BASELINE = "none"
+BASELINE_HELP = ("Compare the {what} on the test split with this training-free baseline, "
+                 "fitted on the same training interactions, on the same users (a paired 95% "
+                 "bootstrap interval of the ratio): strongest (on each subset the one of "
+                 "popularity, attribute-popularity, content-popularity, item-knn and "
+                 "attribute-knn that validates best there), one of them, ease, or none.")
+
+
+def _versus(baseline: str, result: StrategyResult, tables: KGTables, cfg: RunConfig,
+            quiet: bool) -> dict | None:
+    """``result`` against ``baseline`` on the target's test split
+    (:func:`graphrec.strategies.versus.against_baseline`; None for :data:`NO_BASELINE`)."""
+    from graphrec.strategies.versus import against_baseline
+
+    if baseline == NO_BASELINE:
+        return None
+    if not quiet:
+        err_console.print(f"{result.name} against {baseline} baseline on the test split",
+                          highlight=False, markup=False)
+    return against_baseline(result.scorer, result.index, tables, cfg.target, baseline,
+                            ks=(cfg.train.k,), protocol=cfg.eval)
+
+
+def _check_baseline(baseline: str) -> None:
+    """A ConfigError for an unknown ``--baseline`` (before anything is trained)."""
+    from graphrec.strategies.versus import check_baseline
+
+    if baseline != NO_BASELINE:
+        check_baseline(baseline)
+
+
 def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
           seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
-          settings: SetOpt = None, resume: ResumeOpt = None) -> None:
+          settings: SetOpt = None, resume: ResumeOpt = None,
+          baseline: Annotated[str, typer.Option(
+              help=BASELINE_HELP.format(what="trained model"))] = NO_BASELINE) -> None:
     """Train one strategy (``[train] strategy``, default ``joint``, the embedding model) and
     save a run directory; print its path.
     Every epoch is checkpointed in the run directory, so an interrupted run continues with
-    ``--resume RUN_DIR``. Under ``torchrun`` the batches are split across the processes."""
+    ``--resume RUN_DIR``. Under ``torchrun`` the batches are split across the processes.
+    With ``--baseline``, the model is compared with a training-free baseline on the test
+    split's users, printed and recorded in ``decision.json`` (``versus``)."""
     from graphrec.strategies import compare, get_strategy
     from graphrec.training import distributed
 
@@ -223,6 +259,7 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
 
     run_dir = None
     try:
+        _check_baseline(baseline)
         cfg, run_dir = _begin("train", config, overrides_of(seed, epochs, settings, device),
                               runs, resume, one_strategy)
         tables, datasets = _tables(cfg)
@@ -232,31 +269,25 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
             raise ConfigError(f"strategy {result.name!r} learns nothing to save")
         if distributed.rank() != 0:
             return  # rank 0 saves and reports
-        run_dir = _save(result, cfg, tables, datasets, runs, path=run_dir)
+        versus = _versus(baseline, result, tables, cfg, quiet)
+        decision = None if versus is None else {**(result.decision or {}), "versus": versus}
+        run_dir = _save(result, cfg, tables, datasets, runs, decision, path=run_dir)
     except GraphRecError as exc:
         _failed(str(exc), run_dir, resume is not None)
     except KeyboardInterrupt:
         _interrupted("train", run_dir)
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
+    if versus is not None:
+        console.print(table(versus_rows(versus), f"{result.name} (test split) "
+                                                 f"{versus_title(versus)}"))
     typer.echo(str(run_dir))
-
-
-#: ``graphrec transfer --baseline``'s value that compares with no baseline
-NO_BASELINE = "none"
-
-BaselineOpt = Annotated[str, typer.Option(
-    "--baseline", help="Compare the selected model on the test split with this training-free "
-                       "baseline, fitted on the same training interactions, on the same users "
-                       "(a paired 95% bootstrap interval of the ratio): strongest (on each subset "
-                       "the one of popularity, attribute-popularity, content-popularity, "
-                       "item-knn and attribute-knn that validates best there), one of them, "
-                       "ease, or none.")]
 
 
 def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = False,
              seed: SeedOpt = None, epochs: EpochsOpt = None, device: DeviceOpt = None,
              settings: SetOpt = None, resume: ResumeOpt = None,
-             baseline: BaselineOpt = "strongest") -> None:
+             baseline: Annotated[str, typer.Option(
+                 help=BASELINE_HELP.format(what="selected model"))] = "strongest") -> None:
     """Compare strategies (``[train] strategies``, default ``joint`` and ``path-gnn``) with
     target-only on the target's valid split; save the one selected on validation, with
     ``decision.json`` (every strategy's gain over target-only, a ``guarded`` strategy's
@@ -264,13 +295,11 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
     test split, ``versus``), and print its run directory. Every epoch is checkpointed, so an
     interrupted run continues with ``--resume RUN_DIR``."""
     from graphrec.strategies import compare, decision_rows, strategy_decision
-    from graphrec.strategies.versus import against_baseline, check_baseline
     from graphrec.training import distributed
 
     run_dir = None
     try:
-        if baseline != NO_BASELINE:
-            check_baseline(baseline)  # refused before anything is trained
+        _check_baseline(baseline)
         cfg, run_dir = _begin("transfer", config, overrides_of(seed, epochs, settings, device),
                               runs, resume, lambda cfg: "transfer")
         tables, datasets = _tables(cfg)
@@ -283,13 +312,8 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
-        versus = None
-        if baseline != NO_BASELINE:
-            if not quiet:
-                err_console.print(f"{best.name} against {baseline} baseline on the test split",
-                                  highlight=False, markup=False)
-            versus = against_baseline(best.scorer, best.index, tables, cfg.target, baseline,
-                                      ks=(cfg.train.k,), protocol=cfg.eval)
+        versus = _versus(baseline, best, tables, cfg, quiet)
+        if versus is not None:
             decision = {**decision, "versus": versus}
         vectors = _embedding_run(results, best)
         vectors_dir = None

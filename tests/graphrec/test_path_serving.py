@@ -348,6 +348,30 @@ def test_compare_with_the_strongest_baseline_takes_the_best_on_validation(rec):
         rec.compare("best")
 
 
+def test_train_compares_with_a_baseline_only_when_asked(run_dir, tmp_path):
+    decision = Path(run_dir) / "decision.json"  # the fixture's run: no --baseline
+    assert not decision.exists() or "versus" not in json.loads(decision.read_text())
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\noptions = { n_users = 100 }\n[train]\n'
+                      'target = "cosmetics"\nepochs = 2\nseed = 0\ndim = 8\n')
+    result = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(tmp_path),
+                                      "--quiet", "--baseline", "item-knn"],
+                                terminal_width=200)
+    assert result.exit_code == 0, result.output
+    made = Path(result.output.strip().splitlines()[-1])
+    versus = json.loads((made / "decision.json").read_text())["versus"]
+    measured = json.loads((made / "metrics.json").read_text())["test"]
+    assert versus["baseline"] == "item-knn" and set(versus["subsets"]) == set(measured)
+    for subset, part in versus["subsets"].items():
+        assert part["baseline_name"] == "item-knn"
+        assert part["model"]["ndcg@20"] == pytest.approx(measured[subset]["ndcg@20"])
+    assert "against item-knn" in result.output
+    bad = CliRunner().invoke(app, ["train", "-c", str(config), "--runs", str(tmp_path / "no"),
+                                   "--baseline", "knn"])
+    assert bad.exit_code == 2 and "unknown baseline 'knn'" in bad.output
+    assert not (tmp_path / "no").exists() or not any((tmp_path / "no").iterdir())
+
+
 def test_the_strongest_baseline_of_a_subset_without_valid_users_is_the_best_overall():
     from graphrec.strategies.versus import strongest_by_subset
 
