@@ -17,8 +17,7 @@ from graphrec.cli.output import (
     fail,
     strategy_rows,
     table,
-    versus_rows,
-    versus_title,
+    versus_table,
 )
 from kg.errors import GraphRecError
 from kg.files import atomic_write
@@ -91,8 +90,7 @@ def demo(
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
         versus = against_baseline(best.scorer, best.index, back, target, STRONGEST,
                                   ks=(train_config.k,))
-        console.print(table(versus_rows(versus), f"the selected {best.name} (test split) "
-                                                 f"{versus_title(versus)}"))
+        console.print(versus_table(versus, f"the selected {best.name} (test split)"))
         # path-gnn scores by message passing: the embeddings come from the best of the others
         embedded = best_with_embeddings(results)
         out = new_run_dir(graphrec_home() / "runs", "demo")

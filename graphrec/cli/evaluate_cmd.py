@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from graphrec.cli.output import console, fail, table, versus_rows, versus_title
+from graphrec.cli.output import console, fail, table, versus_table
 from kg.errors import GraphRecError
 
 #: graphrec.evaluation.harness.SUBSETS and DEFAULT_SUBSETS, repeated here so that help does not
@@ -71,16 +71,16 @@ def evaluate(
     """Score a run on a held-out split: Recall/NDCG/HR@K, MRR, coverage (full protocol) and
     95% bootstrap intervals, per subset (warm, cold-start users, cold-start items, both);
     with --baseline, against a training-free baseline on the same users."""
-    from graphrec.errors import ConfigError, RunError
+    from graphrec.errors import RunError
     from graphrec.evaluation import Protocol
     from graphrec.serving import Recommender
     from graphrec.serving.run_dir import read_run_json
     from graphrec.strategies import decision_rows
+    from graphrec.strategies.versus import check_baseline
     
     try:
-        if baseline is not None and baseline not in (*BASELINES, STRONGEST):
-            raise ConfigError(f"unknown baseline {baseline!r}; baselines are "
-                              f"{[*BASELINES, STRONGEST]}")
+        if baseline is not None:
+            check_baseline(baseline)  # before the run is loaded
         rec = Recommender.load(run_dir)
         config = read_run_json(run_dir, "config.json")
         target = scenario or config.get("target")
@@ -132,4 +132,4 @@ def evaluate(
         console.print(table(decision_rows(decision),
                             "why this model: negative-transfer check on the valid split"))
     if versus is not None:
-        console.print(table(versus_rows(versus), versus_title(versus)))
+        console.print(versus_table(versus))

@@ -83,7 +83,14 @@ def _with_settings(name: str, settings: dict) -> str:
     return " ".join([name, *(f"{k} {v}" for k, v in settings.items())])
 
 
-def versus_title(versus: dict) -> str:
+def versus_table(versus: dict, model: str | None = None) -> Table:
+    """The printable table of a comparison with a baseline (:func:`versus_rows`), its title
+    led by ``model`` (what was compared, e.g. ``"path-gnn (test split)"``) where given."""
+    title = _versus_title(versus)
+    return table(versus_rows(versus), title if model is None else f"{model} {title}")
+
+
+def _versus_title(versus: dict) -> str:
     """The title of :func:`versus_rows`' table."""
     if "chosen_from" in versus:
         which = (f"the strongest simple baseline on each subset's valid users (of "

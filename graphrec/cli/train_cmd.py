@@ -21,8 +21,7 @@ from graphrec.cli.output import (
     fail,
     strategy_rows,
     table,
-    versus_rows,
-    versus_title,
+    versus_table,
 )
 from kg.errors import ConfigError, DataError, GraphRecError
 from kg.files import atomic_write
@@ -278,8 +277,7 @@ def train(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = Fals
         _interrupted("train", run_dir)
     console.print(table(strategy_rows([result], cfg.train.k), f"target {cfg.target!r}, test split"))
     if versus is not None:
-        console.print(table(versus_rows(versus), f"{result.name} (test split) "
-                                                 f"{versus_title(versus)}"))
+        console.print(versus_table(versus, f"{result.name} (test split)"))
     typer.echo(str(run_dir))
 
 
@@ -331,8 +329,7 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
                         f"target {cfg.target!r}, test split (selected on valid: {best.name})"))
     console.print(table(decision_rows(decision), "negative-transfer check (valid split)"))
     if versus is not None:
-        console.print(table(versus_rows(versus), f"{best.name} (test split) "
-                                                 f"{versus_title(versus)}"))
+        console.print(versus_table(versus, f"{best.name} (test split)"))
     if vectors_dir is not None:
         console.print(f"{best.name} scores by message passing and has no vectors; the item and "
                       f"user embeddings of {vectors.name} (the best strategy with vectors on "

@@ -45,7 +45,7 @@ def check_baseline(name: str) -> str:
     them."""
     if name != STRONGEST and name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; baselines are "
-                          f"{sorted(BASELINES) + [STRONGEST]}")
+                          f"{[*BASELINES, STRONGEST]}")
     return name
 
 
