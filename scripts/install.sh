@@ -9,4 +9,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# the pinned versions (constraints.txt): the recorded figures repeat only with them
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
