@@ -225,7 +225,7 @@ class PathRecommender(Recommender):
         self.graph = replace(prepare_path_graph(self.data, self.graph.content_types),
                              history=history)
         self.model.add_items(len(ids))
-        self._path.graph = self.graph
+        self._path.use_graph(self.graph)
         self._register_items(ids, scenario)
 
     def item_index(self, scenario=None):

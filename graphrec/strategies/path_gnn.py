@@ -128,10 +128,17 @@ class PathScorer:
     node cut."""
 
     def __init__(self, model: PathGNN, graph: PathGraph, batch: int | None = None):
+        self.model, self._batch = model, batch
+        self.use_graph(graph)
+
+    def use_graph(self, graph: PathGraph) -> None:
+        """Score over ``graph`` from now on (a served graph with items added): the users per
+        pass are sized again for its node count, unless a ``batch`` was given."""
+        batch = self._batch
         if batch is None:
-            fit = queries_in_memory(model, graph, training=False)
+            fit = queries_in_memory(self.model, graph, training=False)
             batch = SCORE_BATCH if fit is None else min(SCORE_BATCH, fit)
-        self.model, self.graph, self.batch = model, graph, batch
+        self.graph, self.batch = graph, batch
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         users = users.cpu().numpy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,6 +198,24 @@ def test_queries_per_pass_follow_the_memory_left():
     assert queries_in_memory(model, graph, training=False) > queries_in_memory(
         model, graph, training=True) > 64
     assert PathScorer(model, graph).batch == 64 and PathScorer(model, graph, batch=3).batch == 3
+
+
+def test_a_scorer_sizes_its_passes_again_for_a_larger_graph(monkeypatch):
+    # a served graph grows when items are added (PathRecommender.add_items): the users scored
+    # per pass follow the new node count, unless a batch was given
+    data, _ = build_graph(tiny_tables())
+    graph = prepare_path_graph(data)
+    model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+    per_query = 6 * graph.total_nodes * 4 * 4  # scoring bytes per query: 4 channels, 4 layers
+    monkeypatch.setattr("graphrec.training.queries.available_bytes",
+                        lambda device: 2 * 10 * per_query)
+    auto, fixed = PathScorer(model, graph), PathScorer(model, graph, batch=7)
+    assert (auto.batch, fixed.batch) == (10, 7)
+    larger = replace(graph, num_nodes={**graph.num_nodes,
+                                       "item": graph.num_nodes["item"] + 4 * graph.total_nodes})
+    auto.use_graph(larger)
+    fixed.use_graph(larger)
+    assert (auto.batch, fixed.batch) == (2, 7) and auto.graph is larger is fixed.graph
 
 
 def warm_user_graph():
