@@ -40,6 +40,7 @@ from benchmarks.report import (
     print_table,
     strategy_options,
     train_config,
+    valid_curve,
     with_ci,
     write_results,
 )
@@ -126,7 +127,7 @@ def main() -> None:
                          "valid_ndcg@20": round(result.valid_score, 4),
                          "best_epoch": result.best_epoch, "epochs_run": epochs_run,
                          "epoch_cap": config.epochs, "stopped": result.stopped,
-                         "seconds": round(seconds, 1),
+                         "valid_curve": valid_curve(result), "seconds": round(seconds, 1),
                          "sampled_expected": without_values(fair),
                          "sampled_authors_ties": m, "full_expected": without_values(full),
                          "mrr_expected": round(fair["mrr"], 4),

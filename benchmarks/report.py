@@ -188,6 +188,15 @@ def train_config(train_json: str, epochs: int | None, **base: object) -> TrainCo
     return TrainConfig.from_dict(settings)
 
 
+def valid_curve(result) -> list[list]:
+    """``[[epoch, validation score], ...]`` of every evaluation of ``result``'s (last)
+    training stage, in order (empty for a method without training): what a shorter patience
+    would have kept can be read from it."""
+    # a history row starts with its unit (epoch or iteration): {"epoch": 3, "loss": ...}
+    return [[next(iter(row.values())), round(row["valid"], 6)] for row in result.history
+            if "valid" in row]
+
+
 def selected_row(method: str, result, config: TrainConfig, test: dict, k: int = 20) -> dict:
     """A results row of one selected model: how it was chosen on validation (NDCG@``k``,
     epochs, why it stopped, seconds) and its ``test`` metrics (one subset of
@@ -195,6 +204,7 @@ def selected_row(method: str, result, config: TrainConfig, test: dict, k: int = 
     return {"method": method, f"valid_ndcg@{k}": round(result.valid_score, 4),
             "best_epoch": result.best_epoch, "epochs_run": len(result.history),
             "epoch_cap": config.epochs, "stopped": result.stopped,
+            "valid_curve": valid_curve(result),
             "seconds_to_selected_model": round(result.seconds, 1),
             f"recall@{k}": round(test[f"recall@{k}"], 4),
             f"ndcg@{k}": round(test[f"ndcg@{k}"], 4), "test": without_values(test),

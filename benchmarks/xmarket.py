@@ -38,6 +38,7 @@ from benchmarks.report import (
     print_table,
     strategy_options,
     train_config,
+    valid_curve,
     with_ci,
     write_results,
 )
@@ -94,7 +95,8 @@ def main() -> None:
                      "full_ndcg@10": round(f["ndcg@10"], 4),
                      "sampled_ndcg@10": round(s["ndcg@10"], 4),
                      "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                     "stopped": result.stopped, "seconds": round(seconds, 1),
+                     "stopped": result.stopped, "valid_curve": valid_curve(result),
+                     "seconds": round(seconds, 1),
                      "sampled": without_values(s), "full": without_values(f),
                      "decision": result.decision})
     command = command_line("benchmarks.xmarket")

@@ -18,6 +18,7 @@ from benchmarks.report import (
     selected_row,
     strategy_options,
     train_config,
+    valid_curve,
 )
 from graphrec.errors import ConfigError
 from graphrec.evaluation import without_values
@@ -96,3 +97,15 @@ def test_a_selected_row_keeps_no_per_user_values():
     row = selected_row("path-gnn", result, train_config("{}", None), test)
     assert "values" not in row["test"] and "values" in test
     assert without_values(test) == {"recall@20": 0.5, "ndcg@20": 0.4, "mrr": 0.5}
+
+
+def test_the_validation_curve_lists_each_evaluated_epoch_in_order():
+    history = [{"epoch": 1, "loss": 0.9, "valid": 0.1234567}, {"epoch": 2, "loss": 0.8},
+               {"epoch": 3, "loss": 0.7, "valid": 0.2}]
+    assert valid_curve(SimpleNamespace(history=history)) == [[1, 0.123457], [3, 0.2]]
+    assert valid_curve(SimpleNamespace(history=[])) == []
+    result = SimpleNamespace(valid_score=0.2, best_epoch=3, history=history,
+                             stopped="converged", seconds=1.0, decision=None)
+    row = selected_row("path-gnn", result, train_config("{}", None),
+                       {"recall@20": 0.5, "ndcg@20": 0.4})
+    assert row["valid_curve"] == [[1, 0.123457], [3, 0.2]]
