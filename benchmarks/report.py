@@ -139,9 +139,26 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def machine() -> str:
-    """The machine a benchmark ran on, in words."""
-    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+    """The machine a benchmark ran on, in words, with the CPU model where Linux names it
+    (the same versions can sum in another order on another CPU)."""
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs{cpu_model()}, Python "
             f"{platform.python_version()}, torch {torch.__version__}")
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """``" (<model name>, family F model M)"`` from ``cpuinfo``, or ``""`` where it cannot be
+    read."""
+    try:
+        with open(cpuinfo) as f:
+            fields = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines()
+                          if ":" in line)
+    except OSError:
+        return ""
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "model name" not in fields:
+        return ""
+    return (f" ({fields['model name']}, family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')})")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, results: str,

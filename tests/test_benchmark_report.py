@@ -15,6 +15,7 @@ from benchmarks.report import (
     add_paired,
     add_run_arguments,
     command_line,
+    cpu_model,
     selected_row,
     strategy_options,
     train_config,
@@ -109,3 +110,13 @@ def test_the_validation_curve_lists_each_evaluated_epoch_in_order():
     row = selected_row("path-gnn", result, train_config("{}", None),
                        {"recall@20": 0.5, "ndcg@20": 0.4})
     assert row["valid_curve"] == [[1, 0.123457], [3, 0.2]]
+
+
+def test_the_cpu_model_is_read_from_the_first_processor_and_left_out_when_unknown(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\ncpu family\t: 6\nmodel\t\t: 207\n"
+                    "model name\t: Some CPU\n\nprocessor\t: 1\nmodel name\t: Other\n")
+    assert cpu_model(str(info)) == " (Some CPU, family 6 model 207)"
+    info.write_text("processor\t: 0\n")
+    assert cpu_model(str(info)) == ""
+    assert cpu_model(str(tmp_path / "missing")) == ""
