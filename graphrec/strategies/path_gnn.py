@@ -9,9 +9,10 @@ its cold queries.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +40,12 @@ from graphrec.training.queries import QueryObjective, queries_in_memory
 from graphrec.training.trainer import FitResult
 from kg.registry import Settings
 
+logger = logging.getLogger(__name__)
+
+#: ``[train] lr`` when a config leaves it out: path-gnn reads its own and says so when a
+#: config sets this one
+TRAIN_LR = next(f.default for f in fields(TrainConfig) if f.name == "lr")
+
 
 @dataclass(frozen=True)
 class PathGNNConfig(Settings):
@@ -46,7 +53,8 @@ class PathGNNConfig(Settings):
 
     ``[train]`` still sets the seed, epochs, patience, time budget, device, ``k`` and
     ``bridge`` (the share of bridge users trained as cold queries; default the share of cold
-    validation users). The graph has no co-interaction edges (``co_interactions`` is not
+    validation users); the learning rate is this section's (a ``[train] lr`` is reported
+    unread). The graph has no co-interaction edges (``co_interactions`` is not
     read): the model follows the item -> user -> item paths they summarise. Cold-start items
     are trained by the cold-item queries below (``[train] cold_items``, the embedding models'
     simulation, is not read).
@@ -207,6 +215,9 @@ def train_path_gnn(run: StrategyRun, settings: PathGNNConfig,
     (``name`` labels the progress bar and the checkpoint stage). Trained once per comparison:
     a later run of the same comparison with the same settings gets the same model
     (:meth:`StrategyRun.once`; its :attr:`PathTrained.trained_by` names the first)."""
+    if run.config.lr != TRAIN_LR:
+        logger.warning("%s: [train] lr = %s is not read; [strategy.path-gnn] lr = %s is", name,
+                       run.config.lr, settings.lr)
     config = replace(run.config, lr=settings.lr)
     return run.once((PATH_MODEL, repr(settings), repr(config)),
                     lambda: _train_path_gnn(run, settings, config, name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -299,6 +300,19 @@ def test_the_strategy_trains_selects_on_validation_and_scores_cold_users():
     repeated = run_strategy("path-gnn", tables, "t", config, progress=False,
                             options={"path-gnn": {"dim": 4, "batch_size": 2}})
     assert [row["loss"] for row in repeated.history] == [row["loss"] for row in result.history]
+
+
+def test_a_train_learning_rate_is_reported_unread(caplog):
+    tables = two_scenarios()
+    options = {"path-gnn": {"dim": 4, "batch_size": 2, "lr": 0.02}}
+    with caplog.at_level(logging.WARNING, logger="graphrec.strategies.path_gnn"):
+        run_strategy("path-gnn", tables, "t", TrainConfig(epochs=1, seed=0, co_interactions=0),
+                     progress=False, options=options)
+        assert "not read" not in caplog.text  # [train] lr left at its default
+        run_strategy("path-gnn", tables, "t",
+                     TrainConfig(epochs=1, seed=0, co_interactions=0, lr=0.5),
+                     progress=False, options=options)
+    assert "[train] lr = 0.5 is not read; [strategy.path-gnn] lr = 0.02 is" in caplog.text
 
 
 def test_the_scorer_matches_the_model_and_its_pairs_match_its_block():
