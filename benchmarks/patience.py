@@ -16,30 +16,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
+
+import torch
+
+from graphrec.training.stopping import EarlyStopping
 
 
 def replay(curve: list[list], patience: int | None) -> tuple[int, float, int]:
-    """Early stopping (:class:`graphrec.training.stopping.EarlyStopping`'s rule: a score
-    strictly above the best so far is a gain; stop after ``patience`` evaluations in a row
-    without one; None: never) replayed over ``curve`` (``[[epoch, score], ...]`` in order).
+    """:class:`graphrec.training.stopping.EarlyStopping` replayed over ``curve``
+    (``[[epoch, score], ...]`` in order) with ``patience`` (None: never stop).
 
     Returns:
         ``(kept epoch, its score, last epoch evaluated)``.
     """
     if not curve:
         raise ValueError("an empty validation curve has nothing to replay")
-    best_epoch, best, waited, last = 0, -math.inf, 0, curve[0][0]
+    stateless = torch.nn.Module()  # the stopper's rule alone: no state to keep
+    stopper = EarlyStopping(stateless, patience)
     for epoch, score in curve:
-        last = epoch
-        if score > best:
-            best_epoch, best, waited = epoch, score, 0
-            continue
-        waited += 1
-        if patience is not None and waited >= patience:
+        if stopper.update(score, epoch, stateless):
             break
-    return best_epoch, best, last
+    return stopper.best_epoch, stopper.best_score, epoch
 
 
 def label(row: dict) -> str:

@@ -150,11 +150,11 @@ def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
     read."""
     try:
         with open(cpuinfo) as f:
-            fields = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines()
-                          if ":" in line)
+            first = f.read().split("\n\n")[0]  # the first processor's block
     except OSError:
         return ""
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = {key.strip(): value.strip()
+              for key, value in (line.split(":", 1) for line in first.splitlines() if ":" in line)}
     if "model name" not in fields:
         return ""
     return (f" ({fields['model name']}, family {fields.get('cpu family', '?')} model "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: ``[train] lr`` when a config leaves it out: path-gnn reads its own and says so when a
 #: config sets this one
-TRAIN_LR = next(f.default for f in fields(TrainConfig) if f.name == "lr")
+TRAIN_LR = TrainConfig.lr
 
 
 @dataclass(frozen=True)
