@@ -305,14 +305,40 @@ class _SparseMM(torch.autograd.Function):
         return None, None, grad_x, grad_base
 
 
+def csr_rows(matrix: Tensor, rows: Tensor) -> Tensor:
+    """``[len(rows), num_src]``: the rows ``rows`` (in that order) of the sparse CSR
+    ``matrix`` ``[num_dst, num_src]``, each with its entries in the same order."""
+    crow, col, values = matrix.crow_indices(), matrix.col_indices(), matrix.values()
+    starts = crow.index_select(0, rows)
+    counts = crow.index_select(0, rows + 1) - starts
+    new_crow = torch.zeros(len(rows) + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(counts, 0, out=new_crow[1:])
+    at = (torch.arange(int(new_crow[-1]), dtype=crow.dtype, device=crow.device)
+          + torch.repeat_interleave(starts - new_crow[:-1], counts))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                                category=UserWarning)
+        return torch.sparse_csr_tensor(new_crow, col.index_select(0, at),
+                                       values.index_select(0, at),
+                                       (len(rows), matrix.shape[1]),
+                                       check_invariants=False)  # valid by construction
+
+
 def sparse_mm(matrix: Tensor, transposed: Tensor, x: Tensor,
-              base: Tensor | None = None) -> Tensor:
+              base: Tensor | None = None, rows: Tensor | None = None) -> Tensor:
     """``[num_dst, c]``: ``base + matrix @ x`` for a sparse ``[num_dst, num_src]`` matrix
     (``transposed``: its transpose, sparse ``[num_src, num_dst]``), a dense ``[num_src, c]``
     ``x`` and ``base`` ``[c]`` (added to every row) or ``[num_dst, c]`` (None: 0);
-    differentiable in ``x`` and ``base``."""
+    differentiable in ``x`` and ``base``. ``rows``: only those rows of the product
+    (``[len(rows), c]``; ``base`` then ``[c]`` or ``[len(rows), c]``; each row the same
+    value as the whole product's), for scoring: not differentiable (None: every row)."""
     if base is None:
         base = x.new_zeros(())
+    if rows is not None:
+        if torch.is_grad_enabled() and (x.requires_grad or base.requires_grad):
+            raise ValueError("sparse_mm computes some rows only without gradients")
+        matrix = csr_rows(matrix, rows)
+        return torch.addmm(base.expand(matrix.shape[0], x.shape[1]), matrix, x)
     return _SparseMM.apply(matrix, transposed, x, base)
 
 
@@ -390,6 +416,10 @@ class PathGNN(nn.Module):
         self.content = (nn.Parameter(torch.zeros(num_attribute_values, width + 1))
                         if attribute_embeddings and num_attribute_values > 0 else None)
         self.needed = self._needed_types()
+        #: per layer, the node types the next layer reads every node of (none after the
+        #: last): item states outside these are computed only for the items scored
+        self.sources = [self._layer_sources(self.needed[layer + 1])
+                        for layer in range(num_layers - 1)] + [set()]
         self._init_kwargs = {"node_types": list(self.node_types),
                              "edge_types": [list(et) for et in self.edge_types],
                              "num_items": num_items, "dim": dim, "num_layers": num_layers,
@@ -427,7 +457,11 @@ class PathGNN(nn.Module):
         ``M_r = diag(w_r) W_t^T``, the ``[dim, dim]`` product on the side of ``A_r`` with
         fewer nodes; on the first layer the items hold only the boundary (the query vector
         on each query's items), so ``A_r`` multiplies the ``[num_items, B]`` histories and
-        the vector follows as an outer product.
+        the vector follows as an outer product. When scoring (gradients off), the item
+        states that feed no later layer (the last layer's, and any layer's whose items send
+        to no type the next layer needs, :attr:`sources`) are computed for ``items`` only:
+        the same values, to the bit. Training computes every item's (its gradients would
+        otherwise be summed in another order).
         """
         item_type = schema.PYG_ITEM
         b = histories.shape[0]
@@ -446,6 +480,9 @@ class PathGNN(nn.Module):
             cut = (torch.as_tensor(users, device=device), torch.arange(b, device=device))
         wanted = (torch.arange(graph.num_nodes[item_type], device=device) if items is None
                   else items.to(device))
+        # the rows of items computed where no later layer reads the others (None: every row)
+        some = (None if torch.is_grad_enabled() or len(wanted) == graph.num_nodes[item_type]
+                else wanted)
         # None: the items' state is the boundary alone (no message has reached them yet)
         states: dict[str, Tensor | None] = {t: None for t in self.node_types}
         outputs = [self._boundary(masks.index_select(0, wanted), b)]
@@ -455,7 +492,9 @@ class PathGNN(nn.Module):
                 if node_type not in self.needed[layer]:
                     new[node_type] = None
                     continue
-                h = self._incoming(graph, states, masks, layer, n, b)
+                rows = (some if node_type == item_type
+                        and item_type not in self.sources[layer] else None)
+                h = self._incoming(graph, states, masks, layer, n, b, rows)
                 if h is None:  # only the boundary (items) or nothing yet
                     new[node_type] = None
                     continue
@@ -466,13 +505,17 @@ class PathGNN(nn.Module):
                     h[cut] = 0.0
                 h = torch.relu_(h)
                 if node_type == item_type:
-                    h = h + self._boundary(masks, b)
+                    h = h + self._boundary(masks if rows is None
+                                           else masks.index_select(0, rows), b)
                 new[node_type] = h
             states = new
-            if states[item_type] is None:
+            item_state = states[item_type]
+            if item_state is None:  # only the boundary has reached the items
                 outputs.append(outputs[0])
-            else:
-                outputs.append(states[item_type].index_select(0, wanted))
+            elif item_type in self.sources[layer] or some is None:  # every item's state
+                outputs.append(item_state.index_select(0, wanted))
+            else:  # the wanted rows' only
+                outputs.append(item_state)
         return torch.cat(outputs[1:], dim=-1)
 
     def _start_vectors(self) -> list[Tensor]:
@@ -488,10 +531,12 @@ class PathGNN(nn.Module):
         return torch.einsum("nkb,kd->nbd", masks.reshape(masks.shape[0], -1, b), vectors)
 
     def _incoming(self, graph: PathGraph, states: dict[str, Tensor | None], masks: Tensor,
-                  layer: int, n: int, b: int) -> Tensor | None:
+                  layer: int, n: int, b: int, rows: Tensor | None = None) -> Tensor | None:
         """``[num_nodes, B, dim]``: the updated (pre-norm) messages into node type ``n`` at
         ``layer``, or None when nothing reaches it (``masks``: ``[num_items, K * B]``, where
-        the queries start, per kind of start, :meth:`_start_vectors`). The products on the
+        the queries start, per kind of start, :meth:`_start_vectors`; ``rows``: only those
+        nodes', ``[len(rows), B, dim]``, with the same values; None: every node's). The
+        products on the
         smaller (source) side go first, so that each sparse product adds onto the sum so far
         (the bias at first) in one pass; those on the larger side then add through a dense
         ``addmm``."""
@@ -513,30 +558,34 @@ class PathGNN(nn.Module):
         for et, src, fold in before:
             moved = (src.reshape(-1, d) @ fold).reshape(src.shape[0], b * d)
             total = sparse_mm(graph.adjacency[et], graph.transposed[et], moved,
-                              update.bias.repeat(b) if total is None else total)
+                              update.bias.repeat(b) if total is None else total, rows)
         for et, fold in boundary:
             # the boundary alone: A (mask (x) q) M = (A mask) (x) (q M) for each kind of
             # start, every kind's mask through A in one pass
-            reached = sparse_mm(graph.adjacency[et], graph.transposed[et], masks)
+            reached = sparse_mm(graph.adjacency[et], graph.transposed[et], masks, rows=rows)
             for k, vector in enumerate(self._start_vectors()):
                 total = torch.addcmul(
                     update.bias if total is None else total.reshape(-1, b, d),
                     reached[:, k * b:(k + 1) * b].unsqueeze(-1), vector @ fold)
         for et, src, fold in after:
             moved = sparse_mm(graph.adjacency[et], graph.transposed[et],
-                              src.reshape(src.shape[0], b * d))
+                              src.reshape(src.shape[0], b * d), rows=rows)
             total = torch.addmm(update.bias if total is None else total.reshape(-1, d),
                                 moved.reshape(-1, d), fold)
-        return total.reshape(num_dst, b, d)
+        return total.reshape(num_dst if rows is None else len(rows), b, d)
 
     def _needed_types(self) -> list[set[str]]:
         """Per layer, the node types whose states a later layer or the output reads (items
         after every layer; before the last, only the types that send to a needed type)."""
         needed = [{schema.PYG_ITEM} for _ in range(self.num_layers)]
         for layer in range(self.num_layers - 2, -1, -1):
-            needed[layer] |= {src for src, _, dst in self.edge_types
-                              if dst in needed[layer + 1]}
+            needed[layer] |= self._layer_sources(needed[layer + 1])
         return needed
+
+    def _layer_sources(self, needed: set[str]) -> set[str]:
+        """The node types that send to a type of ``needed`` (the types the next layer
+        computes): whose every node's state that next layer reads."""
+        return {src for src, _, dst in self.edge_types if dst in needed}
 
     def forward(self, graph: PathGraph, histories: sp.csr_matrix, items: Tensor,
                 users: np.ndarray | None = None) -> Tensor:

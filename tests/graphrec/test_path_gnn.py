@@ -19,11 +19,13 @@ from graphrec.models.path_gnn import (
     PathGNN,
     attribute_types,
     content_types,
+    csr_rows,
     is_identifier_type,
     mark_ratings,
     prepare_path_graph,
     queries_per_pass,
     rated_levels,
+    sparse_mm,
     training_ratings,
 )
 from graphrec.strategies import run_strategy
@@ -183,6 +185,49 @@ def test_the_factorised_layers_equal_the_plain_formula_in_values_and_gradients(m
         for name, grad in plain_grads.items():
             torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5,
                                        msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_csr_rows_picks_rows_in_the_order_asked():
+    gen = np.random.default_rng(0)
+    dense = torch.as_tensor(gen.random((7, 5)) * (gen.random((7, 5)) < 0.4), dtype=torch.float32)
+    matrix = dense.to_sparse_csr()
+    for rows in ([3, 0, 6], [2, 2], [], list(range(7))):
+        picked = csr_rows(matrix, torch.as_tensor(rows, dtype=torch.long))
+        assert picked.layout == torch.sparse_csr
+        assert torch.equal(picked.to_dense(), dense[rows])
+
+
+@pytest.mark.parametrize("make,restricted", [(two_scenarios, [False, False, True, True]),
+                                             (tiny_tables, [False, False, False, True])])
+def test_scoring_computes_the_items_asked_for_with_every_items_values_to_the_bit(
+        make, restricted):
+    """Scoring computes the item states that feed no later layer only for the items asked
+    for: on a graph without item-item edges the last two layers' (their items send only to
+    users), with them the last layer's; the values are those of the whole computation, bit
+    for bit, and those rows alone cannot be trained."""
+    data, _ = build_graph(make())
+    graph = prepare_path_graph(data)
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        model = PathGNN(graph.node_types, graph.edge_types, graph.num_nodes["item"], dim=4)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.normal_(0.0, 0.7)
+    assert [schema.PYG_ITEM not in s for s in model.sources] == restricted
+    users = np.arange(min(3, graph.history.shape[0]))
+    items = torch.tensor([graph.num_nodes["item"] - 1, 0, 2])
+    with torch.no_grad():
+        some = model.item_states(graph, graph.history[users], users, items)
+        every = model.item_states(graph, graph.history[users], users)[items]
+    trained = model.item_states(graph, graph.history[users], users, items)
+    assert some.abs().sum() > 0
+    assert torch.equal(some, every)
+    torch.testing.assert_close(trained.detach(), some)
+    adjacency = graph.adjacency[graph.edge_types[0]]
+    x = torch.ones(adjacency.shape[1], 2, requires_grad=True)
+    with pytest.raises(ValueError, match="without gradients"):
+        sparse_mm(adjacency, graph.transposed[graph.edge_types[0]], x,
+                  rows=torch.tensor([0]))
 
 
 def test_queries_per_pass_follow_the_memory_left():
