@@ -53,7 +53,7 @@ def demo(
         compare,
         item_embedding_table,
     )
-    from graphrec.strategies.versus import STRONGEST, against_baseline
+    from graphrec.strategies.versus import STRONGEST, against_baseline, ran_baselines
     from graphrec.training import TrainConfig
     from kg.bridges import bridges_report
     
@@ -89,7 +89,8 @@ def demo(
                                   f"(epoch chosen on valid)"))
         best = max((r for r in results if r.model is not None), key=lambda r: r.valid_score)
         versus = against_baseline(best.scorer, best.index, back, target, STRONGEST,
-                                  ks=(train_config.k,))
+                                  ks=(train_config.k,),
+                                  fitted=ran_baselines(results, best.index))
         console.print(versus_table(versus, f"the selected {best.name} (test split)"))
         # path-gnn scores by message passing: the embeddings come from the best of the others
         embedded = best_with_embeddings(results)

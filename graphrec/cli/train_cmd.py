@@ -210,10 +210,11 @@ BASELINE_HELP = ("Compare the {what} on the test split with this training-free b
 
 
 def _versus(baseline: str, result: StrategyResult, tables: KGTables, cfg: RunConfig,
-            quiet: bool) -> dict | None:
+            quiet: bool, results: list[StrategyResult] = ()) -> dict | None:
     """``result`` against ``baseline`` on the target's test split
-    (:func:`graphrec.strategies.versus.against_baseline`; None for :data:`NO_BASELINE`)."""
-    from graphrec.strategies.versus import against_baseline
+    (:func:`graphrec.strategies.versus.against_baseline`; None for :data:`NO_BASELINE`); the
+    baselines among ``results`` (the same comparison's) are not fitted again."""
+    from graphrec.strategies.versus import against_baseline, ran_baselines
 
     if baseline == NO_BASELINE:
         return None
@@ -221,7 +222,8 @@ def _versus(baseline: str, result: StrategyResult, tables: KGTables, cfg: RunCon
         err_console.print(f"{result.name} against {baseline} baseline on the test split",
                           highlight=False, markup=False)
     return against_baseline(result.scorer, result.index, tables, cfg.target, baseline,
-                            ks=(cfg.train.k,), protocol=cfg.eval)
+                            ks=(cfg.train.k,), protocol=cfg.eval,
+                            fitted=ran_baselines(results, result.index))
 
 
 def _check_baseline(baseline: str) -> None:
@@ -310,7 +312,7 @@ def transfer(config: ConfigOpt = None, runs: RunsOpt = None, quiet: QuietOpt = F
         best = next(r for r in results if r.name == decision["selected"])
         if distributed.rank() != 0:
             return
-        versus = _versus(baseline, best, tables, cfg, quiet)
+        versus = _versus(baseline, best, tables, cfg, quiet, results)
         if versus is not None:
             decision = {**decision, "versus": versus}
         vectors = _embedding_run(results, best)

@@ -253,12 +253,22 @@ def fit_baseline(name: str, tables, index, score: Callable[[object], float],
     """
     if name == "ease":
         knn, decision = select_ease(tables, index, score, ease, label)
-        return knn, {"l2": knn.l2}, decision
-    if name == "attribute-knn":
+    elif name == "attribute-knn":
         knn, decision = select_attribute_knn(tables, index, score, attribute)
-        return knn, {"weighting": knn.weighting}, decision
-    if name == "content-popularity":
+    elif name == "content-popularity":
         knn, decision = select_l2(name, (content or ContentPopularityConfig()).l2, tables,
                                   index, score)
-        return knn, {"l2": knn.l2}, decision
-    return build_baseline(name, tables, index), {}, {}
+    else:
+        knn, decision = build_baseline(name, tables, index), {}
+    return knn, baseline_settings(name, knn), decision
+
+
+def baseline_settings(name: str, scorer) -> dict:
+    """The setting chosen for the fitted baseline ``name`` (``scorer``): ``{"l2": ...}``
+    (``ease``, ``content-popularity``), ``{"weighting": ...}`` (``attribute-knn``), or ``{}``
+    for a baseline without one."""
+    if name in ("ease", "content-popularity"):
+        return {"l2": scorer.l2}
+    if name == "attribute-knn":
+        return {"weighting": scorer.weighting}
+    return {}

@@ -15,7 +15,7 @@ co-interactions, attribute-kNN or popularity from content on cold-start items).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from graphrec.errors import ConfigError
 from graphrec.evaluation.baselines import BASELINES
@@ -27,7 +27,7 @@ from graphrec.evaluation.harness import (
     evaluate,
     without_values,
 )
-from graphrec.strategies.baselines import fit_baseline, valid_ndcg
+from graphrec.strategies.baselines import baseline_settings, fit_baseline, valid_ndcg
 from kg.schema import TRAIN_SPLITS
 
 #: the ``baseline`` that stands for the best of :data:`STRONGEST_OF` on each subset's valid
@@ -49,6 +49,15 @@ def check_baseline(name: str) -> str:
     return name
 
 
+def ran_baselines(results: Sequence, index) -> dict[str, Scorer]:
+    """The fitted scorers of the training-free baselines among ``results`` (a comparison's
+    :class:`~graphrec.strategies.base.StrategyResult` list) that score over ``index`` (the
+    compared model's graph index), by name: :func:`against_baseline`'s ``fitted``, when the
+    comparison selected them on the same valid split, protocol and k."""
+    return {r.name: r.scorer for r in results
+            if r.name in BASELINES and r.scorer is not None and r.index == index}
+
+
 def strongest_by_subset(valid: dict[str, dict[str, float]], subsets: Sequence[str]
                         ) -> dict[str, str]:
     """Per subset, the baseline with the highest valid score on it (``valid``: baseline ->
@@ -65,7 +74,8 @@ def strongest_by_subset(valid: dict[str, dict[str, float]], subsets: Sequence[st
 def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str = "item-knn",
                      split: str = "test", ks: Sequence[int] = (10, 20),
                      subsets: Sequence[str] = DEFAULT_SUBSETS,
-                     protocol: Protocol | None = None, bootstrap: int = 1000) -> dict:
+                     protocol: Protocol | None = None, bootstrap: int = 1000,
+                     fitted: Mapping[str, Scorer] | None = None) -> dict:
     """``scorer`` (a model, over ``index`` and ``tables``) against the training-free
     ``baseline`` (a name of :data:`~graphrec.evaluation.baselines.BASELINES`, or
     :data:`STRONGEST`) on ``scenario``'s held-out ``split`` (module docstring). A baseline's
@@ -75,6 +85,9 @@ def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str
     NDCG on that subset is highest (:func:`strongest_by_subset`): item-kNN, blind to
     cold-start items, is no yardstick for them. ``bootstrap``: the resamples of every
     interval (0: the metrics get none, and the paired comparison still takes 1,000).
+    ``fitted``: baselines already fitted on the same tables, by name (the scorers of a
+    comparison's baseline strategies, whose settings were chosen on this valid split under
+    this protocol, at NDCG@``max(ks)``); those are compared as they are, not fitted again.
 
     Returns:
         ``{"baseline": the name asked, "subsets": {subset: {"baseline_name": the baseline
@@ -92,7 +105,9 @@ def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str
         return valid_ndcg(candidate, index, tables, scenario, k, protocol)
 
     names = STRONGEST_OF if baseline == STRONGEST else (baseline,)
-    fitted = {name: fit_baseline(name, tables, index, score)[:2] for name in names}
+    given = fitted or {}
+    fitted = {name: ((given[name], baseline_settings(name, given[name])) if name in given
+                     else fit_baseline(name, tables, index, score)[:2]) for name in names}
     out: dict = {"baseline": baseline}
     if baseline == STRONGEST:
         valid = {name: {subset: metrics[f"ndcg@{k}"] for subset, metrics in evaluate(

@@ -313,3 +313,36 @@ def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measu
     with pytest.raises(ConfigError, match="exceed max_items=10"):
         run_strategy("ease", tables, "cosmetics", config, progress=False,
                      options={"ease": {"max_items": 10}})
+
+
+def test_the_baselines_a_comparison_ran_are_compared_as_they_ran_not_fitted_again(monkeypatch):
+    from graphrec.strategies import compare, versus
+    from graphrec.strategies.versus import STRONGEST, against_baseline, ran_baselines
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=2, dim=16, seed=0)
+    results = compare(tables, "cosmetics", ("joint", "popularity", "item-knn", "attribute-knn",
+                                            "content-popularity"), config, progress=False)
+    model = results[0]
+    ran = ran_baselines(results, model.index)
+    assert set(ran) == {"popularity", "item-knn", "attribute-knn", "content-popularity"}
+    assert ran["item-knn"] is results[2].scorer
+    fresh = against_baseline(model.scorer, model.index, tables, "cosmetics", STRONGEST,
+                             ks=(config.k,), bootstrap=0)
+    fitted = []
+    real_fit = versus.fit_baseline
+    monkeypatch.setattr(versus, "fit_baseline",
+                        lambda name, *a, **k: fitted.append(name) or real_fit(name, *a, **k))
+    reused = against_baseline(model.scorer, model.index, tables, "cosmetics", STRONGEST,
+                              ks=(config.k,), bootstrap=0, fitted=ran)
+    assert fitted == ["attribute-popularity"]  # the one baseline the comparison did not run
+    assert json.dumps(reused, sort_keys=True) == json.dumps(fresh, sort_keys=True)
+    # a baseline given is the one compared: popularity passed off as item-kNN scores as it
+    named = against_baseline(model.scorer, model.index, tables, "cosmetics", "item-knn",
+                             ks=(config.k,), bootstrap=0, fitted={"item-knn": ran["popularity"]})
+    alone = against_baseline(model.scorer, model.index, tables, "cosmetics", "popularity",
+                             ks=(config.k,), bootstrap=0)
+    assert named["subsets"]["all"]["baseline"] == alone["subsets"]["all"]["baseline"]
+    # a baseline over another graph index is not one of the model's
+    other = run_strategy("item-knn", tiny_tables(), "a", config, progress=False)
+    assert ran_baselines([other], model.index) == {}
