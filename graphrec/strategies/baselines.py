@@ -6,6 +6,7 @@ target's validation split."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -213,29 +214,91 @@ def select_ease(tables, index, score: Callable[[object], float],
                      max_items=settings.max_items)
 
 
+#: the most ridge weights :func:`select_l2` tries past the end of its list where validation
+#: still rises there (on each side)
+MAX_BEYOND = 4
+
+
 def select_l2(name: str, weights, tables, index, score: Callable[[object], float],
               label: str | None = None, **fixed):
     """Fit the baseline ``name`` once per ridge weight of ``weights`` (ascending; ``fixed``:
     its other keyword arguments) and keep the one that validates best (``score``: a
     strategy's :func:`valid_score`; the larger weight on a tie), printing each weight's score
-    as ``label`` to stderr (None: nothing).
+    as ``label`` to stderr (None: nothing). Where the best is the largest (smallest) weight
+    listed, the next larger (smaller) weights of the series 1, 3, 10, 30, ... are tried too
+    while validation rises, at most :data:`MAX_BEYOND` (:func:`search_weights`): a list must
+    not stop the search where validation still rises.
 
     Returns:
         ``(scorer, decision)``: the fitted baseline and ``{"l2": chosen,
-        "valid_ndcg_by_l2": {str(l2): score}}``.
+        "valid_ndcg_by_l2": {str(l2): score}}`` over every weight tried, ascending.
     """
-    tried, scorer = {}, None
-    for l2 in sorted({float(w) for w in weights}):
+    held: dict[str, object] = {}  # the best fit so far and the last one
+
+    def fit(l2: float) -> float:
+        held.pop("last", None)  # a fit that did not become the best goes before the next
         start = time.perf_counter()
-        candidate = build_baseline(name, tables, index, l2=l2, **fixed)
-        tried[l2] = score(candidate)
+        held["last"] = build_baseline(name, tables, index, l2=l2, **fixed)
+        value = score(held["last"])
         if label is not None:  # an EASE fit is one dense inversion: a minute at 21,000 items
-            print(f"{name}: l2 {l2:g} {label} {tried[l2]:.4f} "
+            print(f"{name}: l2 {l2:g} {label} {value:.4f} "
                   f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
-        if scorer is None or tried[l2] >= tried[scorer.l2]:
-            scorer = candidate
-        del candidate
-    return scorer, {"l2": scorer.l2, "valid_ndcg_by_l2": {str(w): s for w, s in tried.items()}}
+        return value
+
+    def keep(l2: float) -> None:
+        held["best"] = held["last"]
+
+    best, tried = search_weights(weights, fit, keep)
+    return held["best"], {"l2": best, "valid_ndcg_by_l2": {str(w): tried[w]
+                                                            for w in sorted(tried)}}
+
+
+def search_weights(weights, fit: Callable[[float], float],
+                   keep: Callable[[float], None] | None = None
+                   ) -> tuple[float, dict[float, float]]:
+    """The weight whose ``fit`` (weight -> validation score) is highest among ``weights`` and
+    those tried past them, and every score: each of ``weights`` in ascending order, then,
+    while the best is the largest (smallest) tried, the next weight of the series
+    ``1, 3`` x ``10^k`` above (below) it, stopping at the first that does not raise the
+    best score or after :data:`MAX_BEYOND`. On a tie among ``weights`` the larger wins; a
+    weight past them wins only by a higher score. ``keep(w)`` is called right after
+    ``fit(w)`` whenever ``w`` becomes the best so far."""
+    tried: dict[float, float] = {}
+    best = None
+
+    def run(weight: float, listed: bool = True) -> None:
+        nonlocal best
+        tried[weight] = fit(weight)
+        if (best is None or tried[weight] > tried[best]
+                or (listed and tried[weight] == tried[best] and weight > best)):
+            best = weight
+            if keep is not None:
+                keep(weight)
+
+    grid = sorted({float(w) for w in weights})
+    for weight in grid:
+        run(weight)
+    for up in (True, False):
+        edge = grid[-1] if up else grid[0]
+        for _ in range(MAX_BEYOND):
+            if best != edge:
+                break
+            before = tried[edge]
+            edge = _series_step(edge, up)
+            run(edge, listed=False)
+            if tried[edge] <= before:
+                break
+    return best, tried
+
+
+def _series_step(value: float, up: bool) -> float:
+    """The next weight of the series ``1, 3`` x ``10^k`` above (``up``) or below ``value``
+    by more than a factor 1.5 (1000 -> 3000 -> 10000; 30 -> 10 -> 3)."""
+    exponent = math.floor(math.log10(value))
+    series = [float(f"{m}e{p}") for p in range(exponent - 2, exponent + 3) for m in (1, 3)]
+    if up:
+        return min(w for w in series if w > 1.5 * value)
+    return max(w for w in series if w < value / 1.5)
 
 
 def fit_baseline(name: str, tables, index, score: Callable[[object], float],

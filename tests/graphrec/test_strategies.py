@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -254,11 +255,13 @@ def test_content_popularity_chooses_its_ridge_weight_on_validation():
     chosen = run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
                           options={"content-popularity": {"l2": [0.1, 100]}})
     tried = chosen.decision["valid_ndcg_by_l2"]
-    assert set(tried) == {"0.1", "100.0"} and chosen.valid_score == max(tried.values())
-    assert tried[str(chosen.decision["l2"])] == chosen.valid_score == pytest.approx(
-        run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
-                     options={"content-popularity": {"l2": [chosen.decision["l2"]]}}
-                     ).valid_score)
+    assert {"0.1", "100.0"} <= set(tried) and chosen.valid_score == max(tried.values())
+    assert set(tried) - {"0.1", "100.0"} <= {"0.03", "0.01", "300.0", "1000.0"}  # past it
+    assert tried[str(chosen.decision["l2"])] == chosen.valid_score
+    alone = run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
+                         options={"content-popularity": {"l2": [chosen.decision["l2"]]}})
+    assert alone.decision["valid_ndcg_by_l2"][str(chosen.decision["l2"])] == pytest.approx(
+        chosen.valid_score)  # the same weight validates alike alone (and the search goes on)
     # as its strategy chooses it, where a hybrid or Recommender.compare fits it
     default = run_strategy("content-popularity", tables, "cosmetics", config, progress=False)
     fitted, settings, _ = fit_baseline("content-popularity", tables, default.index, lambda s:
@@ -270,8 +273,8 @@ def test_content_popularity_chooses_its_ridge_weight_on_validation():
                          options={"hybrid": {"baseline": "content-popularity", "weights": [1.0]},
                                   "content-popularity": {"l2": [chosen.decision["l2"]]}})
     assert blend.blend["baseline"] == "content-popularity"
-    assert blend.blend["baseline_settings"] == {"l2": chosen.decision["l2"]}
-    assert blend.test["all"]["ndcg@20"] == pytest.approx(chosen.test["all"]["ndcg@20"])
+    assert blend.blend["baseline_settings"] == {"l2": alone.decision["l2"]}
+    assert blend.test["all"]["ndcg@20"] == pytest.approx(alone.test["all"]["ndcg@20"])
     for bad in ([], [0], [-1.0], [True]):
         with pytest.raises(ConfigError, match="content-popularity.*l2"):
             run_strategy("content-popularity", tables, "cosmetics", config, progress=False,
@@ -285,7 +288,7 @@ def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measu
     ease = run_strategy("ease", tables, "cosmetics", config, progress=False,
                         options={"ease": {"l2": [1, 10, 100]}})
     tried = ease.decision["valid_ndcg_by_l2"]
-    assert set(tried) == {"1.0", "10.0", "100.0"} and ease.valid_score == max(tried.values())
+    assert {"1.0", "10.0", "100.0"} <= set(tried) and ease.valid_score == max(tried.values())
     assert tried[str(ease.decision["l2"])] == ease.valid_score
     only_ease = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                              options={"hybrid": {"baseline": "ease", "weights": [1.0],
@@ -294,7 +297,10 @@ def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measu
     assert only_ease.test["all"]["ndcg@20"] == pytest.approx(ease.test["all"]["ndcg@20"])
     both = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                         options={"hybrid": {"baseline": "ease", "l2": [10]}})
-    assert both.blend["baseline"] == "ease" and both.blend["baseline_settings"] == {"l2": 10.0}
+    from_ten = run_strategy("ease", tables, "cosmetics", config, progress=False,
+                            options={"ease": {"l2": [10]}}).decision["l2"]
+    assert both.blend["baseline"] == "ease" and both.blend["baseline_settings"] == {
+        "l2": from_ten}
     # a saved ease hybrid reloads with the same baseline and serves the measured numbers
     run_dir = write_run(tmp_path, both, tables, {"train": {"target": "cosmetics"}},
                         "lightgcn", seed=0)
@@ -309,7 +315,9 @@ def test_ease_and_the_ease_hybrid_choose_on_validation_and_serve_what_they_measu
                          options={"hybrid": bad})
     run_strategy("ease", tables, "cosmetics", config, options={"ease": {"l2": [10, 100]}})
     lines = capsys.readouterr().err.strip().splitlines()
-    assert [line.split(" valid")[0] for line in lines] == ["ease: l2 10", "ease: l2 100"]
+    printed = [line.split(" valid")[0] for line in lines]
+    assert printed[:2] == ["ease: l2 10", "ease: l2 100"]
+    assert printed[2:] == [f"ease: l2 {w}" for w in (300, 1000, 3000, 10000)][:len(printed) - 2]
     with pytest.raises(ConfigError, match="exceed max_items=10"):
         run_strategy("ease", tables, "cosmetics", config, progress=False,
                      options={"ease": {"max_items": 10}})
@@ -346,3 +354,38 @@ def test_the_baselines_a_comparison_ran_are_compared_as_they_ran_not_fitted_agai
     # a baseline over another graph index is not one of the model's
     other = run_strategy("item-knn", tiny_tables(), "a", config, progress=False)
     assert ran_baselines([other], model.index) == {}
+
+
+@pytest.mark.parametrize("peak,listed,chosen,extra", [
+    (3000.0, (30, 100, 300, 1000), 3000.0, [3000.0, 10000.0]),   # past the top, then falls
+    (10.0, (30, 100, 300, 1000), 10.0, [10.0, 3.0]),             # past the bottom
+    (200.0, (30, 100, 300, 1000), 300.0, []),                    # inside: the list alone
+    (1e9, (30, 100, 300, 1000), 1e5, [3000.0, 1e4, 3e4, 1e5]),   # at most MAX_BEYOND past it
+    (0.5, (0.1, 1, 10, 100), 1.0, []),                           # inside again
+])
+def test_ridge_weights_are_searched_past_the_list_while_validation_rises(peak, listed, chosen,
+                                                                          extra):
+    from graphrec.strategies.baselines import MAX_BEYOND, search_weights
+
+    order, kept = [], []
+
+    def fit(weight):  # a single peak at `peak` on a log scale
+        order.append(weight)
+        return -abs(np.log10(weight) - np.log10(peak))
+
+    best, tried = search_weights(listed, fit, kept.append)
+    assert best == chosen and max(tried, key=tried.get) == chosen
+    assert order == sorted(float(w) for w in listed) + extra
+    assert len(extra) <= MAX_BEYOND and kept[-1] == chosen
+    assert all(tried[a] < tried[b] for a, b in zip(kept, kept[1:], strict=False))
+
+
+def test_ridge_weights_tie_to_the_larger_and_a_flat_search_stops_at_once():
+    from graphrec.strategies.baselines import search_weights
+
+    order = []
+    best, tried = search_weights([100, 30], lambda w: order.append(w) or 0.5)
+    assert best == 100.0 and order == [30.0, 100.0, 300.0]  # one step past, no rise: stop
+    assert tried[300.0] == tried[100.0]  # a tie past the list does not move the choice
+    best, tried = search_weights([1], lambda w: {0.1: 0.8, 0.3: 0.9, 1.0: 0.5, 3.0: 0.4}[w])
+    assert best == 0.3 and set(tried) == {0.1, 0.3, 1.0, 3.0}
