@@ -86,7 +86,8 @@ def _check_l2(section: str, values: tuple[float, ...]) -> None:
 
 @dataclass(frozen=True)
 class ContentPopularityConfig(Settings):
-    """``[strategy.content-popularity]``: the ridge weights tried on validation."""
+    """``[strategy.content-popularity]``: the ridge weights tried on validation (and past
+    them while validation rises, :func:`select_l2`)."""
 
     what = "content-popularity strategy"
 
@@ -170,7 +171,8 @@ def select_attribute_knn(tables, index, score: Callable[[object], float],
 
 @dataclass(frozen=True)
 class EASEConfig(Settings):
-    """``[strategy.ease]``: the ridge weights tried on validation, and the size limit."""
+    """``[strategy.ease]``: the ridge weights tried on validation (and past them while
+    validation rises, :func:`select_l2`), and the size limit."""
 
     what = "ease strategy"
 
@@ -201,8 +203,9 @@ class EASE(Baseline):
 
 def select_ease(tables, index, score: Callable[[object], float],
                 settings: EASEConfig | None = None, label: str | None = None):
-    """Fit EASE once per ``settings.l2`` and keep the one that validates best
-    (:func:`select_l2`, which prints each weight's score as ``label``). The best fit so far is
+    """Fit EASE once per ``settings.l2`` (and past them while validation rises) and keep the
+    one that validates best (:func:`select_l2`, which prints each weight's score as
+    ``label``). The best fit so far is
     kept beside the one being fitted: three ``[items, items]`` float32 matrices at the peak.
 
     Returns:
