@@ -30,9 +30,18 @@ class Baseline(Strategy):
     learned = False
 
     def fit(self, run: StrategyRun, index) -> tuple[object, float, dict | None]:
-        """The fitted scorer, its validation score and what was decided (None: nothing)."""
-        scorer = build_baseline(self.name, run.tables, index)
-        return scorer, valid_score(scorer, run, index), None
+        """The fitted scorer, its validation score and what was decided (None: nothing):
+        :func:`fit_for_run`, so a hybrid of the same comparison blending this baseline gets
+        this fit."""
+        scorer, settings, decision, _ = fit_for_run(run, self.name, index, self.settings,
+                                                    self.name)
+        if "l2" in settings:
+            valid = decision["valid_ndcg_by_l2"][str(settings["l2"])]
+        elif "weighting" in settings:
+            valid = decision["valid_ndcg_by_weighting"][settings["weighting"]]
+        else:
+            valid = valid_score(scorer, run, index)
+        return scorer, valid, decision or None
 
     def run(self, run: StrategyRun) -> StrategyResult:
         data, index = run.graph(co_interactions=0)
@@ -105,11 +114,6 @@ class ContentPopularity(Baseline):
     name = "content-popularity"
     settings_type = ContentPopularityConfig
 
-    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
-        scorer, decision = select_l2(self.name, self.settings.l2, run.tables, index,
-                                     lambda s: valid_score(s, run, index))
-        return scorer, decision["valid_ndcg_by_l2"][str(scorer.l2)], decision
-
 
 class ItemKNN(Baseline):
     """Item-kNN over the items' user columns: a user's items vote for similar items."""
@@ -142,12 +146,6 @@ class AttributeKNN(Baseline):
 
     name = "attribute-knn"
     settings_type = AttributeKNNConfig
-
-    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
-        scorer, decision = select_attribute_knn(run.tables, index,
-                                                lambda s: valid_score(s, run, index),
-                                                self.settings)
-        return scorer, decision["valid_ndcg_by_weighting"][scorer.weighting], decision
 
 
 def select_attribute_knn(tables, index, score: Callable[[object], float],
@@ -194,11 +192,6 @@ class EASE(Baseline):
 
     name = "ease"
     settings_type = EASEConfig
-
-    def fit(self, run: StrategyRun, index) -> tuple[object, float, dict]:
-        scorer, decision = select_ease(run.tables, index, lambda s: valid_score(s, run, index),
-                                       self.settings, progress_label(run))
-        return scorer, decision["valid_ndcg_by_l2"][str(scorer.l2)], decision
 
 
 def select_ease(tables, index, score: Callable[[object], float],
@@ -327,6 +320,38 @@ def fit_baseline(name: str, tables, index, score: Callable[[object], float],
     else:
         knn, decision = build_baseline(name, tables, index), {}
     return knn, baseline_settings(name, knn), decision
+
+
+#: each selected baseline's settings type (its ``[strategy.<name>]`` section)
+SETTINGS_TYPES = {"ease": EASEConfig, "attribute-knn": AttributeKNNConfig,
+                  "content-popularity": ContentPopularityConfig}
+
+
+def fit_for_run(run: StrategyRun, name: str, index, settings: Settings | None = None,
+                by: str = "") -> tuple[object, dict, dict, str]:
+    """:func:`fit_baseline` for a strategy run: the baseline ``name`` over ``index``, its
+    setting chosen on ``run``'s validation split (:func:`valid_score`) with ``settings`` (its
+    ``[strategy.<name>]`` section; None: the defaults). Fitted once per comparison
+    (:meth:`StrategyRun.once`): a later run of the same comparison asking for the same
+    baseline, settings and graph index gets the same fit, and ``by`` (the strategy that
+    fitted it) says so.
+
+    Returns:
+        ``(scorer, its settings, what was decided, the strategy that fitted it)``.
+    """
+    if settings is None and name in SETTINGS_TYPES:
+        settings = SETTINGS_TYPES[name]()
+    fits = run.once(("baseline", name, repr(settings), run.config.k), list)
+    for known, fitted, fitted_by in fits:
+        if known == index:
+            return (*fitted, fitted_by)
+    fitted = fit_baseline(name, run.tables, index, lambda s: valid_score(s, run, index),
+                          ease=settings if name == "ease" else None,
+                          attribute=settings if name == "attribute-knn" else None,
+                          label=progress_label(run),
+                          content=settings if name == "content-popularity" else None)
+    fits.append((index, fitted, by))
+    return (*fitted, by)
 
 
 def baseline_settings(name: str, scorer) -> dict:

@@ -19,9 +19,7 @@ from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
 from graphrec.strategies.baselines import (
     EASE_L2,
     EASEConfig,
-    fit_baseline,
-    progress_label,
-    valid_score,
+    fit_for_run,
 )
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
@@ -109,11 +107,12 @@ class Hybrid(Strategy):
         k = run.config.k
         chosen, by_baseline, decision = None, {}, {}
         for name in self.settings.baselines:
-            knn, settings, fitted = fit_baseline(
-                name, run.tables, index, lambda s: valid_score(s, run, index),
-                ease=EASEConfig(l2=self.settings.l2),
-                attribute=run.settings.get("attribute-knn"), label=progress_label(run),
-                content=run.settings.get("content-popularity"))
+            knn, settings, fitted, fitted_by = fit_for_run(
+                run, name, index,
+                EASEConfig(l2=self.settings.l2) if name == "ease" else run.settings.get(name),
+                self.name)
+            if fitted_by != self.name:  # this run's seconds leave that fit out
+                decision.setdefault("baselines_fitted_by", {})[name] = fitted_by
             if name == "ease":
                 decision.update(fitted)
             elif name in ("attribute-knn", "content-popularity"):

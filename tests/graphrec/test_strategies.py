@@ -389,3 +389,28 @@ def test_ridge_weights_tie_to_the_larger_and_a_flat_search_stops_at_once():
     assert tried[300.0] == tried[100.0]  # a tie past the list does not move the choice
     best, tried = search_weights([1], lambda w: {0.1: 0.8, 0.3: 0.9, 1.0: 0.5, 3.0: 0.4}[w])
     assert best == 0.3 and set(tried) == {0.1, 0.3, 1.0, 3.0}
+
+
+def test_a_comparison_fits_each_baseline_once_for_its_strategy_and_its_hybrid(monkeypatch):
+    from graphrec.evaluation import baselines as scorers
+    from graphrec.strategies import baselines as strategies
+    from graphrec.strategies import compare
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=2, dim=16, seed=0)
+    options = {"ease": {"l2": [10, 100]}, "hybrid": {"l2": [10, 100]}}
+    built = []
+    real_build = scorers.build_baseline
+    monkeypatch.setattr(strategies, "build_baseline",
+                        lambda name, *a, **k: built.append((name, k.get("l2"))) or real_build(
+                            name, *a, **k))
+    ease, item_knn, hybrid = compare(tables, "cosmetics", ("ease", "item-knn", "hybrid"), config,
+                                     progress=False, options=options)
+    fits = [b for b in built if b[0] == "ease"]
+    assert len(fits) == len(set(fits)) == len(ease.decision["valid_ndcg_by_l2"])  # once each
+    assert hybrid.decision["baselines_fitted_by"] == {"ease": "ease", "item-knn": "item-knn"}
+    assert hybrid.decision["l2"] == ease.decision["l2"]
+    assert hybrid.decision["valid_ndcg_by_l2"] == ease.decision["valid_ndcg_by_l2"]
+    alone = run_strategy("hybrid", tables, "cosmetics", config, progress=False, options=options)
+    assert "baselines_fitted_by" not in alone.decision
+    assert alone.test == hybrid.test and alone.valid_score == hybrid.valid_score
