@@ -536,10 +536,9 @@ class PathGNN(nn.Module):
         ``layer``, or None when nothing reaches it (``masks``: ``[num_items, K * B]``, where
         the queries start, per kind of start, :meth:`_start_vectors`; ``rows``: only those
         nodes', ``[len(rows), B, dim]``, with the same values; None: every node's). The
-        products on the
-        smaller (source) side go first, so that each sparse product adds onto the sum so far
-        (the bias at first) in one pass; those on the larger side then add through a dense
-        ``addmm``."""
+        products on the smaller (source) side go first, so that each sparse product adds onto
+        the sum so far (the bias at first) in one pass; those on the larger side then add
+        through a dense ``addmm``."""
         dst, d = self.node_types[n], self.dim
         num_dst, update = graph.num_nodes[dst], self.update[layer][n]
         before, after, boundary = [], [], []

@@ -198,8 +198,8 @@ def select_ease(tables, index, score: Callable[[object], float],
                 settings: EASEConfig | None = None, label: str | None = None):
     """Fit EASE once per ``settings.l2`` (and past them while validation rises) and keep the
     one that validates best (:func:`select_l2`, which prints each weight's score as
-    ``label``). The best fit so far is
-    kept beside the one being fitted: three ``[items, items]`` float32 matrices at the peak.
+    ``label``). The best fit so far is kept beside the one being fitted: three ``[items,
+    items]`` float32 matrices at the peak.
 
     Returns:
         ``(scorer, decision)``: the fitted :class:`graphrec.evaluation.baselines.EASE` and
