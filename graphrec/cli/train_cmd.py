@@ -6,7 +6,7 @@ import dataclasses
 import json
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -210,7 +210,7 @@ BASELINE_HELP = ("Compare the {what} on the test split with this training-free b
 
 
 def _versus(baseline: str, result: StrategyResult, tables: KGTables, cfg: RunConfig,
-            quiet: bool, results: list[StrategyResult] = ()) -> dict | None:
+            quiet: bool, results: Sequence[StrategyResult] = ()) -> dict | None:
     """``result`` against ``baseline`` on the target's test split
     (:func:`graphrec.strategies.versus.against_baseline`; None for :data:`NO_BASELINE`); the
     baselines among ``results`` (the same comparison's) are not fitted again."""

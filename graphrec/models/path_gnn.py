@@ -488,12 +488,15 @@ class PathGNN(nn.Module):
         outputs = [self._boundary(masks.index_select(0, wanted), b)]
         for layer in range(self.num_layers):
             new: dict[str, Tensor | None] = {}
+            item_rows = None  # the item rows this layer computes (None: every item's)
             for n, node_type in enumerate(self.node_types):
                 if node_type not in self.needed[layer]:
                     new[node_type] = None
                     continue
                 rows = (some if node_type == item_type
                         and item_type not in self.sources[layer] else None)
+                if node_type == item_type:
+                    item_rows = rows
                 h = self._incoming(graph, states, masks, layer, n, b, rows)
                 if h is None:  # only the boundary (items) or nothing yet
                     new[node_type] = None
@@ -512,7 +515,7 @@ class PathGNN(nn.Module):
             item_state = states[item_type]
             if item_state is None:  # only the boundary has reached the items
                 outputs.append(outputs[0])
-            elif item_type in self.sources[layer] or some is None:  # every item's state
+            elif item_rows is None:  # every item's state
                 outputs.append(item_state.index_select(0, wanted))
             else:  # the wanted rows' only
                 outputs.append(item_state)

@@ -106,18 +106,18 @@ def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str
 
     names = STRONGEST_OF if baseline == STRONGEST else (baseline,)
     given = fitted or {}
-    fitted = {name: ((given[name], baseline_settings(name, given[name])) if name in given
-                     else fit_baseline(name, tables, index, score)[:2]) for name in names}
+    baselines = {name: ((given[name], baseline_settings(name, given[name])) if name in given
+                        else fit_baseline(name, tables, index, score)[:2]) for name in names}
     out: dict = {"baseline": baseline}
     if baseline == STRONGEST:
         valid = {name: {subset: metrics[f"ndcg@{k}"] for subset, metrics in evaluate(
             knn, index, tables, scenario, "valid", (k,), tuple(subsets), protocol).items()}
-            for name, (knn, _) in fitted.items()}
+            for name, (knn, _) in baselines.items()}
         chosen = strongest_by_subset(valid, subsets)
         out["chosen_from"] = valid
     else:
         chosen = {subset: baseline for subset in subsets}
-        out["settings"] = fitted[baseline][1]
+        out["settings"] = baselines[baseline][1]
     args = (index, tables, scenario, split, tuple(ks))
     rest = (protocol, TRAIN_SPLITS, bootstrap)
     mine = evaluate(scorer, *args, tuple(subsets), *rest, keep_values=True)
@@ -125,12 +125,12 @@ def against_baseline(scorer: Scorer, index, tables, scenario: str, baseline: str
     for name in dict.fromkeys(chosen.values()):  # each chosen baseline once, on its subsets
         own = tuple(s for s in subsets if chosen[s] == name)
         theirs.update({subset: (name, result) for subset, result in evaluate(
-            fitted[name][0], *args, own, *rest, keep_values=True).items()})
+            baselines[name][0], *args, own, *rest, keep_values=True).items()})
     parts = {}
     for subset, metrics in mine.items():
         name, other = theirs[subset]
         metric_names = [m for m in metrics["values"] if m != "users"]
-        parts[subset] = {"baseline_name": name, "settings": fitted[name][1],
+        parts[subset] = {"baseline_name": name, "settings": baselines[name][1],
                          "model": without_values(metrics), "baseline": without_values(other),
                          "paired": {m: compare(metrics, other, m, bootstrap or 1000)
                                     for m in metric_names}}
