@@ -254,7 +254,7 @@ class EASE(Baseline):
             raise ConfigError(f"EASE l2 must be a positive number, not {l2!r}")
         self.l2 = float(l2)
         history = _user_item_matrix(tables, index, train_splits)
-        self.active = np.flatnonzero(np.asarray(history.sum(0)).ravel() > 0)
+        self.active = _active_items(history)
         if len(self.active) > max_items:
             raise ConfigError(f"EASE inverts an [items, items] matrix: {len(self.active)} items "
                               f"with interactions exceed max_items={max_items} (about "
@@ -280,6 +280,18 @@ class EASE(Baseline):
             rows = histories @ self.weights  # [U, active items]
             block[:, known] = rows[:, pos[known]]
         return torch.from_numpy(block)
+
+
+def _active_items(history: sp.csr_matrix) -> np.ndarray:
+    """The columns of a ``[users, items]`` matrix with at least one interaction."""
+    return np.flatnonzero(np.asarray(history.sum(0)).ravel() > 0)
+
+
+def ease_items(tables: KGTables, index: GraphIndex,
+               train_splits: tuple[str, ...] = TRAIN_SPLITS) -> int:
+    """The items with ``train_splits`` interactions: the side of the Gram matrix :class:`EASE`
+    would invert (what its ``max_items`` limits), counted without fitting it."""
+    return len(_active_items(_user_item_matrix(tables, index, train_splits)))
 
 
 def ease_weights(history: sp.csr_matrix, l2: float) -> np.ndarray:

@@ -6,6 +6,7 @@ best *served* model, not a claim about the graph model."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
+from graphrec.evaluation.baselines import ease_items
 from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
@@ -23,6 +25,8 @@ from graphrec.strategies.baselines import (
 )
 from graphrec.strategies.path_gnn import PathGNNConfig, PathGNNStrategy, train_path_gnn
 from kg.registry import Settings
+
+logger = logging.getLogger(__name__)
 
 #: the baselines a hybrid can blend the graph model with (attribute-kNN and content-popularity:
 #: those with evidence on items without interactions, which item-kNN and EASE cannot score)
@@ -38,7 +42,9 @@ class HybridConfig(Settings):
     """``[strategy.hybrid]``: the baseline blended in (``auto``: item-kNN, EASE and
     attribute-kNN each tried, the best blend on validation kept; ``content-popularity`` only
     when named), the blend weights tried on validation, and EASE's ridge weights (``l2``,
-    chosen on validation first) when EASE is tried."""
+    chosen on validation first) when EASE is tried. ``auto`` leaves EASE out where more
+    items have interactions than ``[strategy.ease] max_items`` (which a named ``ease``
+    refuses)."""
 
     what = "hybrid strategy"
 
@@ -106,11 +112,20 @@ class Hybrid(Strategy):
         model_scale = score_scale(model, users, items)
         k = run.config.k
         chosen, by_baseline, decision = None, {}, {}
+        limit = (run.settings.get("ease") or EASEConfig()).max_items
         for name in self.settings.baselines:
+            if name == "ease" and self.settings.baseline == "auto":
+                count = ease_items(run.tables, index)
+                if count > limit:  # its dense inversion: out of memory or of time
+                    why = (f"{count} items with interactions exceed [strategy.ease] "
+                           f"max_items = {limit}")
+                    logger.warning("%s: EASE not tried: %s", self.name, why)
+                    decision.setdefault("not_tried", {})[name] = why
+                    continue
             knn, settings, fitted, fitted_by = fit_for_run(
                 run, name, index,
-                EASEConfig(l2=self.settings.l2) if name == "ease" else run.settings.get(name),
-                self.name)
+                EASEConfig(l2=self.settings.l2, max_items=limit) if name == "ease"
+                else run.settings.get(name), self.name)
             if fitted_by != self.name:  # this run's seconds leave that fit out
                 decision.setdefault("baselines_fitted_by", {})[name] = fitted_by
             if name == "ease":

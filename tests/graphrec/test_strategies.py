@@ -222,6 +222,18 @@ def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
     assert set(by_baseline) == {"item-knn", "ease", "attribute-knn"}
     assert by_baseline["item-knn"] == both.valid_score
     assert auto.valid_score == max(by_baseline.values()) == by_baseline[auto.blend["baseline"]]
+    # where EASE's catalogue is over its limit, the default leaves it out and says why; the
+    # same blends of the others remain; named, EASE refuses
+    small = {"ease": {"max_items": 5}}
+    without_ease = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                                options=small)
+    assert set(without_ease.decision["valid_ndcg_by_baseline"]) == {"item-knn", "attribute-knn"}
+    assert without_ease.decision["valid_ndcg_by_baseline"]["item-knn"] == by_baseline["item-knn"]
+    assert "exceed [strategy.ease] max_items = 5" in without_ease.decision["not_tried"]["ease"]
+    assert "not_tried" not in auto.decision
+    with pytest.raises(ConfigError, match="exceed max_items=5"):
+        run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                     options={**small, "hybrid": {"baseline": "ease"}})
     with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
         run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                      options={"hybrid": {"weights": [1.5]}})
