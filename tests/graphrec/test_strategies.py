@@ -222,21 +222,37 @@ def test_hybrid_picks_its_blend_on_validation_and_spans_its_two_parts(tmp_path):
     assert set(by_baseline) == {"item-knn", "ease", "attribute-knn"}
     assert by_baseline["item-knn"] == both.valid_score
     assert auto.valid_score == max(by_baseline.values()) == by_baseline[auto.blend["baseline"]]
-    # where EASE's catalogue is over its limit, the default leaves it out and says why; the
-    # same blends of the others remain; named, EASE refuses
-    small = {"ease": {"max_items": 5}}
-    without_ease = run_strategy("hybrid", tables, "cosmetics", config, progress=False,
-                                options=small)
-    assert set(without_ease.decision["valid_ndcg_by_baseline"]) == {"item-knn", "attribute-knn"}
-    assert without_ease.decision["valid_ndcg_by_baseline"]["item-knn"] == by_baseline["item-knn"]
-    assert "exceed [strategy.ease] max_items = 5" in without_ease.decision["not_tried"]["ease"]
-    assert "not_tried" not in auto.decision
-    with pytest.raises(ConfigError, match="exceed max_items=5"):
-        run_strategy("hybrid", tables, "cosmetics", config, progress=False,
-                     options={**small, "hybrid": {"baseline": "ease"}})
     with pytest.raises(ConfigError, match=r"blend weight must be in \[0, 1\]"):
         run_strategy("hybrid", tables, "cosmetics", config, progress=False,
                      options={"hybrid": {"weights": [1.5]}})
+
+
+def test_the_default_hybrid_leaves_ease_out_where_its_catalogue_is_over_the_limit():
+    from graphrec.data.graph import build_graph
+    from graphrec.evaluation.baselines import ease_items
+
+    tables = generate_synthetic(SyntheticConfig(n_users=150)).tables
+    config = TrainConfig(epochs=1, dim=8, seed=0)
+    count = ease_items(tables, build_graph(tables)[1])
+    assert 0 < count < len(tables.items)  # some items have no training interaction
+
+    def hybrid(max_items, **options):
+        return run_strategy("hybrid", tables, "cosmetics", config, progress=False,
+                            options={"ease": {"max_items": max_items}, "hybrid": options})
+
+    at_limit, over = hybrid(count), hybrid(count - 1)
+    assert set(at_limit.decision["valid_ndcg_by_baseline"]) == {"item-knn", "ease",
+                                                                "attribute-knn"}
+    assert "not_tried" not in at_limit.decision
+    # over it, the others' blends are the same and the decision says why EASE is missing
+    tried = over.decision["valid_ndcg_by_baseline"]
+    assert set(tried) == {"item-knn", "attribute-knn"}
+    assert all(tried[b] == at_limit.decision["valid_ndcg_by_baseline"][b] for b in tried)
+    assert over.decision["not_tried"] == {
+        "ease": f"{count} items with interactions exceed [strategy.ease] "
+                f"max_items = {count - 1}"}
+    with pytest.raises(ConfigError, match=f"exceed max_items={count - 1}"):
+        hybrid(count - 1, baseline="ease")  # named, it refuses as the ease strategy does
 
 
 def test_attribute_knn_and_its_hybrid_choose_the_weighting_on_validation():
