@@ -229,6 +229,17 @@ class ItemKNN(Baseline):
         return torch.from_numpy(np.asarray(block.todense(), dtype=np.float32))
 
 
+class TooManyItems(ConfigError):
+    """:class:`EASE` refused a catalogue: ``items`` items with interactions, over its
+    ``max_items`` (its dense inversion would not fit)."""
+
+    def __init__(self, items: int, max_items: int):
+        self.items, self.max_items = items, max_items
+        super().__init__(f"EASE inverts an [items, items] matrix: {items} items with "
+                         f"interactions exceed max_items={max_items} (about "
+                         f"{8 * items ** 2 / 2 ** 30:.1f} GiB at the peak)")
+
+
 class EASE(Baseline):
     """EASE (Steck, WWW 2019): ``B = I - P / diag(P)`` with ``P = (X^T X + l2 I)^-1`` and a zero
     diagonal, over the items with training interactions (the others score 0).
@@ -243,7 +254,8 @@ class EASE(Baseline):
             if the machine has the memory).
 
     Raises:
-        ConfigError: ``l2`` not positive, or more than ``max_items`` items.
+        ConfigError: ``l2`` not positive; :class:`TooManyItems` (a ConfigError) with more than
+            ``max_items`` items.
     """
 
     def __init__(self, tables: KGTables, index: GraphIndex,
@@ -254,11 +266,9 @@ class EASE(Baseline):
             raise ConfigError(f"EASE l2 must be a positive number, not {l2!r}")
         self.l2 = float(l2)
         history = _user_item_matrix(tables, index, train_splits)
-        self.active = _active_items(history)
+        self.active = np.flatnonzero(np.asarray(history.sum(0)).ravel() > 0)
         if len(self.active) > max_items:
-            raise ConfigError(f"EASE inverts an [items, items] matrix: {len(self.active)} items "
-                              f"with interactions exceed max_items={max_items} (about "
-                              f"{8 * len(self.active) ** 2 / 2 ** 30:.1f} GiB at the peak)")
+            raise TooManyItems(len(self.active), max_items)
         self.history = history[:, self.active].tocsr()  # [users, active items]
         #: item row -> its position among the active items, -1 for items without interactions
         self.position = np.full(history.shape[1], -1, dtype=np.int64)
@@ -280,18 +290,6 @@ class EASE(Baseline):
             rows = histories @ self.weights  # [U, active items]
             block[:, known] = rows[:, pos[known]]
         return torch.from_numpy(block)
-
-
-def _active_items(history: sp.csr_matrix) -> np.ndarray:
-    """The columns of a ``[users, items]`` matrix with at least one interaction."""
-    return np.flatnonzero(np.asarray(history.sum(0)).ravel() > 0)
-
-
-def ease_items(tables: KGTables, index: GraphIndex,
-               train_splits: tuple[str, ...] = TRAIN_SPLITS) -> int:
-    """The items with ``train_splits`` interactions: the side of the Gram matrix :class:`EASE`
-    would invert (what its ``max_items`` limits), counted without fitting it."""
-    return len(_active_items(_user_item_matrix(tables, index, train_splits)))
 
 
 def ease_weights(history: sp.csr_matrix, l2: float) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 from graphrec.data.graph import GraphIndex
 from graphrec.errors import ConfigError
-from graphrec.evaluation.baselines import ease_items
+from graphrec.evaluation.baselines import TooManyItems
 from graphrec.evaluation.blend import BlendedScorer, MemoScorer, score_scale
 from graphrec.evaluation.harness import EmbeddingScorer, evaluate
 from graphrec.strategies.base import Strategy, StrategyResult, StrategyRun
@@ -114,18 +114,19 @@ class Hybrid(Strategy):
         chosen, by_baseline, decision = None, {}, {}
         limit = (run.settings.get("ease") or EASEConfig()).max_items
         for name in self.settings.baselines:
-            if name == "ease" and self.settings.baseline == "auto":
-                count = ease_items(run.tables, index)
-                if count > limit:  # its dense inversion: out of memory or of time
-                    why = (f"{count} items with interactions exceed [strategy.ease] "
-                           f"max_items = {limit}")
-                    logger.warning("%s: EASE not tried: %s", self.name, why)
-                    decision.setdefault("not_tried", {})[name] = why
-                    continue
-            knn, settings, fitted, fitted_by = fit_for_run(
-                run, name, index,
-                EASEConfig(l2=self.settings.l2, max_items=limit) if name == "ease"
-                else run.settings.get(name), self.name)
+            try:
+                knn, settings, fitted, fitted_by = fit_for_run(
+                    run, name, index,
+                    EASEConfig(l2=self.settings.l2, max_items=limit) if name == "ease"
+                    else run.settings.get(name), self.name)
+            except TooManyItems as refused:  # its dense inversion: out of memory or of time
+                if self.settings.baseline != "auto":
+                    raise
+                why = (f"{refused.items} items with interactions exceed [strategy.ease] "
+                       f"max_items = {refused.max_items}")
+                logger.warning("%s: EASE not tried: %s", self.name, why)
+                decision.setdefault("not_tried", {})[name] = why
+                continue
             if fitted_by != self.name:  # this run's seconds leave that fit out
                 decision.setdefault("baselines_fitted_by", {})[name] = fitted_by
             if name == "ease":
