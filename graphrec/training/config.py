@@ -62,6 +62,9 @@ class TrainConfig(Settings):
     #: multiply the learning rate by this after each evaluation that does not improve on the
     #: best (1: never; 0.5 halves it, as a reduce-on-plateau schedule)
     lr_decay: float = 1.0
+    #: rescale each step's gradient (every trainable parameter's, together) to at most this
+    #: L2 norm before the optimiser reads it (None: never)
+    clip_norm: float | None = None
     k: int = 20
     seed: int | None = None
     #: share of user/item id embeddings dropped per training step (cold-start robustness)
@@ -177,6 +180,10 @@ class TrainConfig(Settings):
             raise ConfigError(f"time_budget must be > 0 seconds, not {self.time_budget}")
         if isinstance(self.lr_decay, bool) or not 0.0 < self.lr_decay <= 1.0:
             raise ConfigError(f"lr_decay must be in (0, 1], not {self.lr_decay!r}")
+        clip = self.clip_norm
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                                 or not 0 < clip < float("inf")):
+            raise ConfigError(f"clip_norm must be a positive number or left out, not {clip!r}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, not {self.temperature}")
         if not isinstance(self.keep_memory, bool):

@@ -376,6 +376,8 @@ class Trainer:
                 opt.zero_grad()
                 loss, size = self.objective.backward(model, self.graph, batch)
                 distributed.sum_gradients(model)
+                if config.clip_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
                 opt.step()
                 total += distributed.agree_sum(loss) * size
                 seen += size

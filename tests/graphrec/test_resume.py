@@ -104,6 +104,51 @@ def test_lr_decay_lowers_the_rate_after_each_evaluation_that_does_not_improve(se
         TrainConfig(lr_decay=1.5)
 
 
+class _NormRecordingSGD(torch.optim.SGD):
+    """SGD that records the L2 norm of every gradient it steps with."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.norms = []
+
+    def step(self, closure=None):
+        grads = [p.grad for group in self.param_groups for p in group["params"]
+                 if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+        return super().step(closure)
+
+
+def _norms_of_steps(setup, clip_norm):
+    data, pairs = setup
+    config = TrainConfig(dim=8, epochs=2, patience=None, seed=0, lr=0.01, clip_norm=clip_norm)
+    model = build_model("lightgcn", data, config.dim, config.num_layers, seed=0,
+                        normalize=True)
+    made = []
+
+    def optimizer(params):
+        made.append(_NormRecordingSGD(params, config.lr))
+        return made[-1]
+
+    Trainer(model, model.prepare_graph(data), PairObjective.from_config(pairs, config),
+            lambda m: 0.0, config, optimizer=optimizer, progress=False).fit()
+    return made[0].norms
+
+
+def test_clip_norm_caps_the_gradient_every_step_reads(setup):
+    free = _norms_of_steps(setup, None)
+    cap = min(free) / 2  # below every unclipped step's norm: each step is clipped
+    clipped = _norms_of_steps(setup, cap)
+    assert len(clipped) == len(free) > 0
+    assert max(clipped) == pytest.approx(cap, rel=1e-4)
+    assert min(clipped) == pytest.approx(cap, rel=1e-4)
+    loose = _norms_of_steps(setup, max(free) * 2)  # above every step's: nothing changes
+    assert loose == free
+    for bad in (0, -1.0, float("inf"), float("nan"), True, "1"):
+        with pytest.raises(ConfigError, match="clip_norm must be a positive number"):
+            TrainConfig(clip_norm=bad)
+
+
 def test_a_checkpoint_of_another_stage_or_layout_is_refused(setup, tmp_path):
     folder = Checkpoints(tmp_path / "c")
     stage = folder.next_stage("joint")
