@@ -45,6 +45,9 @@ class Settings:
     """
 
     what: ClassVar[str] = "settings"
+    #: field -> what leaving it out (None) means, for ``graphrec config show`` (a field not
+    #: named here is shown as left out)
+    unset: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     def from_dict(cls, data: Mapping | None):

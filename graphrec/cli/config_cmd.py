@@ -32,8 +32,12 @@ def toml_value(value: object) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
-def to_toml(sections: dict, prefix: str = "") -> str:
-    """Sections of plain values as TOML text; ``None`` values become comments (automatic)."""
+def to_toml(sections: dict, prefix: str = "", unset: dict | None = None) -> str:
+    """Sections of plain values as TOML text; ``None`` values become comments that say what
+    leaving them out means: ``unset`` maps a section's dotted name (``train``,
+    ``strategy.path-gnn``) to its fields' meanings (:attr:`kg.registry.Settings.unset`);
+    a field without one is shown as left out."""
+    unset = unset or {}
     lines: list[str] = []
     for name, body in sections.items():
         if not isinstance(body, dict):
@@ -42,12 +46,13 @@ def to_toml(sections: dict, prefix: str = "") -> str:
         nested = {k: v for k, v in body.items() if isinstance(v, dict) and name != "data"}
         if plain:
             lines.append(f"[{prefix}{name}]")
+            meaning = unset.get(f"{prefix}{name}", {})
             for key, value in plain.items():
-                lines.append(f"# {key} = (automatic)" if value is None
+                lines.append(f"# {key} = ({meaning.get(key, 'left out')})" if value is None
                              else f"{key} = {toml_value(value)}")
             lines.append("")
         if nested:
-            lines.append(to_toml(nested, f"{prefix}{name}."))
+            lines.append(to_toml(nested, f"{prefix}{name}.", unset))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -83,19 +88,22 @@ def show(
             raise GraphRecError(f"--for must be one of {list(COMMANDS)}, not {command!r}")
         if config is None:
             train = TrainConfig()
+            options = strategy_settings({n: {} for n in CONFIGURABLE})
             sections = {"train": {**strategy_keys(default_strategies(command)),
                                   **{f.name: getattr(train, f.name) for f in fields(train)}},
                         "eval": Protocol().to_dict(),
-                        "strategy": {name: dict(vars(s)) for name, s in
-                                     strategy_settings({n: {} for n in CONFIGURABLE}).items()}}
+                        "strategy": {name: dict(vars(s)) for name, s in options.items()}}
             if settings:
                 raise GraphRecError("-o needs --config (the defaults have nothing to override)")
         else:
             raw = apply_overrides(read_toml(config), settings or [])
-            sections = RunConfig.from_dict(raw, str(config), command).to_dict()
+            run = RunConfig.from_dict(raw, str(config), command)
+            sections, options = run.to_dict(), run.options
     except GraphRecError as exc:
         fail(str(exc))
+    unset = {"train": TrainConfig.unset,
+             **{f"strategy.{name}": type(s).unset for name, s in options.items()}}
     if as_json:
         typer.echo(json.dumps(sections, indent=2, default=list))
     else:
-        typer.echo(to_toml(sections), nl=False)
+        typer.echo(to_toml(sections, unset=unset), nl=False)

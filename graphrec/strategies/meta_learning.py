@@ -56,6 +56,7 @@ class MetaConfig(Settings):
     """Meta-training knobs (the model and learning rate come from :class:`TrainConfig`)."""
 
     what: ClassVar[str] = "meta-learning"
+    unset: ClassVar[dict[str, str]] = {"iterations": "until [train] patience stops it"}
 
     #: meta-iterations at most; None: until ``[train] patience`` evaluations in a row bring no
     #: improvement. Always at most ITERATIONS_PER_EPOCH per ``[train] epochs``, so the user's

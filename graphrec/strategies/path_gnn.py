@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -61,6 +62,8 @@ class PathGNNConfig(Settings):
     """
 
     what = "path-gnn strategy"
+    unset: ClassVar[dict[str, str]] = {
+        "cold_item_queries": "the validation split's share of cold-start items"}
 
     #: channels per node and query
     dim: int = 16

@@ -44,6 +44,10 @@ class TrainConfig(Settings):
     """
 
     what: ClassVar[str] = "training"
+    unset: ClassVar[dict[str, str]] = {
+        "batch_size": "automatic: about 100 steps per epoch",
+        "seed": "drawn and logged", "bridge": "the cold share of the validation users",
+        "time_budget": "no limit", "clip_norm": "never"}
 
     model: str = "lightgcn"
     dim: int = 64

@@ -74,6 +74,29 @@ def test_overrides_follow_the_file_rules_and_config_show_round_trips(tmp_path):
     assert saved["train"]["device"] == "cpu"
 
 
+def test_config_show_says_what_each_left_out_setting_means(tmp_path):
+    from typer.testing import CliRunner
+
+    from graphrec.cli.config_cmd import to_toml
+    from graphrec.cli.main import app
+
+    runner = CliRunner()
+    defaults = runner.invoke(app, ["config", "show"]).output
+    left_out = [line for line in defaults.splitlines() if line.startswith("# ")]
+    assert "# clip_norm = (never)" in left_out and "# time_budget = (no limit)" in left_out
+    assert "# seed = (drawn and logged)" in left_out
+    # every default left out (None) says what that means: a new one must say it too
+    assert left_out and not [line for line in left_out if line.endswith("(left out)")]
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nloader = "synthetic"\n[train]\ntarget = "cosmetics"\n'
+                      '[strategy.path-gnn]\ndim = 8\n')
+    shown = runner.invoke(app, ["config", "show", "-c", str(config)]).output
+    assert "# cold_item_queries = (the validation split's share of cold-start items)" in shown
+    # a section or field without a stated meaning is shown as left out
+    assert to_toml({"a": {"b": {"x": None}}}, unset={"a.b": {"y": "never"}}) == (
+        "[a.b]\n# x = (left out)\n")
+
+
 def test_train_device_is_checked_before_anything_runs(tmp_path):
     import torch
     from typer.testing import CliRunner
