@@ -51,6 +51,16 @@ DEFAULT_RUNS = ("popularity,attribute-popularity,content-popularity,attribute-kn
 VALID, TEST = 0.1, 0.2
 
 
+def test_at_20(scorer, index, tables: KGTables, scenario: str, protocol: Protocol
+               ) -> tuple[dict, dict]:
+    """``(metrics, measures)``: ``scenario``'s test-split Recall@20 and NDCG@20 over every
+    user (95% bootstrap intervals, per-user values kept), and the measures
+    :func:`~benchmarks.report.add_paired` compares (one entry of its ``kept``)."""
+    m = evaluate(scorer, index, tables, scenario, "test", (20,), ("all",), protocol,
+                 bootstrap=1000, keep_values=True)["all"]
+    return m, {"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")}
+
+
 def keep_attribute_kinds(tables: KGTables, kinds: list[str]) -> KGTables:
     """``tables`` with only the item attributes of ``kinds`` (each must be one the data set
     has): the same items and interactions seen through fewer attribute kinds."""
@@ -93,9 +103,8 @@ def main() -> None:
         config = train_config(args.train, args.epochs, seed=args.seed)
         result = run_strategy(run, tables, scenario, config, progress=False,
                               protocol=PROTOCOL, options=options, shared=shared)
-        m = evaluate(result.scorer, result.index, tables, scenario, "test", (20,), ("all",),
-                     PROTOCOL, bootstrap=1000, keep_values=True)["all"]
-        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
+        m, measures = test_at_20(result.scorer, result.index, tables, scenario, PROTOCOL)
+        kept.append(measures)
         lines.append(f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
                      f"{m['users']} | {result.valid_score:.4f} | {result.best_epoch} | "
                      f"{result.stopped or '-'} | {result.seconds:.0f} |")

@@ -33,7 +33,7 @@ import platform
 import numpy as np
 import torch
 
-from benchmarks.cold_items import keep_attribute_kinds
+from benchmarks.cold_items import keep_attribute_kinds, test_at_20
 from benchmarks.report import (
     add_paired,
     add_run_arguments,
@@ -46,7 +46,7 @@ from benchmarks.report import (
     with_ci,
     write_results,
 )
-from graphrec.evaluation import Protocol, evaluate
+from graphrec.evaluation import Protocol
 from graphrec.strategies import run_strategy
 from kg.tables import KGTables
 from loaders import get_loader
@@ -167,9 +167,8 @@ def main() -> None:
                               seed=args.seed, **extra)
         result = run_strategy(strategy, tables, SCENARIO, config, progress=False,
                               protocol=PROTOCOL, options=options, shared=shared)
-        m = evaluate(result.scorer, result.index, tables, SCENARIO, "test", (20,), ("all",),
-                     PROTOCOL, bootstrap=1000, keep_values=True)["all"]
-        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
+        m, measures = test_at_20(result.scorer, result.index, tables, SCENARIO, PROTOCOL)
+        kept.append(measures)
         lines.append(
             f"| {run} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
             f"{metahin_ndcg5(result.scorer, result.index, tables):.4f} | {m['users']} | "

@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from benchmarks.cold_items import test_at_20
 from benchmarks.ml1m import PROTOCOL, SCENARIO, cold_item_splits
 from benchmarks.report import (
     add_paired,
@@ -62,10 +63,6 @@ def main() -> None:
           f"{torch.__version__}; seeds {seeds}\n")
     options = strategy_options(args.options)
 
-    def test_of(scorer, index) -> dict:
-        return evaluate(scorer, index, tables, SCENARIO, "test", (20,), ("all",), PROTOCOL,
-                        bootstrap=1000, keep_values=True)["all"]
-
     def valid_of(scorer, index) -> float:
         return evaluate(scorer, index, tables, SCENARIO, "valid", (20,), ("all",),
                         PROTOCOL)["all"]["ndcg@20"]
@@ -83,9 +80,9 @@ def main() -> None:
         scorers.append(result.scorer)
         index = result.index
     for name, result, config in results:
-        m = test_of(result.scorer, result.index)
+        m, measures = test_at_20(result.scorer, result.index, tables, SCENARIO, PROTOCOL)
         rows.append(selected_row(name, result, config, m))
-        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
+        kept.append(measures)
         lines.append(f"| {name} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
                      f"{result.valid_score:.4f} |")
         print(lines[-1], flush=True)
@@ -93,13 +90,13 @@ def main() -> None:
         started = time.perf_counter()
         mean = averaged(scorers[:n])
         valid = valid_of(mean, index)
-        m = test_of(mean, index)
+        m, measures = test_at_20(mean, index, tables, SCENARIO, PROTOCOL)
         name = f"path-gnn seeds {','.join(map(str, seeds[:n]))} averaged"
         rows.append({"method": name, "valid_ndcg@20": round(valid, 4),
                      "recall@20": round(m["recall@20"], 4), "ndcg@20": round(m["ndcg@20"], 4),
                      "seconds_to_score": round(time.perf_counter() - started, 1),
                      "test": without_values(m)})
-        kept.append({"recall@20": (m, "recall@20"), "ndcg@20": (m, "ndcg@20")})
+        kept.append(measures)
         lines.append(f"| {name} | {with_ci(m, 'recall@20')} | {with_ci(m, 'ndcg@20')} | "
                      f"{valid:.4f} |")
         print(lines[-1], flush=True)
